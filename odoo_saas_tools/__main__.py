@@ -1,0 +1,3 @@
+from odoo_saas_tools.cli import main
+
+raise SystemExit(main())

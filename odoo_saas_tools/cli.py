@@ -1,0 +1,73 @@
+"""`odoo-saas`: one console command; every action is a subcommand module under commands/."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import pkgutil
+import sys
+from collections.abc import Sequence
+from types import ModuleType
+
+from odoo_saas_tools import __version__
+from odoo_saas_tools.errors import EXIT_INTERRUPTED, SaasError
+from odoo_saas_tools.logs import setup_logging
+
+log = logging.getLogger("odoo_saas_tools")
+
+
+def register_all(subparsers: argparse._SubParsersAction, package: str) -> None:
+    """Let every module of `package` that has register() add its subcommand(s), by name order."""
+    pkg = importlib.import_module(package)
+    for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda i: i.name):
+        if info.name.startswith("_"):
+            continue
+        module: ModuleType = importlib.import_module(f"{package}.{info.name}")
+        register = getattr(module, "register", None)
+        if register is not None:
+            register(subparsers)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="odoo-saas",
+        description="Run and operate a multi-tenant Odoo 19.0 stack. Settings come from the "
+        "environment (see README); every subcommand has --help.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="more log output (-vv shows every external command run)",
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="errors only, no progress")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    register_all(sub, "odoo_saas_tools.commands")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    setup_logging(args.verbose, args.quiet, getattr(args, "program_name", None))
+    try:
+        if getattr(args, "needs_settings", True):
+            from odoo_saas_tools.settings import Settings
+
+            return int(args.func(args, Settings.from_env()) or 0)
+        return int(args.func(args) or 0)
+    except SaasError as exc:
+        for line in str(exc).splitlines() or ["failed"]:
+            print(f"odoo-saas: error: {line}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("odoo-saas: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,42 @@
+"""`odoo-saas settings`: the effective settings (secrets masked), or every variable documented."""
+
+from __future__ import annotations
+
+import argparse
+
+from odoo_saas_tools.output import print_json
+from odoo_saas_tools.settings import Settings, documented_variables
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "settings", help="show the effective settings (secrets masked)", description=__doc__
+    )
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="also apply the start-up checks of the stack (exit 2 on errors)",
+    )
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace, s: Settings) -> int:
+    if args.check:
+        from odoo_saas_tools.errors import ConfigError
+
+        problems = s.server_problems()
+        if problems:
+            raise ConfigError("\n".join(problems))
+    values = s.public_dict()
+    if args.json:
+        print_json({"settings": values, "warnings": s.warnings()})
+        return 0
+    docs = {row["name"]: row for row in documented_variables()}
+    for name, value in values.items():
+        shown = ",".join(value) if isinstance(value, list) else value
+        marker = "" if str(shown) == docs[name]["default"] else "  (set)"
+        print(f"{name}={shown}{marker}")
+    for warning in s.warnings():
+        print(f"warning: {warning}")
+    return 0
