@@ -127,7 +127,11 @@ def render_all(s: Settings, *, uid: int | None = None, gid: int | None = None) -
     p = plan(s)
     for skipped in p.skipped_addons:
         log.warning("ODOO_EXTRA_ADDONS: %s is not a directory; left off the addons path", skipped)
-    admin = s.admin_passwd if is_hashed(s.admin_passwd) else hash_password(s.admin_passwd)
+    # An empty admin_passwd is how Odoo forbids the database manager outright.
+    if not s.admin_passwd or is_hashed(s.admin_passwd):
+        admin = s.admin_passwd
+    else:
+        admin = hash_password(s.admin_passwd)
     s.runtime_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(s.runtime_dir, 0o700)
     write_private(

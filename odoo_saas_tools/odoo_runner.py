@@ -1,0 +1,78 @@
+"""Running the Odoo executable for one-off jobs (install, upgrade, shell, neutralize, db ...).
+
+Odoo always gets the clean environment and the rendered odoo.conf, so the container's variables
+cannot override it; server jobs never bind HTTP, never run crons and never touch the pid file of
+the running server.
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+
+from odoo_saas_tools import execute, render
+from odoo_saas_tools.commands.entrypoint import odoo_environment
+from odoo_saas_tools.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Flags that turn `odoo server` into a batch job beside a running server.
+JOB_FLAGS = ("--no-http", "--stop-after-init", "--max-cron-threads=0", "--workers=0", "--pidfile=")
+
+
+def config_path(settings: Settings) -> Path:
+    """The rendered odoo.conf; rendered now if the stack has not done it (outside Docker)."""
+    if not settings.odoo_conf.is_file():
+        render.render_all(settings)
+    return settings.odoo_conf
+
+
+def run(
+    settings: Settings,
+    args: Sequence[str],
+    *,
+    input: bytes | None = None,
+    timeout: float | None = None,
+) -> subprocess.CompletedProcess[bytes]:
+    """`odoo <args>` with our configuration; output captured, CommandError on failure."""
+    return execute.run(
+        [settings.odoo_bin, *args],
+        env=odoo_environment(settings),
+        clean_env=True,
+        secrets=settings.secret_values(),
+        input=input,
+        capture=True,
+        timeout=timeout,
+    )
+
+
+def server_job(
+    settings: Settings,
+    db: str,
+    extra: Sequence[str] = (),
+    *,
+    input: bytes | None = None,
+    timeout: float | None = None,
+) -> subprocess.CompletedProcess[bytes]:
+    """`odoo server -d db --stop-after-init ...` as a batch job (e.g. `-i base`, `-u mod`)."""
+    args = ["server", "-c", str(config_path(settings)), "-d", db, *JOB_FLAGS, *extra]
+    return run(settings, args, input=input, timeout=timeout)
+
+
+def shell(settings: Settings, db: str, script: str, *, timeout: float | None = None) -> str:
+    """Run a Python script in `odoo shell` (env available; commit explicitly); returns stdout."""
+    args = [
+        "shell",
+        "-c",
+        str(config_path(settings)),
+        "-d",
+        db,
+        "--no-http",
+        "--max-cron-threads=0",
+        "--workers=0",
+        "--pidfile=",
+    ]
+    proc = run(settings, args, input=script.encode(), timeout=timeout)
+    return proc.stdout.decode(errors="replace")
