@@ -1,0 +1,52 @@
+"""`odoo-saas health`: is this container healthy? (health-check.sh, Docker HEALTHCHECK)
+
+Checks that Odoo's master process runs, /web/health answers, Odoo reaches PostgreSQL, Odoo's
+memory is below ODOO_MEMORY_WARN_PERCENT of the container's limit (above it: a warning, still
+healthy) and, with ODOO_ENABLE_REDIS, that Redis answers. One line per check; the whole run ends
+within --timeout seconds even when Odoo hangs.
+
+Exit codes: 0 healthy (warnings allowed), 1 unhealthy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from odoo_saas_tools.errors import EXIT_FAILURE, EXIT_OK, ConfigError
+from odoo_saas_tools.health import DEFAULT_BUDGET, report, run_checks
+from odoo_saas_tools.output import print_json
+from odoo_saas_tools.settings import Settings
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "health",
+        help="check Odoo, its database, memory and Redis (exit 0 healthy, 1 unhealthy)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--json", action="store_true", help="one JSON document for machines")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_BUDGET,
+        metavar="SECONDS",
+        help=f"time budget for all checks together (default {DEFAULT_BUDGET:g})",
+    )
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace, s: Settings) -> int:
+    if args.timeout <= 0:
+        raise ConfigError(f"--timeout must be positive, not {args.timeout:g}")
+    results = run_checks(s, budget=args.timeout)
+    summary = report(results)
+    if args.json:
+        print_json(summary)
+    else:
+        for r in results:
+            print(f"{r.status:<4}  {r.name}: {r.message}")
+        print("healthy" if summary["healthy"] else "UNHEALTHY")
+    sys.stdout.flush()
+    return EXIT_OK if summary["healthy"] else EXIT_FAILURE

@@ -1,0 +1,33 @@
+"""`odoo-saas metrics show`: measure once and print what the exporter would serve.
+
+For a quick look from `docker exec`, or a cron job pushing to a textfile collector.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from prometheus_client import generate_latest
+
+from odoo_saas_tools.metrics.collector import make_registry
+from odoo_saas_tools.metrics.refresher import Refresher
+from odoo_saas_tools.settings import Settings
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "show",
+        help="measure once and print the metrics (Prometheus text format)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace, s: Settings) -> int:
+    refresher = Refresher(s)
+    refresher.refresh_slow()
+    refresher.refresh_fast()
+    sys.stdout.write(generate_latest(make_registry(refresher)).decode())
+    return 0
