@@ -1,0 +1,138 @@
+"""Start the real stack (entrypoint -> supervisord) as PID 1 of its own PID namespace."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+
+class Stack:
+    """`unshare --pid --fork --mount-proc odoo-saas entrypoint`, with its output collected."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.runtime = Path(env["ODOO_SAAS_RUNTIME_DIR"])
+        self.lines: list[str] = []
+        self.proc = subprocess.Popen(
+            [
+                "unshare",
+                "--pid",
+                "--fork",
+                "--mount-proc",
+                "--kill-child",
+                sys.executable,
+                "-m",
+                "odoo_saas_tools",
+                "entrypoint",
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        threading.Thread(target=self._collect, daemon=True).start()
+
+    def _collect(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    @property
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+    def pid1(self) -> psutil.Process:
+        """The namespace's PID 1 (supervisord), seen from outside."""
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            children = psutil.Process(self.proc.pid).children()
+            if children:
+                return children[0]
+            time.sleep(0.05)
+        raise AssertionError("unshare started no child")
+
+    def ctl(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "supervisor.supervisorctl",
+                "-c",
+                str(self.runtime / "supervisord.conf"),
+                *args,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+
+    def status(self) -> dict[str, tuple[str, str]]:
+        out = {}
+        for line in self.ctl("status").stdout.splitlines():
+            parts = line.split(None, 2)
+            if len(parts) >= 2:
+                out[parts[0]] = (parts[1], parts[2] if len(parts) > 2 else "")
+        return out
+
+    def wait_running(self, program: str = "odoo", timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.status().get(program, ("",))[0] == "RUNNING":
+                return
+            if self.proc.poll() is not None:
+                raise AssertionError(f"stack exited {self.proc.returncode}:\n{self.output}")
+            time.sleep(0.3)
+        raise AssertionError(
+            f"{program} not RUNNING after {timeout} s: {self.status()}\n{self.output}"
+        )
+
+    def wait_output(self, text: str, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in self.output:
+                return
+            time.sleep(0.1)
+        raise AssertionError(f"{text!r} never printed:\n{self.output}")
+
+    def terminate(self, timeout: float = 60) -> int:
+        """`docker stop`: SIGTERM to PID 1, then wait."""
+        self.pid1().send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout)
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            for child in psutil.Process(self.proc.pid).children(recursive=True):
+                child.kill()
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+def standin_bin(directory: Path) -> Path:
+    """The stand-in Odoo as an executable named `odoo` (this interpreter runs it)."""
+    script = directory / "odoo"
+    source = Path(__file__).with_name("standin_odoo.py").read_text()
+    script.write_text(f"#!{sys.executable}\n{source}")
+    script.chmod(0o755)
+    return script
+
+
+def process_cmdlines() -> list[str]:
+    out = []
+    for proc in psutil.process_iter(["cmdline"]):
+        out.append(" ".join(proc.info["cmdline"] or []))
+    return out
+
+
+def environ_of(pid: int) -> dict[str, str]:
+    raw = Path(f"/proc/{pid}/environ").read_bytes()
+    return dict(item.split("=", 1) for item in raw.decode().split("\0") if "=" in item)
+
+
+__all__ = ["Stack", "environ_of", "os", "process_cmdlines", "standin_bin"]

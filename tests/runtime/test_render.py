@@ -1,0 +1,124 @@
+"""odoo.conf and supervisord.conf: rendered privately, atomically, master password hashed."""
+
+from __future__ import annotations
+
+import configparser
+import stat
+
+import pytest
+from passlib.context import CryptContext
+
+from odoo_saas_tools import render
+from odoo_saas_tools.passwords import hash_password, verify_password
+from odoo_saas_tools.settings import Settings
+from tests.conftest import ADMIN_PASSWD
+
+# The context Odoo 19 verifies admin_passwd with (odoo/tools/config.py).
+ODOO_CRYPT = CryptContext(
+    ["pbkdf2_sha512", "plaintext"], deprecated=["plaintext"], pbkdf2_sha512__rounds=600_000
+)
+
+
+def read_options(path) -> configparser.SectionProxy:
+    conf = configparser.RawConfigParser()
+    conf.read(path)
+    return conf
+
+
+def test_hash_is_what_passlib_and_odoo_verify():
+    hashed = hash_password("s3cret pass", rounds=1000)
+    assert hashed.startswith("$pbkdf2-sha512$1000$")
+    assert ODOO_CRYPT.verify("s3cret pass", hashed)
+    assert not ODOO_CRYPT.verify("wrong", hashed)
+    assert verify_password("s3cret pass", ODOO_CRYPT.hash("s3cret pass"))
+    assert not verify_password("", hashed)
+
+
+def test_odoo_conf_is_private_and_complete(saas_env, tmp_path):
+    env = {
+        **saas_env,
+        "ODOO_WORKERS": "3",
+        "ODOO_DB_FILTER": "^%d$",
+        "ODOO_PROXY_MODE": "true",
+        "ODOO_SMTP_SERVER": "smtp.example.com",
+        "ODOO_SMTP_PASSWORD": "smtp-secret-77",
+        "ODOO_EXTRA_ADDONS": f"{tmp_path / 'addons'},{tmp_path / 'absent'}",
+    }
+    s = Settings.from_env(env)
+    plan = render.render_all(s)
+    assert plan.skipped_addons == [str(tmp_path / "absent")]
+    for path in (s.odoo_conf, s.supervisord_conf):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(s.runtime_dir.stat().st_mode) == 0o700
+    assert [p.name for p in s.runtime_dir.iterdir() if p.name.startswith(".")] == []
+    o = read_options(s.odoo_conf)["options"]
+    assert o["addons_path"] == str(tmp_path / "addons")
+    assert o["db_host"] == "127.0.0.1" and o["db_password"] == saas_env["ODOO_DB_PASSWORD"]
+    assert o["dbfilter"] == "^%d$" and o["proxy_mode"] == "True" and o["list_db"] == "False"
+    assert o["workers"] == "3" and o["gevent_port"] == "8072" and o["http_port"] == "8069"
+    assert o["server_wide_modules"] == "base,rpc,web"
+    assert o["data_dir"] == saas_env["ODOO_DATA_DIR"]
+    assert o["smtp_server"] == "smtp.example.com" and o["smtp_password"] == "smtp-secret-77"
+    assert o["pidfile"] == str(s.runtime_dir / "odoo.pid")
+    assert o["admin_passwd"].startswith("$pbkdf2-sha512$600000$")
+    assert ODOO_CRYPT.verify(ADMIN_PASSWD, o["admin_passwd"])
+    assert ADMIN_PASSWD not in s.odoo_conf.read_text()
+
+
+def test_supervisord_conf_holds_no_secret_and_only_enabled_programs(saas_env):
+    s = Settings.from_env({**saas_env, "ODOO_AUTO_BACKUP": "false", "ODOO_METRICS_ENABLED": "true"})
+    render.render_all(s)
+    conf = read_options(s.supervisord_conf)
+    text = s.supervisord_conf.read_text()
+    for secret in s.secret_values():
+        assert secret not in text
+    assert "program:odoo" in conf and "program:metrics" in conf
+    assert "program:backup-scheduler" not in conf
+    assert conf["unix_http_server"]["chmod"] == "0700"
+    assert conf["program:odoo"]["command"].endswith("-m odoo_saas_tools run-odoo")
+    s2 = Settings.from_env(
+        {**saas_env, "ODOO_AUTO_BACKUP": "true", "ODOO_METRICS_ENABLED": "false"}
+    )
+    render.render_all(s2)
+    conf2 = read_options(s2.supervisord_conf)
+    assert "program:backup-scheduler" in conf2 and "program:metrics" not in conf2
+
+
+def test_redis_sessions_join_the_server_wide_modules(saas_env):
+    s = Settings.from_env(
+        {
+            **saas_env,
+            "ODOO_ENABLE_REDIS": "true",
+            "ODOO_REDIS_HOST": "cache",
+            "ODOO_REDIS_PASSWORD": "p@ss/word",
+            "ODOO_REDIS_DBINDEX": "2",
+        }
+    )
+    render.render_all(s)
+    conf = read_options(s.odoo_conf)
+    assert conf["options"]["server_wide_modules"] == "base,rpc,web,odoo_saas_session_redis"
+    assert str(render.BUNDLED_ADDONS) in conf["options"]["addons_path"].split(",")
+    assert conf["session_redis"]["url"] == "redis://:p%40ss%2Fword@cache:6379/2"
+
+
+def test_unset_master_password_forbids_the_manager(saas_env):
+    env = dict(saas_env)
+    del env["ODOO_ADMIN_PASSWD"]
+    s = Settings.from_env(env)
+    render.render_all(s)
+    assert read_options(s.odoo_conf)["options"]["admin_passwd"] == ""
+
+
+def test_an_already_hashed_password_is_kept(saas_env):
+    hashed = hash_password("precomputed", rounds=1000)
+    s = Settings.from_env({**saas_env, "ODOO_ADMIN_PASSWD": hashed})
+    render.render_all(s)
+    assert read_options(s.odoo_conf)["options"]["admin_passwd"] == hashed
+
+
+@pytest.mark.parametrize("workers", ["", "auto"])
+def test_workers_are_derived_when_unset(saas_env, workers):
+    s = Settings.from_env({**saas_env, "ODOO_WORKERS": workers})
+    plan = render.render_all(s)
+    assert plan.workers >= 1
+    assert read_options(s.odoo_conf)["options"]["workers"] == str(plan.workers)

@@ -1,0 +1,138 @@
+"""The real supervisord as PID 1 (own PID namespace), driven through supervisorctl.
+
+Odoo itself is replaced by a stand-in process here (see standin_odoo.py) so that crashes and
+signals can be provoked; test_odoo_stack.py runs the same stack with real Odoo.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import stat
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.runtime.stack import Stack, environ_of, process_cmdlines, standin_bin
+from tests.support.net import free_port, wait_port
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="unshare --pid needs root")
+
+
+@pytest.fixture
+def stack_env(saas_env, tmp_path):
+    return {
+        **saas_env,
+        "ODOO_BIN": str(standin_bin(tmp_path)),
+        "ODOO_HTTP_PORT": str(free_port()),
+        "ODOO_GEVENT_PORT": str(free_port()),
+        "ODOO_METRICS_ENABLED": "false",
+        "ODOO_AUTO_BACKUP": "false",
+        "ODOO_STOP_TIMEOUT": "5",
+        "ODOO_WORKERS": "2",
+        "ODOO_DB_WAIT_TIMEOUT": "20",
+    }
+
+
+@pytest.fixture
+def stack(stack_env):
+    s = Stack(stack_env)
+    yield s
+    s.kill()
+
+
+def odoo_pid(stack: Stack) -> int:
+    """Odoo's pid as written in its pid file (a pid of the stack's namespace)."""
+    return int((stack.runtime / "odoo.pid").read_text())
+
+
+def odoo_process(stack: Stack) -> psutil.Process:
+    """The Odoo process seen from outside the namespace."""
+    for proc in stack.pid1().children(recursive=True):
+        cmd = proc.cmdline()
+        if "server" in cmd and "-c" in cmd:
+            return proc
+    raise AssertionError("no odoo process in the stack")
+
+
+def test_stack_runs_odoo_under_supervisord_as_pid1(stack, stack_env):
+    stack.wait_running("odoo")
+    assert stack.pid1().name().startswith("python")
+    assert "supervise" in " ".join(stack.pid1().cmdline())
+    wait_port(int(stack_env["ODOO_HTTP_PORT"]))
+    status = stack.status()
+    assert status["odoo"][0] == "RUNNING"
+    assert "watchdog" in status
+    # Odoo's output reaches the container log with the program's name
+    stack.wait_output("[odoo] standin-odoo: serving")
+    # supervisorctl's socket: only its owner may connect
+    sock = stack.runtime / "supervisor.sock"
+    assert stat.S_ISSOCK(sock.stat().st_mode) and stat.S_IMODE(sock.stat().st_mode) == 0o700
+
+
+def test_odoo_gets_a_clean_environment_and_no_secret_is_on_a_command_line(stack, stack_env):
+    stack.wait_running("odoo")
+    env = environ_of(odoo_process(stack).pid)
+    assert env["ODOO_RC"] == str(stack.runtime / "odoo.conf")
+    leaked = {k for k in env if k.startswith(("ODOO_DB", "PG", "AWS_", "ODOO_ADMIN"))}
+    assert leaked == set()
+    secrets = [stack_env["ODOO_DB_PASSWORD"], stack_env["ODOO_ADMIN_PASSWD"]]
+    for cmdline in process_cmdlines():
+        for secret in secrets:
+            assert secret not in cmdline
+
+
+def test_a_killed_odoo_is_restarted(stack):
+    stack.wait_running("odoo")
+    first = odoo_pid(stack)
+    odoo_process(stack).send_signal(signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if odoo_pid(stack) != first and stack.status()["odoo"][0] == "RUNNING":
+                break
+        except (FileNotFoundError, ValueError):
+            pass
+        time.sleep(0.3)
+    else:
+        pytest.fail(f"odoo was not restarted: {stack.status()}\n{stack.output}")
+    assert odoo_process(stack).is_running()
+
+
+def test_sigterm_stops_odoo_gracefully_and_exits_0(stack):
+    stack.wait_running("odoo")
+    started = time.monotonic()
+    code = stack.terminate(timeout=30)
+    elapsed = time.monotonic() - started
+    assert code == 0, stack.output
+    assert elapsed < 5 + 5, f"shutdown took {elapsed:.1f} s"
+    # Odoo got exactly one TERM (a second one would make it stop hard) and finished cleanly
+    assert stack.output.count("[odoo] standin-odoo: got SIGTERM") == 1
+    assert "[odoo] standin-odoo: stopped" in stack.output
+
+
+def test_fatal_odoo_ends_supervisord_with_failure(stack_env):
+    runtime = Path(stack_env["ODOO_SAAS_RUNTIME_DIR"])
+    runtime.mkdir(exist_ok=True)
+    (runtime / "crash").write_text("")
+    s = Stack(stack_env)
+    try:
+        code = s.proc.wait(90)
+    finally:
+        s.kill()
+    assert code == 1, s.output
+    assert "odoo could not be kept running (FATAL); exiting 1" in s.output
+    assert s.output.count("standin-odoo: crashing on purpose") >= 2  # it was retried first
+
+
+def test_postgres_unreachable_is_one_clear_error(stack_env):
+    env = {**stack_env, "ODOO_DB_PORT": str(free_port()), "ODOO_DB_WAIT_TIMEOUT": "2"}
+    s = Stack(env)
+    try:
+        code = s.proc.wait(30)
+    finally:
+        s.kill()
+    assert code == 1
+    assert f"PostgreSQL at 127.0.0.1:{env['ODOO_DB_PORT']} did not answer within 2 s" in s.output
