@@ -22,6 +22,7 @@ from odoo_saas_tools.settings import Settings
 EXTENSIONS = ("zip", "dump", "sql.gz")
 TIMESTAMP_FORMAT = "%Y%m%dT%H%M%SZ"
 CHECKSUM_SUFFIX = ".sha256"
+OFFSITE_SUFFIX = ".offsite"  # marker: the s3:// URL of a verified off-site copy
 PARTIAL_SUFFIX = ".partial"
 _NAME = re.compile(r"(?P<db>.+)_(?P<ts>\d{8}T\d{6}Z)\.(?P<ext>zip|dump|sql\.gz)")
 _PARTIAL = re.compile(r"\.(?P<final>.+)\.(?P<pid>\d+)\.partial")
@@ -129,6 +130,30 @@ def write_checksum(final: Path, hexdigest: str) -> Path:
     tmp.write_text(f"{hexdigest}  {final.name}\n")
     os.replace(tmp, side)
     return side
+
+
+def sidecars(final: Path) -> list[Path]:
+    """Files that belong to a backup and go with it (checksum, off-site marker)."""
+    return [checksum_path(final), offsite_marker_path(final)]
+
+
+def offsite_marker_path(final: Path) -> Path:
+    return final.with_name(final.name + OFFSITE_SUFFIX)
+
+
+def mark_offsite(final: Path, url: str) -> None:
+    """Remember that `url` holds a verified copy, so later runs need not upload it again."""
+    marker = offsite_marker_path(final)
+    tmp = partial_path(marker)
+    tmp.write_text(url + "\n")
+    os.replace(tmp, marker)
+
+
+def offsite_url(final: Path) -> str | None:
+    try:
+        return offsite_marker_path(final).read_text().strip() or None
+    except OSError:
+        return None
 
 
 def read_checksum(final: Path) -> str | None:
