@@ -1,0 +1,128 @@
+"""The PostgreSQL client programs (pg_dump, pg_restore, psql) driven for backups and restores.
+
+Every call goes through execute with settings.libpq_env(): the password travels in the
+environment, never in argv. Dumps are `--no-owner` like Odoo's, so a restore by any role works.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import IO, Any
+
+from odoo_saas_tools import execute
+from odoo_saas_tools.errors import CommandError
+from odoo_saas_tools.settings import Settings
+
+
+def _env(settings: Settings, db: str) -> dict[str, str]:
+    return settings.libpq_env(db)
+
+
+def pg_dump_popen(
+    settings: Settings,
+    db: str,
+    *,
+    fmt: str = "plain",
+    snapshot: str | None = None,
+    file: Path | None = None,
+    stdout: IO[Any] | int | None = subprocess.PIPE,
+    compress: int | None = None,
+) -> subprocess.Popen[bytes]:
+    """Start `pg_dump --no-owner` (plain or custom format) of db; the caller waits with wait().
+
+    With `snapshot` the dump sees exactly what the exporting transaction sees, so the list of
+    attachments read in that transaction matches the dump.
+    """
+    argv: list[str] = ["pg_dump", "--no-owner", f"--format={fmt}"]
+    if snapshot:
+        argv.append(f"--snapshot={snapshot}")
+    if compress is not None:
+        argv.append(f"--compress={compress}")
+    if file is not None:
+        argv.append(f"--file={file}")
+        stdout = subprocess.DEVNULL
+    return _start(settings, db, argv, stdin=subprocess.DEVNULL, stdout=stdout)
+
+
+def _start(settings: Settings, db: str, argv: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:
+    # stderr goes to a file, not a pipe: a chatty tool must never block on a full pipe while
+    # we are busy feeding or draining its other end.
+    errfile = tempfile.TemporaryFile()  # noqa: SIM115 - closed by wait() or kill()
+    try:
+        proc = execute.popen(
+            argv, env=_env(settings, db), secrets=settings.secret_values(), stderr=errfile, **kwargs
+        )
+    except BaseException:
+        errfile.close()
+        raise
+    proc.errfile = errfile  # type: ignore[attr-defined]
+    return proc
+
+
+def wait(proc: subprocess.Popen[bytes], settings: Settings) -> None:
+    """Wait for a started tool; CommandError with its last stderr line when it failed."""
+    errfile = proc.errfile  # type: ignore[attr-defined]
+    try:
+        returncode = proc.wait()
+        if returncode != 0:
+            errfile.seek(0)
+            raise CommandError(
+                execute.describe_failure(
+                    proc.args,  # type: ignore[arg-type]
+                    returncode,
+                    errfile.read()[-65536:],
+                    settings.secret_values(),
+                )
+            )
+    finally:
+        errfile.close()
+
+
+def kill(proc: subprocess.Popen[bytes]) -> None:
+    """Stop a started tool after a failure elsewhere (and reap it)."""
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait()
+    proc.errfile.close()  # type: ignore[attr-defined]
+
+
+def psql_popen(
+    settings: Settings, db: str, *, stdin: IO[Any] | int | None = subprocess.PIPE
+) -> subprocess.Popen[bytes]:
+    """Start psql loading SQL from stdin, stopping at the first error in one transaction.
+
+    Odoo's own restore runs psql without ON_ERROR_STOP and silently keeps a half-loaded
+    database; here any SQL error fails the restore and rolls it back.
+    """
+    argv = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction", "-f", "-"]
+    return _start(settings, db, argv, stdin=stdin, stdout=subprocess.DEVNULL)
+
+
+def pg_restore(settings: Settings, db: str, dump: Path, *, jobs: int | None = None) -> None:
+    """Load a custom-format dump into db with `jobs` parallel workers, stopping at any error."""
+    argv: list[str | os.PathLike[str]] = [
+        "pg_restore",
+        "--no-owner",
+        "--exit-on-error",
+        f"--dbname={db}",
+    ]
+    if jobs and jobs > 1:
+        argv.append(f"--jobs={jobs}")
+    else:
+        argv.append("--single-transaction")
+    argv.append(dump)
+    execute.run(argv, env=_env(settings, db), secrets=settings.secret_values())
+
+
+def pg_restore_list(settings: Settings, dump: Path) -> bytes:
+    """The table of contents of a custom-format dump (fails when the file is not one)."""
+    proc = execute.run(["pg_restore", "--list", dump], env=settings.libpq_env(), capture=True)
+    return proc.stdout
+
+
+def default_jobs() -> int:
+    """Parallel pg_restore workers: one per CPU, at least 1, at most 8."""
+    return max(1, min(8, os.cpu_count() or 1))
