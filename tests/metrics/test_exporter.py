@@ -1,0 +1,86 @@
+"""The exporter as a running program: process tree figures, basic auth, the odoo-metrics.py name."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+import urllib.error
+from pathlib import Path
+
+import pytest
+
+from tests.metrics.conftest import ROOT, labelled, value
+from tests.support.fake_odoo import FakeOdoo
+
+
+@pytest.fixture
+def fake_odoo(metrics_env):
+    tree = FakeOdoo(
+        Path(metrics_env["ODOO_SAAS_RUNTIME_DIR"]),
+        children=2,
+        http_port=int(metrics_env["ODOO_HTTP_PORT"]),
+        busy=True,
+    )
+    yield tree
+    tree.stop()
+
+
+def test_process_tree_memory_cpu_and_workers(metrics_env, fake_odoo, start_exporter):
+    exporter = start_exporter(metrics_env)
+    # CPU% needs two samples of the same processes: wait for the second fast refresh
+    samples = exporter.wait_for(lambda s: (value(s, "odoo_cpu_usage_percent") or 0) > 0)
+    assert value(samples, "odoo_up") == 1
+    assert value(samples, "odoo_process_running") == 1
+    assert value(samples, "odoo_processes") == 3
+    assert labelled(samples, "odoo_worker_processes", "kind") == {"gevent": 1, "worker": 1}
+    # the figure is the tree's resident memory as the kernel counts it, not the exporter's
+    real = fake_odoo.rss_from_proc()
+    reported = value(samples, "odoo_memory_usage_bytes")
+    assert abs(reported - real) <= 0.1 * real, (reported, real)
+    assert reported > 2 * 24 * 1024**2  # both children hold 24 MiB
+    # two children burning CPU: clearly above idle on any machine
+    assert value(samples, "odoo_cpu_usage_percent") > 5
+
+    fake_odoo.stop()
+    samples = exporter.wait_for(lambda s: value(s, "odoo_process_running") == 0)
+    assert value(samples, "odoo_memory_usage_bytes") is None
+    samples = exporter.wait_for(lambda s: value(s, "odoo_up") == 0)
+
+
+def test_basic_auth_and_documented_script(metrics_env, start_exporter, tmp_path):
+    """scripts/odoo-metrics.py runs `odoo-saas metrics serve`; basic auth guards /metrics."""
+    env = {
+        **metrics_env,
+        "ODOO_METRICS_USER": "prom",
+        "ODOO_METRICS_PASSWORD": "scrape-secret-77",
+        "ODOO_METRICS_BIND": "127.0.0.1",
+    }
+    bindir = Path(sys.executable).parent
+    assert shutil.which("odoo-saas", path=str(bindir)), "odoo-saas not installed in the venv"
+    env["PATH"] = f"{bindir}:{env['PATH']}"
+    exporter = start_exporter(env, [sys.executable, str(ROOT / "scripts" / "odoo-metrics.py")])
+    for auth in (None, ("prom", "wrong"), ("other", "scrape-secret-77"), ("prom", "")):
+        with pytest.raises(urllib.error.HTTPError) as err:
+            exporter.get(auth=auth)
+        assert err.value.code == 401
+        assert "Basic" in err.value.headers["WWW-Authenticate"]
+    with exporter.get(auth=("prom", "scrape-secret-77")) as resp:
+        assert resp.status == 200
+        assert b"odoo_process_running" in resp.read()
+    with pytest.raises(urllib.error.HTTPError) as err:
+        exporter.get("/nothing", auth=("prom", "scrape-secret-77"))
+    assert err.value.code == 404
+
+
+def test_busy_port_is_one_clear_error(metrics_env, start_exporter):
+    from tests.support.cli import run_cli
+
+    exporter = start_exporter(metrics_env)
+    started = time.monotonic()
+    proc = run_cli(metrics_env, "metrics", "serve", timeout=30)
+    assert time.monotonic() - started < 20
+    assert proc.returncode == 1
+    assert f"cannot listen on 0.0.0.0:{exporter.port}" in proc.stderr
+    assert proc.stderr.count("error:") == 1
+    assert exporter.proc.poll() is None

@@ -1,0 +1,145 @@
+"""The exporter's figures against the real sources: PostgreSQL, the filestore, status files."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import psycopg2
+from prometheus_client import generate_latest
+
+from odoo_saas_tools.metrics.collector import make_registry
+from odoo_saas_tools.metrics.refresher import Refresher
+from odoo_saas_tools.settings import Settings
+from tests.metrics.conftest import labelled, parse, value
+
+
+def measure(settings: Settings):
+    refresher = Refresher(settings)
+    refresher.refresh_slow()
+    refresher.refresh_fast()
+    return refresher, parse(generate_latest(make_registry(refresher)).decode())
+
+
+def test_tenant_figures_match_their_sources(metrics_env, tenants, prefix, pg):
+    settings = Settings.from_env(metrics_env)
+    a, b = f"{prefix}_a", f"{prefix}_b"
+    tenants.create(a)
+    tenants.create(b)
+    tenants.create(f"{prefix}_old", version="18.0.1.3")  # another major: not ours
+    tenants.create(f"{prefix}_plain", version=None)  # not an Odoo database at all
+    tenants.sql(
+        a,
+        """
+        CREATE TABLE payload AS
+            SELECT g AS id, md5(g::text) AS txt FROM generate_series(1, 20000) g;
+        INSERT INTO ir_cron (cron_name, active, nextcall) VALUES
+            ('stuck 1', true, (now() AT TIME ZONE 'UTC') - interval '2 hours'),
+            ('stuck 2', true, (now() AT TIME ZONE 'UTC') - interval '3 days'),
+            ('disabled', false, (now() AT TIME ZONE 'UTC') - interval '3 days'),
+            ('just queued', true, (now() AT TIME ZONE 'UTC') - interval '10 minutes'),
+            ('future', true, (now() AT TIME ZONE 'UTC') + interval '1 hour');
+        """,
+    )
+    # a's filestore: two attachments and a hard link (a clone sharing one) counted once
+    store = settings.filestore(a) / "ab"
+    store.mkdir(parents=True)
+    (store / "f1").write_bytes(b"x" * 1000)
+    (store / "f2").write_bytes(b"y" * 5000)
+    os.link(store / "f1", store / "f1-link")
+    # backup status files: a good one, a garbled one, one of a tenant that no longer exists
+    status_dir = settings.backup_dir / ".status"
+    status_dir.mkdir()
+    (status_dir / f"{a}.json").write_text(
+        json.dumps(
+            {
+                "database": a,
+                "last_success": 1_700_000_000.5,
+                "last_failure": None,
+                "last_error": None,
+                "last_duration_seconds": 12.25,
+                "last_size_bytes": 123456,
+                "failures_total": 3,
+                "last_file": "x.zip",
+                "offsite": "verified",
+            }
+        )
+    )
+    (status_dir / f"{b}.json").write_text('{"database": "' + b + '", "last_succ')
+    (status_dir / f"{prefix}_gone.json").write_text(
+        json.dumps({"database": f"{prefix}_gone", "last_success": 1.0, "failures_total": 0})
+    )
+
+    held = psycopg2.connect(**settings.connect_kwargs(b))  # one client of b
+    try:
+        _, samples = measure(settings)
+    finally:
+        held.close()
+
+    with pg.admin() as conn, conn.cursor() as cr:
+        cr.execute(
+            "SELECT datname, pg_database_size(datname) FROM pg_database WHERE datname IN %s",
+            ((a, b),),
+        )
+        real_sizes = dict(cr.fetchall())
+
+    assert value(samples, "odoo_tenants") == 2
+    sizes = labelled(samples, "odoo_database_size_bytes")
+    assert set(sizes) == {a, b}
+    for name in (a, b):
+        assert abs(sizes[name] - real_sizes[name]) <= 0.01 * real_sizes[name]
+    assert sizes[a] > sizes[b] + 500_000  # the payload table is really counted
+    assert labelled(samples, "odoo_filestore_size_bytes") == {a: 6000, b: 0}
+    assert labelled(samples, "odoo_cron_overdue_jobs") == {a: 2, b: 0}
+    assert labelled(samples, "odoo_active_connections") == {a: 0, b: 1}
+    assert value(samples, "odoo_database_up") == 1
+    assert value(samples, "odoo_up") == 0  # nothing listens on the test's Odoo port
+    assert value(samples, "odoo_process_running") == 0
+    assert value(samples, "odoo_memory_usage_bytes") is None  # no Odoo: no figure, not 0
+
+    assert labelled(samples, "odoo_backup_last_success_timestamp_seconds") == {a: 1_700_000_000.5}
+    assert labelled(samples, "odoo_backup_last_duration_seconds") == {a: 12.25}
+    assert labelled(samples, "odoo_backup_last_size_bytes") == {a: 123456}
+    assert labelled(samples, "odoo_backup_failures_total") == {a: 3}
+    assert labelled(samples, "odoo_backup_offsite_ok") == {a: 1}
+    disk = os.statvfs(settings.backup_dir)
+    assert value(samples, "odoo_backup_disk_total_bytes") == disk.f_blocks * disk.f_frsize
+    assert value(samples, "odoo_session_count") == 0
+
+
+def test_dropped_tenant_disappears(metrics_env, tenants, prefix):
+    settings = Settings.from_env(metrics_env)
+    a, b = tenants.create(f"{prefix}_a"), tenants.create(f"{prefix}_b")
+    refresher, samples = measure(settings)
+    assert set(labelled(samples, "odoo_database_size_bytes")) == {a, b}
+    tenants.drop(b)
+    refresher.refresh_slow()
+    refresher.refresh_fast()
+    samples = parse(generate_latest(make_registry(refresher)).decode())
+    assert value(samples, "odoo_tenants") == 1
+    for name in (
+        "odoo_database_size_bytes",
+        "odoo_filestore_size_bytes",
+        "odoo_cron_overdue_jobs",
+        "odoo_active_connections",
+    ):
+        assert set(labelled(samples, name)) == {a}, name
+
+
+def test_session_count_from_the_file_store(metrics_env, tenants, prefix):
+    settings = Settings.from_env(metrics_env)
+    key = "A" * 84  # Odoo 19's session keys: 84 url-safe characters
+    for k in (key, "B" * 84):
+        sub = settings.sessions_dir / k[:2]
+        sub.mkdir(parents=True, exist_ok=True)
+        (sub / k).write_text("{}")
+    _, samples = measure(settings)
+    assert value(samples, "odoo_session_count") == 2
+
+
+def test_backup_period_follows_the_schedule(metrics_env):
+    env = {**metrics_env, "ODOO_AUTO_BACKUP": "true", "BACKUP_SCHEDULE": "0 2 * * 1-5"}
+    _, samples = measure(Settings.from_env(env))
+    assert value(samples, "odoo_backup_period_seconds") == 72 * 3600  # Friday to Monday
+    _, samples = measure(Settings.from_env(metrics_env))
+    assert value(samples, "odoo_backup_period_seconds") is None  # no schedule, no period
