@@ -23,6 +23,7 @@ SIZE_SUFFIX = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 LOG_LEVELS = ("debug", "info", "warn", "error", "critical")
 SSE_MODES = ("", "AES256", "aws:kms")
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 # Filters that let every database through: with the manager listed, anyone sees every tenant.
 OPEN_FILTERS = {"", ".*", "^.*$", ".+", "^.+$", ".*$"}
 
@@ -424,6 +425,8 @@ class Settings:
                 "ODOO_LIST_DB=true with ODOO_DB_FILTER matching every database would show every "
                 "tenant to any visitor: set ODOO_DB_FILTER (e.g. ^%d$) or ODOO_LIST_DB=false"
             )
+        if self.enable_redis and self.redis_url and not self.redis_url.startswith(REDIS_SCHEMES):
+            out.append("ODOO_REDIS_URL must start with redis://, rediss:// (TLS) or unix://")
         if self.db_user == "postgres":
             out.append("ODOO_DB_USER must not be postgres: Odoo refuses to run as the superuser")
         if self.tenant_url_template and "{tenant}" not in self.tenant_url_template:
