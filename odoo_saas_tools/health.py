@@ -74,11 +74,12 @@ def check_database(s: Settings) -> CheckResult:
     )
 
 
-def check_memory(s: Settings) -> CheckResult:
+def check_memory(s: Settings, limit: int | None = None) -> CheckResult:
+    """Odoo's tree against the container's memory limit (`limit` overrides it, for tests)."""
     tree = process.TreeMonitor(s).sample()
     if not tree.running:
         return CheckResult("memory", SKIP, "Odoo is not running")
-    limit = resources.memory_limit()
+    limit = limit or resources.memory_limit()
     share = 100 * tree.rss_bytes / limit
     text = (
         f"Odoo uses {human_size(tree.rss_bytes)} of {human_size(limit)} ({share:.0f}%, "
