@@ -262,3 +262,7 @@ class RedisSessions:
     def ping(self) -> None:
         with self._errors():
             self.client.ping()
+
+    def close(self) -> None:
+        """Drop the pooled connections (one-shot users: metrics, health)."""
+        self.client.close()

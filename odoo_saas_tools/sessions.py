@@ -22,7 +22,11 @@ def redis_sessions(settings: Settings, *, timeout: float = 5.0) -> RedisSessions
 def count_sessions(settings: Settings) -> int:
     """Number of stored sessions; raises StoreError when Redis is on and unreachable."""
     if settings.enable_redis:
-        return redis_sessions(settings).count()
+        store = redis_sessions(settings)
+        try:
+            return store.count()
+        finally:
+            store.close()
     root = settings.sessions_dir
     if not root.is_dir():
         return 0
@@ -39,9 +43,14 @@ def check_redis(settings: Settings, timeout: float = CHECK_TIMEOUT) -> tuple[boo
     """(ok, one-line message) for the health check; (True, ...) when Redis is not in use."""
     if not settings.enable_redis:
         return True, "Redis sessions disabled"
-    store = redis_sessions(settings, timeout=timeout)
+    try:
+        store = redis_sessions(settings, timeout=timeout)
+    except StoreError as exc:
+        return False, str(exc)
     try:
         store.ping()
     except StoreError as exc:
         return False, str(exc)
+    finally:
+        store.close()
     return True, f"Redis session store {store.where} answers"

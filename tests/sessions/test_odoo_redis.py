@@ -30,7 +30,7 @@ from tests.conftest import ADMIN_PASSWD
 from tests.support.cli import base_env
 from tests.support.net import free_port, wait_port
 from tests.support.pg import PgCluster
-from tests.support.redis import RedisServer
+from tests.support.redis import REDIS_PASSWORD, RedisServer
 
 pytestmark = pytest.mark.odoo
 
@@ -299,3 +299,31 @@ def test_redis_down_fails_requests_loudly(stack: Stack) -> None:
     text = stack.b.log_text()
     assert "Redis session store redis://:***@127.0.0.1" in text and "unreachable" in text
     assert stack.session_files() == []  # no silent fall-back to files
+    # Redis comes back on the same address: the same processes serve logins again.
+    revived = subprocess.Popen(
+        [
+            "redis-server",
+            "--port",
+            str(stack.redis.port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(stack.tmp),
+            "--requirepass",
+            REDIS_PASSWORD,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_port(stack.redis.port, 15)
+        sid = stack.login(stack.b)
+        uid, _ = stack.uid(stack.a, sid)
+        assert uid == 2
+    finally:
+        revived.terminate()
+        revived.wait(10)

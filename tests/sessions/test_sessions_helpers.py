@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 
+import pytest
+
 from odoo_saas_tools import session_store as ss
+from odoo_saas_tools.errors import ConfigError
 from odoo_saas_tools.sessions import check_redis, count_sessions, redis_sessions
 from odoo_saas_tools.settings import Settings
 from tests.support.net import free_port
@@ -73,3 +77,14 @@ def test_check_redis(saas_env: dict[str, str], redis_server: RedisServer) -> Non
         redis_settings(saas_env, ODOO_REDIS_URL=f"redis://127.0.0.1:{port}/0"), timeout=1
     )
     assert not ok and "unreachable" in message
+
+
+def test_check_redis_bad_url_is_a_failure_not_a_crash(settings: Settings) -> None:
+    s = dataclasses.replace(settings, enable_redis=True, redis_url="http://127.0.0.1:1/0")
+    ok, message = check_redis(s)
+    assert not ok and "redis://" in message
+
+
+def test_settings_refuse_a_non_redis_url(saas_env: dict[str, str]) -> None:
+    with pytest.raises(ConfigError, match="ODOO_REDIS_URL must start with redis://"):
+        redis_settings(saas_env, ODOO_REDIS_URL="https://:secret@cache:6379/0")
