@@ -139,8 +139,16 @@ def parse_url(url: str) -> tuple[str, str]:
 
 
 # --- errors and retries ----------------------------------------------------------------------
+def _client_error(exc: BaseException) -> BaseException:
+    """The ClientError under boto3's S3UploadFailedError wrapper (or exc itself)."""
+    inner = exc.__cause__ or exc.__context__
+    if not getattr(exc, "response", None) and getattr(inner, "response", None):
+        return inner  # type: ignore[return-value]
+    return exc
+
+
 def _error_code(exc: BaseException) -> str:
-    response = getattr(exc, "response", None) or {}
+    response = getattr(_client_error(exc), "response", None) or {}
     return str(response.get("Error", {}).get("Code", ""))
 
 
@@ -148,6 +156,7 @@ def describe(exc: BaseException) -> str:
     """One line for an S3 failure (no credentials ever appear in botocore's messages)."""
     from botocore.exceptions import ClientError, NoCredentialsError
 
+    exc = _client_error(exc)
     if isinstance(exc, NoCredentialsError):
         return "no S3 credentials: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or use a role"
     if isinstance(exc, ClientError):
@@ -171,12 +180,13 @@ def with_retries(
     backoff: float = BACKOFF_SECONDS,
 ) -> T:
     """Call func; on a transient failure wait backoff, 2*backoff ... and try again."""
+    from boto3.exceptions import Boto3Error
     from botocore.exceptions import BotoCoreError, ClientError
 
     for attempt in range(1, attempts + 1):
         try:
             return func()
-        except (BotoCoreError, ClientError, IntegrityError, OSError) as exc:
+        except (BotoCoreError, ClientError, Boto3Error, IntegrityError, OSError) as exc:
             if _fatal(exc) or attempt == attempts:
                 raise SaasError(f"{what}: {describe(exc)}") from exc
             delay = backoff * 2 ** (attempt - 1)
@@ -190,7 +200,7 @@ def part_size_for(size: int, threshold: int = MULTIPART_THRESHOLD) -> int | None
     """Part size of the multipart upload of a file of `size` bytes (None: one PUT)."""
     if size < threshold:
         return None
-    return max(MIN_PART, math.ceil(size / MAX_PARTS / MIB) * MIB)
+    return max(min(MIN_PART, threshold), math.ceil(size / MAX_PARTS / MIB) * MIB)
 
 
 def checksums(path: Path, part_size: int | None) -> Checksums:
