@@ -1,0 +1,244 @@
+"""ODOO_AUTO_UPDATE: upgrade each tenant's changed modules before Odoo serves, with rollback.
+
+A module changed when its source checksum differs from the one stored at the last update
+(see checksums.py). Unchanged tenants cost the state query done by the tenant scan plus
+checksums computed once per start for all tenants. A changed tenant, under its tenant lock:
+snapshot (CREATE DATABASE ... TEMPLATE, the floor for copying a database, plus a hard-linked
+filestore copy: files are content-addressed and never modified in place), `-u` of the changed
+modules, and on failure the snapshot is swapped back in, as Odoo.sh does. A tenant that failed
+is not served: its code and data disagree until the module is fixed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg2
+from psycopg2 import sql
+
+from odoo_saas_tools import odoo_runner
+from odoo_saas_tools.errors import BusyError, SaasError
+from odoo_saas_tools.identity import set_params
+from odoo_saas_tools.postgres import RESERVED_PREFIX, connect, ident
+from odoo_saas_tools.preflight.checksums import PARAM_CHECKSUMS, ChecksumCache, exclude_patterns
+from odoo_saas_tools.preflight.checksums import load_saved as load_saved_checksums
+from odoo_saas_tools.preflight.findings import ERROR, OK, WARNING, Report
+from odoo_saas_tools.preflight.tenant_versions import Tenant, read_state
+from odoo_saas_tools.settings import Settings
+from odoo_saas_tools.tenants import tenant_lock
+
+log = logging.getLogger(__name__)
+
+UPGRADE_TIMEOUT = 3600
+
+
+@dataclass
+class Plan:
+    changed: list[str]
+    unknown: list[str]  # installed but not on the addons path
+    baseline: bool  # nothing stored yet
+
+
+def _suffix(db: str) -> str:
+    return hashlib.sha1(db.encode(), usedforsecurity=False).hexdigest()[:16]
+
+
+def snapshot_name(db: str) -> str:
+    """Fixed per tenant, so a snapshot left by a crash is found at the next start."""
+    return f"{RESERVED_PREFIX}upd_{_suffix(db)}"
+
+
+def current_checksums(tenant: Tenant, cache: ChecksumCache) -> dict[str, str | None]:
+    patterns = exclude_patterns(tenant.exclude_raw)
+    return {m: cache.checksum(m, patterns, tenant.langs) for m in tenant.installed}
+
+
+def plan(tenant: Tenant, cache: ChecksumCache) -> Plan:
+    saved = load_saved_checksums(tenant.checksums_raw)
+    unknown = [m for m in tenant.installed if m not in cache.paths]
+    if saved is None:
+        return Plan([], unknown, True)
+    current = current_checksums(tenant, cache)
+    changed = [m for m, c in current.items() if c is not None and c != saved.get(m)]
+    return Plan(changed, unknown, False)
+
+
+def record_checksums(s: Settings, tenant: Tenant, cache: ChecksumCache) -> None:
+    """Store the checksums of what is installed now (after an update, or as a baseline)."""
+    read_state(s, tenant)
+    value = json.dumps(current_checksums(tenant, cache), sort_keys=True)
+    with connect(s, tenant.name, autocommit=False) as conn, conn.cursor() as cr:
+        set_params(cr, {PARAM_CHECKSUMS: value})
+        conn.commit()
+
+
+def _exists(cr, name: str) -> bool:
+    cr.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+    return cr.fetchone() is not None
+
+
+def _terminate(cr, name: str) -> None:
+    cr.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        "WHERE datname = %s AND pid <> pg_backend_pid()",
+        (name,),
+    )
+
+
+def _link_tree(src: Path, dst: Path) -> None:
+    """Hard-link copy of a filestore (no bytes copied)."""
+    for root, dirs, files in os.walk(src):
+        target = dst / os.path.relpath(root, src)
+        target.mkdir(parents=True, exist_ok=True)
+        for name in files:
+            os.link(os.path.join(root, name), target / name)
+        dirs.sort()
+
+
+def take_snapshot(s: Settings, db: str, snap: str) -> None:
+    with connect(s) as conn, conn.cursor() as cr:
+        _terminate(cr, db)
+        cr.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(ident(snap), ident(db)))
+    shutil.rmtree(s.filestore(snap), ignore_errors=True)
+    if s.filestore(db).is_dir():
+        _link_tree(s.filestore(db), s.filestore(snap))
+
+
+def drop_database(s: Settings, name: str) -> None:
+    with connect(s) as conn, conn.cursor() as cr:
+        _terminate(cr, name)
+        cr.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(ident(name)))
+    shutil.rmtree(s.filestore(name), ignore_errors=True)
+
+
+def roll_back(s: Settings, db: str, snap: str) -> None:
+    """Swap the snapshot in under the tenant's name; the failed copy is dropped afterwards."""
+    failed = f"{RESERVED_PREFIX}failed_{_suffix(db)}"
+    drop_database(s, failed)
+    with connect(s) as conn, conn.cursor() as cr:
+        _terminate(cr, db)
+        cr.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(ident(db), ident(failed)))
+        cr.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(ident(snap), ident(db)))
+    store, snap_store, failed_store = s.filestore(db), s.filestore(snap), s.filestore(failed)
+    if store.exists():
+        store.rename(failed_store)
+    if snap_store.exists():
+        snap_store.rename(store)
+    drop_database(s, failed)
+
+
+def _pending(s: Settings, db: str) -> list[str]:
+    with connect(s, db) as conn, conn.cursor() as cr:
+        cr.execute(
+            "SELECT name FROM ir_module_module "
+            "WHERE state IN ('to install', 'to upgrade', 'to remove') ORDER BY name"
+        )
+        return [r[0] for r in cr.fetchall()]
+
+
+def upgrade(s: Settings, tenant: Tenant, modules: list[str], cache: ChecksumCache) -> str | None:
+    """Snapshot, -u, verify; roll back on failure. Returns None, or why it failed."""
+    db = tenant.name
+    snap = snapshot_name(db)
+    with connect(s) as conn, conn.cursor() as cr:
+        if _exists(cr, snap):
+            return (
+                f"a snapshot of an interrupted update exists ({snap}): kept untouched; check "
+                f"{db}, then drop {snap} (or rename it back) to let auto-update run again"
+            )
+    take_snapshot(s, db, snap)
+    log.warning("%s: upgrading %s (snapshot %s)", db, ",".join(modules), snap)
+    try:
+        odoo_runner.server_job(s, db, ["-u", ",".join(modules)], timeout=UPGRADE_TIMEOUT)
+        pending = _pending(s, db)
+        if pending:
+            raise SaasError(f"modules left half-way: {', '.join(pending)}")
+    except SaasError as exc:
+        log.error("%s: upgrade of %s failed, rolling back: %s", db, ",".join(modules), exc)
+        roll_back(s, db, snap)
+        return f"upgrade of {', '.join(modules)} failed and was rolled back: {exc}"
+    record_checksums(s, tenant, cache)
+    drop_database(s, snap)
+    return None
+
+
+def update_tenant(s: Settings, tenant: Tenant, cache: ChecksumCache, report: Report) -> None:
+    p = plan(tenant, cache)
+    if p.unknown:
+        report.add(
+            "update",
+            tenant.name,
+            WARNING,
+            f"installed but not on the addons path: {', '.join(p.unknown)}",
+        )
+    if tenant.pending:
+        report.add(
+            "update",
+            tenant.name,
+            WARNING,
+            f"modules left half-way ({', '.join(tenant.pending)}): Odoo finishes them at load",
+        )
+    if not p.baseline and not p.changed:
+        report.add("update", tenant.name, OK, f"{len(tenant.installed)} modules unchanged")
+        return
+    with tenant_lock(s, tenant.name, operation="update"):
+        if p.baseline:
+            record_checksums(s, tenant, cache)
+            report.add(
+                "update",
+                tenant.name,
+                WARNING,
+                "no module checksums were stored: recorded the current ones; changes from now "
+                "on are upgraded",
+            )
+            return
+        failure = upgrade(s, tenant, p.changed, cache)
+    if failure is None:
+        report.add("update", tenant.name, OK, f"upgraded {', '.join(p.changed)}")
+    elif tenant.name in s.db_name:
+        report.add("update", tenant.name, ERROR, failure)
+    else:
+        report.excluded_tenants[tenant.name] = "failed update"
+        report.add("update", tenant.name, WARNING, failure + "; not served until fixed")
+
+
+def update_tenants(
+    s: Settings, tenants: list[Tenant], paths: dict[str, Path], report: Report
+) -> None:
+    cache = ChecksumCache(paths)
+    for tenant in tenants:
+        try:
+            update_tenant(s, tenant, cache, report)
+        except BusyError as exc:
+            report.add("update", tenant.name, WARNING, f"not updated: {exc}")
+        except (SaasError, psycopg2.Error, OSError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            report.excluded_tenants[tenant.name] = "update error"
+            report.add(
+                "update",
+                tenant.name,
+                ERROR if tenant.name in s.db_name else WARNING,
+                f"auto-update stopped: {first} (any snapshot {snapshot_name(tenant.name)} is "
+                "kept); not served until checked",
+            )
+
+
+def pending_updates(tenants: list[Tenant], paths: dict[str, Path], report: Report) -> None:
+    """Read-only: what a start would upgrade (for `odoo-saas preflight` without --fix)."""
+    cache = ChecksumCache(paths)
+    for tenant in tenants:
+        p = plan(tenant, cache)
+        if p.baseline:
+            report.add("update", tenant.name, WARNING, "no module checksums stored yet")
+        elif p.changed:
+            report.add(
+                "update", tenant.name, WARNING, f"changed, to upgrade: {', '.join(p.changed)}"
+            )
+        else:
+            report.add("update", tenant.name, OK, f"{len(tenant.installed)} modules unchanged")

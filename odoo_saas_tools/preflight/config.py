@@ -1,0 +1,43 @@
+"""Settings valid for a server start, and PostgreSQL reachable with the configured credentials."""
+
+from __future__ import annotations
+
+from odoo_saas_tools.errors import SaasError
+from odoo_saas_tools.postgres import connect
+from odoo_saas_tools.preflight.findings import ERROR, OK, WARNING, Report
+from odoo_saas_tools.settings import Settings
+
+
+def check_settings(s: Settings, report: Report) -> None:
+    """Settings.from_env already refused unusable values; what a server start needs on top."""
+    problems = s.server_problems()
+    for problem in problems:
+        report.add("settings", problem.split()[0], ERROR, problem)
+    for warning in s.warnings():
+        report.add("settings", warning.split()[0].split("=")[0], WARNING, warning)
+    if not problems:
+        report.add("settings", "environment", OK, "valid for starting the server")
+
+
+def check_postgres(s: Settings, report: Report, *, required: bool = True) -> bool:
+    """One connection attempt (the entrypoint has already waited); the error names host:port."""
+    where = f"{s.db_host}:{s.db_port}"
+    try:
+        with connect(s, connect_timeout=5) as conn, conn.cursor() as cr:
+            cr.execute(
+                "SELECT current_setting('server_version'), rolcreatedb FROM pg_roles "
+                "WHERE rolname = current_user"
+            )
+            version, createdb = cr.fetchone()
+    except SaasError as exc:
+        report.add("postgres", where, ERROR if required else WARNING, str(exc))
+        return False
+    report.add("postgres", where, OK, f"PostgreSQL {version} reachable as {s.db_user}")
+    if not createdb:
+        report.add(
+            "postgres",
+            s.db_user,
+            WARNING,
+            f"role {s.db_user} lacks CREATEDB: new tenants, snapshots and restores will fail",
+        )
+    return True

@@ -1,0 +1,77 @@
+"""Ask Odoo's own Python which of the addons' requirements it satisfies.
+
+Odoo may run on another interpreter than odoo-saas (a system Python, a venv), so dependencies
+are checked there, through `odoo shell` with a minimal configuration (no database: about 1.5 s).
+Without Odoo on this machine the probe runs in our interpreter, with the same PYTHONPATH Odoo
+would get, and says so.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from odoo_saas_tools import execute, render
+from odoo_saas_tools.commands.entrypoint import odoo_environment
+from odoo_saas_tools.errors import SaasError
+from odoo_saas_tools.settings import Settings
+
+SCRIPT = Path(__file__).with_name("probe_script.py")
+MARKER = "ODOO-SAAS-PROBE:"
+
+
+@dataclass
+class ProbeResult:
+    executable: str
+    via_odoo: bool
+    has_pip: bool
+    results: list[dict[str, Any]] = field(default_factory=list)
+    installed: dict[str, str] = field(default_factory=dict)
+
+
+def odoo_found(s: Settings) -> str | None:
+    return shutil.which(s.odoo_bin)
+
+
+def run_probe(s: Settings, requirements: list[dict[str, str]]) -> ProbeResult:
+    """requirements: [{"spec": ..., "kind": "external" | "requirement"}]; SaasError if it fails."""
+    script = (
+        f"REQUEST = {json.dumps({'requirements': requirements})!r}\n"
+        "import json as _json\nREQUEST = _json.loads(REQUEST)\n"
+        + SCRIPT.read_text()
+        + "\nmain(REQUEST)\n"
+    )
+    odoo = odoo_found(s)
+    env = odoo_environment(s)
+    with tempfile.TemporaryDirectory(prefix="odoo-saas-probe-") as tmp:
+        if odoo:
+            # No database in this configuration: the shell then runs the script without a registry.
+            conf = Path(tmp) / "probe.conf"
+            conf.write_text(
+                "[options]\n"
+                f"addons_path = {','.join(render.plan(s).addons_path)}\n"
+                f"data_dir = {s.data_dir}\n"
+                "log_level = warn\n"
+            )
+            argv = [odoo, "shell", "-c", str(conf), "--no-http"]
+        else:
+            argv = [sys.executable, "-"]
+        proc = execute.run(
+            argv, env=env, clean_env=True, input=script.encode(), capture=True, cwd=tmp
+        )
+    for line in proc.stdout.decode(errors="replace").splitlines():
+        if line.startswith(MARKER):
+            answer = json.loads(line[len(MARKER) :])
+            return ProbeResult(
+                executable=answer["executable"],
+                via_odoo=bool(odoo),
+                has_pip=answer["has_pip"],
+                results=answer["results"],
+                installed=answer["installed"],
+            )
+    raise SaasError(f"{Path(argv[0]).name} did not answer the dependency probe")

@@ -1,0 +1,178 @@
+"""Python dependencies of the hoster's addons: checked in Odoo's interpreter, installed on demand.
+
+Sources: each addon's external_dependencies['python'] (Odoo 19 reads them as requirements, i.e.
+distribution names with optional specifiers, falling back to import names) and requirements.txt
+files (distribution names), per addon and per addons directory (the OCA repository layout).
+With ODOO_AUTO_PATCH_DEPS=true the missing ones are installed with `pip install --target
+ODOO_DEPS_DIR` (on Odoo's PYTHONPATH), constrained to the versions Odoo's environment already
+has, so an addon cannot silently replace a library Odoo depends on.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import tempfile
+from collections import defaultdict
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from odoo_saas_tools import execute
+from odoo_saas_tools.errors import SaasError
+from odoo_saas_tools.preflight.addons import AddonsPath, hoster_addons
+from odoo_saas_tools.preflight.findings import ERROR, OK, WARNING, Report
+from odoo_saas_tools.preflight.probe import ProbeResult, run_probe
+from odoo_saas_tools.settings import Settings
+
+log = logging.getLogger(__name__)
+
+Needs = dict[tuple[str, str], list[str]]  # (spec, kind) -> who needs it
+
+
+def requirement_lines(path: Path) -> tuple[list[str], list[str]]:
+    """(requirements, lines we do not check) of a requirements.txt."""
+    specs: list[str] = []
+    unchecked: list[str] = []
+    for raw in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        line = raw.split(" #", 1)[0].strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("-") or "://" in line or line.startswith((".", "/")):
+            unchecked.append(line)  # options, URLs and local paths: pip's business
+            continue
+        specs.append(line)
+    return specs, unchecked
+
+
+def collect(ap: AddonsPath, report: Report) -> Needs:
+    needs: Needs = defaultdict(list)
+    for directory in ap.extra_dirs:
+        req = directory / "requirements.txt"
+        if req.is_file():
+            specs, unchecked = requirement_lines(req)
+            for spec in specs:
+                needs[(spec, "requirement")].append(str(req))
+            for line in unchecked:
+                report.add("python", line, WARNING, f"{req}: not checked (not a plain requirement)")
+    for addon in hoster_addons(ap):
+        if addon.manifest is None or ap.winners.get(addon.name) is not addon:
+            continue
+        if not addon.manifest.get("installable", True):
+            continue
+        external = addon.manifest.get("external_dependencies") or {}
+        python = external.get("python", []) if isinstance(external, dict) else []
+        for spec in python if isinstance(python, (list, tuple)) else []:
+            needs[(str(spec), "external")].append(addon.name)
+        req = addon.path / "requirements.txt"
+        if req.is_file():
+            specs, unchecked = requirement_lines(req)
+            for spec in specs:
+                needs[(spec, "requirement")].append(addon.name)
+            for line in unchecked:
+                report.add("python", line, WARNING, f"{req}: not checked (not a plain requirement)")
+    return needs
+
+
+def probe(s: Settings, needs: Needs) -> ProbeResult:
+    return run_probe(s, [{"spec": spec, "kind": kind} for spec, kind in needs])
+
+
+def unmet(result: ProbeResult) -> list[dict[str, str]]:
+    return [r for r in result.results if r["status"] in ("missing", "mismatch")]
+
+
+def dist_name(spec: str) -> str:
+    """The normalised distribution name at the start of a requirement (PEP 503)."""
+    match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", spec)
+    return re.sub(r"[-_.]+", "-", match.group(1)).lower() if match else spec.lower()
+
+
+def index_for_log(url: str) -> str:
+    """The index without any user:token part, for the log."""
+    if not url:
+        return "pip's default index"
+    parts = urlsplit(url)
+    return parts._replace(netloc=parts.hostname or "").geturl() if parts.netloc else url
+
+
+def install(s: Settings, result: ProbeResult, specs: list[str]) -> None:
+    """pip install --target deps_dir, with Odoo's installed versions as constraints."""
+    if not result.has_pip:
+        raise SaasError(f"{result.executable} has no pip: cannot install {', '.join(specs)}")
+    s.deps_dir.mkdir(parents=True, exist_ok=True)
+    env = {"PIP_INDEX_URL": s.pip_index_url} if s.pip_index_url else {}
+    log.warning(
+        "installing missing Python packages %s into %s from %s",
+        ", ".join(specs),
+        s.deps_dir,
+        index_for_log(s.pip_index_url),
+    )
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", prefix="odoo-saas-constraints-") as fh:
+        requested = {dist_name(spec) for spec in specs}
+        for name, version in sorted(result.installed.items()):
+            if dist_name(name) not in requested:
+                fh.write(f"{name}=={version}\n")
+        fh.flush()
+        execute.run(
+            [
+                result.executable,
+                "-m",
+                "pip",
+                "install",
+                "--target",
+                str(s.deps_dir),
+                "--upgrade",
+                "--no-input",
+                "--disable-pip-version-check",
+                "--no-warn-script-location",
+                "--constraint",
+                fh.name,
+                *specs,
+            ],
+            env=env,
+            secrets=[s.pip_index_url, *s.secret_values()],
+            capture=True,
+            timeout=900,
+        )
+
+
+def describe(r: dict[str, str], needs: Needs) -> str:
+    who = ", ".join(sorted(set(needs[(r["spec"], r["kind"])])))
+    if r["status"] == "mismatch":
+        return f"installed {r['detail']} does not match; needed by {who}"
+    return f"missing; needed by {who}"
+
+
+def check_python(s: Settings, ap: AddonsPath, report: Report, *, fix: bool) -> None:
+    needs = collect(ap, report)
+    if not needs:
+        report.add("python", "addons", OK, "no addon declares Python requirements")
+        return
+    try:
+        result = probe(s, needs)
+    except SaasError as exc:
+        report.add("python", "probe", ERROR, f"cannot inspect Odoo's Python: {exc}")
+        return
+    where = "Odoo's Python" if result.via_odoo else "this Python (Odoo not found)"
+    missing = unmet(result)
+    if missing and s.auto_patch_deps and fix:
+        try:
+            install(s, result, [r["spec"] for r in missing])
+            result = probe(s, needs)
+        except SaasError as exc:
+            report.add("python", "pip", ERROR, f"installing into {s.deps_dir} failed: {exc}")
+        else:
+            still = {r["spec"] for r in unmet(result)}
+            for r in missing:
+                if r["spec"] not in still:
+                    done = f"installed into {s.deps_dir} (ODOO_AUTO_PATCH_DEPS)"
+                    report.add("python", r["spec"], OK, done)
+        missing = unmet(result)
+    hint = "" if s.auto_patch_deps and fix else " (ODOO_AUTO_PATCH_DEPS=true installs it at start)"
+    for r in missing:
+        report.add("python", r["spec"], ERROR, describe(r, needs) + hint)
+    for r in result.results:
+        if r["status"] == "invalid":
+            report.add("python", r["spec"], ERROR, f"not a valid requirement: {r['detail']}")
+    if not any(r["status"] in ("missing", "mismatch", "invalid") for r in result.results):
+        report.add("python", where, OK, f"{len(needs)} requirement(s) of the addons satisfied")

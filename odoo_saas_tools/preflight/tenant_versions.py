@@ -1,0 +1,127 @@
+"""Tenants: every database this stack would serve, its Odoo version, and what auto-update needs.
+
+One connection and at most two queries per database. A database of another Odoo major version
+is not served: it is excluded through the rendered dbfilter (Odoo 19 would try to load it with
+19.0 code). One named in ODOO_DB_NAME is an error instead, since the hoster asked for it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+
+from odoo_saas_tools.errors import SaasError
+from odoo_saas_tools.postgres import RESERVED_PREFIX, connect, filter_allows, owned_databases
+from odoo_saas_tools.preflight.checksums import PARAM_CHECKSUMS, PARAM_EXCLUDE
+from odoo_saas_tools.preflight.findings import ERROR, OK, WARNING, Report
+from odoo_saas_tools.settings import Settings
+
+ODOO_MAJOR = "19.0"
+
+STATE_SQL = f"""
+SELECT (SELECT value FROM ir_config_parameter WHERE key = '{PARAM_CHECKSUMS}'),
+       (SELECT value FROM ir_config_parameter WHERE key = '{PARAM_EXCLUDE}'),
+       ARRAY(SELECT code FROM res_lang WHERE active ORDER BY code),
+       ARRAY(SELECT name FROM ir_module_module WHERE state = 'installed' ORDER BY name),
+       ARRAY(SELECT name FROM ir_module_module
+              WHERE state IN ('to install', 'to upgrade', 'to remove') ORDER BY name)
+"""  # noqa: S608 - constants only
+
+
+@dataclass
+class Tenant:
+    name: str
+    version: str
+    checksums_raw: str | None = None
+    exclude_raw: str | None = None
+    langs: list[str] = field(default_factory=list)
+    installed: list[str] = field(default_factory=list)
+    pending: list[str] = field(default_factory=list)  # modules left half-way (to upgrade ...)
+
+
+def _apply_state(tenant: Tenant, row: tuple) -> Tenant:
+    tenant.checksums_raw, tenant.exclude_raw = row[0], row[1]
+    tenant.langs, tenant.installed, tenant.pending = list(row[2]), list(row[3]), list(row[4])
+    return tenant
+
+
+def read_state(s: Settings, tenant: Tenant) -> Tenant:
+    """Refresh what auto-update needs (checksums, languages, installed modules)."""
+    with connect(s, tenant.name) as conn, conn.cursor() as cr:
+        cr.execute(STATE_SQL)
+        return _apply_state(tenant, cr.fetchone())
+
+
+def scan(s: Settings, report: Report, *, with_state: bool) -> list[Tenant]:
+    """Odoo 19 tenants served by this stack; others reported (and excluded when not asked for)."""
+    tenants: list[Tenant] = []
+    others = 0
+    for name in owned_databases(s):
+        if name.startswith(RESERVED_PREFIX) or not filter_allows(s, name):
+            continue
+        try:
+            with connect(s, name) as conn, conn.cursor() as cr:
+                cr.execute("SELECT to_regclass('ir_module_module') IS NOT NULL")
+                if not cr.fetchone()[0]:
+                    continue  # not an Odoo database
+                cr.execute("SELECT latest_version FROM ir_module_module WHERE name = 'base'")
+                row = cr.fetchone()
+                version = (row[0] if row else None) or "unknown"
+                if version.startswith(ODOO_MAJOR + ".") and with_state:
+                    cr.execute(STATE_SQL)
+                    state = cr.fetchone()
+        except SaasError as exc:
+            report.add("tenants", name, WARNING, f"not inspected: {exc}")
+            continue
+        if not version.startswith(ODOO_MAJOR + "."):
+            others += 1
+            if name in s.db_name:
+                report.add(
+                    "tenants",
+                    name,
+                    ERROR,
+                    f"is an Odoo {version} database (base {version}) but ODOO_DB_NAME asks to "
+                    f"serve it with Odoo {ODOO_MAJOR}: upgrade it first, or remove it from "
+                    "ODOO_DB_NAME",
+                )
+            else:
+                report.excluded_tenants[name] = f"Odoo {version} database"
+                report.add(
+                    "tenants",
+                    name,
+                    WARNING,
+                    f"is an Odoo {version} database (base {version}): not served by this Odoo "
+                    f"{ODOO_MAJOR} stack (excluded through the dbfilter)",
+                )
+            continue
+        tenant = Tenant(name, version)
+        tenants.append(_apply_state(tenant, state) if with_state else tenant)
+    report.add(
+        "tenants",
+        "databases",
+        OK,
+        f"{len(tenants)} Odoo {ODOO_MAJOR} tenant(s) served"
+        + (f", {others} of another version" if others else ""),
+    )
+    return tenants
+
+
+def exclusion_filter(s: Settings, names: list[str]) -> str:
+    """A dbfilter that keeps the configured one and refuses exactly these database names.
+
+    Odoo applies the filter with re.match after replacing %d / %h, so a negative lookahead at
+    the start excludes the names whatever the host; with no filter every other database stays
+    allowed. (With only ODOO_DB_NAME set, Odoo serves just those names and never lists others.)
+    """
+    alternatives = "|".join(re.escape(n) for n in sorted(names))
+    allowed = s.db_filter or ".*"
+    return f"^(?!(?:{alternatives})$)(?:{allowed})"
+
+
+def serving_settings(s: Settings, report: Report) -> Settings:
+    """The settings Odoo must be rendered with: s itself, or s with the excluding dbfilter."""
+    if not report.excluded_tenants:
+        return s
+    if s.db_name and not s.db_filter:
+        return s  # Odoo serves exactly ODOO_DB_NAME (checked above), nothing else is reachable
+    return replace(s, db_filter=exclusion_filter(s, list(report.excluded_tenants)))
