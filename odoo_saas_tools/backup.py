@@ -99,14 +99,14 @@ def create_backup(
                     sha, size = _write_sql_gz(settings, db, snap, partial)
                     count = 0
                 else:
-                    sha, size, count = _write_zip(settings, db, snap, partial, fmt, progress)
+                    sha, size, count = _write_zip(settings, db, snap, final, fmt, progress)
             os.replace(partial, final)
             backup_names.write_checksum(final, sha)
             with contextlib.suppress(OSError):
                 archive.fsync_dir(directory)
         except BaseException:
             _remove_quietly(partial)
-            _remove_quietly(_sql_temp(partial))
+            _remove_quietly(_sql_temp(final))
             raise
     result = BackupResult(
         path=final,
@@ -171,9 +171,9 @@ def _manifest(cr: psycopg2.extensions.cursor, db: str, server_version: int) -> d
     }
 
 
-def _sql_temp(partial: Path) -> Path:
+def _sql_temp(final: Path) -> Path:
     """The dump written beside the archive while the filestore is copied (swept like it)."""
-    return backup_names.partial_path(partial.with_name(partial.name + ".db"))
+    return backup_names.partial_path(final.with_name(final.name + ".db"))
 
 
 def _filestore_files(settings: Settings, db: str, snap: Snapshot) -> list[tuple[Path, str]]:
@@ -197,11 +197,12 @@ def _filestore_files(settings: Settings, db: str, snap: Snapshot) -> list[tuple[
 
 
 def _write_zip(
-    settings: Settings, db: str, snap: Snapshot, partial: Path, fmt: str, progress: bool
+    settings: Settings, db: str, snap: Snapshot, final: Path, fmt: str, progress: bool
 ) -> tuple[str, int, int]:
     """Write the archive: pg_dump to a temp file in parallel with the filestore copy."""
     files = _filestore_files(settings, db, snap)
-    dump_tmp = _sql_temp(partial)
+    partial = backup_names.partial_path(final)
+    dump_tmp = _sql_temp(final)
     custom = fmt == "dump"
     proc = pgtools.pg_dump_popen(
         settings, db, fmt="custom" if custom else "plain", snapshot=snap.snapshot_id, file=dump_tmp

@@ -1,0 +1,68 @@
+"""`db restore NAME FILE`: restore a backup as tenant NAME, losing nothing if it fails.
+
+FILE is our zip or dump, Odoo's own zip or dump, a .sql.gz or a .sql (detected from the
+content), or an s3:// URL of an off-site copy (downloaded and checked first). An existing NAME
+is refused unless --force; with --force the current tenant stays until the new one is fully
+loaded, then they are swapped. Any SQL error fails the restore (Odoo's own restore ignores
+them). The database identity (uuid, secret) is kept, as disaster recovery needs; --copy gives
+a new one (like Odoo's "This database is a copy"), --neutralize disables mail servers, crons,
+payment providers ... (for a staging copy).
+
+Exit codes: 0 restored, 1 failed (nothing changed), 2 bad arguments, 4 the tenant is busy.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from odoo_saas_tools.output import print_json
+from odoo_saas_tools.restore import restore_backup
+from odoo_saas_tools.settings import Settings
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "restore",
+        help="restore a backup file (or s3:// URL) as a tenant",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("name", metavar="NAME", help="the tenant database to create or replace")
+    p.add_argument("source", metavar="FILE", help="backup file or s3://bucket/key")
+    p.add_argument("--force", action="store_true", help="replace an existing tenant")
+    p.add_argument("--copy", action="store_true", help="give the restored database a new identity")
+    p.add_argument("--neutralize", action="store_true", help="neutralize the restored database")
+    p.add_argument(
+        "-j", "--jobs", type=int, metavar="N", help="parallel pg_restore jobs (default: CPUs)"
+    )
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    if args.jobs is not None and args.jobs < 1:
+        from odoo_saas_tools.errors import ConfigError
+
+        raise ConfigError("--jobs must be at least 1")
+    result = restore_backup(
+        settings,
+        args.name,
+        args.source,
+        force=args.force,
+        copy=args.copy,
+        neutralize=args.neutralize,
+        jobs=args.jobs,
+        progress=not (args.json or args.quiet),
+    )
+    if args.json:
+        print_json(result.as_dict())
+        return 0
+    if not args.quiet:
+        note = " (replaced the previous one)" if result.replaced else ""
+        print(
+            f"restored {result.database} from {result.source}{note}: "
+            f"{result.attachments} attachment files, {result.duration_seconds:.1f} s"
+        )
+        if result.missing_attachments:
+            print(f"warning: {result.missing_attachments} referenced attachment files are missing")
+    return 0

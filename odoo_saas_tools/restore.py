@@ -1,0 +1,400 @@
+"""`db restore`: load a backup (ours, Odoo's zip or dump, .sql.gz, .sql) as a tenant, safely.
+
+Nothing is lost when a restore fails: the backup is always loaded into a scratch database
+(reserved prefix) and a scratch filestore directory beside the real ones; only when the load
+succeeded (every SQL statement: psql runs with ON_ERROR_STOP in one transaction, pg_restore
+with --exit-on-error) are they renamed into place. With --force an existing tenant is renamed
+away first and dropped only after the new one is in place.
+
+Speed: the database load runs in its own process while the filestore is extracted here;
+dump-format backups load with parallel pg_restore.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import logging
+import os
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import psycopg2
+from psycopg2 import sql
+
+from odoo_saas_tools import archive, pgtools
+from odoo_saas_tools.errors import SaasError
+from odoo_saas_tools.output import Progress
+from odoo_saas_tools.postgres import RESERVED_PREFIX, connect, ident
+from odoo_saas_tools.settings import Settings
+from odoo_saas_tools.tenants import check_name, tenant_lock
+
+log = logging.getLogger(__name__)
+
+TEMP_PREFIX = RESERVED_PREFIX + "restore_"  # the database being loaded
+OLD_PREFIX = RESERVED_PREFIX + "replaced_"  # a tenant replaced by --force, until dropped
+_CHUNK = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class RestoreResult:
+    database: str
+    source: str
+    kind: str
+    replaced: bool
+    copy: bool
+    neutralized: bool
+    attachments: int
+    missing_attachments: int
+    duration_seconds: float
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def restore_backup(
+    settings: Settings,
+    name: str,
+    source: Path | str,
+    *,
+    force: bool = False,
+    copy: bool = False,
+    neutralize: bool = False,
+    jobs: int | None = None,
+    progress: bool = False,
+    lock: bool = True,
+) -> RestoreResult:
+    """Restore `source` (a file or s3:// URL) as tenant `name`; see the module docstring.
+
+    Keeps the database identity (uuid, secret) unless `copy`; `neutralize` runs the installed
+    modules' neutralize.sql. `lock=False` for callers already holding the tenant's lock.
+    """
+    check_name(name, settings)
+    started = time.monotonic()
+    with contextlib.ExitStack() as stack:
+        if lock:
+            stack.enter_context(tenant_lock(settings, name, operation="restore"))
+        exists = database_exists(settings, name)
+        if exists and not force:
+            raise SaasError(
+                f"database {name} already exists; restore with --force to replace it "
+                "(the current one is kept until the restore has succeeded)"
+            )
+        live_fs = settings.filestore(name)
+        if not exists and _non_empty_dir(live_fs) and not force:
+            raise SaasError(
+                f"{live_fs} exists without a database {name}; restore with --force to replace it"
+            )
+        path = stack.enter_context(_local_file(settings, source))
+        kind = archive.detect(path)
+        tmp = TEMP_PREFIX + uuid.uuid4().hex[:12]
+        tmp_fs = settings.filestore(tmp)
+        try:
+            create_empty_database(settings, tmp)
+            count = _load(settings, tmp, path, kind, tmp_fs, jobs, progress)
+            _require_odoo(settings, tmp, path)
+            missing = _missing_attachments(settings, tmp, tmp_fs)
+            if missing:
+                log.warning(
+                    "%d attachment file(s) referenced by the restored database are not in %s",
+                    missing,
+                    path.name,
+                )
+            if copy:
+                from odoo_saas_tools import identity
+
+                identity.renew(settings, tmp, base_url=identity.default_base_url(settings, name))
+            if neutralize:
+                from odoo_saas_tools import neutralize as neutralizer
+
+                neutralizer.neutralize(settings, tmp)
+            _swap_in(settings, name, tmp, exists)
+        except BaseException:
+            _cleanup(settings, tmp)
+            raise
+    result = RestoreResult(
+        database=name,
+        source=str(source),
+        kind=kind,
+        replaced=exists,
+        copy=copy,
+        neutralized=neutralize,
+        attachments=count,
+        missing_attachments=missing,
+        duration_seconds=round(time.monotonic() - started, 3),
+    )
+    log.info("restored %s from %s", name, source)
+    return result
+
+
+# --- databases --------------------------------------------------------------------------------
+def database_exists(settings: Settings, name: str) -> bool:
+    with connect(settings) as conn, conn.cursor() as cr:
+        cr.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+        return cr.fetchone() is not None
+
+
+def create_empty_database(settings: Settings, name: str) -> None:
+    """A new database exactly as Odoo's _create_empty_database makes it (template0, C collation,
+    pg_trgm, unaccent when available, CREATE on public for everyone)."""
+    with connect(settings) as conn, conn.cursor() as cr:
+        cr.execute(
+            sql.SQL(
+                "CREATE DATABASE {} ENCODING 'unicode' TEMPLATE template0 LC_COLLATE 'C'"
+            ).format(ident(name))
+        )
+    with connect(settings, name) as conn, conn.cursor() as cr:
+        cr.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+        try:
+            cr.execute("CREATE EXTENSION IF NOT EXISTS unaccent")
+            cr.execute("ALTER FUNCTION unaccent(text) IMMUTABLE")
+        except psycopg2.Error as exc:
+            log.debug("unaccent not available in %s: %s", name, exc)
+        cr.execute("GRANT CREATE ON SCHEMA PUBLIC TO PUBLIC")
+
+
+def _terminate(cr: Any, name: str) -> None:
+    cr.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        "WHERE datname = %s AND pid <> pg_backend_pid()",
+        (name,),
+    )
+
+
+def _rename_db(settings: Settings, old: str, new: str) -> None:
+    """ALTER DATABASE ... RENAME; disconnects users of `old` (retrying while they reconnect)."""
+    with connect(settings) as conn, conn.cursor() as cr:
+        for attempt in range(10):
+            _terminate(cr, old)
+            try:
+                cr.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(ident(old), ident(new)))
+                return
+            except psycopg2.errors.ObjectInUse:
+                if attempt == 9:
+                    raise SaasError(f"cannot rename {old}: it is still in use") from None
+                time.sleep(0.2 * (attempt + 1))
+
+
+def _drop_db(settings: Settings, name: str) -> None:
+    with connect(settings) as conn, conn.cursor() as cr:
+        for attempt in range(10):
+            _terminate(cr, name)
+            try:
+                cr.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(ident(name)))
+                return
+            except psycopg2.errors.ObjectInUse:
+                if attempt == 9:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
+
+
+def _cleanup(settings: Settings, tmp: str) -> None:
+    """Remove the scratch database and filestore of a failed restore (best effort, logged)."""
+    try:
+        _drop_db(settings, tmp)
+    except Exception as exc:
+        log.error("could not drop scratch database %s: %s", tmp, exc)
+    shutil.rmtree(settings.filestore(tmp), ignore_errors=True)
+
+
+def _swap_in(settings: Settings, name: str, tmp: str, exists: bool) -> None:
+    """Put the restored database and filestore in place; undo everything if a step fails."""
+    live_fs, tmp_fs = settings.filestore(name), settings.filestore(tmp)
+    old = OLD_PREFIX + uuid.uuid4().hex[:12]
+    old_fs = settings.filestore(old)
+    tmp_fs.mkdir(parents=True, exist_ok=True)
+    undo: list[Callable[[], None]] = []
+    try:
+        if exists:
+            _rename_db(settings, name, old)
+            undo.append(lambda: _rename_db(settings, old, name))
+        if live_fs.exists():
+            os.rename(live_fs, old_fs)
+            undo.append(lambda: os.rename(old_fs, live_fs))
+        os.rename(tmp_fs, live_fs)
+        undo.append(lambda: os.rename(live_fs, tmp_fs))
+        _rename_db(settings, tmp, name)
+    except BaseException:
+        for step in reversed(undo):
+            try:
+                step()
+            except Exception as exc:
+                log.error("undoing the swap of %s failed: %s", name, exc)
+        raise
+    # The new tenant is live; what is left is the replaced one, which may now go.
+    if exists:
+        try:
+            _drop_db(settings, old)
+        except Exception as exc:
+            log.warning(
+                "restored %s, but the replaced database %s was not dropped: %s", name, old, exc
+            )
+    shutil.rmtree(old_fs, ignore_errors=True)
+
+
+# --- loading ----------------------------------------------------------------------------------
+@contextlib.contextmanager
+def _local_file(settings: Settings, source: Path | str) -> Iterator[Path]:
+    """The backup as a local file: an s3:// URL is downloaded (and checked) first."""
+    text = str(source)
+    if not text.startswith("s3://"):
+        path = Path(text)
+        if not path.is_file():
+            raise SaasError(f"backup file {path} does not exist")
+        yield path
+        return
+    from odoo_saas_tools import s3
+
+    settings.backup_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".restore-", dir=settings.backup_dir) as tmpdir:
+        yield s3.download(settings, text, Path(tmpdir))
+
+
+def _non_empty_dir(path: Path) -> bool:
+    return path.is_dir() and any(path.iterdir())
+
+
+def _load(
+    settings: Settings,
+    db: str,
+    path: Path,
+    kind: str,
+    filestore: Path,
+    jobs: int | None,
+    progress: bool,
+) -> int:
+    """Load the database and extract the filestore (in parallel); returns the file count."""
+    jobs = jobs or pgtools.default_jobs()
+    if kind == archive.PG_CUSTOM:
+        pgtools.pg_restore(settings, db, path, jobs=jobs)
+        return 0
+    if kind == archive.SQL:
+        with open(path, "rb") as fh:
+            _psql_from(settings, db, fh)
+        return 0
+    if kind == archive.SQL_GZ:
+        try:
+            with gzip.open(path, "rb") as fh:
+                _psql_from(settings, db, fh)
+        except (OSError, EOFError) as exc:
+            raise SaasError(f"{path.name} is not a valid gzip file: {exc}") from exc
+        return 0
+    return _load_zip(settings, db, path, kind, filestore, jobs, progress)
+
+
+def _psql_from(settings: Settings, db: str, fh: IO[bytes]) -> None:
+    """Stream SQL into psql; a psql that stopped on an error is reported, not the broken pipe."""
+    proc = pgtools.psql_popen(settings, db)
+    assert proc.stdin is not None
+    try:
+        with contextlib.suppress(BrokenPipeError):
+            shutil.copyfileobj(fh, proc.stdin, _CHUNK)
+        with contextlib.suppress(BrokenPipeError):
+            proc.stdin.close()
+    except BaseException:
+        pgtools.kill(proc)
+        raise
+    pgtools.wait(proc, settings)
+
+
+class _Worker(threading.Thread):
+    """Runs the database load beside the filestore extraction and keeps its exception."""
+
+    def __init__(self, target: Callable[[], None]) -> None:
+        super().__init__(daemon=True)
+        self._work = target
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self._work()
+        except BaseException as exc:
+            self.error = exc
+
+
+def _load_zip(
+    settings: Settings,
+    db: str,
+    path: Path,
+    kind: str,
+    filestore: Path,
+    jobs: int,
+    progress: bool,
+) -> int:
+    try:
+        zf = zipfile.ZipFile(path)
+    except zipfile.BadZipFile as exc:
+        raise SaasError(f"{path.name} is not a readable zip file: {exc}") from exc
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(zf)
+        members = [i for i in zf.infolist() if archive.safe_member(i.filename)]
+        if kind == archive.ZIP_PLAIN:
+
+            def load() -> None:
+                with zipfile.ZipFile(path) as own, own.open(archive.PLAIN_MEMBER) as fh:
+                    _psql_from(settings, db, fh)
+
+        else:
+            workdir = Path(stack.enter_context(_scratch_dir(settings)))
+            dump = workdir / archive.CUSTOM_MEMBER
+            archive.extract_member(zf, archive.CUSTOM_MEMBER, dump)
+
+            def load() -> None:
+                pgtools.pg_restore(settings, db, dump, jobs=jobs)
+
+        worker = _Worker(load)
+        worker.start()
+        bar = Progress(f"restore {db}", total=len(members), enabled=None if progress else False)
+        try:
+            filestore.mkdir(parents=True, exist_ok=True)
+            count = archive.extract_filestore(zf, filestore, bar.advance)
+        except zipfile.BadZipFile as exc:
+            worker.join()
+            raise SaasError(f"{path.name} is damaged: {exc}") from exc
+        finally:
+            worker.join()
+        if worker.error is not None:
+            if isinstance(worker.error, zipfile.BadZipFile):
+                raise SaasError(f"{path.name} is damaged: {worker.error}") from worker.error
+            raise worker.error
+        bar.finish()
+    return count
+
+
+@contextlib.contextmanager
+def _scratch_dir(settings: Settings) -> Iterator[str]:
+    """A private temporary directory on the data volume (room for a dump)."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".restore-", dir=settings.data_dir) as tmpdir:
+        yield tmpdir
+
+
+def _require_odoo(settings: Settings, db: str, path: Path) -> None:
+    with connect(settings, db) as conn, conn.cursor() as cr:
+        cr.execute("SELECT to_regclass('ir_module_module') IS NOT NULL")
+        if not cr.fetchone()[0]:
+            raise SaasError(f"{path.name} does not hold an Odoo database (no ir_module_module)")
+
+
+def _missing_attachments(settings: Settings, db: str, filestore: Path) -> int:
+    """How many attachments the restored database references that have no file."""
+    with connect(settings, db) as conn, conn.cursor() as cr:
+        cr.execute("SELECT to_regclass('ir_attachment') IS NOT NULL")
+        if not cr.fetchone()[0]:
+            return 0
+        cr.execute(
+            "SELECT DISTINCT store_fname FROM ir_attachment "
+            "WHERE store_fname IS NOT NULL AND store_fname <> ''"
+        )
+        rows = cr.fetchall()
+    return sum(
+        1 for (fname,) in rows if not (filestore / archive.filestore_relpath(fname)).is_file()
+    )

@@ -1,0 +1,112 @@
+"""Fixtures for backup/restore: fake Odoo tenants built by hand (no Odoo needed) and helpers."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from odoo_saas_tools import restore
+from odoo_saas_tools.postgres import connect
+from odoo_saas_tools.settings import Settings
+
+FAKE_SCHEMA = """
+CREATE TABLE ir_module_module (id serial PRIMARY KEY, name varchar NOT NULL UNIQUE,
+    latest_version varchar, state varchar);
+CREATE TABLE ir_attachment (id serial PRIMARY KEY, name varchar, store_fname varchar,
+    checksum varchar(40), file_size int, mimetype varchar);
+CREATE TABLE ir_config_parameter (id serial PRIMARY KEY, key varchar NOT NULL UNIQUE,
+    value text NOT NULL);
+CREATE TABLE res_partner (id serial PRIMARY KEY, name varchar NOT NULL, note text);
+INSERT INTO ir_module_module (name, latest_version, state) VALUES
+    ('base', '19.0.1.3', 'installed'), ('web', '19.0.1.0', 'installed'),
+    ('sale', '19.0.1.2', 'uninstalled');
+INSERT INTO res_partner (name, note)
+    SELECT 'partner ' || i, repeat('x', i % 50) FROM generate_series(1, 500) i;
+"""
+
+
+def unique_name(prefix: str = "tb") -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:10]}"
+
+
+def tenant_files(settings: Settings, db: str) -> dict[str, str]:
+    """Every filestore file of db: relative path -> sha1 of its content."""
+    root = settings.filestore(db)
+    out = {}
+    for path in root.rglob("*"):
+        if path.is_file():
+            out[str(path.relative_to(root))] = hashlib.sha1(
+                path.read_bytes(), usedforsecurity=False
+            ).hexdigest()
+    return out
+
+
+def db_rows(settings: Settings, db: str, query: str) -> list[tuple]:
+    with connect(settings, db) as conn, conn.cursor() as cr:
+        cr.execute(query)
+        return cr.fetchall()
+
+
+def add_attachment(settings: Settings, db: str, data: bytes, name: str = "file.bin") -> str:
+    """Write a file the way Odoo does (<sha[:2]>/<sha1>) and register it in ir_attachment."""
+    sha = hashlib.sha1(data, usedforsecurity=False).hexdigest()
+    fname = f"{sha[:2]}/{sha}"
+    path = settings.filestore(db) / fname
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    with connect(settings, db) as conn, conn.cursor() as cr:
+        cr.execute(
+            "INSERT INTO ir_attachment (name, store_fname, checksum, file_size) "
+            "VALUES (%s, %s, %s, %s)",
+            (name, fname, sha, len(data)),
+        )
+    return fname
+
+
+@pytest.fixture
+def fake_tenant(settings: Settings) -> Iterator[Callable[..., str]]:
+    """make(files=N) -> name of a new fake Odoo 19 database with N attachments on disk."""
+    made: list[str] = []
+
+    def make(files: int = 5, name: str | None = None) -> str:
+        db = name or unique_name()
+        restore.create_empty_database(settings, db)
+        made.append(db)
+        with connect(settings, db) as conn, conn.cursor() as cr:
+            cr.execute(FAKE_SCHEMA)
+            cr.execute(
+                "INSERT INTO ir_config_parameter (key, value) VALUES "
+                "('database.uuid', %s), ('database.secret', %s), "
+                "('web.base.url', 'https://tenant.example.com')",
+                (str(uuid.uuid1()), str(uuid.uuid4())),
+            )
+        for i in range(files):
+            add_attachment(settings, db, os.urandom(1000 + i * 37), f"file{i}.bin")
+        return db
+
+    yield make
+    with connect(settings) as conn, conn.cursor() as cr:
+        cr.execute(
+            "SELECT datname FROM pg_database WHERE datname = ANY(%s) OR datname LIKE %s "
+            "OR datname LIKE %s",
+            (
+                made,
+                restore.TEMP_PREFIX.replace("_", "\\_") + "%",
+                restore.OLD_PREFIX.replace("_", "\\_") + "%",
+            ),
+        )
+        for (name,) in cr.fetchall():
+            cr.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                (name,),
+            )
+            cr.execute(f'DROP DATABASE IF EXISTS "{name}"')
+
+
+def partial_files(directory: Path) -> list[Path]:
+    return [p for p in directory.rglob("*") if p.name.endswith(".partial")]
