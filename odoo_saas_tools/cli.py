@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import pkgutil
 import sys
 from collections.abc import Sequence
@@ -64,6 +65,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         for line in str(exc).splitlines() or ["failed"]:
             print(f"odoo-saas: error: {line}", file=sys.stderr)
         return exc.exit_code
+    except BrokenPipeError:
+        # the reader (e.g. `| head`) went away: not an error worth a traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print("odoo-saas: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -14,6 +14,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument(
+        "--markdown",
+        action="store_true",
+        help="print every variable with its default, as the README's table",
+    )
+    p.add_argument(
         "--check",
         action="store_true",
         help="also apply the start-up checks of the stack (exit 2 on errors)",
@@ -21,7 +26,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def markdown_table() -> str:
+    lines = ["| Variable | Default | Meaning |", "|---|---|---|"]
+    for row in documented_variables():
+        default = f"`{row['default']}`" if row["default"] else "(empty)"
+        doc = row["doc"] + (" Also `_FILE`." if row["secret"] else "")
+        lines.append(f"| `{row['name']}` | {default} | {doc.replace('|', '/')} |")
+    return "\n".join(lines)
+
+
 def run(args: argparse.Namespace, s: Settings) -> int:
+    if args.markdown:
+        print(markdown_table())
+        return 0
     if args.check:
         from odoo_saas_tools.errors import ConfigError
 
