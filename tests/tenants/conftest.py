@@ -1,0 +1,123 @@
+"""Tenant fixtures: a session-wide data directory (so the template cache survives between
+tests), unique database names, fake Odoo databases for the pure-PostgreSQL tests, and ONE real
+Odoo template per session when Odoo is installed."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from psycopg2 import sql
+
+from odoo_saas_tools import databases, filestore
+from odoo_saas_tools.postgres import connect, ident
+from odoo_saas_tools.settings import Settings
+from tests.conftest import ADMIN_PASSWD
+from tests.support.cli import base_env
+from tests.support.pg import PgCluster
+
+
+@pytest.fixture(scope="session")
+def tenants_env(pg: PgCluster, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """One environment for the whole area: shared data dir = shared template cache."""
+    root = tmp_path_factory.mktemp("tenants")
+    for name in ("data", "backups", "run", "addons"):
+        (root / name).mkdir()
+    return base_env(
+        {
+            **pg.env(),
+            "ODOO_ADMIN_PASSWD": ADMIN_PASSWD,
+            "ODOO_DATA_DIR": str(root / "data"),
+            "BACKUP_DIR": str(root / "backups"),
+            "ODOO_SAAS_RUNTIME_DIR": str(root / "run"),
+            "ODOO_EXTRA_ADDONS": str(root / "addons"),
+            "ODOO_SAAS_USER": "root",
+            "ODOO_BIN": os.environ.get("ODOO_BIN", "odoo"),
+            "ODOO_LOG_LEVEL": "warn",
+        }
+    )
+
+
+@pytest.fixture(scope="session")
+def tsettings(tenants_env: dict[str, str]) -> Settings:
+    return Settings.from_env(tenants_env)
+
+
+@pytest.fixture
+def dbname(tsettings: Settings) -> Iterator[Callable[[str], str]]:
+    """Unique database names per test; every one is dropped (with its filestore) afterwards."""
+    made: list[str] = []
+
+    def make(label: str = "t") -> str:
+        name = f"tn_{label}_{uuid.uuid4().hex[:8]}"
+        made.append(name)
+        return name
+
+    yield make
+    for name in made:
+        databases.drop(tsettings, name)
+        filestore.remove(tsettings.filestore(name))
+
+
+def make_fake_odoo(settings: Settings, name: str, *, files: int = 3) -> Path:
+    """A database that looks like an Odoo 19 tenant to our tools (no Odoo needed)."""
+    with connect(settings) as conn, conn.cursor() as cr:
+        cr.execute(sql.SQL("CREATE DATABASE {}").format(ident(name)))
+    with connect(settings, name) as conn, conn.cursor() as cr:
+        cr.execute(
+            """
+            CREATE TABLE ir_module_module (id serial PRIMARY KEY, name varchar NOT NULL,
+                                           state varchar, latest_version varchar);
+            INSERT INTO ir_module_module (name, state, latest_version)
+                 VALUES ('base', 'installed', '19.0.1.3');
+            CREATE TABLE ir_config_parameter (id serial PRIMARY KEY, key varchar UNIQUE NOT NULL,
+                value text NOT NULL, create_uid int, write_uid int, create_date timestamp,
+                write_date timestamp);
+            INSERT INTO ir_config_parameter (key, value) VALUES
+                ('database.uuid', 'old-uuid'), ('database.secret', 'old-secret'),
+                ('database.create_date', '2020-01-01 00:00:00'),
+                ('database.enterprise_code', 'M123'),
+                ('database.expiration_date', '2030-01-01 00:00:00'),
+                ('database.expiration_reason', 'renewal'),
+                ('database.already_linked_subscription_url', 'x'),
+                ('database.already_linked_email', 'y'),
+                ('web.base.url', 'https://prod.example.com');
+            """
+        )
+    store = settings.filestore(name)
+    for i in range(files):
+        data = f"attachment {i} of {name}".encode()
+        sha = hashlib.sha1(data, usedforsecurity=False).hexdigest()
+        (store / sha[:2]).mkdir(parents=True, exist_ok=True)
+        (store / sha[:2] / sha).write_bytes(data)
+    return store
+
+
+@pytest.fixture
+def fake_odoo(tsettings: Settings, dbname: Callable[[str], str]) -> Callable[..., str]:
+    def make(label: str = "fake", **kw: object) -> str:
+        name = dbname(label)
+        make_fake_odoo(tsettings, name, **kw)  # type: ignore[arg-type]
+        return name
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def odoo_env(tenants_env: dict[str, str], odoo_bin: str) -> dict[str, str]:
+    """The area's environment with the real Odoo."""
+    return {**tenants_env, "ODOO_BIN": odoo_bin}
+
+
+@pytest.fixture(scope="session")
+def odoo_template(odoo_env: dict[str, str]) -> str:
+    """ONE real Odoo database (base) per session: the template cache's entry for base."""
+    from odoo_saas_tools import template_cache
+
+    settings = Settings.from_env(odoo_env)
+    with template_cache.checked_out(settings, template_cache.Spec()) as tpl:
+        return tpl.name
