@@ -86,6 +86,11 @@ def run(args: argparse.Namespace, s: Settings) -> int:
 
     if not args.no_wait:
         wait_for_postgres(s)
+    # Errors stop the start (non-zero exit, item named); one-off commands above skip it.
+    # Imported here: the preflight modules use odoo_environment from this module.
+    from odoo_saas_tools.preflight import before_start
+
+    before_start(s, postgres_required=not args.no_wait)
     log.info("starting supervisord")
     sys.stdout.flush()
     sys.stderr.flush()

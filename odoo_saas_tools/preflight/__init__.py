@@ -12,7 +12,6 @@ import logging
 
 from odoo_saas_tools import render
 from odoo_saas_tools.errors import ConfigError, SaasError
-from odoo_saas_tools.odoo_addons import odoo_install
 from odoo_saas_tools.preflight import (
     addons,
     autoupdate,
@@ -22,28 +21,33 @@ from odoo_saas_tools.preflight import (
     tenant_versions,
 )
 from odoo_saas_tools.preflight.findings import ERROR, OK, WARNING, Report
-from odoo_saas_tools.preflight.probe import odoo_found
+from odoo_saas_tools.preflight.probe import ProbeResult, odoo_found
 from odoo_saas_tools.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
-def _odoo_dirs(s: Settings, report: Report) -> list[str] | None:
-    if not odoo_found(s):
+def probe_odoo(s: Settings, needs: pydeps.Needs, report: Report) -> ProbeResult | None:
+    """One run of Odoo's interpreter for its addons path and the requirements (~1.5 s)."""
+    odoo = odoo_found(s)
+    if not odoo:
         report.add(
             "odoo",
             s.odoo_bin,
             ERROR,
             f"ODOO_BIN={s.odoo_bin}: not found on PATH; Odoo cannot start",
         )
-        return None
+        if not needs:
+            return None
     try:
-        install = odoo_install(s)
+        result = pydeps.probe(s, needs)
     except SaasError as exc:
-        report.add("odoo", s.odoo_bin, WARNING, f"cannot read Odoo's addons path: {exc}")
+        # Without requirements only the addons path is lost: Odoo's own dirs go unchecked.
+        report.add("odoo", s.odoo_bin, ERROR if needs else WARNING, f"cannot ask Odoo: {exc}")
         return None
-    report.add("odoo", s.odoo_bin, OK, f"Odoo {install.version}")
-    return [str(p) for p in install.paths]
+    if odoo:
+        report.add("odoo", odoo, OK, f"answers; Python {result.executable}")
+    return result
 
 
 def run_checks(
@@ -54,9 +58,11 @@ def run_checks(
     if check_settings:
         config.check_settings(s, report)
     directories.check_directories(s, report)
-    ap = addons.resolve(s, _odoo_dirs(s, report))
+    needs = pydeps.collect(addons.resolve(s, None), report)
+    result = probe_odoo(s, needs, report)
+    ap = addons.resolve(s, result.addons_path if result else None)
     addons.check_addons(s, ap, report)
-    pydeps.check_python(s, ap, report, fix=fix)
+    pydeps.check_python(s, needs, result, report, fix=fix)
     if not config.check_postgres(s, report, required=postgres_required):
         return report
     tenants = tenant_versions.scan(s, report, with_state=s.auto_update)

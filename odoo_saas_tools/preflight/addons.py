@@ -123,14 +123,16 @@ def check_addons(s: Settings, ap: AddonsPath, report: Report) -> None:
     scan(ap)
     for directory in ap.extra_dirs:
         mine = [a for a in ap.addons if a.path.parent == directory]
-        if not mine:
+        if not any((a.path / "__init__.py").is_file() for a in mine):
+            # Odoo's own test (_is_addons_path): the whole directory is left off the path.
             report.add(
                 "addons",
                 str(directory),
                 WARNING,
-                "no addon (sub-directory with __manifest__.py) here: Odoo skips this directory",
+                "no addon with __init__.py and __manifest__.py here: Odoo skips this directory",
             )
-            continue
+            if not mine:
+                continue
         broken = 0
         for addon in mine:
             if addon.error or addon.manifest is None:

@@ -25,7 +25,7 @@ def check_postgres(s: Settings, report: Report, *, required: bool = True) -> boo
     try:
         with connect(s, connect_timeout=5) as conn, conn.cursor() as cr:
             cr.execute(
-                "SELECT current_setting('server_version'), rolcreatedb FROM pg_roles "
+                "SELECT current_setting('server_version'), rolcreatedb OR rolsuper FROM pg_roles "
                 "WHERE rolname = current_user"
             )
             version, createdb = cr.fetchone()

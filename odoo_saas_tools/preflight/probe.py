@@ -1,4 +1,4 @@
-"""Ask Odoo's own Python which of the addons' requirements it satisfies.
+"""Ask Odoo's own Python for its addons path and which of the addons' requirements it satisfies.
 
 Odoo may run on another interpreter than odoo-saas (a system Python, a venv), so dependencies
 are checked there, through `odoo shell` with a minimal configuration (no database: about 1.5 s).
@@ -23,12 +23,14 @@ from odoo_saas_tools.settings import Settings
 
 SCRIPT = Path(__file__).with_name("probe_script.py")
 MARKER = "ODOO-SAAS-PROBE:"
+PROBE_TIMEOUT = 120
 
 
 @dataclass
 class ProbeResult:
     executable: str
     via_odoo: bool
+    addons_path: list[str] | None
     has_pip: bool
     results: list[dict[str, Any]] = field(default_factory=list)
     installed: dict[str, str] = field(default_factory=dict)
@@ -58,11 +60,18 @@ def run_probe(s: Settings, requirements: list[dict[str, str]]) -> ProbeResult:
                 f"data_dir = {s.data_dir}\n"
                 "log_level = warn\n"
             )
-            argv = [odoo, "shell", "-c", str(conf), "--no-http"]
+            # No pidfile, no database: nothing of a running server is touched.
+            argv = [odoo, "shell", "-c", str(conf), "--no-http", "--pidfile="]
         else:
             argv = [sys.executable, "-"]
         proc = execute.run(
-            argv, env=env, clean_env=True, input=script.encode(), capture=True, cwd=tmp
+            argv,
+            env=env,
+            clean_env=True,
+            input=script.encode(),
+            capture=True,
+            cwd=tmp,
+            timeout=PROBE_TIMEOUT,
         )
     for line in proc.stdout.decode(errors="replace").splitlines():
         if line.startswith(MARKER):
@@ -70,6 +79,7 @@ def run_probe(s: Settings, requirements: list[dict[str, str]]) -> ProbeResult:
             return ProbeResult(
                 executable=answer["executable"],
                 via_odoo=bool(odoo),
+                addons_path=answer["addons_path"],
                 has_pip=answer["has_pip"],
                 results=answer["results"],
                 installed=answer["installed"],

@@ -1,5 +1,8 @@
 """Run INSIDE Odoo's Python (piped into `odoo shell`, or a plain interpreter without Odoo).
 
+It reports Odoo's addons path in Odoo's own order (`odoo.addons.__path__`: odoo/addons, the data
+dir's addons, the configured ones, the tree's addons/) and the state of each requirement.
+
 Self-contained on purpose: it must not import odoo_saas_tools, which Odoo's interpreter may not
 have. The caller prepends `REQUEST = {...}` and appends `main(REQUEST)`; the answer is one JSON
 line after MARKER on stdout. Dependencies are judged exactly as Odoo 19 judges
@@ -40,6 +43,13 @@ def _status(spec, kind):
 
 
 def main(request):
+    addons_path = None
+    try:
+        import odoo.addons
+
+        addons_path = [str(p) for p in odoo.addons.__path__]
+    except ImportError:
+        pass
     results = [
         dict(zip(("status", "detail"), _status(r["spec"], r["kind"]), strict=True), **r)
         for r in request["requirements"]
@@ -51,6 +61,7 @@ def main(request):
             installed[name] = dist.version
     answer = {
         "executable": sys.executable,
+        "addons_path": addons_path,
         "has_pip": importlib.util.find_spec("pip") is not None,
         "results": results,
         "installed": installed,

@@ -143,16 +143,15 @@ def describe(r: dict[str, str], needs: Needs) -> str:
     return f"missing; needed by {who}"
 
 
-def check_python(s: Settings, ap: AddonsPath, report: Report, *, fix: bool) -> None:
-    needs = collect(ap, report)
+def check_python(
+    s: Settings, needs: Needs, result: ProbeResult | None, report: Report, *, fix: bool
+) -> None:
+    """Report (and with fix + ODOO_AUTO_PATCH_DEPS, install) what the probe found unmet."""
     if not needs:
         report.add("python", "addons", OK, "no addon declares Python requirements")
         return
-    try:
-        result = probe(s, needs)
-    except SaasError as exc:
-        report.add("python", "probe", ERROR, f"cannot inspect Odoo's Python: {exc}")
-        return
+    if result is None:
+        return  # the probe failure is reported already
     where = "Odoo's Python" if result.via_odoo else "this Python (Odoo not found)"
     missing = unmet(result)
     if missing and s.auto_patch_deps and fix:
