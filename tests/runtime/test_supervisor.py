@@ -136,3 +136,24 @@ def test_postgres_unreachable_is_one_clear_error(stack_env):
         s.kill()
     assert code == 1
     assert f"PostgreSQL at 127.0.0.1:{env['ODOO_DB_PORT']} did not answer within 2 s" in s.output
+
+
+def test_all_programs_run_when_enabled(stack_env):
+    metrics_port = free_port()
+    env = {
+        **stack_env,
+        "ODOO_METRICS_ENABLED": "true",
+        "ODOO_AUTO_BACKUP": "true",
+        "ODOO_METRICS_PORT": str(metrics_port),
+        "ODOO_METRICS_BIND": "127.0.0.1",
+    }
+    s = Stack(env)
+    try:
+        for program in ("odoo", "backup-scheduler", "metrics"):
+            s.wait_running(program)
+        wait_port(metrics_port)
+        s.wait_output("[metrics]")
+        s.wait_output("[backup-scheduler]")
+        assert s.terminate(timeout=60) == 0, s.output
+    finally:
+        s.kill()
