@@ -137,7 +137,8 @@ def run_lock(settings: Settings) -> Iterator[None]:
 def default_backup(settings: Settings, db: str, directory: Path, fmt: str) -> Any:
     from odoo_saas_tools.backup import create_backup
 
-    return create_backup(settings, db, directory, fmt, progress=False)
+    # run_all holds the tenant lock already (advisory locks are per connection).
+    return create_backup(settings, db, directory, fmt, progress=False, lock=False)
 
 
 def upload_missing(settings: Settings, db: str, client: Any) -> list[str]:

@@ -165,3 +165,52 @@ def s3_env(saas_env: dict[str, str], seaweed: SeaweedS3) -> dict[str, str]:
 
 def unique(prefix: str = "bk") -> str:
     return f"{prefix}_{uuid.uuid4().hex[:8]}"
+
+
+def make_tenant(
+    settings: object, name: str, *, version: str = "19.0.1.3", files: int = 3, file_size: int = 1024
+) -> str:
+    """A small database with Odoo's marker tables (owned by the stack's role) and filestore.
+
+    Enough for everything the backup tools look at: ir_module_module (base 19.0), attachments
+    whose files are in the filestore, and a business table with rows.
+    """
+    import hashlib
+
+    from psycopg2 import sql
+
+    from odoo_saas_tools.postgres import connect
+
+    with connect(settings) as conn, conn.cursor() as cr:
+        cr.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(name)))
+    fs = settings.filestore(name)
+    with connect(settings, name) as conn, conn.cursor() as cr:
+        cr.execute(
+            "CREATE TABLE ir_module_module (id serial PRIMARY KEY, name varchar UNIQUE, "
+            "latest_version varchar, state varchar)"
+        )
+        cr.execute(
+            "INSERT INTO ir_module_module (name, latest_version, state) VALUES "
+            "('base', %s, 'installed'), ('web', %s, 'installed'), ('sale', NULL, 'uninstalled')",
+            (version, version),
+        )
+        cr.execute("CREATE TABLE ir_attachment (id serial PRIMARY KEY, store_fname varchar)")
+        cr.execute("CREATE TABLE res_partner (id serial PRIMARY KEY, name varchar)")
+        cr.execute(
+            "INSERT INTO res_partner (name) SELECT 'partner ' || i FROM generate_series(1, 200) i"
+        )
+        for i in range(files):
+            data = (f"{name}-{i}-".encode() * (file_size // 8 + 1))[:file_size]
+            sha = hashlib.sha1(data).hexdigest()  # noqa: S324 - Odoo's filestore naming
+            path = fs / sha[:2] / sha
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+            cr.execute("INSERT INTO ir_attachment (store_fname) VALUES (%s)", (f"{sha[:2]}/{sha}",))
+    return name
+
+
+@pytest.fixture
+def tenant_env(s3_env: dict[str, str]) -> dict[str, str]:
+    """s3_env whose db filter only lets this test's tenants through (the cluster is shared)."""
+    tag = f"bk{uuid.uuid4().hex[:6]}"
+    return {**s3_env, "ODOO_DB_FILTER": f"^{tag}_.*$", "BK_TAG": tag}

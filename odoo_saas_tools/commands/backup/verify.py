@@ -1,0 +1,57 @@
+"""`backup verify FILE`: check a backup against its recorded sha256 (and its structure).
+
+With `--restore-test` it is also restored into a scratch database (reserved odoo_saas_
+prefix), checked to be an Odoo 19 database, and dropped. FILE may be an s3:// URL: it is
+downloaded (and checked) into a temporary directory first. Exit 0 good, 1 damaged or failing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+from odoo_saas_tools.backup_verify import VerifyResult, verify
+from odoo_saas_tools.output import human_size, print_json
+from odoo_saas_tools.settings import Settings
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "verify",
+        help="check a backup's recorded checksum (and --restore-test)",
+        description=__doc__,
+    )
+    p.add_argument("file", metavar="FILE", help="a backup file, or s3://BUCKET/KEY")
+    p.add_argument(
+        "--restore-test",
+        action="store_true",
+        help="also restore it into a scratch database and check it is Odoo 19",
+    )
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    if args.file.startswith("s3://"):
+        from odoo_saas_tools import s3
+
+        settings.backup_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix=".verify-", dir=settings.backup_dir) as tmp:
+            path = s3.download(settings, args.file, Path(tmp))
+            return _report(args, verify(settings, path, restore=args.restore_test))
+    return _report(args, verify(settings, Path(args.file), restore=args.restore_test))
+
+
+def _report(args: argparse.Namespace, result: VerifyResult) -> int:
+    if args.json:
+        print_json(result.as_dict())
+        return 0
+    line = f"OK {args.file}: sha256 matches, {result.container}, {human_size(result.size_bytes)}"
+    if result.restore_test:
+        line += (
+            f"; restores as Odoo {result.odoo_version} "
+            f"({result.installed_modules} modules installed)"
+        )
+    print(line)
+    return 0
