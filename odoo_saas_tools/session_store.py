@@ -28,6 +28,7 @@ SESSION_LIFETIME = 60 * 60 * 24 * 7  # Odoo's default max inactivity
 DELETION_TIMER = 120  # how long a soft-rotated session still answers (concurrent requests)
 DEFAULT_PREFIX = "odoo:session:"
 SCAN_BATCH = 1000
+FEW_IDENTIFIERS = 4  # up to this many, one SCAN MATCH per identifier; more: one pass for all
 _KEY_RE = re.compile(rf"^[A-Za-z0-9_-]{{{KEY_LENGTH}}}$")
 _IDENTIFIER_RE = re.compile(rf"^[A-Za-z0-9_-]{{{IDENTIFIER_LENGTH}}}$")
 _GLOB_SPECIAL = re.compile(r"([*?\[\]\\])")
@@ -201,18 +202,26 @@ class RedisSessions:
         return next_sid, False
 
     # --- the whole prefix -----------------------------------------------------------------
-    def scan_keys(self) -> Iterator[str]:
+    def scan_keys(self, pattern: str | None = None) -> Iterator[str]:
         """Every key under the prefix, by SCAN (never KEYS: it would block a shared Redis)."""
         with self._errors():
-            for key in self.client.scan_iter(match=self._match, count=SCAN_BATCH):
+            for key in self.client.scan_iter(match=pattern or self._match, count=SCAN_BATCH):
                 yield key.decode() if isinstance(key, bytes) else key
 
-    def scan_sids(self) -> Iterator[str]:
+    def scan_sids(self, identifiers: set[str] | None = None) -> Iterator[str]:
+        """Session ids under the prefix; with a few identifiers, Redis filters them (MATCH)."""
         start = len(self.prefix)
-        for key in self.scan_keys():
-            sid = key[start:]
-            if is_valid_key(sid):
-                yield sid
+        if identifiers is not None and len(identifiers) <= FEW_IDENTIFIERS:
+            patterns = [glob_escape(self.prefix) + ident + "*" for ident in sorted(identifiers)]
+        else:
+            patterns = [self._match]
+        for pattern in patterns:
+            for key in self.scan_keys(pattern):
+                sid = key[start:]
+                if is_valid_key(sid) and (
+                    identifiers is None or sid[:IDENTIFIER_LENGTH] in identifiers
+                ):
+                    yield sid
 
     def count(self) -> int:
         return sum(1 for _ in self.scan_sids())
@@ -223,12 +232,10 @@ class RedisSessions:
         found: set[str] = set()
         if not wanted:
             return found
-        for sid in self.scan_sids():
-            ident = sid[:IDENTIFIER_LENGTH]
-            if ident in wanted:
-                found.add(ident)
-                if found == wanted:
-                    break
+        for sid in self.scan_sids(wanted):
+            found.add(sid[:IDENTIFIER_LENGTH])
+            if found == wanted:
+                break
         return found
 
     def missing_identifiers(self, identifiers: Iterable[str]) -> set[str]:
@@ -250,9 +257,7 @@ class RedisSessions:
         targets = set(wanted)
         if not targets:
             return 0
-        doomed = [
-            self.prefix + sid for sid in self.scan_sids() if sid[:IDENTIFIER_LENGTH] in targets
-        ]
+        doomed = [self.prefix + sid for sid in self.scan_sids(targets)]
         removed = 0
         with self._errors():
             for i in range(0, len(doomed), SCAN_BATCH):
