@@ -88,3 +88,10 @@ def test_check_redis_bad_url_is_a_failure_not_a_crash(settings: Settings) -> Non
 def test_settings_refuse_a_non_redis_url(saas_env: dict[str, str]) -> None:
     with pytest.raises(ConfigError, match="ODOO_REDIS_URL must start with redis://"):
         redis_settings(saas_env, ODOO_REDIS_URL="https://:secret@cache:6379/0")
+
+
+def test_password_with_url_characters_survives(saas_env: dict[str, str]) -> None:
+    secret = "p@ss:w/rd%#?; x"
+    s = redis_settings(saas_env, ODOO_REDIS_HOST="cache", ODOO_REDIS_PASSWORD=secret)
+    kwargs = redis_sessions(s).client.connection_pool.connection_kwargs
+    assert kwargs["password"] == secret and kwargs["host"] == "cache"

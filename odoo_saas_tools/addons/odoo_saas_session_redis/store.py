@@ -220,10 +220,11 @@ def build() -> SessionStore:
         sessions = lib.RedisSessions.from_url(url, prefix)
     except lib.StoreError as exc:
         return UnavailableSessionStore(str(exc))
-    try:
-        sessions.ping()
-    except lib.StoreError as exc:
-        _logger.error("%s; requests fail until it answers", exc)
+    if config.get("http_enable", True):  # batch jobs (--no-http) must not wait on Redis
+        try:
+            sessions.ping()
+        except lib.StoreError as exc:
+            _logger.error("%s; requests fail until it answers", exc)
     _logger.info("HTTP sessions stored in Redis %s under prefix %r", sessions.where, prefix)
     return RedisSessionStore(sessions, lib)
 
