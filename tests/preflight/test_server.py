@@ -1,0 +1,164 @@
+"""PostgreSQL reachability, directories, tenants of another Odoo version, the entrypoint's stop."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from odoo_saas_tools.errors import SaasError
+from odoo_saas_tools.preflight import before_start, config, directories, tenant_versions
+from odoo_saas_tools.preflight.findings import ERROR, OK, WARNING, Report
+from tests.preflight.conftest import settings_of, unique, write_addon
+from tests.support.cli import run_cli
+from tests.support.pg import ROLE
+
+
+def fake_odoo_db(pg, name: str, version: str) -> None:
+    """A database that looks like Odoo's to version detection (table ir_module_module)."""
+    with pg.admin() as conn, conn.cursor() as cr:
+        cr.execute(f'CREATE DATABASE "{name}" OWNER "{ROLE}"')
+    with pg.admin(name) as conn, conn.cursor() as cr:
+        cr.execute(
+            "CREATE TABLE ir_module_module (name varchar, latest_version varchar, state varchar)"
+        )
+        cr.execute("INSERT INTO ir_module_module VALUES ('base', %s, 'installed')", (version,))
+        cr.execute(f'ALTER TABLE ir_module_module OWNER TO "{ROLE}"')
+
+
+def drop(pg, *names: str) -> None:
+    with pg.admin() as conn, conn.cursor() as cr:
+        for name in names:
+            cr.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_postgres_reachable_then_unreachable_names_host_and_port(make_pg, saas_env):
+    cluster = make_pg()
+    env = {**saas_env, **cluster.env()}
+    s = settings_of(env)
+    report = Report()
+    assert config.check_postgres(s, report)
+    assert report.findings[0].status == OK and "reachable as" in report.findings[0].message
+    cluster.stop()
+    report = Report()
+    assert not config.check_postgres(s, report)
+    (finding,) = report.findings
+    assert finding.status == ERROR
+    assert f"127.0.0.1:{cluster.port}" in finding.message and finding.item.endswith(
+        f":{cluster.port}"
+    )
+    # through the command: exit 1, the item named in the table
+    proc = run_cli({**env, "ODOO_BIN": "no-odoo-here-x"}, "preflight")
+    assert proc.returncode == 1
+    assert re.search(rf"ERROR\s+postgres\s+127\.0\.0\.1:{cluster.port}", proc.stdout)
+    assert proc.stdout.rstrip().endswith("start refused")
+
+
+def test_wrong_password_is_an_error(saas_env):
+    report = Report()
+    config.check_postgres(settings_of({**saas_env, "ODOO_DB_PASSWORD": "wrong"}), report)
+    assert report.findings[0].status == ERROR
+    assert "password authentication failed" in report.findings[0].message
+
+
+def test_bad_settings_are_config_errors_exit_2(saas_env):
+    proc = run_cli({**saas_env, "ODOO_WORKERS": "many"}, "preflight", "--json")
+    assert proc.returncode == 2
+    data = json.loads(proc.stdout)
+    assert data["findings"][0]["item"] == "ODOO_WORKERS" and data["exit_code"] == 2
+    proc = run_cli({**saas_env, "ODOO_ADMIN_PASSWD": "admin"}, "preflight")
+    assert proc.returncode == 2
+    assert "ODOO_ADMIN_PASSWD must not be 'admin'" in proc.stdout
+
+
+def test_directories_writable_with_room_or_reported(saas_env, tmp_path):
+    s = settings_of(saas_env)
+    report = Report()
+    directories.check_directories(s, report)
+    assert [f.status for f in report.findings] == [OK] * 4
+    assert Path(saas_env["ODOO_DATA_DIR"], "filestore").is_dir()  # created like Odoo would
+    # a file where the data dir should be; a huge free-space threshold
+    blocker = tmp_path / "blocker"
+    blocker.write_text("")
+    env = {
+        **saas_env,
+        "ODOO_DATA_DIR": str(blocker / "data"),
+        "ODOO_MIN_FREE_DISK_MB": str(10**12),
+        "ODOO_AUTO_BACKUP": "true",
+    }
+    report = Report()
+    directories.check_directories(settings_of(env), report)
+    statuses = {f.item: f.status for f in report.findings}
+    assert statuses[str(blocker / "data")] == ERROR
+    assert statuses[saas_env["BACKUP_DIR"]] == WARNING
+    assert "ODOO_MIN_FREE_DISK_MB" in report.findings[-1].message
+
+
+def test_tenant_of_another_version_is_reported_and_not_served(pg, saas_env):
+    old, new, other = unique("pf18"), unique("pf19"), unique("pfzz")
+    fake_odoo_db(pg, old, "18.0.1.3")
+    fake_odoo_db(pg, new, "19.0.1.3")
+    try:
+        env = {**saas_env, "ODOO_DB_FILTER": f"^({old}|{new})$"}
+        s = settings_of(env)
+        report = Report()
+        tenants = tenant_versions.scan(s, report, with_state=False)
+        assert [t.name for t in tenants] == [new]
+        assert report.excluded_tenants == {old: "Odoo 18.0.1.3 database"}
+        (warning,) = [f for f in report.findings if f.item == old]
+        assert warning.status == WARNING and "not served" in warning.message
+        serving = tenant_versions.serving_settings(s, report)
+        pattern = serving.db_filter.replace("%d", "x")
+        assert re.match(pattern, new) and not re.match(pattern, old)
+        assert not re.match(pattern, other)  # the original filter still applies
+        # named in ODOO_DB_NAME: the hoster asked for it, so the start is refused
+        report = Report()
+        asked = settings_of({**saas_env, "ODOO_DB_NAME": old})
+        tenant_versions.scan(asked, report, with_state=False)
+        assert [f.status for f in report.findings if f.item == old] == [ERROR]
+    finally:
+        drop(pg, old, new)
+
+
+def test_exclusion_filter_keeps_host_placeholders():
+    s = settings_of({"ODOO_DB_FILTER": "^%d$", "ODOO_ADMIN_PASSWD": "x" * 12})
+    pattern = tenant_versions.exclusion_filter(s, ["acme", "old.co"])
+    for host_label, db, served in [
+        ("acme", "acme", False),
+        ("shop", "shop", True),
+        ("shop", "acme", False),
+        ("old", "old.co", False),
+        ("oldxco", "oldxco", True),
+    ]:
+        assert bool(re.match(pattern.replace("%d", re.escape(host_label)), db)) is served
+    open_pattern = tenant_versions.exclusion_filter(settings_of({}), ["acme"])
+    assert re.match(open_pattern, "acme2") and not re.match(open_pattern, "acme")
+
+
+def test_entrypoint_start_stops_on_errors_naming_the_item(saas_env, addons_dir):
+    write_addon(addons_dir, "broken_mod", "{'name': ")
+    s = settings_of({**saas_env, "ODOO_BIN": "no-odoo-here-x", "ODOO_DB_FILTER": "^none_pf$"})
+    with pytest.raises(SaasError) as info:
+        before_start(s)
+    assert info.value.exit_code == 1
+    assert "addons broken_mod" in str(info.value)
+
+
+def test_entrypoint_renders_the_exclusion(pg, saas_env, addons_dir):
+    old, new = unique("pf18"), unique("pf19")
+    fake_odoo_db(pg, old, "18.0.1.0")
+    fake_odoo_db(pg, new, "19.0.1.0")
+    try:
+        write_addon(addons_dir, "fine_mod")
+        env = {**saas_env, "ODOO_DB_FILTER": f"^({old}|{new})$"}
+        s = settings_of(env)
+        serving = before_start(s)
+        assert serving.db_filter != s.db_filter
+        conf = Path(saas_env["ODOO_SAAS_RUNTIME_DIR"], "odoo.conf").read_text()
+        (line,) = [ln for ln in conf.splitlines() if ln.startswith("dbfilter")]
+        assert line == f"dbfilter = {serving.db_filter}"
+        assert re.escape(old) in line
+    finally:
+        drop(pg, old, new)
