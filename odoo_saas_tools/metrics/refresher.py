@@ -16,6 +16,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import psycopg2
+
 from odoo_saas_tools import resources
 from odoo_saas_tools.errors import SaasError
 from odoo_saas_tools.metrics import backups, database, filestore, process, web
@@ -78,8 +80,8 @@ class Refresher:
     def _attempt(self, source: str, func: Callable[[], object]) -> object | None:
         try:
             result = func()
-        except (SaasError, StoreError, OSError) as exc:
-            message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        except (SaasError, StoreError, OSError, psycopg2.Error) as exc:
+            message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             if self._failing.get(source) != message:
                 log.warning("%s: %s", source, message)
             self._failing[source] = message
