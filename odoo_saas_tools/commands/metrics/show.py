@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 
 from prometheus_client import generate_latest
 
 from odoo_saas_tools.metrics.collector import make_registry
 from odoo_saas_tools.metrics.refresher import Refresher
 from odoo_saas_tools.settings import Settings
+
+CPU_WINDOW = 1.0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -28,6 +31,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace, s: Settings) -> int:
     refresher = Refresher(s)
     refresher.refresh_slow()
+    refresher.refresh_fast()
+    time.sleep(CPU_WINDOW)  # CPU use is measured between two samples of the same processes
     refresher.refresh_fast()
     sys.stdout.write(generate_latest(make_registry(refresher)).decode())
     return 0
