@@ -10,8 +10,10 @@ from prometheus_client import generate_latest
 
 from odoo_saas_tools.metrics.collector import make_registry
 from odoo_saas_tools.metrics.refresher import Refresher
+from odoo_saas_tools.session_store import RedisSessions, generate_key
 from odoo_saas_tools.settings import Settings
 from tests.metrics.conftest import labelled, parse, value
+from tests.support.net import free_port
 
 
 def measure(settings: Settings):
@@ -143,3 +145,31 @@ def test_backup_period_follows_the_schedule(metrics_env):
     assert value(samples, "odoo_backup_period_seconds") == 72 * 3600  # Friday to Monday
     _, samples = measure(Settings.from_env(metrics_env))
     assert value(samples, "odoo_backup_period_seconds") is None  # no schedule, no period
+
+
+def test_session_count_from_redis_and_redis_down(metrics_env, redis_server, prefix):
+    env = {
+        **metrics_env,
+        "ODOO_ENABLE_REDIS": "true",
+        "ODOO_REDIS_URL": redis_server.url,
+        "ODOO_REDIS_PREFIX": f"{prefix}:session:",
+    }
+    store = RedisSessions.from_url(redis_server.url, f"{prefix}:session:")
+    other = RedisSessions.from_url(redis_server.url, f"{prefix}:elsewhere:")
+    try:
+        for _ in range(3):
+            store.store(generate_key(), {"db": "x"})
+        other.store(generate_key(), {"db": "y"})  # another stack sharing the Redis
+        _, samples = measure(Settings.from_env(env))
+        assert value(samples, "odoo_session_count") == 3
+    finally:
+        for sid in list(store.scan_sids()):
+            store.remove(sid)
+        for sid in list(other.scan_sids()):
+            other.remove(sid)
+        store.close()
+        other.close()
+    env["ODOO_REDIS_URL"] = f"redis://127.0.0.1:{free_port()}/0"
+    _, samples = measure(Settings.from_env(env))
+    assert value(samples, "odoo_session_count") is None  # unknown, not 0
+    assert value(samples, "odoo_database_up") == 1  # the rest carries on
