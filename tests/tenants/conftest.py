@@ -86,14 +86,21 @@ def make_fake_odoo(settings: Settings, name: str, *, files: int = 3) -> Path:
                 ('database.already_linked_subscription_url', 'x'),
                 ('database.already_linked_email', 'y'),
                 ('web.base.url', 'https://prod.example.com');
+            CREATE TABLE ir_attachment (id serial PRIMARY KEY, name varchar,
+                                        store_fname varchar, checksum varchar, file_size int);
             """
         )
-    store = settings.filestore(name)
-    for i in range(files):
-        data = f"attachment {i} of {name}".encode()
-        sha = hashlib.sha1(data, usedforsecurity=False).hexdigest()
-        (store / sha[:2]).mkdir(parents=True, exist_ok=True)
-        (store / sha[:2] / sha).write_bytes(data)
+        store = settings.filestore(name)
+        for i in range(files):
+            data = f"attachment {i} of {name}".encode()
+            sha = hashlib.sha1(data, usedforsecurity=False).hexdigest()
+            (store / sha[:2]).mkdir(parents=True, exist_ok=True)
+            (store / sha[:2] / sha).write_bytes(data)
+            cr.execute(
+                "INSERT INTO ir_attachment (name, store_fname, checksum, file_size) "
+                "VALUES (%s, %s, %s, %s)",
+                (f"file{i}", f"{sha[:2]}/{sha}", sha, len(data)),
+            )
     return store
 
 

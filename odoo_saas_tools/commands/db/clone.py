@@ -1,0 +1,143 @@
+"""`odoo-saas db clone SRC DST`: a staging copy of a tenant that cannot reach the real world.
+
+The copy is neutralized by default (outgoing mail servers replaced by a dead one, crons off
+except the autovacuum, webhooks, payment providers, IAP ... disabled: every installed module's
+data/neutralize.sql, as `odoo neutralize` does, but without starting Odoo); `--no-neutralize`
+keeps it as is. It always gets a new identity: uuid, secret (sessions of SRC do not work on
+DST), and it drops the enterprise code, expiration and subscription links of SRC.
+
+SRC's users stay connected: the fast copy (CREATE DATABASE ... TEMPLATE) needs SRC to itself,
+so when anyone is connected the clone is made online with pg_dump | psql instead (slower, SRC
+keeps working). `--force-disconnect` disconnects them instead, as Odoo's duplicate does.
+The filestore is hard-linked (same filesystem) or copied.
+
+Exit codes: 0 cloned, 1 failed (DST not left behind), 2 bad name, 3 DST exists, 4 busy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import time
+
+from odoo_saas_tools import databases, filestore, identity, neutralize
+from odoo_saas_tools.errors import EXIT_UNCHANGED, SaasError
+from odoo_saas_tools.output import print_json
+from odoo_saas_tools.postgres import odoo_version
+from odoo_saas_tools.settings import Settings
+from odoo_saas_tools.tenants import check_name, tenant_locks
+
+log = logging.getLogger(__name__)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "clone",
+        help="copy a tenant for staging (neutralized, new identity, hard-linked filestore)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("src", metavar="SRC", help="tenant to copy")
+    p.add_argument("dst", metavar="DST", help="new database name")
+    p.add_argument(
+        "--no-neutralize",
+        dest="neutralize",
+        action="store_false",
+        help="keep mail servers, crons, payment providers ... active (a second production!)",
+    )
+    p.add_argument(
+        "--force-disconnect",
+        action="store_true",
+        help="disconnect SRC's users for the fast copy instead of copying online",
+    )
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=run)
+
+
+def clone(
+    settings: Settings,
+    src: str,
+    dst: str,
+    *,
+    neutralized: bool = True,
+    force_disconnect: bool = False,
+) -> dict:
+    """Copy src to dst (caller holds both locks); dst is removed again on any failure."""
+    started = time.monotonic()
+    method = "template"
+    created_db = created_fs = False
+    dst_fs = settings.filestore(dst)
+    try:
+        if force_disconnect:
+            databases.terminate(settings, src)
+        elif databases.other_connections(settings, src):
+            method = "online"
+        if method == "template":
+            try:
+                databases.copy_by_template(settings, src, dst)
+            except databases.SourceBusy:
+                if not force_disconnect:
+                    method = "online"  # someone connected in between
+                else:
+                    databases.terminate(settings, src)
+                    databases.copy_by_template(settings, src, dst)
+        if method == "online":
+            log.info("%s has connected users: copying it online (pg_dump | psql)", src)
+            databases.copy_online(settings, src, dst)
+        created_db = True
+        fs_mode = filestore.copy_tree(settings.filestore(src), dst_fs)
+        created_fs = fs_mode != "none"
+        values = identity.renew(
+            settings, dst, clone=True, base_url=identity.default_base_url(settings, dst)
+        )
+        modules = neutralize.neutralize(settings, dst) if neutralized else []
+    except BaseException:
+        if created_db:
+            databases.drop_quietly(settings, dst)
+        if created_fs:
+            with contextlib.suppress(OSError):
+                filestore.remove(dst_fs)
+        raise
+    return {
+        "source": src,
+        "database": dst,
+        "method": method,
+        "filestore": fs_mode,
+        "neutralized": neutralized,
+        "neutralized_modules": modules,
+        "uuid": values["database.uuid"],
+        "seconds": round(time.monotonic() - started, 2),
+    }
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    src = check_name(args.src, settings, what="source database")
+    dst = check_name(args.dst, settings, what="target database")
+    if src == dst:
+        raise SaasError("SRC and DST are the same database", 2)
+    with tenant_locks(settings, src, dst, operation="clone"):
+        if not databases.exists(settings, src):
+            raise SaasError(f"{src} does not exist")
+        if databases.exists(settings, dst):
+            raise SaasError(f"{dst} already exists: nothing changed", EXIT_UNCHANGED)
+        if settings.filestore(dst).exists():
+            raise SaasError(f"a filestore for {dst} exists without its database: remove it first")
+        if not odoo_version(settings, src):
+            raise SaasError(f"{src} is not an Odoo database")
+        result = clone(
+            settings,
+            src,
+            dst,
+            neutralized=args.neutralize,
+            force_disconnect=args.force_disconnect,
+        )
+    if args.json:
+        print_json(result)
+    else:
+        state = "neutralized" if result["neutralized"] else "NOT neutralized"
+        print(
+            f"cloned {src} to {dst} in {result['seconds']:.1f} s ({result['method']} copy, "
+            f"filestore {result['filestore']}, {state})"
+        )
+    return 0

@@ -1,0 +1,309 @@
+"""db clone/drop/list/rename on real PostgreSQL with fake Odoo databases (no Odoo needed)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+
+import psycopg2
+import pytest
+from psycopg2 import sql
+
+from odoo_saas_tools import databases, filestore
+from odoo_saas_tools.commands.db import rename as rename_cmd
+from odoo_saas_tools.errors import ConfigError, SaasError
+from odoo_saas_tools.postgres import connect, ident
+from odoo_saas_tools.settings import Settings
+from odoo_saas_tools.tenants import check_name, tenant_lock
+from tests.support.cli import run_cli
+
+HOSTILE = [
+    'bad"name',
+    "x;DROP DATABASE postgres",
+    "a" * 64,
+    "é" * 32,  # 64 bytes
+    "postgres",
+    "template1",
+    "odoo_saas_tpl_abc",
+    "odoo_saas_x",
+    "-leading-dash",
+    "white space",
+    "x",
+]
+
+
+def params(settings: Settings, db: str) -> dict[str, str]:
+    with connect(settings, db) as conn, conn.cursor() as cr:
+        cr.execute("SELECT key, value FROM ir_config_parameter")
+        return dict(cr.fetchall())
+
+
+def inodes(root) -> dict[str, int]:
+    out = {}
+    for dirpath, _dirs, files in os.walk(root):
+        for f in files:
+            path = os.path.join(dirpath, f)
+            out[os.path.relpath(path, root)] = os.stat(path).st_ino
+    return out
+
+
+@pytest.mark.parametrize("name", HOSTILE)
+def test_hostile_names_rejected(tsettings: Settings, name: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        check_name(name, tsettings)
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("name", ['bad"name', "x;DROP DATABASE postgres", "-leading-dash"])
+def test_hostile_names_rejected_by_every_command(
+    tenants_env: dict[str, str], tsettings: Settings, fake_odoo: Callable[..., str], name: str
+) -> None:
+    src = fake_odoo("hostile")
+    before = databases.comments(tsettings, "")
+    for args in (
+        ("db", "create", "--", name),
+        ("db", "clone", "--no-neutralize", "--", src, name),
+        ("db", "rename", "--", src, name),
+        ("db", "drop", "--no-backup", "--", name),
+        ("tenant", "provision", "--", name),
+    ):
+        proc = run_cli(tenants_env, *args)
+        assert proc.returncode == 2, (args, proc.stderr)
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("odoo-saas: error: "), proc.stderr
+    assert databases.comments(tsettings, "") == before
+    assert databases.exists(tsettings, src)
+
+
+def test_provision_name_checked_with_prefix(tenants_env: dict[str, str]) -> None:
+    proc = run_cli(tenants_env, "tenant", "provision", "a" * 60)  # odoo_ + 60 > 63 bytes
+    assert proc.returncode == 2 and "63 bytes" in proc.stderr
+    proc = run_cli(tenants_env, "tenant", "provision", "x';--")
+    assert proc.returncode == 2 and "not valid" in proc.stderr
+
+
+def test_clone_fast_path_new_identity_hard_links(
+    tenants_env: dict[str, str],
+    tsettings: Settings,
+    fake_odoo: Callable[..., str],
+    dbname: Callable[[str], str],
+) -> None:
+    src = fake_odoo("src", files=5)
+    dst = dbname("dst")
+    proc = run_cli(tenants_env, "db", "clone", src, dst, "--no-neutralize", "--json")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["method"] == "template" and result["filestore"] == "hardlink"
+    assert result["neutralized"] is False
+
+    old, new = params(tsettings, src), params(tsettings, dst)
+    assert new["database.uuid"] != old["database.uuid"] == "old-uuid"
+    assert new["database.uuid"] == result["uuid"]
+    assert new["database.secret"] not in ("old-secret", old["database.secret"])
+    assert new["database.create_date"] != "2020-01-01 00:00:00"
+    for key in (
+        "database.enterprise_code",
+        "database.expiration_date",
+        "database.expiration_reason",
+        "database.already_linked_subscription_url",
+        "database.already_linked_email",
+    ):
+        assert key in old and key not in new
+    assert new["web.base.url"] != "https://prod.example.com"
+
+    src_inodes = inodes(tsettings.filestore(src))
+    assert len(src_inodes) == 5
+    assert inodes(tsettings.filestore(dst)) == src_inodes  # same files, same inodes
+
+
+def test_clone_with_connected_source_copies_online(
+    tenants_env: dict[str, str],
+    tsettings: Settings,
+    fake_odoo: Callable[..., str],
+    dbname: Callable[[str], str],
+) -> None:
+    src = fake_odoo("busy")
+    dst = dbname("online")
+    with connect(tsettings, src) as user_conn, user_conn.cursor() as cr:
+        cr.execute("SELECT pg_backend_pid()")
+        proc = run_cli(tenants_env, "db", "clone", src, dst, "--no-neutralize", "--json")
+        assert proc.returncode == 0, proc.stderr
+        assert json.loads(proc.stdout)["method"] == "online"
+        cr.execute("SELECT count(*) FROM ir_attachment")  # the user's session survived
+        assert cr.fetchone()[0] == 3
+    assert params(tsettings, dst)["database.uuid"] != "old-uuid"
+    with connect(tsettings, dst) as conn, conn.cursor() as cr:
+        cr.execute("SELECT count(*) FROM ir_attachment")
+        assert cr.fetchone()[0] == 3
+
+
+def test_clone_force_disconnect_uses_fast_path(
+    tenants_env: dict[str, str],
+    tsettings: Settings,
+    fake_odoo: Callable[..., str],
+    dbname: Callable[[str], str],
+) -> None:
+    src = fake_odoo("force")
+    dst = dbname("forced")
+    conn = psycopg2.connect(**tsettings.connect_kwargs(src))
+    try:
+        proc = run_cli(
+            tenants_env, "db", "clone", src, dst, "--no-neutralize", "--force-disconnect", "--json"
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert json.loads(proc.stdout)["method"] == "template"
+        with pytest.raises(psycopg2.OperationalError), conn.cursor() as cr:
+            cr.execute("SELECT 1")
+    finally:
+        conn.close()
+
+
+def test_clone_refuses_existing_target_and_missing_source(
+    tenants_env: dict[str, str], fake_odoo: Callable[..., str], dbname: Callable[[str], str]
+) -> None:
+    a, b = fake_odoo("a"), fake_odoo("b")
+    proc = run_cli(tenants_env, "db", "clone", a, b, "--no-neutralize")
+    assert proc.returncode == 3 and "already exists" in proc.stderr
+    proc = run_cli(tenants_env, "db", "clone", dbname("missing"), dbname("x"))
+    assert proc.returncode == 1 and "does not exist" in proc.stderr
+
+
+def test_failed_clone_leaves_nothing(
+    tenants_env: dict[str, str],
+    tsettings: Settings,
+    fake_odoo: Callable[..., str],
+    dbname: Callable[[str], str],
+) -> None:
+    """Neutralization needs Odoo's addons path: with a broken ODOO_BIN the clone fails cleanly."""
+    src = fake_odoo("fail")
+    dst = dbname("failed")
+    env = {**tenants_env, "ODOO_BIN": "/nonexistent/odoo", "ODOO_SAAS_RUNTIME_DIR": "/tmp/x-rt"}
+    proc = run_cli(env, "db", "clone", src, dst)
+    assert proc.returncode == 1
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert not databases.exists(tsettings, dst)
+    assert not tsettings.filestore(dst).exists()
+
+
+def test_concurrent_operations_are_serialized(
+    tenants_env: dict[str, str],
+    tsettings: Settings,
+    fake_odoo: Callable[..., str],
+    dbname: Callable[[str], str],
+) -> None:
+    src = fake_odoo("locked")
+    with tenant_lock(tsettings, src, operation="test"):
+        for args in (
+            ("db", "drop", src, "--no-backup"),
+            ("db", "rename", src, dbname("ren")),
+            ("db", "clone", src, dbname("cl"), "--no-neutralize"),
+        ):
+            proc = run_cli(tenants_env, *args)
+            assert proc.returncode == 4, (args, proc.stderr)
+            assert "busy" in proc.stderr
+        target = dbname("target")
+        with tenant_lock(tsettings, target, operation="test"):
+            pass
+    assert databases.exists(tsettings, src)
+    # a clone locks the target too
+    other = fake_odoo("other")
+    with tenant_lock(tsettings, target, operation="test"):
+        proc = run_cli(tenants_env, "db", "clone", other, target, "--no-neutralize")
+        assert proc.returncode == 4
+
+
+def test_drop_refuses_protected_databases(
+    tenants_env: dict[str, str], tsettings: Settings, dbname: Callable[[str], str]
+) -> None:
+    for name in ("postgres", "template0", "template1", "odoo_saas_tpl_0123"):
+        proc = run_cli(tenants_env, "db", "drop", name, "--no-backup")
+        assert proc.returncode == 2, proc.stderr
+    tpl = dbname("tpl")
+    with connect(tsettings) as conn, conn.cursor() as cr:
+        cr.execute(sql.SQL("CREATE DATABASE {} IS_TEMPLATE true").format(ident(tpl)))
+    proc = run_cli(tenants_env, "db", "drop", tpl, "--no-backup")
+    assert proc.returncode == 2 and "template" in proc.stderr
+    assert databases.exists(tsettings, tpl)
+    assert {"postgres", "template0", "template1"} <= set(databases.comments(tsettings, ""))
+
+
+def test_drop_takes_last_backup_then_removes_everything(
+    tenants_env: dict[str, str], tsettings: Settings, fake_odoo: Callable[..., str]
+) -> None:
+    name = fake_odoo("drop")
+    proc = run_cli(tenants_env, "db", "drop", name, "--json")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    backup = result["backup"]
+    assert backup and os.path.dirname(backup) == str(tsettings.backup_dir / "dropped")
+    assert os.path.getsize(backup) > 0
+    assert not databases.exists(tsettings, name)
+    assert not tsettings.filestore(name).exists()
+    again = run_cli(tenants_env, "db", "drop", name, "--no-backup")
+    assert again.returncode == 3
+
+
+def test_drop_keeps_tenant_when_backup_fails(
+    tenants_env: dict[str, str], tsettings: Settings, fake_odoo: Callable[..., str]
+) -> None:
+    name = fake_odoo("keep")
+    victim = next(tsettings.filestore(name).glob("*/*"))
+    victim.unlink()  # a referenced attachment is missing: the backup must fail
+    proc = run_cli(tenants_env, "db", "drop", name)
+    assert proc.returncode == 1, proc.stderr
+    assert databases.exists(tsettings, name)
+    assert tsettings.filestore(name).exists()
+
+
+def test_rename_moves_database_and_filestore(
+    tenants_env: dict[str, str],
+    tsettings: Settings,
+    fake_odoo: Callable[..., str],
+    dbname: Callable[[str], str],
+) -> None:
+    old = fake_odoo("old")
+    new = dbname("new")
+    files = inodes(tsettings.filestore(old))
+    proc = run_cli(tenants_env, "db", "rename", old, new)
+    assert proc.returncode == 0, proc.stderr
+    assert not databases.exists(tsettings, old) and databases.exists(tsettings, new)
+    assert not tsettings.filestore(old).exists()
+    assert inodes(tsettings.filestore(new)) == files
+    again = run_cli(tenants_env, "db", "rename", old, dbname("x"))
+    assert again.returncode == 1 and "does not exist" in again.stderr
+
+
+def test_rename_rolls_back_when_filestore_move_fails(
+    tsettings: Settings,
+    fake_odoo: Callable[..., str],
+    dbname: Callable[[str], str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    old = fake_odoo("rb")
+    new = dbname("rb2")
+
+    def broken(src, dst):
+        raise SaasError("disk on fire")
+
+    monkeypatch.setattr(filestore, "rename", broken)
+    with pytest.raises(SaasError, match="disk on fire"):
+        rename_cmd.rename_tenant(tsettings, old, new)
+    assert databases.exists(tsettings, old) and not databases.exists(tsettings, new)
+    assert tsettings.filestore(old).exists()
+
+
+def test_list_json(
+    tenants_env: dict[str, str], tsettings: Settings, fake_odoo: Callable[..., str]
+) -> None:
+    name = fake_odoo("list", files=4)
+    proc = run_cli(tenants_env, "db", "list", "--json")
+    assert proc.returncode == 0, proc.stderr
+    rows = {r["name"]: r for r in json.loads(proc.stdout)}
+    row = rows[name]
+    assert row["state"] == "ready" and row["odoo_version"] == "19.0.1.3"
+    assert row["db_size_bytes"] > 1_000_000
+    assert row["filestore_bytes"] == filestore.size(tsettings.filestore(name)) > 0
+    assert not any(n.startswith("odoo_saas_") for n in rows)
+    text = run_cli(tenants_env, "db", "list")
+    assert text.returncode == 0 and name in text.stdout
