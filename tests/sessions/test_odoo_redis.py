@@ -299,6 +299,8 @@ def test_redis_down_fails_requests_loudly(stack: Stack) -> None:
     text = stack.b.log_text()
     assert "Redis session store redis://:***@127.0.0.1" in text and "unreachable" in text
     assert stack.session_files() == []  # no silent fall-back to files
+    status, data, _ = stack.b.get("/web/health")  # no cookie: Docker's probe still answers
+    assert status == 200 and data == {"status": "pass"}
     # Redis comes back on the same address: the same processes serve logins again.
     revived = subprocess.Popen(
         [
