@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -77,11 +77,14 @@ def scan_tenant(settings: Settings, dbname: str) -> TenantScan:
         return TenantScan(version, overdue)
 
 
-def scan_tenants(settings: Settings) -> dict[str, TenantScan]:
+def scan_tenants(
+    settings: Settings, previous: Mapping[str, TenantScan] | None = None
+) -> dict[str, TenantScan]:
     """Every Odoo 19 database this stack serves (as tenant_databases decides), with its scan.
 
     Same rules as postgres.tenant_databases, but one connection per tenant gives both the
-    version and the cron figure, a few at a time.
+    version and the cron figure, a few at a time. A known tenant that cannot be looked into
+    this time (too many connections, say) keeps its previous scan rather than vanishing.
     """
     candidates = [
         name
@@ -101,6 +104,8 @@ def scan_tenants(settings: Settings) -> dict[str, TenantScan]:
 
     with ThreadPoolExecutor(SCAN_THREADS) as pool:
         results = list(pool.map(one, candidates))
+    previous = previous or {}
+    results = [(name, scan or previous.get(name)) for name, scan in results]
     return {
         name: scan
         for name, scan in results

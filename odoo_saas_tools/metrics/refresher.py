@@ -114,7 +114,8 @@ class Refresher:
     def refresh_slow(self) -> None:
         s = self.settings
         started = time.monotonic()
-        tenants = self._attempt("tenant scan", lambda: database.scan_tenants(s))
+        known = self.snapshot().tenants
+        tenants = self._attempt("tenant scan", lambda: database.scan_tenants(s, known))
         if tenants is not None:
             names = sorted(tenants)
             sizes = self._attempt("database sizes", lambda: database.database_sizes(s, names))

@@ -173,3 +173,25 @@ def test_session_count_from_redis_and_redis_down(metrics_env, redis_server, pref
     _, samples = measure(Settings.from_env(env))
     assert value(samples, "odoo_session_count") is None  # unknown, not 0
     assert value(samples, "odoo_database_up") == 1  # the rest carries on
+
+
+def test_tenant_refusing_connections_keeps_its_last_figures(metrics_env, tenants, prefix, pg):
+    settings = Settings.from_env(metrics_env)
+    a = tenants.create(f"{prefix}_a")
+    tenants.sql(
+        a,
+        "INSERT INTO ir_cron (active, nextcall) VALUES (true, now() - interval '1 day')",
+    )
+    refresher, samples = measure(settings)
+    assert labelled(samples, "odoo_cron_overdue_jobs") == {a: 1}
+    with pg.admin() as conn, conn.cursor() as cr:  # the odoo role may no longer connect to a
+        cr.execute(f'ALTER DATABASE "{a}" CONNECTION LIMIT 0')
+    try:
+        refresher.refresh_slow()
+        samples = parse(generate_latest(make_registry(refresher)).decode())
+        assert value(samples, "odoo_tenants") == 1
+        assert labelled(samples, "odoo_cron_overdue_jobs") == {a: 1}
+        assert a in labelled(samples, "odoo_database_size_bytes")
+    finally:
+        with pg.admin() as conn, conn.cursor() as cr:
+            cr.execute(f'ALTER DATABASE "{a}" CONNECTION LIMIT -1')
