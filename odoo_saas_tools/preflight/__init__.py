@@ -68,7 +68,10 @@ def run_checks(
     tenants = tenant_versions.scan(s, report, with_state=s.auto_update)
     if not s.auto_update:
         return report
-    if not fix:
+    if result is None or not result.addons_path:
+        # Without Odoo's own directories core modules would look removed, and -u cannot run.
+        report.add("update", "tenants", WARNING, "auto-update skipped: Odoo did not answer")
+    elif not fix:
         autoupdate.pending_updates(tenants, addons.module_paths(ap), report)
     elif report.errors:
         report.add("update", "tenants", WARNING, "auto-update skipped: fix the errors first")
