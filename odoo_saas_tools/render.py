@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import pwd
+import secrets
 import shlex
 import sys
 import tempfile
@@ -137,5 +139,11 @@ def render_all(s: Settings, *, uid: int | None = None, gid: int | None = None) -
     write_private(
         s.odoo_conf, render_text(s, "odoo.conf.j2", p, admin_passwd_hash=admin), uid=uid, gid=gid
     )
-    write_private(s.supervisord_conf, render_text(s, "supervisord.conf.j2", p), uid=uid, gid=gid)
+    run_as = ""
+    if os.geteuid() == 0:
+        run_as = pwd.getpwuid(uid).pw_name if uid is not None else "root"
+    supervisord = render_text(
+        s, "supervisord.conf.j2", p, supervisor_password=secrets.token_urlsafe(24), run_as=run_as
+    )
+    write_private(s.supervisord_conf, supervisord, uid=uid, gid=gid)
     return p

@@ -154,7 +154,11 @@ class Settings:
         8072,
         kind="port",
     )
-    http_interface: str = var("ODOO_HTTP_INTERFACE", "Address Odoo listens on; empty = all.", "")
+    http_interface: str = var(
+        "ODOO_HTTP_INTERFACE",
+        "Address Odoo listens on (all interfaces inside a container).",
+        "0.0.0.0",
+    )
     data_dir: Path = var(
         "ODOO_DATA_DIR",
         "Odoo's data directory (filestores, sessions).",

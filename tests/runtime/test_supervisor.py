@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import signal
 import stat
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -70,6 +72,16 @@ def test_stack_runs_odoo_under_supervisord_as_pid1(stack, stack_env):
     # supervisorctl's socket: only its owner may connect
     sock = stack.runtime / "supervisor.sock"
     assert stat.S_ISSOCK(sock.stat().st_mode) and stat.S_IMODE(sock.stat().st_mode) == 0o700
+    # and it wants the per-start password from the 0600 config
+    anonymous = stack.runtime / "anonymous.conf"
+    anonymous.write_text(f"[supervisorctl]\nserverurl = unix://{sock}\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "supervisor.supervisorctl", "-c", str(anonymous), "status"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert "Server requires authentication" in proc.stdout + proc.stderr
 
 
 def test_odoo_gets_a_clean_environment_and_no_secret_is_on_a_command_line(stack, stack_env):
