@@ -150,3 +150,25 @@ def test_failed_upload_leaves_no_remote_object_and_is_retried_next_run(
     assert seaweed.keys(bucket) == [f"odoo-backups/{db}/{p.name}" for p in both]
     st = status(settings, db)
     assert st["offsite"] == "verified" and st["last_error"] is None
+
+
+def test_restore_straight_from_the_bucket(tenant_env, pg):
+    """The off-site copy is a working backup: `db restore NAME s3://...` brings the tenant back."""
+    settings = Settings.from_env(tenant_env)
+    tag = tenant_env["BK_TAG"]
+    db = make_tenant(settings, f"{tag}_src", files=4)
+    run_cli(tenant_env, "backup", "run", check=True)
+    (url,) = [
+        r["url"]
+        for r in json.loads(run_cli(tenant_env, "backup", "list", "--remote", "--json").stdout)
+    ]
+    target = f"{tag}_restored"
+    proc = run_cli(tenant_env, "db", "restore", target, url)
+    assert proc.returncode == 0, proc.stderr
+    with pg.admin(target) as conn, conn.cursor() as cr:
+        cr.execute("SELECT count(*) FROM res_partner")
+        assert cr.fetchone()[0] == 200
+    src_files = sorted(p.name for p in settings.filestore(db).rglob("*") if p.is_file())
+    got = sorted(p.name for p in settings.filestore(target).rglob("*") if p.is_file())
+    assert got == src_files and len(got) == 4
+    assert not [p for p in settings.backup_dir.rglob("*.partial")]
