@@ -19,21 +19,29 @@ from tests.support.cli import run_cli
 pytestmark = pytest.mark.usefixtures("odoo_template")
 
 
-def odoo_login(settings: Settings, db: str, login: str, password: str) -> int | None:
-    """Ask Odoo itself to authenticate (checks the hash we wrote)."""
+def odoo_check(
+    settings: Settings, db: str, credentials: list[tuple[str, str]], extra: str = ""
+) -> dict:
+    """Ask Odoo itself (one `odoo shell`): which (login, password) pairs authenticate, plus
+    the JSON-able value of the `extra` expression."""
     script = (
-        "try:\n"
-        f"    info = env['res.users'].authenticate({{'login': {login!r}, "
-        f"'password': {password!r}, 'type': 'password'}}, {{'interactive': False}})\n"
-        "    print('AUTH-UID', info['uid'])\n"
-        "except Exception as exc:\n"
-        "    print('AUTH-FAIL', type(exc).__name__)\n"
+        "import json\n"
+        "out = {'uids': []}\n"
+        f"for login, password in {credentials!r}:\n"
+        "    try:\n"
+        "        info = env['res.users'].authenticate({'login': login, 'password': password,"
+        " 'type': 'password'}, {'interactive': False})\n"
+        "        out['uids'].append(info['uid'])\n"
+        "    except Exception:\n"
+        "        out['uids'].append(None)\n"
+        f"out['extra'] = {extra or 'None'}\n"
+        "print('RESULT=' + json.dumps(out))\n"
     )
-    out = odoo_runner.shell(settings, db, script)
-    for line in out.splitlines():
-        if line.startswith("AUTH-UID"):
-            return int(line.split()[1])
-    return None
+    text = odoo_runner.shell(settings, db, script)
+    for line in text.splitlines():
+        if line.startswith("RESULT="):
+            return json.loads(line[len("RESULT=") :])
+    raise AssertionError(f"odoo shell printed no result:\n{text[-2000:]}")
 
 
 def params(settings: Settings, db: str) -> dict[str, str]:
@@ -59,8 +67,131 @@ def test_create_from_warm_cache_is_fast_and_login_works(
     assert len(password) >= 20
     tpl_params = params(settings, name)
     assert tpl_params["database.uuid"] == result["uuid"]
-    assert odoo_login(settings, name, "admin", password) == 2
-    assert odoo_login(settings, name, "admin", "admin") is None
+    checked = odoo_check(settings, name, [("admin", password), ("admin", "admin")])
+    assert checked["uids"] == [2, None]  # our hash works, the template's admin/admin does not
 
     again = run_cli(odoo_env, "db", "create", name)
     assert again.returncode == 3 and "already exists" in again.stderr
+
+
+def test_provision_sets_everything_and_is_idempotent(
+    odoo_env: dict[str, str], dbname: Callable[[str], str], tmp_path
+) -> None:
+    env = {**odoo_env, "TENANT_URL_TEMPLATE": "https://{tenant}.example.test"}
+    settings = Settings.from_env(env)
+    label = dbname("prov")  # unique; the database is odoo_<label>
+    db = f"odoo_{label}"
+    pw_file = tmp_path / "pw"
+    pw_file.write_text("Correct-Horse-Battery-9\n")
+    args = ["tenant", "provision", label, "--json", "--admin-login", "boss@acme.test"]
+    args += ["--company-name", "ACME Ltd", "--country", "BE", "--tz", "Europe/Brussels"]
+    try:
+        proc = run_cli(env, *args, "--admin-password-file", str(pw_file))
+        assert proc.returncode == 0, proc.stderr
+        result = json.loads(proc.stdout)
+        assert result["database"] == db and result["created"] is True
+        assert result["url"] == f"https://{label}.example.test"
+        assert result["admin_login"] == "boss@acme.test"
+        assert result["admin_password"] is None  # came from the file: not echoed
+        assert params(settings, db)["web.base.url"] == result["url"]
+        checked = odoo_check(
+            settings,
+            db,
+            [("boss@acme.test", "Correct-Horse-Battery-9")],
+            extra="[env.company.name, env.company.country_id.code, env.company.currency_id.name,"
+            " env.ref('base.user_admin').tz, env.ref('base.user_admin').email,"
+            " env.company.email]",
+        )
+        assert checked["uids"] == [2]
+        assert checked["extra"] == [
+            "ACME Ltd",
+            "BE",
+            "EUR",
+            "Europe/Brussels",
+            "boss@acme.test",
+            "boss@acme.test",
+        ]
+
+        again = run_cli(env, *args)
+        assert again.returncode == 3, again.stderr
+        assert "already exists" in again.stderr and "nothing changed" in again.stderr
+        assert json.loads(again.stdout)["created"] is False
+        assert params(settings, db)["database.uuid"] == result["uuid"]
+    finally:
+        from odoo_saas_tools import databases, filestore
+
+        databases.drop(settings, db)
+        filestore.remove(settings.filestore(db))
+
+
+def test_clone_is_neutralized_like_odoo_does_it(
+    odoo_env: dict[str, str], dbname: Callable[[str], str]
+) -> None:
+    settings = Settings.from_env(odoo_env)
+    src = dbname("prod")
+    assert run_cli(odoo_env, "db", "create", src).returncode == 0
+    with connect(settings, src) as conn, conn.cursor() as cr:
+        cr.execute(
+            "INSERT INTO ir_mail_server (name, smtp_host, smtp_port, smtp_encryption, "
+            "smtp_authentication, active, sequence) "
+            "VALUES ('prod smtp', 'smtp.example.com', 587, 'starttls', 'login', true, 1)"
+        )
+        cr.execute("UPDATE ir_cron SET active = true")
+        cr.execute("SELECT count(*) FROM ir_cron")
+        assert cr.fetchone()[0] > 1
+
+    ours, theirs = dbname("staging"), dbname("odoo_neutralized")
+    proc = run_cli(odoo_env, "db", "clone", src, ours, "--json")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["neutralized"] is True and result["method"] == "template"
+    assert set(result["neutralized_modules"]) >= {"base", "web", "iap"}
+
+    p_src, p_dst = params(settings, src), params(settings, ours)
+    assert p_dst["database.uuid"] != p_src["database.uuid"]
+    assert p_dst["database.secret"] != p_src["database.secret"]
+    assert p_dst.get("database.is_neutralized") == "true"
+    with connect(settings, ours) as conn, conn.cursor() as cr:
+        cr.execute("SELECT smtp_host, active FROM ir_mail_server ORDER BY id")
+        servers = cr.fetchall()
+        assert ("smtp.example.com", False) in servers
+        assert all(host == "invalid" for host, active in servers if active)
+        cr.execute(
+            "SELECT d.name FROM ir_cron c JOIN ir_model_data d "
+            "ON d.model = 'ir.cron' AND d.res_id = c.id WHERE c.active"
+        )
+        assert [r[0] for r in cr.fetchall()] == ["autovacuum_job"]
+
+    # hard-linked filestore: same inodes as the source
+    src_fs, dst_fs = settings.filestore(src), settings.filestore(ours)
+    some = next(p for p in src_fs.rglob("*") if p.is_file())
+    assert (dst_fs / some.relative_to(src_fs)).stat().st_ino == some.stat().st_ino
+
+    # the same SQL as `odoo neutralize --stdout`, and the same outcome as `odoo neutralize`
+    from odoo_saas_tools import neutralize, odoo_addons
+
+    assert run_cli(odoo_env, "db", "clone", src, theirs, "--no-neutralize").returncode == 0
+    conf = str(odoo_runner.config_path(settings))
+    printed = odoo_runner.run(settings, ["neutralize", "-c", conf, "-d", theirs, "--stdout"])
+    with connect(settings, theirs) as conn, conn.cursor() as cr:
+        todo = neutralize.queries(
+            odoo_addons.odoo_install(settings).paths, neutralize.installed_modules(cr)
+        )
+    expected = "\n".join(["BEGIN;", *(q.rstrip(";") + ";" for _, q in todo), "COMMIT;"])
+    assert printed.stdout.decode().strip() == expected
+    odoo_runner.run(settings, ["neutralize", "-c", conf, "-d", theirs])
+
+    def state(db: str) -> list:
+        with connect(settings, db) as conn, conn.cursor() as cr:
+            cr.execute(
+                "SELECT name, smtp_host, active FROM ir_mail_server ORDER BY name, smtp_host"
+            )
+            servers = cr.fetchall()
+            cr.execute("SELECT id, active FROM ir_cron ORDER BY id")
+            crons = cr.fetchall()
+            cr.execute(
+                "SELECT key, value FROM ir_config_parameter WHERE key = 'database.is_neutralized'"
+            )
+            return [servers, crons, cr.fetchall()]
+
+    assert state(ours) == state(theirs)
