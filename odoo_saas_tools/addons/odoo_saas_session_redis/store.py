@@ -27,6 +27,8 @@ _logger = logging.getLogger(__name__)
 
 SECTION = "session_redis"
 LIFETIME_CACHE_SECONDS = 300  # a changed sessions.max_inactivity_seconds applies within this
+# What the visitor reads; the server log has the details (host names stay private).
+UNAVAILABLE = "HTTP sessions are unavailable: the Redis session store {}. See the server log."
 
 
 def _load_session_store() -> ModuleType:
@@ -83,7 +85,7 @@ class UnavailableSessionStore(SessionStore):
 
     def _fail(self, *args: Any, **kwargs: Any) -> Any:
         _logger.error("%s", self.reason)
-        raise ServiceUnavailable(self.reason)
+        raise ServiceUnavailable(UNAVAILABLE.format("is not configured correctly"))
 
     is_valid_key = generate_key = new = get = save = save_if_modified = delete = _fail
     rotate = vacuum = delete_old_sessions = _fail
@@ -105,7 +107,7 @@ class RedisSessionStore(SessionStore):
             return func(*args)
         except self.lib.StoreError as exc:
             _logger.error("%s", exc)
-            raise ServiceUnavailable(f"{exc}") from exc
+            raise ServiceUnavailable(UNAVAILABLE.format("does not answer")) from exc
 
     def _remember_lifetime(self, env: Any) -> int:
         """sessions.max_inactivity_seconds of env's database (Odoo's own rule), cached."""
