@@ -1,9 +1,8 @@
 """Backup state as the backup commands leave it: one JSON status file per tenant.
 
-Contract (written by `odoo-saas backup`): `$BACKUP_DIR/.status/<database>.json` with keys
-database, last_success, last_failure, last_error, last_duration_seconds, last_size_bytes,
-failures_total, last_file, offsite. A missing or garbled file is skipped with a log line: the
-exporter never dies of a half-written file.
+The files are written by backup_status.record (see its contract); this side reads them all at
+once and checks every value's type. A missing or garbled file is skipped with a log line: the
+exporter never dies of a hand-edited or damaged file.
 """
 
 from __future__ import annotations
@@ -16,15 +15,13 @@ import os
 import shutil
 import zoneinfo
 from dataclasses import dataclass
-from pathlib import Path
 
 from croniter import croniter
 
+from odoo_saas_tools.backup_status import status_dir
 from odoo_saas_tools.settings import Settings
 
 log = logging.getLogger(__name__)
-
-STATUS_DIR = ".status"
 
 
 @dataclass(frozen=True)
@@ -36,10 +33,6 @@ class BackupStatus:
     last_size_bytes: int | None
     failures_total: int
     offsite: str
-
-
-def status_dir(settings: Settings) -> Path:
-    return settings.backup_dir / STATUS_DIR
 
 
 def _number(data: dict, key: str, kind: type) -> float | int | None:

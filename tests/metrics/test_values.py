@@ -8,6 +8,7 @@ import os
 import psycopg2
 from prometheus_client import generate_latest
 
+from odoo_saas_tools import backup_status
 from odoo_saas_tools.metrics.collector import make_registry
 from odoo_saas_tools.metrics.refresher import Refresher
 from odoo_saas_tools.session_store import RedisSessions, generate_key
@@ -195,3 +196,19 @@ def test_tenant_refusing_connections_keeps_its_last_figures(metrics_env, tenants
     finally:
         with pg.admin() as conn, conn.cursor() as cr:
             cr.execute(f'ALTER DATABASE "{a}" CONNECTION LIMIT -1')
+
+
+def test_reads_what_the_backup_commands_write(metrics_env, tenants, prefix):
+    """The status-file contract end to end: backup_status.record writes, the exporter reads."""
+    settings = Settings.from_env(metrics_env)
+    a, b = tenants.create(f"{prefix}_a"), tenants.create(f"{prefix}_b")
+    record = backup_status.record
+    record(settings, a, ok=True, offsite="verified", duration=4.5, size=2048, when=100.0)
+    record(settings, a, ok=False, offsite="failed", error="disk full", when=200.0)
+    record(settings, b, ok=True, offsite="disabled", duration=1.0, size=10, when=300.0)
+    _, samples = measure(settings)
+    assert labelled(samples, "odoo_backup_last_success_timestamp_seconds") == {a: 100.0, b: 300.0}
+    assert labelled(samples, "odoo_backup_last_failure_timestamp_seconds") == {a: 200.0}
+    assert labelled(samples, "odoo_backup_failures_total") == {a: 1, b: 0}
+    assert labelled(samples, "odoo_backup_last_size_bytes") == {a: 2048, b: 10}
+    assert labelled(samples, "odoo_backup_offsite_ok") == {a: 0}  # b: off-site disabled
