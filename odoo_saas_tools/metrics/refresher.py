@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 
 import psycopg2
 
-from odoo_saas_tools import resources
+from odoo_saas_tools import filestore, resources
 from odoo_saas_tools.errors import SaasError
-from odoo_saas_tools.metrics import backups, database, filestore, process, web
+from odoo_saas_tools.metrics import backups, database, process, web
 from odoo_saas_tools.session_store import StoreError
 from odoo_saas_tools.sessions import count_sessions
 from odoo_saas_tools.settings import Settings
@@ -122,7 +122,7 @@ class Refresher:
             if sizes is None:  # keep what we knew, for the tenants still there
                 old = self.snapshot().database_sizes
                 sizes = {name: old[name] for name in names if name in old}
-            stores = {name: filestore.tree_size(s.filestore(name)) for name in names}
+            stores = {name: filestore.size(s.filestore(name)) for name in names}
             self._set(tenants=tenants, database_sizes=sizes, filestore_sizes=stores)
         sessions = self._attempt("session count", lambda: count_sessions(s))
         self._set(sessions=sessions, slow_duration=time.monotonic() - started)

@@ -44,7 +44,7 @@ def test_tenant_figures_match_their_sources(metrics_env, tenants, prefix, pg):
             ('future', true, (now() AT TIME ZONE 'UTC') + interval '1 hour');
         """,
     )
-    # a's filestore: two attachments and a hard link (a clone sharing one) counted once
+    # a's filestore: two attachments and a hard link (each link is the tenant's file)
     store = settings.filestore(a) / "ab"
     store.mkdir(parents=True)
     (store / "f1").write_bytes(b"x" * 1000)
@@ -92,7 +92,7 @@ def test_tenant_figures_match_their_sources(metrics_env, tenants, prefix, pg):
     for name in (a, b):
         assert abs(sizes[name] - real_sizes[name]) <= 0.01 * real_sizes[name]
     assert sizes[a] > sizes[b] + 500_000  # the payload table is really counted
-    assert labelled(samples, "odoo_filestore_size_bytes") == {a: 6000, b: 0}
+    assert labelled(samples, "odoo_filestore_size_bytes") == {a: 7000, b: 0}
     assert labelled(samples, "odoo_cron_overdue_jobs") == {a: 2, b: 0}
     assert labelled(samples, "odoo_active_connections") == {a: 0, b: 1}
     assert value(samples, "odoo_database_up") == 1
