@@ -295,7 +295,7 @@ def test_redis_down_fails_requests_loudly(stack: Stack) -> None:
     stack.redis.stop()
     status, data, _ = stack.b.call("/web/session/get_session_info", sid=sid)
     assert status == 503, (status, data)
-    assert "the Redis session store does not answer" in json.dumps(data)
+    assert "the Redis session store cannot be used" in json.dumps(data)
     assert "127.0.0.1" not in json.dumps(data)  # details go to the log, not to visitors
     text = stack.b.log_text()
     assert "Redis session store redis://:***@127.0.0.1" in text and "unreachable" in text

@@ -107,7 +107,7 @@ class RedisSessionStore(SessionStore):
             return func(*args)
         except self.lib.StoreError as exc:
             _logger.error("%s", exc)
-            raise ServiceUnavailable(UNAVAILABLE.format("does not answer")) from exc
+            raise ServiceUnavailable(UNAVAILABLE.format("cannot be used")) from exc
 
     def _remember_lifetime(self, env: Any) -> int:
         """sessions.max_inactivity_seconds of env's database (Odoo's own rule), cached."""
