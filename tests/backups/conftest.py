@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -80,7 +81,9 @@ class SeaweedS3:
             *(f"-{k}={v}" for k, v in ports.items()),
         ]
         self.log = open(self.base / "weed.log", "ab")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT)
+        # SSE-S3 needs a key-encryption key; without one SeaweedFS refuses AES256 uploads.
+        env = {**os.environ, "WEED_S3_SSE_KEY": "test-sse-kek-" + uuid.uuid4().hex}
+        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT, env=env)
         wait_port(self.port, 60)
         self._wait_ready()
 

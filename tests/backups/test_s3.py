@@ -129,3 +129,13 @@ def test_server_down_is_retried_then_fails(s3_settings, tmp_path):
     with pytest.raises(SaasError, match="upload of acme_"):
         s3.upload(dead, path, attempts=2, backoff=0.1)
     assert time.monotonic() - started < 30
+
+
+def test_server_side_encryption_is_requested(s3_env, seaweed, tmp_path):
+    settings = Settings.from_env({**s3_env, "AWS_S3_SSE": "AES256"})
+    path = make_backup(tmp_path, "acme", WHEN)
+    url = s3.upload(settings, path)
+    _bucket, key = s3.parse_url(url)
+    head = seaweed.client().head_object(Bucket=settings.aws_s3_bucket, Key=key)
+    assert head.get("ServerSideEncryption") == "AES256"
+    assert s3.download(settings, url, tmp_path / "dl").read_bytes() == path.read_bytes()
