@@ -7,18 +7,16 @@ exporter never dies of a hand-edited or damaged file.
 
 from __future__ import annotations
 
-import datetime
 import itertools
 import json
 import logging
 import os
 import shutil
-import zoneinfo
+import time
 from dataclasses import dataclass
 
-from croniter import croniter
-
 from odoo_saas_tools.backup_status import status_dir
+from odoo_saas_tools.scheduler import next_fire
 from odoo_saas_tools.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -103,16 +101,21 @@ def backup_disk(settings: Settings) -> DiskUsage | None:
     return DiskUsage(usage.total, usage.free)
 
 
-def schedule_period_seconds(settings: Settings, samples: int = 60) -> float | None:
+WEEK_AND_A_DAY = 8 * 86400
+
+
+def schedule_period_seconds(settings: Settings, max_samples: int = 2500) -> float | None:
     """Longest gap between two scheduled backups (BACKUP_SCHEDULE in BACKUP_TZ).
 
     Alerts compare a backup's age with this: "older than two periods" stays right for schedules
     such as `0 2 * * 1-5` whose gaps differ (the weekend gap is the one that counts).
+    Looks at least eight days ahead so weekday-only schedules show their weekend gap.
     None when scheduled backups are off.
     """
     if not settings.auto_backup:
         return None
-    start = datetime.datetime.now(zoneinfo.ZoneInfo(settings.backup_tz))
-    it = croniter(settings.backup_schedule, start)
-    times = [it.get_next(float) for _ in range(samples)]
+    expr, tz = settings.backup_schedule, settings.backup_tz
+    times = [next_fire(expr, tz, time.time())]
+    while len(times) < 3 or (times[-1] - times[0] < WEEK_AND_A_DAY and len(times) < max_samples):
+        times.append(next_fire(expr, tz, times[-1]))
     return max(b - a for a, b in itertools.pairwise(times))
