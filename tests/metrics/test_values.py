@@ -144,6 +144,9 @@ def test_backup_period_follows_the_schedule(metrics_env):
     env = {**metrics_env, "ODOO_AUTO_BACKUP": "true", "BACKUP_SCHEDULE": "0 2 * * 1-5"}
     _, samples = measure(Settings.from_env(env))
     assert value(samples, "odoo_backup_period_seconds") == 72 * 3600  # Friday to Monday
+    env["BACKUP_SCHEDULE"] = "*/30 * * * 1-5"  # frequent on weekdays: the weekend still counts
+    _, samples = measure(Settings.from_env(env))
+    assert value(samples, "odoo_backup_period_seconds") == 48.5 * 3600
     _, samples = measure(Settings.from_env(metrics_env))
     assert value(samples, "odoo_backup_period_seconds") is None  # no schedule, no period
 
