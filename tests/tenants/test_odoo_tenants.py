@@ -170,7 +170,12 @@ def test_clone_is_neutralized_like_odoo_does_it(
     # the same SQL as `odoo neutralize --stdout`, and the same outcome as `odoo neutralize`
     from odoo_saas_tools import neutralize, odoo_addons
 
-    assert run_cli(odoo_env, "db", "clone", src, theirs, "--no-neutralize").returncode == 0
+    with connect(settings, src) as user, user.cursor() as cr:  # a user stays connected
+        proc = run_cli(odoo_env, "db", "clone", src, theirs, "--no-neutralize", "--json")
+        assert proc.returncode == 0, proc.stderr
+        assert json.loads(proc.stdout)["method"] == "online"
+        cr.execute("SELECT count(*) FROM res_users")
+        assert cr.fetchone()[0] >= 2
     conf = str(odoo_runner.config_path(settings))
     printed = odoo_runner.run(settings, ["neutralize", "-c", conf, "-d", theirs, "--stdout"])
     with connect(settings, theirs) as conn, conn.cursor() as cr:
