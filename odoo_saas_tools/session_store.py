@@ -89,6 +89,17 @@ def ttl_for(data: Mapping[str, Any], lifetime: int, now: float | None = None) ->
     return lifetime
 
 
+def decode(raw: bytes | str | None) -> dict[str, Any] | None:
+    """A stored value as a session dict; None when missing or not a JSON object."""
+    if raw is None:
+        return None
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
 def connect(url: str, *, timeout: float = 5.0) -> redis.Redis:
     """A client for url (redis:// or rediss:// for TLS); connects lazily, fails after timeout."""
     scheme = urlsplit(url).scheme
@@ -153,13 +164,7 @@ class RedisSessions:
         """The stored session, or None when missing, expired or unreadable."""
         with self._errors():
             raw = self.client.get(self.key(sid))
-        if raw is None:
-            return None
-        try:
-            data = json.loads(raw)
-        except ValueError:
-            return None
-        return data if isinstance(data, dict) else None
+        return decode(raw)
 
     def store(self, sid: str, data: Mapping[str, Any], lifetime: int = SESSION_LIFETIME) -> int:
         """Write the session and (re)start its TTL; returns the TTL given."""
@@ -187,19 +192,27 @@ class RedisSessions:
         match. The old session is kept, pointing at its successor, for DELETION_TIMER seconds
         (a Redis expiry) so requests already in flight with the old cookie follow it.
         """
-        current = self.load(sid)
-        if (
-            current
-            and isinstance(current.get("next_sid"), str)
-            and is_valid_key(current["next_sid"])
-        ):
-            return current["next_sid"], True
-        next_sid = rotated_key(sid)
-        old = dict(data)
-        old["next_sid"] = next_sid
-        old["deletion_time"] = time.time() + DELETION_TIMER
-        self.store(sid, old, min(lifetime, DELETION_TIMER))
-        return next_sid, False
+        key = self.key(sid)
+        with self._errors(), self.client.pipeline() as pipe:
+            while True:  # WATCH: of concurrent requests, exactly one picks the successor
+                try:
+                    pipe.watch(key)
+                    current = decode(pipe.get(key))
+                    successor = current.get("next_sid") if current else None
+                    if isinstance(successor, str) and is_valid_key(successor):
+                        pipe.unwatch()
+                        return successor, True
+                    next_sid = rotated_key(sid)
+                    old = dict(data)
+                    old["next_sid"] = next_sid
+                    old["deletion_time"] = time.time() + DELETION_TIMER
+                    ttl = ttl_for(old, min(lifetime, DELETION_TIMER))
+                    pipe.multi()
+                    pipe.set(key, json.dumps(old, separators=(",", ":")), ex=ttl)
+                    pipe.execute()
+                    return next_sid, False
+                except redis.exceptions.WatchError:
+                    continue
 
     # --- the whole prefix -----------------------------------------------------------------
     def scan_keys(self, pattern: str | None = None) -> Iterator[str]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -176,3 +178,22 @@ def test_redacted_url() -> None:
     assert ss.redacted_url("redis://:pw@h:1/0") == "redis://:***@h:1/0"
     assert ss.redacted_url("rediss://user:pw@h/2") == "rediss://user:***@h/2"
     assert ss.redacted_url("redis://h:6379/0") == "redis://h:6379/0"
+
+
+def test_concurrent_soft_rotations_agree_on_one_successor(store: RedisSessions) -> None:
+    """The web client fires many requests at once after a 3 h pause: one successor for all."""
+    sid = ss.generate_key()
+    data = {"uid": 2}
+    store.store(sid, data)
+    barrier = threading.Barrier(12)
+
+    def rotate(_: int) -> tuple[str, bool]:
+        barrier.wait()
+        return store.begin_soft_rotation(sid, data)
+
+    with ThreadPoolExecutor(12) as pool:
+        results = list(pool.map(rotate, range(12)))
+    successors = {nxt for nxt, _ in results}
+    assert len(successors) == 1
+    assert sum(1 for _, already in results if not already) == 1
+    assert store.load(sid)["next_sid"] == successors.pop()
