@@ -8,6 +8,7 @@ check are never part of it: they are supervisord's children, not Odoo's.
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from odoo_saas_tools.settings import Settings
 log = logging.getLogger(__name__)
 
 PIDFILE_NAME = "odoo.pid"
+PID_CLOCK_SLACK = 2.0  # seconds: create_time is rounded to clock ticks, mtime to the file system
 
 
 def pidfile(settings: Settings) -> Path:
@@ -26,18 +28,25 @@ def pidfile(settings: Settings) -> Path:
 
 
 def master_process(settings: Settings) -> psutil.Process | None:
-    """Odoo's master process, or None when the pid file is missing, stale or unreadable."""
+    """Odoo's master process, or None when the pid file is missing, stale or unreadable.
+
+    A pid file left behind by a crash may name a pid the kernel has since given to another
+    process (even to this one): a process younger than the file cannot be the one that wrote it.
+    """
     path = pidfile(settings)
     try:
         pid = int(path.read_text().strip())
+        written = path.stat().st_mtime
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as exc:
         log.debug("unreadable pid file %s: %s", path, exc)
         return None
+    if pid <= 0 or pid == os.getpid():
+        return None
     try:
         proc = psutil.Process(pid)
-        if proc.status() == psutil.STATUS_ZOMBIE:
+        if proc.status() == psutil.STATUS_ZOMBIE or proc.create_time() > written + PID_CLOCK_SLACK:
             return None
         return proc
     except psutil.Error:

@@ -167,3 +167,20 @@ def test_bad_timeout_is_a_usage_error(health_env):
     proc = run_cli(health_env, "health", "--timeout", "0")
     assert proc.returncode == 2
     assert "--timeout must be positive" in proc.stderr
+
+
+def test_pid_file_naming_a_younger_process_is_stale(health_env):
+    """After a crash the kernel may hand Odoo's old pid to another process: not Odoo."""
+    pidfile = Path(health_env["ODOO_SAAS_RUNTIME_DIR"]) / "odoo.pid"
+    old = time.time() - 600
+    other = subprocess.Popen(["sleep", "30"])
+    try:
+        pidfile.write_text(f"{other.pid}\n")
+        os.utime(pidfile, (old, old))  # written long before that process started
+        settings = Settings.from_env(health_env)
+        assert health.check_process(settings).status == health.FAIL
+        os.utime(pidfile, None)  # written after it started: it may be Odoo
+        assert health.check_process(settings).status == health.OK
+    finally:
+        other.kill()
+        other.wait()
