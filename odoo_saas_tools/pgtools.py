@@ -73,12 +73,22 @@ def wait(proc: subprocess.Popen[bytes], settings: Settings) -> None:
                 execute.describe_failure(
                     proc.args,  # type: ignore[arg-type]
                     returncode,
-                    errfile.read()[-65536:],
+                    _error_lines(errfile.read()),
                     settings.secret_values(),
                 )
             )
     finally:
         errfile.close()
+
+
+def _error_lines(stderr: bytes) -> bytes:
+    """The line that says what went wrong: psql follows its ERROR with LINE/^ context lines."""
+    lines = stderr.splitlines()
+    for marker in (b"ERROR:", b"FATAL:", b"error:"):
+        found = [ln for ln in lines if marker in ln]
+        if found:
+            return found[0]
+    return stderr[-65536:]
 
 
 def kill(proc: subprocess.Popen[bytes]) -> None:
