@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import gzip
 import logging
-import os
 import shutil
 import tempfile
 import threading
@@ -25,12 +24,13 @@ import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import psycopg2
 from psycopg2 import sql
 
-from odoo_saas_tools import archive, pgtools
+from odoo_saas_tools import archive, databases, filestore, identity, pgtools
+from odoo_saas_tools import neutralize as neutralizer
 from odoo_saas_tools.errors import SaasError
 from odoo_saas_tools.output import Progress
 from odoo_saas_tools.postgres import RESERVED_PREFIX, connect, ident
@@ -109,12 +109,8 @@ def restore_backup(
                     path.name,
                 )
             if copy:
-                from odoo_saas_tools import identity
-
                 identity.renew(settings, tmp, base_url=identity.default_base_url(settings, name))
             if neutralize:
-                from odoo_saas_tools import neutralize as neutralizer
-
                 neutralizer.neutralize(settings, tmp)
             _swap_in(settings, name, tmp, exists)
         except BaseException:
@@ -137,9 +133,7 @@ def restore_backup(
 
 # --- databases --------------------------------------------------------------------------------
 def database_exists(settings: Settings, name: str) -> bool:
-    with connect(settings) as conn, conn.cursor() as cr:
-        cr.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
-        return cr.fetchone() is not None
+    return databases.exists(settings, name)
 
 
 def create_empty_database(settings: Settings, name: str) -> None:
@@ -161,48 +155,13 @@ def create_empty_database(settings: Settings, name: str) -> None:
         cr.execute("GRANT CREATE ON SCHEMA PUBLIC TO PUBLIC")
 
 
-def _terminate(cr: Any, name: str) -> None:
-    cr.execute(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-        "WHERE datname = %s AND pid <> pg_backend_pid()",
-        (name,),
-    )
-
-
-def _rename_db(settings: Settings, old: str, new: str) -> None:
-    """ALTER DATABASE ... RENAME; disconnects users of `old` (retrying while they reconnect)."""
-    with connect(settings) as conn, conn.cursor() as cr:
-        for attempt in range(10):
-            _terminate(cr, old)
-            try:
-                cr.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(ident(old), ident(new)))
-                return
-            except psycopg2.errors.ObjectInUse:
-                if attempt == 9:
-                    raise SaasError(f"cannot rename {old}: it is still in use") from None
-                time.sleep(0.2 * (attempt + 1))
-
-
-def _drop_db(settings: Settings, name: str) -> None:
-    with connect(settings) as conn, conn.cursor() as cr:
-        for attempt in range(10):
-            _terminate(cr, name)
-            try:
-                cr.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(ident(name)))
-                return
-            except psycopg2.errors.ObjectInUse:
-                if attempt == 9:
-                    raise
-                time.sleep(0.2 * (attempt + 1))
-
-
 def _cleanup(settings: Settings, tmp: str) -> None:
-    """Remove the scratch database and filestore of a failed restore (best effort, logged)."""
+    """Remove the scratch database and filestore of a failed restore (logged, never raised)."""
+    databases.drop_quietly(settings, tmp)
     try:
-        _drop_db(settings, tmp)
-    except Exception as exc:
-        log.error("could not drop scratch database %s: %s", tmp, exc)
-    shutil.rmtree(settings.filestore(tmp), ignore_errors=True)
+        filestore.remove(settings.filestore(tmp))
+    except OSError as exc:
+        log.error("could not remove scratch filestore %s: %s", settings.filestore(tmp), exc)
 
 
 def _swap_in(settings: Settings, name: str, tmp: str, exists: bool) -> None:
@@ -214,14 +173,13 @@ def _swap_in(settings: Settings, name: str, tmp: str, exists: bool) -> None:
     undo: list[Callable[[], None]] = []
     try:
         if exists:
-            _rename_db(settings, name, old)
-            undo.append(lambda: _rename_db(settings, old, name))
-        if live_fs.exists():
-            os.rename(live_fs, old_fs)
-            undo.append(lambda: os.rename(old_fs, live_fs))
-        os.rename(tmp_fs, live_fs)
-        undo.append(lambda: os.rename(live_fs, tmp_fs))
-        _rename_db(settings, tmp, name)
+            databases.rename(settings, name, old)
+            undo.append(lambda: databases.rename(settings, old, name))
+        if filestore.rename(live_fs, old_fs):
+            undo.append(lambda: filestore.rename(old_fs, live_fs))
+        filestore.rename(tmp_fs, live_fs)
+        undo.append(lambda: filestore.rename(live_fs, tmp_fs))
+        databases.rename(settings, tmp, name)
     except BaseException:
         for step in reversed(undo):
             try:
@@ -231,13 +189,13 @@ def _swap_in(settings: Settings, name: str, tmp: str, exists: bool) -> None:
         raise
     # The new tenant is live; what is left is the replaced one, which may now go.
     if exists:
-        try:
-            _drop_db(settings, old)
-        except Exception as exc:
-            log.warning(
-                "restored %s, but the replaced database %s was not dropped: %s", name, old, exc
-            )
-    shutil.rmtree(old_fs, ignore_errors=True)
+        databases.drop_quietly(settings, old)
+    try:
+        filestore.remove(old_fs)
+    except OSError as exc:
+        log.error(
+            "restored %s, but the replaced filestore %s was not removed: %s", name, old_fs, exc
+        )
 
 
 # --- loading ----------------------------------------------------------------------------------
@@ -267,7 +225,7 @@ def _load(
     db: str,
     path: Path,
     kind: str,
-    filestore: Path,
+    fs_dir: Path,
     jobs: int | None,
     progress: bool,
 ) -> int:
@@ -287,7 +245,7 @@ def _load(
         except (OSError, EOFError) as exc:
             raise SaasError(f"{path.name} is not a valid gzip file: {exc}") from exc
         return 0
-    return _load_zip(settings, db, path, kind, filestore, jobs, progress)
+    return _load_zip(settings, db, path, kind, fs_dir, jobs, progress)
 
 
 def _psql_from(settings: Settings, db: str, fh: IO[bytes]) -> None:
@@ -325,7 +283,7 @@ def _load_zip(
     db: str,
     path: Path,
     kind: str,
-    filestore: Path,
+    fs_dir: Path,
     jobs: int,
     progress: bool,
 ) -> int:
@@ -354,8 +312,8 @@ def _load_zip(
         worker.start()
         bar = Progress(f"restore {db}", total=len(members), enabled=None if progress else False)
         try:
-            filestore.mkdir(parents=True, exist_ok=True)
-            count = archive.extract_filestore(zf, filestore, bar.advance)
+            fs_dir.mkdir(parents=True, exist_ok=True)
+            count = archive.extract_filestore(zf, fs_dir, bar.advance)
         except zipfile.BadZipFile as exc:
             worker.join()
             raise SaasError(f"{path.name} is damaged: {exc}") from exc
@@ -384,7 +342,7 @@ def _require_odoo(settings: Settings, db: str, path: Path) -> None:
             raise SaasError(f"{path.name} does not hold an Odoo database (no ir_module_module)")
 
 
-def _missing_attachments(settings: Settings, db: str, filestore: Path) -> int:
+def _missing_attachments(settings: Settings, db: str, fs_dir: Path) -> int:
     """How many attachments the restored database references that have no file."""
     with connect(settings, db) as conn, conn.cursor() as cr:
         cr.execute("SELECT to_regclass('ir_attachment') IS NOT NULL")
@@ -395,6 +353,4 @@ def _missing_attachments(settings: Settings, db: str, filestore: Path) -> int:
             "WHERE store_fname IS NOT NULL AND store_fname <> ''"
         )
         rows = cr.fetchall()
-    return sum(
-        1 for (fname,) in rows if not (filestore / archive.filestore_relpath(fname)).is_file()
-    )
+    return sum(1 for (fname,) in rows if not (fs_dir / archive.filestore_relpath(fname)).is_file())
