@@ -192,9 +192,13 @@ def back_up_tenant(
                     outcome.offsite = "failed"
                     raise SaasError(f"off-site copy failed (local file kept): {exc}") from exc
                 outcome.offsite = "verified"
-            pruned = prune_tenant(settings, db, remote=settings.s3_enabled)
-            outcome.pruned_local = len(pruned.deleted_local)
-            outcome.pruned_remote = len(pruned.deleted_remote)
+            try:
+                pruned = prune_tenant(settings, db, remote=settings.s3_enabled)
+            except SaasError as exc:  # the backup itself is good; retention retries next run
+                log.warning("retention for %s failed: %s", db, exc)
+            else:
+                outcome.pruned_local = len(pruned.deleted_local)
+                outcome.pruned_remote = len(pruned.deleted_remote)
         outcome.state = "ok"
     except BusyError as exc:
         outcome.state = "busy"
