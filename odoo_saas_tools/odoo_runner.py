@@ -35,8 +35,9 @@ def run(
     *,
     input: bytes | None = None,
     timeout: float | None = None,
+    check: bool = True,
 ) -> subprocess.CompletedProcess[bytes]:
-    """`odoo <args>` with our configuration; output captured, CommandError on failure."""
+    """`odoo <args>` with our configuration; output captured, CommandError on failure (check)."""
     return execute.run(
         [settings.odoo_bin, *args],
         env=odoo_environment(settings),
@@ -45,6 +46,7 @@ def run(
         input=input,
         capture=True,
         timeout=timeout,
+        check=check,
     )
 
 
@@ -55,10 +57,11 @@ def server_job(
     *,
     input: bytes | None = None,
     timeout: float | None = None,
+    check: bool = True,
 ) -> subprocess.CompletedProcess[bytes]:
     """`odoo server -d db --stop-after-init ...` as a batch job (e.g. `-i base`, `-u mod`)."""
     args = ["server", "-c", str(config_path(settings)), "-d", db, *JOB_FLAGS, *extra]
-    return run(settings, args, input=input, timeout=timeout)
+    return run(settings, args, input=input, timeout=timeout, check=check)
 
 
 def shell(settings: Settings, db: str, script: str, *, timeout: float | None = None) -> str:

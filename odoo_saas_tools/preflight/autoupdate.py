@@ -14,18 +14,16 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import shutil
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg2
-from psycopg2 import sql
 
-from odoo_saas_tools import odoo_runner
+from odoo_saas_tools import databases, filestore, odoo_runner
 from odoo_saas_tools.errors import BusyError, SaasError
 from odoo_saas_tools.identity import set_params
-from odoo_saas_tools.postgres import RESERVED_PREFIX, connect, ident
+from odoo_saas_tools.postgres import RESERVED_PREFIX, connect
 from odoo_saas_tools.preflight.checksums import PARAM_CHECKSUMS, ChecksumCache, exclude_patterns
 from odoo_saas_tools.preflight.checksums import load_saved as load_saved_checksums
 from odoo_saas_tools.preflight.findings import ERROR, OK, WARNING, Report
@@ -78,59 +76,48 @@ def record_checksums(s: Settings, tenant: Tenant, cache: ChecksumCache) -> None:
         conn.commit()
 
 
-def _exists(cr, name: str) -> bool:
-    cr.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
-    return cr.fetchone() is not None
-
-
-def _terminate(cr, name: str) -> None:
-    cr.execute(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-        "WHERE datname = %s AND pid <> pg_backend_pid()",
-        (name,),
-    )
-
-
-def _link_tree(src: Path, dst: Path) -> None:
-    """Hard-link copy of a filestore (no bytes copied)."""
-    for root, dirs, files in os.walk(src):
-        target = dst / os.path.relpath(root, src)
-        target.mkdir(parents=True, exist_ok=True)
-        for name in files:
-            os.link(os.path.join(root, name), target / name)
-        dirs.sort()
-
-
 def take_snapshot(s: Settings, db: str, snap: str) -> None:
-    with connect(s) as conn, conn.cursor() as cr:
-        _terminate(cr, db)
-        cr.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(ident(snap), ident(db)))
-    shutil.rmtree(s.filestore(snap), ignore_errors=True)
-    if s.filestore(db).is_dir():
-        _link_tree(s.filestore(db), s.filestore(snap))
+    """Database and filestore, or neither (a half snapshot would block the next update)."""
+    databases.terminate(s, db)
+    databases.copy_by_template(s, db, snap)
+    try:
+        filestore.remove(s.filestore(snap))
+        filestore.copy_tree(s.filestore(db), s.filestore(snap))
+    except BaseException:
+        databases.drop_quietly(s, snap)
+        raise
 
 
-def drop_database(s: Settings, name: str) -> None:
-    with connect(s) as conn, conn.cursor() as cr:
-        _terminate(cr, name)
-        cr.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(ident(name)))
-    shutil.rmtree(s.filestore(name), ignore_errors=True)
+def drop_snapshot(s: Settings, name: str) -> None:
+    databases.drop(s, name)
+    filestore.remove(s.filestore(name))
 
 
 def roll_back(s: Settings, db: str, snap: str) -> None:
     """Swap the snapshot in under the tenant's name; the failed copy is dropped afterwards."""
     failed = f"{RESERVED_PREFIX}failed_{_suffix(db)}"
-    drop_database(s, failed)
-    with connect(s) as conn, conn.cursor() as cr:
-        _terminate(cr, db)
-        cr.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(ident(db), ident(failed)))
-        cr.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(ident(snap), ident(db)))
-    store, snap_store, failed_store = s.filestore(db), s.filestore(snap), s.filestore(failed)
-    if store.exists():
-        store.rename(failed_store)
-    if snap_store.exists():
-        snap_store.rename(store)
-    drop_database(s, failed)
+    drop_snapshot(s, failed)
+    databases.rename(s, db, failed)
+    databases.rename(s, snap, db)
+    filestore.rename(s.filestore(db), s.filestore(failed))
+    filestore.rename(s.filestore(snap), s.filestore(db))
+    drop_snapshot(s, failed)
+
+
+def odoo_error(stderr: bytes | None, s: Settings) -> str:
+    """The line of Odoo's log that says what went wrong: its last ERROR/CRITICAL entry, plus
+    the exception that ended it (Odoo's last line is usually an unhelpful INFO)."""
+    lines = [ln.strip() for ln in (stderr or b"").decode(errors="replace").splitlines()]
+    lines = [ln for ln in lines if ln]
+    logged = [ln for ln in lines if re.search(r"\d+ (ERROR|CRITICAL) ", ln)]
+    message = re.sub(r"^.*? (ERROR|CRITICAL) \S+ \S+: ", "", logged[-1]) if logged else ""
+    raised = [ln for ln in lines if re.match(r"[\w.]+(Error|Exception)\b.*:", ln)]
+    if raised and raised[-1] not in message:
+        message = f"{message} ({raised[-1]})" if message else raised[-1]
+    message = message or (lines[-1] if lines else "no output")
+    for secret in s.secret_values():
+        message = message.replace(secret, "***")
+    return message[:400]
 
 
 def _pending(s: Settings, db: str) -> list[str]:
@@ -146,16 +133,19 @@ def upgrade(s: Settings, tenant: Tenant, modules: list[str], cache: ChecksumCach
     """Snapshot, -u, verify; roll back on failure. Returns None, or why it failed."""
     db = tenant.name
     snap = snapshot_name(db)
-    with connect(s) as conn, conn.cursor() as cr:
-        if _exists(cr, snap):
-            return (
-                f"a snapshot of an interrupted update exists ({snap}): kept untouched; check "
-                f"{db}, then drop {snap} (or rename it back) to let auto-update run again"
-            )
+    if databases.exists(s, snap):
+        return (
+            f"a snapshot of an interrupted update exists ({snap}): kept untouched; check "
+            f"{db}, then drop {snap} (or rename it back) to let auto-update run again"
+        )
     take_snapshot(s, db, snap)
     log.warning("%s: upgrading %s (snapshot %s)", db, ",".join(modules), snap)
     try:
-        odoo_runner.server_job(s, db, ["-u", ",".join(modules)], timeout=UPGRADE_TIMEOUT)
+        proc = odoo_runner.server_job(
+            s, db, ["-u", ",".join(modules)], timeout=UPGRADE_TIMEOUT, check=False
+        )
+        if proc.returncode != 0:
+            raise SaasError(f"odoo exited {proc.returncode}: {odoo_error(proc.stderr, s)}")
         pending = _pending(s, db)
         if pending:
             raise SaasError(f"modules left half-way: {', '.join(pending)}")
@@ -164,7 +154,7 @@ def upgrade(s: Settings, tenant: Tenant, modules: list[str], cache: ChecksumCach
         roll_back(s, db, snap)
         return f"upgrade of {', '.join(modules)} failed and was rolled back: {exc}"
     record_checksums(s, tenant, cache)
-    drop_database(s, snap)
+    drop_snapshot(s, snap)
     return None
 
 

@@ -148,6 +148,7 @@ def test_unchanged_tenant_is_not_upgraded_changed_one_is(pg, tenant):
         k: v for k, v in stored.items() if k != MODULE
     }
     assert db_oid(pg, name) == oid  # upgraded in place; the snapshot was dropped
+    assert not s.filestore(snapshot_name(name)).exists()
     assert not reserved_left(pg) & {snapshot_name(name)}
 
 
@@ -156,6 +157,9 @@ def test_failing_upgrade_rolls_the_tenant_back(pg, tenant):
     run_checks(s, fix=True)  # baseline
     stored = param(pg, name, PARAM_CHECKSUMS)
     oid = db_oid(pg, name)
+    attachment = s.filestore(name) / "ab" / ("ab" + "0" * 38)
+    attachment.parent.mkdir(parents=True)
+    attachment.write_bytes(b"attachment bytes")
     write_module(addons, value="v-broken", extra=BROKEN)
     report = run_checks(s, fix=True)
     (failed,) = update_findings(report)
@@ -169,5 +173,8 @@ def test_failing_upgrade_rolls_the_tenant_back(pg, tenant):
     assert query(pg, name, "SELECT state FROM ir_module_module WHERE name = %s", (MODULE,)) == (
         "installed",
     )
+    assert attachment.read_bytes() == b"attachment bytes"  # the filestore came back too
+    assert not s.filestore(snapshot_name(name)).exists()
+    assert "params.xml" in failed.message  # Odoo's own error, not its last INFO line
     assert snapshot_name(name) not in pg.databases()
     assert not any(d.endswith(snapshot_name(name)[-16:]) for d in reserved_left(pg))
