@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 
+import psycopg2
+
 from odoo_saas_tools.errors import SaasError
 from odoo_saas_tools.postgres import RESERVED_PREFIX, connect, filter_allows, owned_databases
 from odoo_saas_tools.preflight.checksums import PARAM_CHECKSUMS, PARAM_EXCLUDE
@@ -70,8 +72,9 @@ def scan(s: Settings, report: Report, *, with_state: bool) -> list[Tenant]:
                 if version.startswith(ODOO_MAJOR + ".") and with_state:
                     cr.execute(STATE_SQL)
                     state = cr.fetchone()
-        except SaasError as exc:
-            report.add("tenants", name, WARNING, f"not inspected: {exc}")
+        except (SaasError, psycopg2.Error) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            report.add("tenants", name, WARNING, f"not inspected: {first}")
             continue
         if not version.startswith(ODOO_MAJOR + "."):
             others += 1
