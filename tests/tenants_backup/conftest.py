@@ -17,7 +17,7 @@ from odoo_saas_tools.settings import Settings
 FAKE_SCHEMA = """
 CREATE TABLE ir_module_module (id serial PRIMARY KEY, name varchar NOT NULL UNIQUE,
     latest_version varchar, state varchar);
-CREATE TABLE ir_attachment (id serial PRIMARY KEY, name varchar, store_fname varchar,
+CREATE TABLE ir_attachment (id serial PRIMARY KEY, name varchar, type varchar, store_fname varchar,
     checksum varchar(40), file_size int, mimetype varchar);
 CREATE TABLE ir_config_parameter (id serial PRIMARY KEY, key varchar NOT NULL UNIQUE,
     value text NOT NULL);
@@ -35,11 +35,14 @@ def unique_name(prefix: str = "tb") -> str:
 
 
 def tenant_files(settings: Settings, db: str) -> dict[str, str]:
-    """Every filestore file of db: relative path -> sha1 of its content."""
+    """Every attachment file of db: relative path -> sha1 of its content.
+
+    Odoo's GC markers (checklist/, empty files) are not attachments and are left out.
+    """
     root = settings.filestore(db)
     out = {}
     for path in root.rglob("*"):
-        if path.is_file():
+        if path.is_file() and path.relative_to(root).parts[0] != "checklist":
             out[str(path.relative_to(root))] = hashlib.sha1(
                 path.read_bytes(), usedforsecurity=False
             ).hexdigest()
@@ -61,8 +64,8 @@ def add_attachment(settings: Settings, db: str, data: bytes, name: str = "file.b
     path.write_bytes(data)
     with connect(settings, db) as conn, conn.cursor() as cr:
         cr.execute(
-            "INSERT INTO ir_attachment (name, store_fname, checksum, file_size) "
-            "VALUES (%s, %s, %s, %s)",
+            "INSERT INTO ir_attachment (name, type, store_fname, checksum, file_size) "
+            "VALUES (%s, 'binary', %s, %s, %s)",
             (name, fname, sha, len(data)),
         )
     return fname
