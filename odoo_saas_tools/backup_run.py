@@ -185,6 +185,8 @@ def back_up_tenant(
             result = backup(settings, db, directory, fmt)
             outcome.file = str(result.path)
             outcome.size_bytes = int(result.size_bytes)
+            if stop.is_set():  # a complete local backup; its upload is left to the next run
+                raise SaasError("interrupted before the off-site copy")
             if settings.s3_enabled:
                 try:
                     outcome.uploaded = upload_missing(settings, db, s3.client(settings))
