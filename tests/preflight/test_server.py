@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import pwd
 import re
 from pathlib import Path
 
@@ -94,6 +96,21 @@ def test_directories_writable_with_room_or_reported(saas_env, tmp_path):
     assert statuses[str(blocker / "data")] == ERROR
     assert statuses[saas_env["BACKUP_DIR"]] == WARNING
     assert "ODOO_MIN_FREE_DISK_MB" in report.findings[-1].message
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="judging another user's access needs root")
+def test_directories_judged_for_the_runtime_user_when_run_as_root(saas_env, tmp_path):
+    data = tmp_path / "root-only"
+    data.mkdir(mode=0o700)
+    env = {**saas_env, "ODOO_DATA_DIR": str(data), "ODOO_SAAS_USER": "nobody"}
+    report = Report()
+    directories.check_directories(settings_of(env), report)
+    (finding,) = [f for f in report.findings if f.item == str(data)]
+    assert finding.status == ERROR and "not writable by nobody" in finding.message
+    os.chown(data, pwd.getpwnam("nobody").pw_uid, -1)
+    report = Report()
+    directories.check_directories(settings_of(env), report)
+    assert [f.status for f in report.findings if f.item == str(data)] == [OK]
 
 
 def test_tenant_of_another_version_is_reported_and_not_served(pg, saas_env):
