@@ -325,29 +325,6 @@ def upload(
     return url_for(settings, key)
 
 
-def is_offsite(settings: Settings, path: Path, *, s3: Any = None) -> bool:
-    """Whether the bucket already holds a verified copy of this local backup (no bytes moved
-    unless the store gives no checksum)."""
-    from botocore.exceptions import ClientError
-
-    s3 = s3 or client(settings)
-    parsed = parse_backup_name(path.name)
-    if parsed is None:
-        return False
-    key = key_for(settings, parsed.database, path.name)
-    expected = checksums(path, part_size_for(path.stat().st_size))
-    try:
-        verify_object(s3, settings.aws_s3_bucket, key, expected)
-    except IntegrityError as exc:
-        log.warning("%s", exc)
-        return False
-    except ClientError as exc:
-        if _error_code(exc) in ("404", "NoSuchKey", "NotFound"):
-            return False
-        raise
-    return True
-
-
 def list_backups(
     settings: Settings, database: str | None = None, *, s3: Any = None
 ) -> list[RemoteBackup]:
