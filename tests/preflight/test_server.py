@@ -184,3 +184,14 @@ def test_entrypoint_renders_the_exclusion(pg, saas_env, addons_dir):
         assert re.escape(old) in line
     finally:
         drop(pg, old, new)
+
+
+def test_entrypoint_command_refuses_the_start_naming_the_item(saas_env, addons_dir):
+    write_addon(addons_dir, "broken_mod", "{'name': ")
+    env = {**saas_env, "ODOO_DB_FILTER": "^none_pf$"}
+    proc = run_cli(env, "entrypoint", timeout=120)
+    assert proc.returncode == 1, proc.stderr
+    assert "odoo-saas: error: pre-flight addons broken_mod:" in proc.stderr
+    assert "does not parse" in proc.stderr
+    # one-off commands skip the checks, so the deployment can still be inspected
+    assert run_cli(env, "entrypoint", "true").returncode == 0
