@@ -17,7 +17,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -33,7 +33,7 @@ from odoo_saas_tools.backup_names import (
     sweep_partials,
 )
 from odoo_saas_tools.errors import BusyError, SaasError
-from odoo_saas_tools.output import human_size
+from odoo_saas_tools.output import Progress, human_size
 from odoo_saas_tools.postgres import tenant_databases
 from odoo_saas_tools.prune import local_backups, local_candidates, prune_tenant
 from odoo_saas_tools.retention import Policy, decide
@@ -241,8 +241,11 @@ def run_all(
     concurrency: int | None = None,
     stop: threading.Event | None = None,
     backup: BackupFunc | None = None,
+    progress: bool = False,
 ) -> RunSummary:
-    """Back up every tenant (or `databases`), BACKUP_CONCURRENCY at a time."""
+    """Back up every tenant (or `databases`), BACKUP_CONCURRENCY at a time.
+
+    `progress` shows a tenant count on a terminal (never in cron, pipes or the scheduler)."""
     stop = stop or threading.Event()
     backup = backup or default_backup
     fmt = fmt or settings.backup_format
@@ -257,7 +260,12 @@ def run_all(
                 pool.submit(back_up_tenant, settings, db, fmt=fmt, backup=backup, stop=stop)
                 for db in names
             ]
+            bar = Progress("backup run", total=len(names), enabled=None if progress else False)
+            for future in as_completed(futures):
+                done = future.result()
+                bar.advance(1, f"{done.database}: {done.state}")
             outcomes = [f.result() for f in futures]
+            bar.finish(f"{sum(o.ok for o in outcomes)}/{len(outcomes)} backed up")
         if stop.is_set():
             for path in sweep_partials(settings.backup_dir):
                 log.info("removed partial file %s", path)

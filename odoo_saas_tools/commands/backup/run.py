@@ -82,6 +82,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         fmt=args.format,
         concurrency=args.concurrency,
         stop=stop,
+        progress=not (args.json or args.quiet or args.program_name),
     )
     if args.json:
         print_json(summary.as_dict())
