@@ -65,6 +65,8 @@ def run_checks(
     pydeps.check_python(s, needs, result, report, fix=fix)
     if not config.check_postgres(s, report, required=postgres_required):
         return report
+    if s.auto_update and fix:
+        autoupdate.recover_interrupted(s, report)
     tenants = tenant_versions.scan(s, report, with_state=s.auto_update)
     if not s.auto_update:
         return report

@@ -81,6 +81,7 @@ def take_snapshot(s: Settings, db: str, snap: str) -> None:
     databases.terminate(s, db)
     databases.copy_by_template(s, db, snap)
     try:
+        databases.set_comment(s, snap, json.dumps({"snapshot_of": db}))
         filestore.remove(s.filestore(snap))
         filestore.copy_tree(s.filestore(db), s.filestore(snap))
     except BaseException:
@@ -196,6 +197,29 @@ def update_tenant(s: Settings, tenant: Tenant, cache: ChecksumCache, report: Rep
     else:
         report.excluded_tenants[tenant.name] = "failed update"
         report.add("update", tenant.name, WARNING, failure + "; not served until fixed")
+
+
+def recover_interrupted(s: Settings, report: Report) -> None:
+    """A start that died between the two renames of a swap-back left the tenant missing and
+    its snapshot present: put the snapshot (the state before the update) back in place."""
+    for snap, comment in databases.comments(s, f"{RESERVED_PREFIX}upd_").items():
+        try:
+            tenant = json.loads(comment).get("snapshot_of")
+        except (ValueError, AttributeError):
+            continue
+        if not tenant or snapshot_name(tenant) != snap or databases.exists(s, tenant):
+            continue
+        with tenant_lock(s, tenant, operation="update"):
+            databases.rename(s, snap, tenant)
+            if not s.filestore(tenant).exists():
+                filestore.rename(s.filestore(snap), s.filestore(tenant))
+        report.add(
+            "update",
+            tenant,
+            WARNING,
+            f"was missing after an interrupted update: restored from its snapshot {snap} "
+            "(the state before that update)",
+        )
 
 
 def update_tenants(

@@ -10,8 +10,15 @@ from pathlib import Path
 
 import pytest
 
+from odoo_saas_tools import databases
 from odoo_saas_tools.errors import SaasError
-from odoo_saas_tools.preflight import before_start, config, directories, tenant_versions
+from odoo_saas_tools.preflight import (
+    autoupdate,
+    before_start,
+    config,
+    directories,
+    tenant_versions,
+)
 from odoo_saas_tools.preflight.findings import ERROR, OK, WARNING, Report
 from tests.preflight.conftest import settings_of, unique, write_addon
 from tests.support.cli import run_cli
@@ -195,3 +202,32 @@ def test_entrypoint_command_refuses_the_start_naming_the_item(saas_env, addons_d
     assert "does not parse" in proc.stderr
     # one-off commands skip the checks, so the deployment can still be inspected
     assert run_cli(env, "entrypoint", "true").returncode == 0
+
+
+def test_tenant_missing_after_an_interrupted_swap_back_is_restored(pg, saas_env):
+    name = unique("pf19")
+    fake_odoo_db(pg, name, "19.0.1.0")
+    s = settings_of(saas_env)
+    snap = autoupdate.snapshot_name(name)
+    parked = unique("pf_parked")
+    try:
+        store = s.filestore(name) / "ab"
+        store.mkdir(parents=True)
+        (store / "ab12").write_bytes(b"file")
+        autoupdate.take_snapshot(s, name, snap)
+        assert (s.filestore(snap) / "ab" / "ab12").stat().st_ino == (store / "ab12").stat().st_ino
+        # the crash: the tenant was renamed away, the snapshot not yet renamed back
+        databases.rename(s, name, parked)
+        s.filestore(name).rename(s.filestore(parked))
+        report = Report()
+        autoupdate.recover_interrupted(s, report)
+        assert databases.exists(s, name) and not databases.exists(s, snap)
+        assert (s.filestore(name) / "ab" / "ab12").read_bytes() == b"file"
+        (finding,) = report.findings
+        assert finding.item == name and "restored from its snapshot" in finding.message
+        # nothing to do the next time
+        report = Report()
+        autoupdate.recover_interrupted(s, report)
+        assert report.findings == []
+    finally:
+        drop(pg, name, snap, parked)
