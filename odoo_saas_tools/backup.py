@@ -18,6 +18,7 @@ import gzip
 import json
 import logging
 import os
+import shutil
 import time
 import zipfile
 from collections.abc import Iterator
@@ -28,7 +29,7 @@ import psycopg2.extensions
 
 from odoo_saas_tools import archive, backup_names, pgtools
 from odoo_saas_tools.errors import ConfigError, SaasError
-from odoo_saas_tools.output import Progress
+from odoo_saas_tools.output import Progress, human_size
 from odoo_saas_tools.postgres import connect
 from odoo_saas_tools.settings import Settings
 from odoo_saas_tools.tenants import check_name, tenant_lock
@@ -64,6 +65,7 @@ class Snapshot:
     snapshot_id: str
     store_fnames: list[str]
     manifest: dict[str, object]
+    db_size: int
 
 
 def create_backup(
@@ -87,6 +89,8 @@ def create_backup(
     with tenant_lock(settings, db, operation="backup") if lock else contextlib.nullcontext():
         _require_database(settings, db)
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if directory == backup_names.default_dir(settings, db):
+            backup_names.sweep_partials(directory)  # left by a killed backup
         final = directory / backup_names.backup_name(db, fmt)
         if final.exists():  # two backups within the same second
             time.sleep(1.0)
@@ -96,6 +100,7 @@ def create_backup(
         try:
             with _snapshot(settings, db) as snap:
                 if fmt == "sql.gz":
+                    _check_space(directory, snap.db_size // 4)
                     sha, size = _write_sql_gz(settings, db, snap, partial)
                     count = 0
                 else:
@@ -147,8 +152,10 @@ def _snapshot(settings: Settings, db: str) -> Iterator[Snapshot]:
             )
             fnames = [row[0] for row in cr.fetchall()]
             manifest = _manifest(cr, db, conn.server_version)
+            cr.execute("SELECT pg_database_size(current_database())")
+            db_size = int(cr.fetchone()[0])
         try:
-            yield Snapshot(snapshot_id, fnames, manifest)
+            yield Snapshot(snapshot_id, fnames, manifest, db_size)
         finally:
             conn.rollback()
 
@@ -201,6 +208,8 @@ def _write_zip(
 ) -> tuple[str, int, int]:
     """Write the archive: pg_dump to a temp file in parallel with the filestore copy."""
     files = _filestore_files(settings, db, snap)
+    # the archive plus the dump written beside it while the files are copied
+    _check_space(final.parent, sum(src.stat().st_size for src, _ in files) + snap.db_size)
     partial = backup_names.partial_path(final)
     dump_tmp = _sql_temp(final)
     custom = fmt == "dump"
@@ -234,6 +243,16 @@ def _write_zip(
         _remove_quietly(dump_tmp)
     bar.finish()
     return writer.hexdigest(), writer.size, len(files)
+
+
+def _check_space(directory: Path, needed: int) -> None:
+    """Fail before writing when the backup clearly cannot fit (a rough estimate)."""
+    free = shutil.disk_usage(directory).free
+    if free < needed:
+        raise SaasError(
+            f"not enough free space in {directory}: about {human_size(needed)} needed, "
+            f"{human_size(free)} free"
+        )
 
 
 def _check_dump(settings: Settings, dump: Path, custom: bool) -> None:

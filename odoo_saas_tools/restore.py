@@ -99,7 +99,7 @@ def restore_backup(
         tmp_fs = settings.filestore(tmp)
         try:
             create_empty_database(settings, tmp)
-            count = _load(settings, tmp, path, kind, tmp_fs, jobs, progress)
+            count = load_backup(settings, tmp, path, kind, tmp_fs, jobs, progress)
             _require_odoo(settings, tmp, path)
             missing = _missing_attachments(settings, tmp, tmp_fs)
             if missing:
@@ -114,7 +114,7 @@ def restore_backup(
                 neutralizer.neutralize(settings, tmp)
             _swap_in(settings, name, tmp, exists)
         except BaseException:
-            _cleanup(settings, tmp)
+            discard(settings, tmp)
             raise
     result = RestoreResult(
         database=name,
@@ -155,7 +155,7 @@ def create_empty_database(settings: Settings, name: str) -> None:
         cr.execute("GRANT CREATE ON SCHEMA PUBLIC TO PUBLIC")
 
 
-def _cleanup(settings: Settings, tmp: str) -> None:
+def discard(settings: Settings, tmp: str) -> None:
     """Remove the scratch database and filestore of a failed restore (logged, never raised)."""
     databases.drop_quietly(settings, tmp)
     try:
@@ -220,7 +220,7 @@ def _non_empty_dir(path: Path) -> bool:
     return path.is_dir() and any(path.iterdir())
 
 
-def _load(
+def load_backup(
     settings: Settings,
     db: str,
     path: Path,
@@ -229,7 +229,11 @@ def _load(
     jobs: int | None,
     progress: bool,
 ) -> int:
-    """Load the database and extract the filestore (in parallel); returns the file count."""
+    """Load `path` (of `kind`, see archive.detect) into the existing empty database db and
+    extract its filestore into fs_dir, in parallel; returns the number of files extracted.
+
+    The building block of restore and of `backup verify --restore` (scratch loads).
+    """
     jobs = jobs or pgtools.default_jobs()
     if kind == archive.PG_CUSTOM:
         pgtools.pg_restore(settings, db, path, jobs=jobs)
@@ -354,3 +358,8 @@ def _missing_attachments(settings: Settings, db: str, fs_dir: Path) -> int:
         )
         rows = cr.fetchall()
     return sum(1 for (fname,) in rows if not (fs_dir / archive.filestore_relpath(fname)).is_file())
+
+
+# Earlier private names, still used by backup_verify.
+_load = load_backup
+_cleanup = discard

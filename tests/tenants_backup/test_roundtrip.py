@@ -157,3 +157,25 @@ def test_database_exists_helper(settings, fake_tenant):
     db = fake_tenant(files=0)
     assert database_exists(settings, db)
     assert not database_exists(settings, unique_name())
+
+
+def test_stale_partial_of_a_dead_writer_is_swept(settings, fake_tenant):
+    db = fake_tenant(files=1)
+    directory = settings.backup_dir / db
+    directory.mkdir(parents=True)
+    proc = subprocess.Popen(["true"])  # a pid that has surely exited
+    proc.wait()
+    stale = backup_names.partial_path(directory / backup_names.backup_name(db, "zip"), proc.pid)
+    stale.write_bytes(b"half a backup")
+    create_backup(settings, db)
+    assert not stale.exists()
+    assert partial_files(directory) == []
+
+
+def test_not_enough_space_is_refused_before_writing(tmp_path):
+    from odoo_saas_tools.backup import _check_space
+    from odoo_saas_tools.errors import SaasError
+
+    with pytest.raises(SaasError, match="not enough free space"):
+        _check_space(tmp_path, 10**18)
+    _check_space(tmp_path, 1)
