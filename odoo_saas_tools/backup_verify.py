@@ -112,9 +112,9 @@ def restore_test(settings: Settings, path: Path, kind: str) -> tuple[str, int]:
 
 def verify(settings: Settings, path: Path, *, restore: bool = False) -> VerifyResult:
     started = time.monotonic()
+    sha = check_checksum(path)
     if parse_backup_name(path.name) is None:
         log.warning("%s does not have a backup file name (<db>_<timestamp>.<ext>)", path.name)
-    sha = check_checksum(path)
     kind = check_container(path)
     result = VerifyResult(str(path), sha, path.stat().st_size, kind)
     if restore:
