@@ -8,6 +8,7 @@ further down the path), so it is an error here.
 from __future__ import annotations
 
 import ast
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,6 +82,13 @@ def version_problem(manifest: dict[str, Any]) -> str | None:
     return None
 
 
+def binaries(manifest: dict[str, Any]) -> list[str]:
+    """external_dependencies['bin']: programs Odoo looks up on PATH before installing."""
+    external = manifest.get("external_dependencies") or {}
+    found = external.get("bin", []) if isinstance(external, dict) else []
+    return [str(b) for b in found] if isinstance(found, (list, tuple)) else []
+
+
 def resolve(s: Settings, odoo_dirs: list[str] | None) -> AddonsPath:
     """Odoo's own order when the probe found it, else the hoster's directories alone."""
     extra = [Path(p) for p in render.plan(s).addons_path]
@@ -142,6 +150,14 @@ def check_addons(s: Settings, ap: AddonsPath, report: Report) -> None:
             problem = version_problem(addon.manifest)
             if problem:
                 report.add("addons", addon.name, WARNING, f"{addon.path}: {problem}")
+            for binary in binaries(addon.manifest):
+                if not shutil.which(binary):
+                    report.add(
+                        "addons",
+                        addon.name,
+                        WARNING,
+                        f"needs the program {binary!r}, not on PATH: Odoo refuses to install it",
+                    )
             if not (addon.path / "__init__.py").is_file():
                 report.add(
                     "addons",

@@ -106,3 +106,12 @@ def test_module_paths_first_wins(saas_env, tmp_path):
     paths = addons.module_paths(addons.resolve(s, None))
     assert paths == {"m": first / "m", "n": second / "n"}
     assert isinstance(paths["m"], Path)
+
+
+def test_missing_program_of_an_addon_is_a_warning(saas_env, addons_dir):
+    manifest = (
+        "{'version': '19.0.1.0.0', 'external_dependencies': {'bin': ['sh', 'no-such-prog-pf']}}"
+    )
+    write_addon(addons_dir, "needs_bin", manifest)
+    (finding,) = by_item(run_addons(saas_env))["needs_bin"]
+    assert finding.status == WARNING and "'no-such-prog-pf'" in finding.message
