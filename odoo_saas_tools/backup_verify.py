@@ -8,10 +8,8 @@ never served), checks that it is an Odoo 19 database, and drops it with its file
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import logging
-import tempfile
 import time
 import uuid
 import zipfile
@@ -88,9 +86,7 @@ def restore_test(settings: Settings, path: Path, kind: str) -> tuple[str, int]:
     scratch = SCRATCH_PREFIX + uuid.uuid4().hex[:12]
     try:
         restore.create_empty_database(settings, scratch)
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix=".verify-", dir=settings.data_dir) as tmp:
-            restore._load(settings, scratch, path, kind, Path(tmp) / "filestore", None, False)
+        restore.load_backup(settings, scratch, path, kind, settings.filestore(scratch), None, False)
         with connect(settings, scratch) as conn, conn.cursor() as cr:
             cr.execute("SELECT to_regclass('ir_module_module') IS NOT NULL")
             if not cr.fetchone()[0]:
@@ -106,8 +102,7 @@ def restore_test(settings: Settings, path: Path, kind: str) -> tuple[str, int]:
             )
         return version, modules
     finally:
-        with contextlib.suppress(Exception):
-            restore._cleanup(settings, scratch)
+        restore.discard(settings, scratch)  # database and filestore; logs, never raises
 
 
 def verify(settings: Settings, path: Path, *, restore: bool = False) -> VerifyResult:
