@@ -130,7 +130,7 @@ def test_tenant_of_another_version_is_reported_and_not_served(pg, saas_env):
         report = Report()
         tenants = tenant_versions.scan(s, report, with_state=False)
         assert [t.name for t in tenants] == [new]
-        assert report.excluded_tenants == {old: "Odoo 18.0.1.3 database"}
+        assert report.excluded_tenants == {old: "Odoo 18.0 database"}
         (warning,) = [f for f in report.findings if f.item == old]
         assert warning.status == WARNING and "not served" in warning.message
         serving = tenant_versions.serving_settings(s, report)
