@@ -114,9 +114,13 @@ class RunSummary:
 @contextlib.contextmanager
 def run_lock(settings: Settings) -> Iterator[None]:
     """One `backup run` at a time on this backup directory (scheduled or by hand)."""
-    settings.backup_dir.mkdir(parents=True, exist_ok=True)
     path = settings.backup_dir / ".run.lock"
-    with open(path, "a+") as fh:
+    try:
+        settings.backup_dir.mkdir(parents=True, exist_ok=True)
+        fh = open(path, "a+")  # noqa: SIM115 - closed by the with below
+    except OSError as exc:
+        raise SaasError(f"BACKUP_DIR {settings.backup_dir} is not usable: {exc.strerror}") from exc
+    with fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

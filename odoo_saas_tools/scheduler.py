@@ -31,6 +31,7 @@ from croniter import croniter
 
 from odoo_saas_tools.backup_names import sweep_partials
 from odoo_saas_tools.backup_status import atomic_write_json
+from odoo_saas_tools.errors import SaasError
 from odoo_saas_tools.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -121,7 +122,13 @@ class Scheduler:
 
     def start_up(self) -> bool:
         """Sweep stale partial files; return whether a run was missed while we were down."""
-        self.settings.backup_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.settings.backup_dir.mkdir(parents=True, exist_ok=True)
+            self.save()  # proves the directory is writable before the first fire time
+        except OSError as exc:
+            raise SaasError(
+                f"BACKUP_DIR {self.settings.backup_dir} is not usable: {exc.strerror}"
+            ) from exc
         for path in sweep_partials(self.settings.backup_dir):
             log.warning("removed %s, left by an interrupted backup", path)
         now = self.clock()
