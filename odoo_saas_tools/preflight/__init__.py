@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 
+import psycopg2
+
 from odoo_saas_tools import render
 from odoo_saas_tools.errors import ConfigError, SaasError
 from odoo_saas_tools.preflight import (
@@ -66,7 +68,10 @@ def run_checks(
     if not config.check_postgres(s, report, required=postgres_required):
         return report
     if s.auto_update and fix:
-        autoupdate.recover_interrupted(s, report)
+        try:
+            autoupdate.recover_interrupted(s, report)
+        except (SaasError, psycopg2.Error) as exc:  # BusyError included: someone is on it
+            report.add("update", "recovery", WARNING, f"interrupted update not repaired: {exc}")
     tenants = tenant_versions.scan(s, report, with_state=s.auto_update)
     if not s.auto_update:
         return report
