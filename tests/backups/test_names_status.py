@@ -1,0 +1,95 @@
+"""Backup names, partial files and the status-file contract with the metrics exporter."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import datetime, timezone
+
+from odoo_saas_tools import backup_status
+from odoo_saas_tools.backup_names import (
+    backup_name,
+    parse_backup_name,
+    partial_owner,
+    partial_path,
+    sweep_partials,
+)
+from odoo_saas_tools.metrics.backups import read_statuses
+from odoo_saas_tools.settings import Settings
+
+WHEN = datetime(2026, 11, 26, 17, 18, 0, tzinfo=timezone.utc)
+
+
+def test_names_round_trip_for_every_format_and_odd_tenant_names():
+    for db in ("acme", "a_b_20261126T171800Z", "x.y-z", "odoo_acme"):
+        for fmt in ("zip", "dump", "sql.gz"):
+            name = backup_name(db, fmt, WHEN)
+            parsed = parse_backup_name(name)
+            assert parsed is not None and (parsed.database, parsed.timestamp, parsed.ext) == (
+                db,
+                WHEN,
+                fmt,
+            )
+            assert parsed.name == name
+    assert backup_name("acme", "zip", WHEN) == "acme_20261126T171800Z.zip"
+
+
+def test_other_files_are_not_backups():
+    for name in (
+        "acme_20261126T171800Z.zip.sha256",
+        "acme_20261126T171800Z.zip.offsite",
+        ".acme_20261126T171800Z.zip.123.partial",
+        "acme_20261126T171800Z.tar",
+        "acme_20261332T250000Z.zip",  # not a date
+        "acme.zip",
+        "_20261126T171800Z.zip",
+    ):
+        assert parse_backup_name(name) is None, name
+
+
+def test_partial_names_carry_their_writer(tmp_path):
+    final = tmp_path / "acme_20261126T171800Z.zip"
+    partial = partial_path(final)
+    assert partial.name.startswith(".") and partial_owner(partial.name) == os.getpid()
+    assert parse_backup_name(partial.name) is None
+
+
+def test_sweep_removes_only_partials_of_dead_writers(tmp_path):
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    dead_pid = int(dead.stdout)
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        sub = tmp_path / "acme"
+        sub.mkdir()
+        stale = partial_path(sub / "acme_20261126T171800Z.zip", dead_pid)
+        busy = partial_path(sub / "acme_20261126T171900Z.zip", live.pid)
+        backup = sub / "acme_20261126T171700Z.zip"
+        for p in (stale, busy, backup):
+            p.write_bytes(b"x")
+        assert sweep_partials(tmp_path) == [stale]
+        assert busy.exists() and backup.exists() and not stale.exists()
+    finally:
+        live.kill()
+        live.wait()
+
+
+def test_status_file_contract_is_what_the_exporter_reads(saas_env):
+    settings = Settings.from_env(saas_env)
+    backup_status.record(
+        settings, "acme", ok=True, offsite="verified", duration=2.5, size=1234, file=None
+    )
+    backup_status.record(settings, "acme", ok=False, offsite="failed", error="pg_dump exited 1")
+    data = json.loads((settings.backup_dir / ".status" / "acme.json").read_text())
+    assert data["failures_total"] == 1 and data["last_error"] == "pg_dump exited 1"
+    assert data["last_success"] < data["last_failure"] and data["offsite"] == "failed"
+    assert [p.name for p in (settings.backup_dir / ".status").iterdir()] == ["acme.json"]
+    seen = read_statuses(settings)["acme"]
+    assert seen.failures_total == 1 and seen.last_size_bytes == 1234 and seen.offsite == "failed"
+    assert seen.last_duration_seconds == 2.5
