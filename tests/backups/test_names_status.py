@@ -93,3 +93,14 @@ def test_status_file_contract_is_what_the_exporter_reads(saas_env):
     seen = read_statuses(settings)["acme"]
     assert seen.failures_total == 1 and seen.last_size_bytes == 1234 and seen.offsite == "failed"
     assert seen.last_duration_seconds == 2.5
+
+
+def test_a_second_backup_run_is_refused_while_one_runs(saas_env):
+    from odoo_saas_tools.backup_run import run_lock
+    from tests.support.cli import run_cli
+
+    settings = Settings.from_env(saas_env)
+    with run_lock(settings):
+        proc = run_cli(saas_env, "backup", "run", timeout=60)
+    assert proc.returncode == 4
+    assert f"another backup run is in progress (pid {os.getpid()})" in proc.stderr
