@@ -6,7 +6,12 @@ environment, never in argv. Dumps are `--no-owner` like Odoo's, so a restore by 
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import logging
 import os
+import re
+import secrets
 import subprocess
 import tempfile
 from pathlib import Path
@@ -15,6 +20,10 @@ from typing import IO, Any
 from odoo_saas_tools import execute
 from odoo_saas_tools.errors import CommandError
 from odoo_saas_tools.settings import Settings
+
+log = logging.getLogger(__name__)
+
+_CHUNK = 1024 * 1024
 
 
 def _env(settings: Settings, db: str) -> dict[str, str]:
@@ -136,3 +145,107 @@ def pg_restore_list(settings: Settings, dump: Path) -> bytes:
 def default_jobs() -> int:
     """Parallel pg_restore workers: one per CPU, at least 1, at most 8."""
     return max(1, min(8, os.cpu_count() or 1))
+
+
+# --- loading SQL files that may come from anyone ------------------------------------------------
+# psql runs backslash meta-commands found in its input (`\\! cmd` runs a shell command), so a
+# .sql file or an uploaded zip's dump.sql could execute commands here. PostgreSQL's psql (since
+# 13.22/14.19/15.14/16.10/17.6) has `\\restrict KEY`: afterwards every meta-command is refused
+# until `\\unrestrict KEY`. We start the stream with our own random key and drop the file's own
+# (pg_dump's) `\\restrict`/`\\unrestrict` lines, so nothing in the file can lift it.
+_META_OR_COPY = re.compile(rb"^(?:COPY .* FROM stdin;|\\[^\n]*)$", re.M)
+_END_OF_COPY = re.compile(rb"^\\\.$", re.M)
+_RESTRICT = re.compile(rb"\\(?:un)?restrict [A-Za-z0-9]+\s*")
+_RESTRICT_VERSIONS = {13: 22, 14: 19, 15: 14, 16: 10, 17: 6}
+
+
+@functools.cache
+def psql_supports_restrict() -> bool:
+    """Whether the installed psql knows \\restrict (the 2025 security releases and later)."""
+    out = execute.run(["psql", "--version"], capture=True).stdout.decode()
+    match = re.search(r"(\d+)\.(\d+)", out)
+    if not match:
+        return False
+    major, minor = int(match[1]), int(match[2])
+    return major >= 18 or minor >= _RESTRICT_VERSIONS.get(major, 10**6)
+
+
+class SqlGuard:
+    """Filters a SQL stream for psql: our \\restrict first, the file's own restrict lines out.
+
+    COPY data is passed through untouched (a data line is never mistaken for a command).
+    Without \\restrict support, meta-commands at the start of a line are refused here.
+    """
+
+    def __init__(self, restrict: bool) -> None:
+        self.restrict = restrict
+        self.key = secrets.token_hex(24).encode()
+        self.in_copy = False
+        self.carry = b""
+
+    def header(self) -> bytes:
+        return b"\\restrict " + self.key + b"\n" if self.restrict else b""
+
+    def feed(self, chunk: bytes) -> bytes:
+        data = self.carry + chunk
+        cut = data.rfind(b"\n") + 1
+        self.carry = data[cut:]
+        return self._filter(data[:cut])
+
+    def finish(self) -> bytes:
+        tail, self.carry = self.carry, b""
+        return self._filter(tail + b"\n") if tail else b""
+
+    def _filter(self, data: bytes) -> bytes:
+        out: list[bytes] = []
+        pos = 0
+        while pos < len(data):
+            if self.in_copy:
+                match = _END_OF_COPY.search(data, pos)
+                if not match:
+                    out.append(data[pos:])
+                    break
+                self.in_copy = False
+            else:
+                match = _META_OR_COPY.search(data, pos)
+                if not match:
+                    out.append(data[pos:])
+                    break
+                line = match.group(0)
+                if line.startswith(b"COPY "):
+                    self.in_copy = True
+                elif _RESTRICT.fullmatch(line):
+                    out.append(data[pos : match.start()])
+                    pos = match.end()
+                    continue
+                elif not self.restrict:
+                    raise CommandError(
+                        "refusing to load SQL with psql meta-command "
+                        f"{line[:40].decode(errors='replace')!r}"
+                    )
+            out.append(data[pos : match.end()])
+            pos = match.end()
+        return b"".join(out)
+
+
+def psql_load(settings: Settings, db: str, source: IO[bytes]) -> None:
+    """Load a SQL stream into db with psql: one transaction, stop at the first error, and no
+    meta-command from the file ever runs. A psql that stopped on an error is reported (with
+    its ERROR line), not the broken pipe."""
+    guard = SqlGuard(psql_supports_restrict())
+    if not guard.restrict:
+        log.warning("this psql has no \\restrict; meta-commands are only refused line by line")
+    proc = psql_popen(settings, db)
+    assert proc.stdin is not None
+    try:
+        with contextlib.suppress(BrokenPipeError):
+            proc.stdin.write(guard.header())
+            while chunk := source.read(_CHUNK):
+                proc.stdin.write(guard.feed(chunk))
+            proc.stdin.write(guard.finish())
+        with contextlib.suppress(BrokenPipeError):
+            proc.stdin.close()
+    except BaseException:
+        kill(proc)
+        raise
+    wait(proc, settings)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import gzip
 import logging
-import shutil
 import tempfile
 import threading
 import time
@@ -24,7 +23,6 @@ import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import IO
 
 import psycopg2
 from psycopg2 import sql
@@ -55,6 +53,7 @@ class RestoreResult:
     attachments: int
     missing_attachments: int
     duration_seconds: float
+    odoo_version: str = ""
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -100,7 +99,14 @@ def restore_backup(
         try:
             create_empty_database(settings, tmp)
             count = load_backup(settings, tmp, path, kind, tmp_fs, jobs, progress)
-            _require_odoo(settings, tmp, path)
+            version = _require_odoo(settings, tmp, path)
+            if not version.startswith("19.0"):
+                log.warning(
+                    "%s holds an Odoo %s database; this stack runs 19.0 and will not serve it "
+                    "until it is upgraded",
+                    path.name,
+                    version or "(unknown version)",
+                )
             missing = _missing_attachments(settings, tmp, tmp_fs)
             if missing:
                 log.warning(
@@ -126,6 +132,7 @@ def restore_backup(
         attachments=count,
         missing_attachments=missing,
         duration_seconds=round(time.monotonic() - started, 3),
+        odoo_version=version,
     )
     log.info("restored %s from %s", name, source)
     return result
@@ -240,31 +247,16 @@ def load_backup(
         return 0
     if kind == archive.SQL:
         with open(path, "rb") as fh:
-            _psql_from(settings, db, fh)
+            pgtools.psql_load(settings, db, fh)
         return 0
     if kind == archive.SQL_GZ:
         try:
             with gzip.open(path, "rb") as fh:
-                _psql_from(settings, db, fh)
+                pgtools.psql_load(settings, db, fh)
         except (OSError, EOFError) as exc:
             raise SaasError(f"{path.name} is not a valid gzip file: {exc}") from exc
         return 0
     return _load_zip(settings, db, path, kind, fs_dir, jobs, progress)
-
-
-def _psql_from(settings: Settings, db: str, fh: IO[bytes]) -> None:
-    """Stream SQL into psql; a psql that stopped on an error is reported, not the broken pipe."""
-    proc = pgtools.psql_popen(settings, db)
-    assert proc.stdin is not None
-    try:
-        with contextlib.suppress(BrokenPipeError):
-            shutil.copyfileobj(fh, proc.stdin, _CHUNK)
-        with contextlib.suppress(BrokenPipeError):
-            proc.stdin.close()
-    except BaseException:
-        pgtools.kill(proc)
-        raise
-    pgtools.wait(proc, settings)
 
 
 class _Worker(threading.Thread):
@@ -302,7 +294,7 @@ def _load_zip(
 
             def load() -> None:
                 with zipfile.ZipFile(path) as own, own.open(archive.PLAIN_MEMBER) as fh:
-                    _psql_from(settings, db, fh)
+                    pgtools.psql_load(settings, db, fh)
 
         else:
             workdir = Path(stack.enter_context(_scratch_dir(settings)))
@@ -314,7 +306,9 @@ def _load_zip(
 
         worker = _Worker(load)
         worker.start()
-        bar = Progress(f"restore {db}", total=len(members), enabled=None if progress else False)
+        bar = Progress(
+            f"restore {path.name}", total=len(members), enabled=None if progress else False
+        )
         try:
             fs_dir.mkdir(parents=True, exist_ok=True)
             count = archive.extract_filestore(zf, fs_dir, bar.advance)
@@ -339,11 +333,15 @@ def _scratch_dir(settings: Settings) -> Iterator[str]:
         yield tmpdir
 
 
-def _require_odoo(settings: Settings, db: str, path: Path) -> None:
+def _require_odoo(settings: Settings, db: str, path: Path) -> str:
+    """base's version in the restored database; SaasError if it is not an Odoo database."""
     with connect(settings, db) as conn, conn.cursor() as cr:
         cr.execute("SELECT to_regclass('ir_module_module') IS NOT NULL")
         if not cr.fetchone()[0]:
             raise SaasError(f"{path.name} does not hold an Odoo database (no ir_module_module)")
+        cr.execute("SELECT latest_version FROM ir_module_module WHERE name = 'base'")
+        row = cr.fetchone()
+    return str(row[0]) if row and row[0] else ""
 
 
 def _missing_attachments(settings: Settings, db: str, fs_dir: Path) -> int:

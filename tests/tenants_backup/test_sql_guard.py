@@ -1,0 +1,73 @@
+"""A SQL file cannot make psql run commands on the host (psql meta-commands are refused)."""
+
+from __future__ import annotations
+
+import gzip
+import zipfile
+
+import pytest
+
+from odoo_saas_tools import pgtools
+from odoo_saas_tools.backup import create_backup
+from odoo_saas_tools.restore import database_exists
+from tests.support.cli import run_cli
+from tests.tenants_backup.conftest import unique_name
+
+
+def test_guard_keeps_copy_data_and_drops_the_files_own_restrict():
+    guard = pgtools.SqlGuard(restrict=True)
+    sql = (
+        b"\\restrict AbC123\n"
+        b"CREATE TABLE public.t (x text);\n"
+        b"COPY public.t (x) FROM stdin;\n"
+        b"\\restrict looks_like_a_command_but_is_data\n"
+        b"plain\n"
+        b"\\.\n"
+        b"\\unrestrict AbC123\n"
+        b"\\! echo escape\n"
+    )
+    # fed in small pieces: chunk boundaries must not matter
+    out = guard.header() + b"".join(guard.feed(sql[i : i + 7]) for i in range(0, len(sql), 7))
+    out += guard.finish()
+    lines = out.split(b"\n")
+    assert lines[0] == b"\\restrict " + guard.key
+    assert b"\\restrict AbC123" not in out and b"\\unrestrict AbC123" not in out
+    assert b"\\restrict looks_like_a_command_but_is_data" in lines  # COPY data untouched
+    assert b"\\! echo escape" in lines  # left for psql, which refuses it (restricted)
+
+
+def test_guard_without_restrict_support_refuses_meta_commands():
+    guard = pgtools.SqlGuard(restrict=False)
+    assert guard.feed(b"\\restrict k1\nSELECT 1;\n") == b"\nSELECT 1;\n"
+    with pytest.raises(pgtools.CommandError, match="meta-command"):
+        guard.feed(b"\\! touch /tmp/x\n")
+
+
+@pytest.mark.parametrize("where", ["line", "mid-line", "zip"])
+def test_shell_escape_in_a_backup_is_refused(settings, saas_env, fake_tenant, tmp_path, where):
+    assert pgtools.psql_supports_restrict()
+    marker = tmp_path / "pwned"
+    src = fake_tenant(files=1)
+    good = create_backup(settings, src).path
+    with zipfile.ZipFile(good) as zf:
+        dump = zf.read("dump.sql")
+    evil_line = f"\\! touch {marker}\n".encode()
+    if where == "mid-line":
+        evil_line = f"SELECT 1 \\! touch {marker}\n;\n".encode()
+    # after the dump's own \unrestrict: a file cannot lift our restriction
+    evil_dump = dump + evil_line
+    if where == "zip":
+        bad = tmp_path / "evil.zip"
+        with zipfile.ZipFile(good) as zin, zipfile.ZipFile(bad, "w") as zout:
+            for info in zin.infolist():
+                data = evil_dump if info.filename == "dump.sql" else zin.read(info)
+                zout.writestr(info, data)
+    else:
+        bad = tmp_path / "evil.sql.gz"
+        bad.write_bytes(gzip.compress(evil_dump))
+    target = unique_name()
+    proc = run_cli(saas_env, "db", "restore", target, str(bad))
+    assert proc.returncode == 1
+    assert "restricted" in proc.stderr
+    assert not marker.exists()
+    assert not database_exists(settings, target)
