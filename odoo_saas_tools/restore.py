@@ -15,11 +15,13 @@ from __future__ import annotations
 import contextlib
 import gzip
 import logging
+import os
 import tempfile
 import threading
 import time
 import uuid
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -274,6 +276,20 @@ class _Worker(threading.Thread):
             self.error = exc
 
 
+# What zipfile raises for a damaged member (bad CRC, broken deflate stream, cut short).
+_DAMAGED = (zipfile.BadZipFile, zlib.error, EOFError)
+
+
+class _Stopped(Exception):
+    """The load failed: the filestore extraction stops early."""
+
+
+def _lower_priority() -> None:
+    """Nice the calling thread (Linux: per thread) so it yields CPU to the database load."""
+    with contextlib.suppress(OSError, AttributeError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+
+
 def _load_zip(
     settings: Settings,
     db: str,
@@ -304,23 +320,39 @@ def _load_zip(
             def load() -> None:
                 pgtools.pg_restore(settings, db, dump, jobs=jobs)
 
-        worker = _Worker(load)
-        worker.start()
         bar = Progress(
             f"restore {path.name}", total=len(members), enabled=None if progress else False
         )
-        try:
+        stop = threading.Event()
+        extracted: list[int] = []
+
+        def advance(n: int) -> None:
+            if stop.is_set():
+                raise _Stopped
+            bar.advance(n)
+
+        def extract() -> None:
+            _lower_priority()  # the database load is the critical path: let it have the CPU
             fs_dir.mkdir(parents=True, exist_ok=True)
-            count = archive.extract_filestore(zf, fs_dir, bar.advance)
-        except zipfile.BadZipFile as exc:
-            worker.join()
+            extracted.append(archive.extract_filestore(zf, fs_dir, advance))
+
+        worker = _Worker(extract)
+        worker.start()
+        try:
+            load()
+        except _DAMAGED as exc:
+            stop.set()
             raise SaasError(f"{path.name} is damaged: {exc}") from exc
+        except BaseException:
+            stop.set()
+            raise
         finally:
             worker.join()
+        if isinstance(worker.error, _DAMAGED):
+            raise SaasError(f"{path.name} is damaged: {worker.error}") from worker.error
         if worker.error is not None:
-            if isinstance(worker.error, zipfile.BadZipFile):
-                raise SaasError(f"{path.name} is damaged: {worker.error}") from worker.error
             raise worker.error
+        count = extracted[0]
         bar.finish()
     return count
 

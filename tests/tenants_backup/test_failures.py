@@ -33,17 +33,19 @@ def _no_scratch_left(settings):
         assert [p.name for p in settings.filestore_root.iterdir() if "odoo_saas_" in p.name] == []
 
 
-def _corrupt_copy(src, dest):
-    """Flip bytes inside the stored data of the last filestore member (CRC must catch it)."""
+def _corrupt_copy(src, dest, member="filestore/"):
+    """Flip bytes inside the data of a member (CRC or the deflate stream must catch it)."""
     data = bytearray(src.read_bytes())
     with zipfile.ZipFile(src) as zf:
-        info = [i for i in zf.infolist() if i.filename.startswith("filestore/")][-1]
+        info = [i for i in zf.infolist() if i.filename.startswith(member)][-1]
     start = info.header_offset + 30 + len(info.filename) + 64
     data[start : start + 8] = b"\xff" * 8
     dest.write_bytes(bytes(data))
 
 
-@pytest.mark.parametrize("damage", ["truncated", "bad-crc", "sql-error", "not-a-backup"])
+@pytest.mark.parametrize(
+    "damage", ["truncated", "bad-crc", "bad-dump", "sql-error", "not-a-backup"]
+)
 def test_failing_forced_restore_leaves_old_tenant_intact(
     settings, saas_env, fake_tenant, tmp_path, damage
 ):
@@ -56,6 +58,8 @@ def test_failing_forced_restore_leaves_old_tenant_intact(
         bad.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
     elif damage == "bad-crc":
         _corrupt_copy(good, bad)
+    elif damage == "bad-dump":
+        _corrupt_copy(good, bad, "dump.sql")
     elif damage == "sql-error":
         bad = tmp_path / "broken.sql.gz"
         with zipfile.ZipFile(good) as zf:
