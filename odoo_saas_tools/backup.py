@@ -27,7 +27,7 @@ from pathlib import Path
 
 import psycopg2.extensions
 
-from odoo_saas_tools import archive, backup_names, pgtools
+from odoo_saas_tools import archive, backup_names, pgtools, privileges
 from odoo_saas_tools.errors import ConfigError, SaasError
 from odoo_saas_tools.output import Progress, human_size
 from odoo_saas_tools.postgres import connect
@@ -88,6 +88,7 @@ def create_backup(
     directory = Path(directory) if directory else backup_names.default_dir(settings, db)
     with tenant_lock(settings, db, operation="backup") if lock else contextlib.nullcontext():
         _require_database(settings, db)
+        created = not directory.exists()
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         if directory == backup_names.default_dir(settings, db):
             backup_names.sweep_partials(directory)  # left by a killed backup
@@ -106,7 +107,12 @@ def create_backup(
                 else:
                     sha, size, count = _write_zip(settings, db, snap, final, fmt, progress)
             os.replace(partial, final)
-            backup_names.write_checksum(final, sha)
+            side = backup_names.write_checksum(final, sha)
+            if directory.resolve().is_relative_to(settings.backup_dir.resolve()):
+                # made by root (docker exec): the scheduler, running as the runtime user, must
+                # still be able to prune these
+                mine = [final, side, directory] if created else [final, side]
+                privileges.give_to_runtime_user(settings.runtime_user, mine)
             with contextlib.suppress(OSError):
                 archive.fsync_dir(directory)
         except BaseException:

@@ -59,3 +59,24 @@ def drop_to(user: RuntimeUser) -> None:
     os.setuid(user.uid)
     os.environ["HOME"] = user.home
     os.environ["USER"] = user.name
+
+
+def give_to_runtime_user(user_name: str, paths: Iterable[Path]) -> None:
+    """Run as root (e.g. `docker exec`), hand files we just made to the runtime user.
+
+    Otherwise Odoo (running as that user) could not add attachments to a restored filestore
+    and the scheduler could not prune a backup directory made by root. Trees are walked.
+    """
+    if os.geteuid() != 0:
+        return
+    user = lookup(user_name)
+    if user.uid == 0:
+        return
+    for top in paths:
+        if not top.exists():
+            continue
+        os.lchown(top, user.uid, user.gid)
+        if top.is_dir() and not top.is_symlink():
+            for root, subdirs, files in os.walk(top):
+                for name in subdirs + files:
+                    os.lchown(os.path.join(root, name), user.uid, user.gid)

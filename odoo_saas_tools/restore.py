@@ -29,7 +29,7 @@ from pathlib import Path
 import psycopg2
 from psycopg2 import sql
 
-from odoo_saas_tools import archive, databases, filestore, identity, pgtools
+from odoo_saas_tools import archive, databases, filestore, identity, pgtools, privileges
 from odoo_saas_tools import neutralize as neutralizer
 from odoo_saas_tools.errors import SaasError
 from odoo_saas_tools.output import Progress
@@ -120,6 +120,8 @@ def restore_backup(
                 identity.renew(settings, tmp, base_url=identity.default_base_url(settings, name))
             if neutralize:
                 neutralizer.neutralize(settings, tmp)
+            tmp_fs.mkdir(parents=True, exist_ok=True)
+            privileges.give_to_runtime_user(settings.runtime_user, [tmp_fs])
             _swap_in(settings, name, tmp, exists)
         except BaseException:
             discard(settings, tmp)

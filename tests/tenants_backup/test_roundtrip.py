@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
+import pwd
 import subprocess
 import zipfile
 from pathlib import Path
@@ -179,3 +181,21 @@ def test_not_enough_space_is_refused_before_writing(tmp_path):
     with pytest.raises(SaasError, match="not enough free space"):
         _check_space(tmp_path, 10**18)
     _check_space(tmp_path, 1)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to hand files over")
+def test_run_as_root_hands_files_to_the_runtime_user(saas_env, fake_tenant, settings):
+    """`docker exec` runs as root; Odoo and the scheduler run as ODOO_SAAS_USER."""
+    nobody = pwd.getpwnam("nobody")
+    env = {**saas_env, "ODOO_SAAS_USER": "nobody"}
+    db = fake_tenant(files=3)
+    proc = run_cli(env, "db", "backup", db)
+    assert proc.returncode == 0, proc.stderr
+    path = Path(proc.stdout.strip().splitlines()[-1])
+    for p in (path, path.parent, path.with_name(path.name + ".sha256")):
+        assert p.stat().st_uid == nobody.pw_uid
+    target = unique_name()
+    proc = run_cli(env, "db", "restore", target, str(path))
+    assert proc.returncode == 0, proc.stderr
+    tree = [settings.filestore(target), *settings.filestore(target).rglob("*")]
+    assert len(tree) > 3 and {p.stat().st_uid for p in tree} == {nobody.pw_uid}
