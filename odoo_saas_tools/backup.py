@@ -106,19 +106,24 @@ def create_backup(
                     count = 0
                 else:
                     sha, size, count = _write_zip(settings, db, snap, final, fmt, progress)
-            os.replace(partial, final)
+            # the checksum first: a file with a backup's name always has its sidecar
             side = backup_names.write_checksum(final, sha)
-            if directory.resolve().is_relative_to(settings.backup_dir.resolve()):
-                # made by root (docker exec): the scheduler, running as the runtime user, must
-                # still be able to prune these
-                mine = [final, side, directory] if created else [final, side]
-                privileges.give_to_runtime_user(settings.runtime_user, mine)
-            with contextlib.suppress(OSError):
-                archive.fsync_dir(directory)
+            os.replace(partial, final)
         except BaseException:
-            _remove_quietly(partial)
-            _remove_quietly(_sql_temp(final))
+            for leftover in (partial, _sql_temp(final), backup_names.checksum_path(final)):
+                _remove_quietly(leftover)
             raise
+    with contextlib.suppress(OSError):
+        archive.fsync_dir(directory)
+    if directory.resolve().is_relative_to(settings.backup_dir.resolve()):
+        # made by root (docker exec): the scheduler, running as the runtime user, must still
+        # be able to prune these
+        try:
+            privileges.give_to_runtime_user(
+                settings.runtime_user, [final, side, directory] if created else [final, side]
+            )
+        except (OSError, SaasError) as exc:
+            log.warning("could not hand %s to %s: %s", final, settings.runtime_user, exc)
     result = BackupResult(
         path=final,
         sha256=sha,
