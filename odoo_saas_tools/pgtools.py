@@ -132,13 +132,15 @@ def pg_restore(settings: Settings, db: str, dump: Path, *, jobs: int | None = No
         argv.append(f"--jobs={jobs}")
     else:
         argv.append("--single-transaction")
-    argv.append(dump)
+    argv.append(Path(dump).absolute())  # never mistaken for an option
     execute.run(argv, env=_env(settings, db), secrets=settings.secret_values())
 
 
 def pg_restore_list(settings: Settings, dump: Path) -> bytes:
     """The table of contents of a custom-format dump (fails when the file is not one)."""
-    proc = execute.run(["pg_restore", "--list", dump], env=settings.libpq_env(), capture=True)
+    proc = execute.run(
+        ["pg_restore", "--list", Path(dump).absolute()], env=settings.libpq_env(), capture=True
+    )
     return proc.stdout
 
 
