@@ -390,8 +390,3 @@ def _missing_attachments(settings: Settings, db: str, fs_dir: Path) -> int:
         )
         rows = cr.fetchall()
     return sum(1 for (fname,) in rows if not (fs_dir / archive.filestore_relpath(fname)).is_file())
-
-
-# Earlier private names, still used by backup_verify.
-_load = load_backup
-_cleanup = discard
