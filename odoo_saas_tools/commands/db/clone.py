@@ -20,6 +20,7 @@ import argparse
 import contextlib
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from odoo_saas_tools import databases, filestore, identity, neutralize
 from odoo_saas_tools.errors import EXIT_UNCHANGED, SaasError
@@ -66,8 +67,11 @@ def clone(
     """Copy src to dst (caller holds both locks); dst is removed again on any failure."""
     started = time.monotonic()
     method = "template"
-    created_db = created_fs = False
+    created_db = False
     dst_fs = settings.filestore(dst)
+    # The filestore is hard-linked in a thread while PostgreSQL copies the database.
+    pool = ThreadPoolExecutor(max_workers=1)
+    fs_job = pool.submit(filestore.copy_tree, settings.filestore(src), dst_fs)
     try:
         if force_disconnect:
             databases.terminate(settings, src)
@@ -86,8 +90,7 @@ def clone(
             log.info("%s has connected users: copying it online (pg_dump | psql)", src)
             databases.copy_online(settings, src, dst)
         created_db = True
-        fs_mode = filestore.copy_tree(settings.filestore(src), dst_fs)
-        created_fs = fs_mode != "none"
+        fs_mode = fs_job.result()
         values = identity.renew(
             settings, dst, clone=True, base_url=identity.default_base_url(settings, dst)
         )
@@ -95,10 +98,12 @@ def clone(
     except BaseException:
         if created_db:
             databases.drop_quietly(settings, dst)
-        if created_fs:
-            with contextlib.suppress(OSError):
+        with contextlib.suppress(Exception):
+            if fs_job.result() != "none":  # waits for the copy, then removes what it made
                 filestore.remove(dst_fs)
         raise
+    finally:
+        pool.shutdown(wait=True)
     return {
         "source": src,
         "database": dst,
