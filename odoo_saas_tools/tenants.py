@@ -33,12 +33,15 @@ def check_name(name: str, settings: Settings | None = None, *, what: str = "data
     if name in PROTECTED:
         raise ConfigError(f"{what} name {name!r} is reserved by PostgreSQL")
     if name.startswith(RESERVED_PREFIX):
-        raise ConfigError(f"{what} name {name!r} uses the prefix {RESERVED_PREFIX} kept for "
-                          "odoo-saas's own databases")
+        raise ConfigError(
+            f"{what} name {name!r} uses the prefix {RESERVED_PREFIX} kept for "
+            "odoo-saas's own databases"
+        )
     if settings is not None and "%d" in settings.db_filter and not DNS_LABEL.fullmatch(name):
         log.warning(
             "%s is not a DNS label (letters, digits, -): with ODOO_DB_FILTER using %%d no host "
-            "name can reach it", name,
+            "name can reach it",
+            name,
         )
     return name
 

@@ -9,7 +9,8 @@ from odoo_saas_tools.cli import register_all
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "db", help="tenant databases: create, backup, restore, clone, drop, list, rename",
+        "db",
+        help="tenant databases: create, backup, restore, clone, drop, list, rename",
         description=__doc__,
     )
     sub = p.add_subparsers(dest="db_command", metavar="ACTION")
