@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from odoo_saas_tools.cli import register_all
+from odoo_saas_tools.cli import register_group
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
+    register_group(
+        subparsers,
         "backup",
-        help="back up every tenant, schedule, prune, list and verify backups",
-        description=__doc__,
+        "back up every tenant, schedule, prune, list and verify backups",
+        __name__,
+        __doc__,
     )
-    sub = p.add_subparsers(dest="backup_command", metavar="ACTION")
-    sub.required = True
-    register_all(sub, __name__)

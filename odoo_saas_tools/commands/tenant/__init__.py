@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from odoo_saas_tools.cli import register_all
+from odoo_saas_tools.cli import register_group
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("tenant", help="provision tenants", description=__doc__)
-    sub = p.add_subparsers(dest="tenant_command", metavar="ACTION")
-    sub.required = True
-    register_all(sub, __name__)
+    register_group(subparsers, "tenant", "provision tenants", __name__, __doc__)
