@@ -65,14 +65,18 @@ def other_connections(settings: Settings, name: str) -> int:
         return int(cr.fetchone()[0])
 
 
+# Client sessions only: PostgreSQL itself stops autovacuum workers that would block a DROP,
+# RENAME or TEMPLATE copy, and terminating them (superuser processes) is refused to our role.
+TERMINATE_SQL = (
+    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+    "WHERE datname = %s AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+)
+
+
 def terminate(settings: Settings, name: str) -> int:
     """Disconnect every other session of name, as Odoo does before drop/duplicate/rename."""
     with connect(settings) as conn, conn.cursor() as cr:
-        cr.execute(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-            "WHERE datname = %s AND pid <> pg_backend_pid()",
-            (name,),
-        )
+        cr.execute(TERMINATE_SQL, (name,))
         count = int(cr.fetchone()[0])
     if count:
         log.info("disconnected %d session(s) from %s", count, name)
@@ -159,11 +163,7 @@ def drop(settings: Settings, name: str, *, attempts: int = 5) -> bool:
                 return False
             if row[0]:
                 cr.execute(sql.SQL("ALTER DATABASE {} IS_TEMPLATE false").format(ident(name)))
-            cr.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE datname = %s AND pid <> pg_backend_pid()",
-                (name,),
-            )
+            cr.execute(TERMINATE_SQL, (name,))
             try:
                 cr.execute(sql.SQL("DROP DATABASE {}").format(ident(name)))
                 return True

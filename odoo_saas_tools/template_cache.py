@@ -148,8 +148,10 @@ def checked_out(settings: Settings, spec: Spec, *, rebuild: bool = False) -> Ite
     name = template_name(facts)
     with _lock(settings, name):
         current = next((t for t in templates(settings) if t.name == name), None)
-        if current is not None and (rebuild or _expired(settings, current)):
-            log.info("template %s is %s: rebuilding", name, "refreshed" if rebuild else "too old")
+        if current is not None and (
+            rebuild or _expired(settings, current) or _lost_filestore(settings, current)
+        ):
+            log.info("template %s is %s: rebuilding", name, "refreshed" if rebuild else "stale")
             _drop(settings, name)
             current = None
         if current is None:
@@ -158,6 +160,12 @@ def checked_out(settings: Settings, spec: Spec, *, rebuild: bool = False) -> Ite
             _touch(settings, current)
         yield current
     prune(settings, keep={name})
+
+
+def _lost_filestore(settings: Settings, tpl: Template) -> bool:
+    """Built with a filestore that this data dir lacks (another stack sharing the server, or a
+    lost volume): copies would miss their attachments."""
+    return bool(tpl.meta.get("filestore")) and not settings.filestore(tpl.name).is_dir()
 
 
 def _build(settings: Settings, name: str, spec: Spec, facts: dict) -> Template:
@@ -177,6 +185,7 @@ def _build(settings: Settings, name: str, spec: Spec, facts: dict) -> Template:
         filestore.rename(settings.filestore(tmp), settings.filestore(name))
         meta = {**facts, "created": _now().isoformat(), "used": _now().isoformat()}
         meta["build_seconds"] = round(time.monotonic() - started, 1)
+        meta["filestore"] = settings.filestore(name).is_dir()
         databases.set_template(settings, name, json.dumps(meta, sort_keys=True))
     except BaseException:
         _drop(settings, tmp)

@@ -163,6 +163,8 @@ def stack(
     (tmp / "deps" / "redis").symlink_to(Path(redis_lib.__file__).parent)
     own_redis = RedisServer()  # this module's own: the last test stops it
     prefix = f"odoo-{uuid.uuid4().hex[:6]}:session:"
+    # the shared cluster holds other areas' databases: name ours so Odoo never has to guess
+    db = f"sessions_{uuid.uuid4().hex[:8]}"
     settings = Settings.from_env(
         base_env(
             {
@@ -178,11 +180,11 @@ def stack(
                 "ODOO_ENABLE_REDIS": "true",
                 "ODOO_REDIS_URL": own_redis.url,
                 "ODOO_REDIS_PREFIX": prefix,
+                "ODOO_DB_NAME": db,
             }
         )
     )
     render.render_all(settings)
-    db = f"sessions_{uuid.uuid4().hex[:8]}"
     servers: list[OdooServer] = []
     try:
         odoo_runner.server_job(settings, db, ["-i", "base"], timeout=600)

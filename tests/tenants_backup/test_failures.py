@@ -10,12 +10,15 @@ from psycopg2 import sql
 
 from odoo_saas_tools.backup import create_backup
 from odoo_saas_tools.postgres import connect
-from odoo_saas_tools.restore import database_exists
+from odoo_saas_tools.restore import OLD_PREFIX, TEMP_PREFIX, database_exists
 from odoo_saas_tools.tenants import tenant_lock
 from tests.support.cli import run_cli
 from tests.tenants_backup.conftest import db_rows, partial_files, tenant_files, unique_name
 
 STATE = "SELECT key, value FROM ir_config_parameter ORDER BY key"
+
+# Scratch names of restore (other areas' template caches share the cluster)
+SCRATCH = (TEMP_PREFIX, OLD_PREFIX)
 
 
 def _snapshot(settings, db):
@@ -28,9 +31,11 @@ def _snapshot(settings, db):
 
 def _no_scratch_left(settings):
     names = [r[0] for r in db_rows(settings, "postgres", "SELECT datname FROM pg_database")]
-    assert [n for n in names if n.startswith("odoo_saas_")] == []
+    assert [n for n in names if n.startswith(SCRATCH)] == []
     if settings.filestore_root.exists():
-        assert [p.name for p in settings.filestore_root.iterdir() if "odoo_saas_" in p.name] == []
+        assert [
+            p.name for p in settings.filestore_root.iterdir() if p.name.startswith(SCRATCH)
+        ] == []
 
 
 def _corrupt_copy(src, dest, member="filestore/"):

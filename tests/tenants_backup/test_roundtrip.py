@@ -14,7 +14,7 @@ import pytest
 
 from odoo_saas_tools import backup_names
 from odoo_saas_tools.backup import create_backup
-from odoo_saas_tools.restore import database_exists, restore_backup
+from odoo_saas_tools.restore import OLD_PREFIX, TEMP_PREFIX, database_exists, restore_backup
 from tests.support.cli import run_cli
 from tests.tenants_backup.conftest import (
     add_attachment,
@@ -26,6 +26,9 @@ from tests.tenants_backup.conftest import (
 
 CONTENT = "SELECT id, name, note FROM res_partner ORDER BY id"
 PARAMS = "SELECT key, value FROM ir_config_parameter ORDER BY key"
+
+# Scratch names of restore (other areas' template caches share the cluster)
+SCRATCH = (TEMP_PREFIX, OLD_PREFIX)
 
 
 @pytest.mark.parametrize("fmt", ["zip", "dump", "sql.gz"])
@@ -133,9 +136,12 @@ def test_forced_restore_replaces_database_and_filestore(settings, saas_env, fake
     assert proc.returncode == 0, proc.stderr
     assert db_rows(settings, victim, PARAMS) == db_rows(settings, src, PARAMS)
     assert tenant_files(settings, victim) == tenant_files(settings, src)
-    leftovers = [d for d in _databases(settings) if d.startswith("odoo_saas_")]
+    leftovers = [d for d in _databases(settings) if d.startswith(SCRATCH)]
     assert leftovers == []
-    assert sorted(p.name for p in settings.filestore_root.iterdir() if "odoo_saas_" in p.name) == []
+    assert (
+        sorted(p.name for p in settings.filestore_root.iterdir() if p.name.startswith(SCRATCH))
+        == []
+    )
 
 
 def test_restore_sql_and_bare_pg_dump(settings, fake_tenant, tmp_path):

@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 from dataclasses import asdict, dataclass
 
+import psycopg2
+
 from odoo_saas_tools import filestore, template_cache
 from odoo_saas_tools.errors import SaasError
 from odoo_saas_tools.output import human_size, print_json
@@ -67,6 +69,9 @@ def _inspect(settings: Settings, name: str) -> tuple[str | None, str]:
             return version, "ready"
     except SaasError:
         return None, "unreachable"
+    except psycopg2.Error:
+        # an Odoo-looking database missing Odoo's tables: listed, not a crash of the whole list
+        return None, "damaged"
 
 
 def tenants(settings: Settings) -> list[TenantRow]:
