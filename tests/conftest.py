@@ -47,23 +47,29 @@ def redis_server() -> Iterator[RedisServer]:
     server.stop()
 
 
-@pytest.fixture
-def saas_env(pg: PgCluster, tmp_path: Path) -> dict[str, str]:
-    """A complete environment for odoo-saas: the shared cluster and private directories."""
+def stack_environment(pg: PgCluster, root: Path, **extra: str) -> dict[str, str]:
+    """A complete environment for odoo-saas: the cluster and private directories under root."""
     for name in ("data", "backups", "run", "addons"):
-        (tmp_path / name).mkdir()
+        (root / name).mkdir(exist_ok=True)
     return base_env(
         {
             **pg.env(),
             "ODOO_ADMIN_PASSWD": ADMIN_PASSWD,
-            "ODOO_DATA_DIR": str(tmp_path / "data"),
-            "BACKUP_DIR": str(tmp_path / "backups"),
-            "ODOO_SAAS_RUNTIME_DIR": str(tmp_path / "run"),
-            "ODOO_EXTRA_ADDONS": str(tmp_path / "addons"),
+            "ODOO_DATA_DIR": str(root / "data"),
+            "BACKUP_DIR": str(root / "backups"),
+            "ODOO_SAAS_RUNTIME_DIR": str(root / "run"),
+            "ODOO_EXTRA_ADDONS": str(root / "addons"),
             "ODOO_SAAS_USER": "root",
             "ODOO_BIN": os.environ.get("ODOO_BIN", "odoo"),
+            **extra,
         }
     )
+
+
+@pytest.fixture
+def saas_env(pg: PgCluster, tmp_path: Path) -> dict[str, str]:
+    """A complete environment for odoo-saas: the shared cluster and private directories."""
+    return stack_environment(pg, tmp_path)
 
 
 @pytest.fixture

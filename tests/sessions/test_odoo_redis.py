@@ -30,7 +30,7 @@ from tests.conftest import ADMIN_PASSWD
 from tests.support.cli import base_env
 from tests.support.net import free_port, wait_port
 from tests.support.pg import PgCluster
-from tests.support.redis import REDIS_PASSWORD, RedisServer
+from tests.support.redis import RedisServer
 
 pytestmark = pytest.mark.odoo
 
@@ -305,30 +305,10 @@ def test_redis_down_fails_requests_loudly(stack: Stack) -> None:
     status, data, _ = stack.b.get("/web/health")  # no cookie: Docker's probe still answers
     assert status == 200 and data == {"status": "pass"}
     # Redis comes back on the same address: the same processes serve logins again.
-    revived = subprocess.Popen(
-        [
-            "redis-server",
-            "--port",
-            str(stack.redis.port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(stack.tmp),
-            "--requirepass",
-            REDIS_PASSWORD,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    revived = RedisServer(port=stack.redis.port)
     try:
-        wait_port(stack.redis.port, 15)
         sid = stack.login(stack.b)
         uid, _ = stack.uid(stack.a, sid)
         assert uid == 2
     finally:
-        revived.terminate()
-        revived.wait(10)
+        revived.stop()

@@ -13,11 +13,11 @@ REDIS_PASSWORD = "redis-test-secret-5d2a"
 
 
 class RedisServer:
-    def __init__(self) -> None:
+    def __init__(self, port: int | None = None) -> None:
         binary = shutil.which("redis-server")
         if not binary:
             raise RuntimeError("redis-server not found; install redis-server")
-        self.port = free_port()
+        self.port = port or free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="odoo-saas-redis-"))
         self.proc = subprocess.Popen(
             [

@@ -5,7 +5,6 @@ Odoo template per session when Odoo is installed."""
 from __future__ import annotations
 
 import hashlib
-import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,8 +15,7 @@ from psycopg2 import sql
 from odoo_saas_tools import databases, filestore
 from odoo_saas_tools.postgres import connect, ident
 from odoo_saas_tools.settings import Settings
-from tests.conftest import ADMIN_PASSWD
-from tests.support.cli import base_env
+from tests.conftest import stack_environment
 from tests.support.pg import PgCluster
 
 
@@ -25,21 +23,7 @@ from tests.support.pg import PgCluster
 def tenants_env(pg: PgCluster, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """One environment for the whole area: shared data dir = shared template cache."""
     root = tmp_path_factory.mktemp("tenants")
-    for name in ("data", "backups", "run", "addons"):
-        (root / name).mkdir()
-    return base_env(
-        {
-            **pg.env(),
-            "ODOO_ADMIN_PASSWD": ADMIN_PASSWD,
-            "ODOO_DATA_DIR": str(root / "data"),
-            "BACKUP_DIR": str(root / "backups"),
-            "ODOO_SAAS_RUNTIME_DIR": str(root / "run"),
-            "ODOO_EXTRA_ADDONS": str(root / "addons"),
-            "ODOO_SAAS_USER": "root",
-            "ODOO_BIN": os.environ.get("ODOO_BIN", "odoo"),
-            "ODOO_LOG_LEVEL": "warn",
-        }
-    )
+    return stack_environment(pg, root, ODOO_LOG_LEVEL="warn")
 
 
 @pytest.fixture(scope="session")
