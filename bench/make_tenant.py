@@ -51,10 +51,10 @@ def drop(settings: Settings, name: str) -> None:
 
     from psycopg2 import sql
 
+    from odoo_saas_tools.databases import TERMINATE_SQL
+
     with connect(settings) as conn, conn.cursor() as cr:
-        cr.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)
-        )
+        cr.execute(TERMINATE_SQL, (name,))
         cr.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(ident(name)))
     shutil.rmtree(settings.filestore(name), ignore_errors=True)
 

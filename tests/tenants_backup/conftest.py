@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from odoo_saas_tools import restore
+from odoo_saas_tools import databases, restore
 from odoo_saas_tools.postgres import connect
 from odoo_saas_tools.settings import Settings
 
@@ -103,12 +103,9 @@ def fake_tenant(settings: Settings) -> Iterator[Callable[..., str]]:
                 restore.OLD_PREFIX.replace("_", "\\_") + "%",
             ),
         )
-        for (name,) in cr.fetchall():
-            cr.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
-                (name,),
-            )
-            cr.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        leftovers = [name for (name,) in cr.fetchall()]
+    for name in leftovers:
+        databases.drop(settings, name)
 
 
 def partial_files(directory: Path) -> list[Path]:
