@@ -30,7 +30,7 @@ import psycopg2.extensions
 from odoo_saas_tools import archive, backup_names, pgtools, privileges
 from odoo_saas_tools.errors import ConfigError, SaasError
 from odoo_saas_tools.output import Progress, human_size
-from odoo_saas_tools.postgres import connect
+from odoo_saas_tools.postgres import base_version, connect
 from odoo_saas_tools.settings import Settings
 from odoo_saas_tools.tenants import check_name, tenant_lock
 
@@ -154,8 +154,7 @@ def _snapshot(settings: Settings, db: str) -> Iterator[Snapshot]:
         with conn.cursor() as cr:
             cr.execute("SELECT pg_export_snapshot()")
             snapshot_id = cr.fetchone()[0]
-            cr.execute("SELECT to_regclass('ir_module_module') IS NOT NULL")
-            if not cr.fetchone()[0]:
+            if base_version(cr) is None:
                 raise SaasError(f"{db} is not an Odoo database (no ir_module_module table)")
             cr.execute(
                 "SELECT DISTINCT store_fname FROM ir_attachment "

@@ -19,7 +19,7 @@ from pathlib import Path
 from odoo_saas_tools import archive
 from odoo_saas_tools.backup_names import parse_backup_name, read_checksum, sha256_file
 from odoo_saas_tools.errors import SaasError
-from odoo_saas_tools.postgres import RESERVED_PREFIX, connect
+from odoo_saas_tools.postgres import RESERVED_PREFIX, base_version, connect
 from odoo_saas_tools.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -88,12 +88,9 @@ def restore_test(settings: Settings, path: Path, kind: str) -> tuple[str, int]:
         restore.create_empty_database(settings, scratch)
         restore.load_backup(settings, scratch, path, kind, settings.filestore(scratch), None, False)
         with connect(settings, scratch) as conn, conn.cursor() as cr:
-            cr.execute("SELECT to_regclass('ir_module_module') IS NOT NULL")
-            if not cr.fetchone()[0]:
+            version = base_version(cr)
+            if version is None:
                 raise SaasError(f"{path.name} restores to a database that is not Odoo's")
-            cr.execute("SELECT latest_version FROM ir_module_module WHERE name = 'base'")
-            row = cr.fetchone()
-            version = str(row[0]) if row and row[0] else ""
             cr.execute("SELECT count(*) FROM ir_module_module WHERE state = 'installed'")
             modules = int(cr.fetchone()[0])
         if not version.startswith("19.0"):

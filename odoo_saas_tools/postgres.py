@@ -96,15 +96,22 @@ def owned_databases(settings: Settings) -> list[str]:
         return [row[0] for row in cr.fetchall()]
 
 
+def base_version(cr: psycopg2.extensions.cursor) -> str | None:
+    """base's installed version on this cursor's database: None when the database is not
+    Odoo's (no ir_module_module, the table Odoo recognises its databases by), "" when it is
+    Odoo-shaped but base has no version."""
+    cr.execute("SELECT to_regclass('ir_module_module') IS NOT NULL")
+    if not cr.fetchone()[0]:
+        return None
+    cr.execute("SELECT latest_version FROM ir_module_module WHERE name = 'base'")
+    row = cr.fetchone()
+    return (row[0] if row else None) or ""
+
+
 def odoo_version(settings: Settings, dbname: str) -> str | None:
     """base's installed version when dbname is an Odoo database, else None."""
     with connect(settings, dbname) as conn, conn.cursor() as cr:
-        cr.execute("SELECT to_regclass('ir_module_module') IS NOT NULL")
-        if not cr.fetchone()[0]:
-            return None
-        cr.execute("SELECT latest_version FROM ir_module_module WHERE name = 'base'")
-        row = cr.fetchone()
-        return row[0] if row else None
+        return base_version(cr) or None
 
 
 def filter_allows(settings: Settings, dbname: str) -> bool:

@@ -33,7 +33,7 @@ from odoo_saas_tools import archive, databases, filestore, identity, pgtools, pr
 from odoo_saas_tools import neutralize as neutralizer
 from odoo_saas_tools.errors import SaasError
 from odoo_saas_tools.output import Progress
-from odoo_saas_tools.postgres import RESERVED_PREFIX, connect, ident
+from odoo_saas_tools.postgres import RESERVED_PREFIX, base_version, connect, ident
 from odoo_saas_tools.settings import Settings
 from odoo_saas_tools.tenants import check_name, tenant_lock
 
@@ -370,12 +370,10 @@ def _scratch_dir(settings: Settings) -> Iterator[str]:
 def _require_odoo(settings: Settings, db: str, path: Path) -> str:
     """base's version in the restored database; SaasError if it is not an Odoo database."""
     with connect(settings, db) as conn, conn.cursor() as cr:
-        cr.execute("SELECT to_regclass('ir_module_module') IS NOT NULL")
-        if not cr.fetchone()[0]:
-            raise SaasError(f"{path.name} does not hold an Odoo database (no ir_module_module)")
-        cr.execute("SELECT latest_version FROM ir_module_module WHERE name = 'base'")
-        row = cr.fetchone()
-    return str(row[0]) if row and row[0] else ""
+        version = base_version(cr)
+    if version is None:
+        raise SaasError(f"{path.name} does not hold an Odoo database (no ir_module_module)")
+    return version
 
 
 def _missing_attachments(settings: Settings, db: str, fs_dir: Path) -> int:

@@ -16,7 +16,13 @@ from dataclasses import dataclass
 import psycopg2.extensions
 
 from odoo_saas_tools.errors import SaasError
-from odoo_saas_tools.postgres import RESERVED_PREFIX, connect, filter_allows, owned_databases
+from odoo_saas_tools.postgres import (
+    RESERVED_PREFIX,
+    base_version,
+    connect,
+    filter_allows,
+    owned_databases,
+)
 from odoo_saas_tools.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -53,15 +59,12 @@ class TenantScan:
 def scan_tenant(settings: Settings, dbname: str) -> TenantScan:
     """Odoo version and overdue active scheduled actions, through one connection."""
     with session(settings, dbname) as cr:
-        cr.execute(
-            "SELECT to_regclass('ir_module_module') IS NOT NULL, to_regclass('ir_cron') IS NOT NULL"
-        )
-        has_modules, has_cron = cr.fetchone()
-        if not has_modules:
+        version = base_version(cr)
+        if version is None:
             return TenantScan(None, 0)
-        cr.execute("SELECT latest_version FROM ir_module_module WHERE name = 'base'")
-        row = cr.fetchone()
-        version = row[0] if row else None
+        version = version or None
+        cr.execute("SELECT to_regclass('ir_cron') IS NOT NULL")
+        has_cron = cr.fetchone()[0]
         overdue = 0
         if has_cron:
             # nextcall is stored as naive UTC, like every Odoo datetime

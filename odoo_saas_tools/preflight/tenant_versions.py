@@ -14,7 +14,13 @@ from dataclasses import dataclass, field, replace
 import psycopg2
 
 from odoo_saas_tools.errors import SaasError
-from odoo_saas_tools.postgres import RESERVED_PREFIX, connect, filter_allows, owned_databases
+from odoo_saas_tools.postgres import (
+    RESERVED_PREFIX,
+    base_version,
+    connect,
+    filter_allows,
+    owned_databases,
+)
 from odoo_saas_tools.preflight.checksums import PARAM_CHECKSUMS, PARAM_EXCLUDE
 from odoo_saas_tools.preflight.findings import ERROR, OK, WARNING, Report
 from odoo_saas_tools.settings import Settings
@@ -63,12 +69,10 @@ def inspect(s: Settings, name: str, with_state: bool) -> Inspection:
     """One connection: base's version (None: not an Odoo database) and the update state."""
     try:
         with connect(s, name) as conn, conn.cursor() as cr:
-            cr.execute("SELECT to_regclass('ir_module_module') IS NOT NULL")
-            if not cr.fetchone()[0]:
+            version = base_version(cr)
+            if version is None:
                 return name, None, None, None
-            cr.execute("SELECT latest_version FROM ir_module_module WHERE name = 'base'")
-            row = cr.fetchone()
-            version = (row[0] if row else None) or "unknown"
+            version = version or "unknown"
             state = None
             if version.startswith(ODOO_MAJOR + ".") and with_state:
                 cr.execute(STATE_SQL)

@@ -16,7 +16,7 @@ import psycopg2
 from odoo_saas_tools import filestore, template_cache
 from odoo_saas_tools.errors import SaasError
 from odoo_saas_tools.output import human_size, print_json
-from odoo_saas_tools.postgres import RESERVED_PREFIX, connect, owned_databases
+from odoo_saas_tools.postgres import RESERVED_PREFIX, base_version, connect, owned_databases
 from odoo_saas_tools.settings import Settings
 
 
@@ -46,12 +46,10 @@ def _inspect(settings: Settings, name: str) -> tuple[str | None, str]:
     """(base version, state) read from the tenant itself."""
     try:
         with connect(settings, name) as conn, conn.cursor() as cr:
-            cr.execute("SELECT to_regclass('ir_module_module') IS NOT NULL")
-            if not cr.fetchone()[0]:
+            version = base_version(cr)
+            if version is None:
                 return None, "not-odoo"
-            cr.execute("SELECT latest_version FROM ir_module_module WHERE name = 'base'")
-            row = cr.fetchone()
-            version = row[0] if row else None
+            version = version or None
             if not version or not version.startswith("19.0"):
                 return version, "other-version"
             cr.execute(
