@@ -14,16 +14,10 @@ import argparse
 import sys
 import uuid
 
-from common import odoo_db, odoo_saas, report, timed
+from common import drop, odoo_db, odoo_saas, report, timed
 
-from odoo_saas_tools import databases, filestore
 from odoo_saas_tools.postgres import connect
 from odoo_saas_tools.settings import Settings
-
-
-def drop(settings: Settings, name: str) -> None:
-    databases.drop(settings, name)
-    filestore.remove(settings.filestore(name))
 
 
 def main(argv: list[str] | None = None) -> int:

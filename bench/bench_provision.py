@@ -17,15 +17,9 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from common import odoo_db, odoo_saas, report, timed
+from common import drop, odoo_db, odoo_saas, report, timed
 
-from odoo_saas_tools import databases, filestore
 from odoo_saas_tools.settings import Settings
-
-
-def drop(settings: Settings, name: str) -> None:
-    databases.drop(settings, name)
-    filestore.remove(settings.filestore(name))
 
 
 def main(argv: list[str] | None = None) -> int:

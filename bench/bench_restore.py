@@ -16,8 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from common import odoo_db, odoo_saas, report, timed
-from make_tenant import drop
+from common import drop, odoo_db, odoo_saas, report, timed
 
 from odoo_saas_tools.settings import Settings
 

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from odoo_saas_tools import odoo_runner
+from odoo_saas_tools import databases, filestore, odoo_runner
 from odoo_saas_tools.commands.entrypoint import odoo_environment
 from odoo_saas_tools.settings import Settings
 
@@ -56,3 +56,9 @@ def odoo_saas(*args: str | Path) -> str:
         text=True,
     )
     return proc.stdout
+
+
+def drop(settings: Settings, name: str) -> None:
+    """Remove a benchmark database and its filestore."""
+    databases.drop(settings, name)
+    filestore.remove(settings.filestore(name))

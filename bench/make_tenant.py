@@ -20,8 +20,10 @@ import random
 import sys
 import time
 
-from odoo_saas_tools import odoo_runner
-from odoo_saas_tools.postgres import connect, ident
+from common import drop
+
+from odoo_saas_tools import databases, odoo_runner
+from odoo_saas_tools.postgres import connect
 from odoo_saas_tools.settings import Settings
 
 MIMETYPES = ("image/jpeg", "image/png", "application/pdf", "application/zip")
@@ -44,25 +46,6 @@ def file_sizes(count: int, total: int, seed: int) -> list[int]:
     raw = [rng.lognormvariate(0, 1.2) for _ in range(count)]
     scale = total / sum(raw)
     return [max(64, int(r * scale)) for r in raw]
-
-
-def drop(settings: Settings, name: str) -> None:
-    import shutil
-
-    from psycopg2 import sql
-
-    from odoo_saas_tools.databases import TERMINATE_SQL
-
-    with connect(settings) as conn, conn.cursor() as cr:
-        cr.execute(TERMINATE_SQL, (name,))
-        cr.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(ident(name)))
-    shutil.rmtree(settings.filestore(name), ignore_errors=True)
-
-
-def exists(settings: Settings, name: str) -> bool:
-    with connect(settings) as conn, conn.cursor() as cr:
-        cr.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
-        return cr.fetchone() is not None
 
 
 def add_attachments(settings: Settings, name: str, sizes: list[int]) -> int:
@@ -116,7 +99,7 @@ def pad_database(settings: Settings, name: str, megabytes: int) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     settings = Settings.from_env()
-    if exists(settings, args.name):
+    if databases.exists(settings, args.name):
         if not args.force:
             print(f"{args.name} exists (use --force to rebuild it)", file=sys.stderr)
             return 3
