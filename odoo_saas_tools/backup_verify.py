@@ -16,7 +16,7 @@ import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from odoo_saas_tools import archive
+from odoo_saas_tools import archive, databases
 from odoo_saas_tools.backup_names import parse_backup_name, read_checksum, sha256_file
 from odoo_saas_tools.errors import SaasError
 from odoo_saas_tools.postgres import RESERVED_PREFIX, base_version, connect
@@ -85,7 +85,7 @@ def restore_test(settings: Settings, path: Path, kind: str) -> tuple[str, int]:
 
     scratch = SCRATCH_PREFIX + uuid.uuid4().hex[:12]
     try:
-        restore.create_empty_database(settings, scratch)
+        databases.create_empty(settings, scratch)
         restore.load_backup(settings, scratch, path, kind, settings.filestore(scratch), None, False)
         with connect(settings, scratch) as conn, conn.cursor() as cr:
             version = base_version(cr)

@@ -102,6 +102,25 @@ def copy_by_template(settings: Settings, src: str, dst: str) -> None:
             raise SaasError(f"creating {dst} from {src} failed: {_first_line(exc)}") from exc
 
 
+def create_empty(settings: Settings, name: str) -> None:
+    """A new database exactly as Odoo's _create_empty_database makes it (template0, C collation,
+    pg_trgm, unaccent when available, CREATE on public for everyone)."""
+    with connect(settings) as conn, conn.cursor() as cr:
+        cr.execute(
+            sql.SQL(
+                "CREATE DATABASE {} ENCODING 'unicode' TEMPLATE template0 LC_COLLATE 'C'"
+            ).format(ident(name))
+        )
+    with connect(settings, name) as conn, conn.cursor() as cr:
+        cr.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+        try:
+            cr.execute("CREATE EXTENSION IF NOT EXISTS unaccent")
+            cr.execute("ALTER FUNCTION unaccent(text) IMMUTABLE")
+        except psycopg2.Error as exc:
+            log.debug("unaccent not available in %s: %s", name, exc)
+        cr.execute("GRANT CREATE ON SCHEMA PUBLIC TO PUBLIC")
+
+
 def create_empty_like(settings: Settings, src: str, dst: str) -> None:
     """An empty database with src's encoding and collation (target of an online copy)."""
     with connect(settings) as conn, conn.cursor() as cr:

@@ -26,14 +26,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import psycopg2
-from psycopg2 import sql
-
 from odoo_saas_tools import archive, databases, filestore, identity, pgtools, privileges
 from odoo_saas_tools import neutralize as neutralizer
 from odoo_saas_tools.errors import SaasError
 from odoo_saas_tools.output import Progress
-from odoo_saas_tools.postgres import RESERVED_PREFIX, base_version, connect, ident
+from odoo_saas_tools.postgres import RESERVED_PREFIX, base_version, connect
 from odoo_saas_tools.settings import Settings
 from odoo_saas_tools.tenants import check_name, tenant_lock
 
@@ -83,7 +80,7 @@ def restore_backup(
     with contextlib.ExitStack() as stack:
         if lock:
             stack.enter_context(tenant_lock(settings, name, operation="restore"))
-        exists = database_exists(settings, name)
+        exists = databases.exists(settings, name)
         if exists and not force:
             raise SaasError(
                 f"database {name} already exists; restore with --force to replace it "
@@ -99,7 +96,7 @@ def restore_backup(
         tmp = TEMP_PREFIX + uuid.uuid4().hex[:12]
         tmp_fs = settings.filestore(tmp)
         try:
-            create_empty_database(settings, tmp)
+            databases.create_empty(settings, tmp)
             count = load_backup(settings, tmp, path, kind, tmp_fs, jobs, progress)
             version = _require_odoo(settings, tmp, path)
             if not version.startswith("19.0"):
@@ -143,29 +140,6 @@ def restore_backup(
 
 
 # --- databases --------------------------------------------------------------------------------
-def database_exists(settings: Settings, name: str) -> bool:
-    return databases.exists(settings, name)
-
-
-def create_empty_database(settings: Settings, name: str) -> None:
-    """A new database exactly as Odoo's _create_empty_database makes it (template0, C collation,
-    pg_trgm, unaccent when available, CREATE on public for everyone)."""
-    with connect(settings) as conn, conn.cursor() as cr:
-        cr.execute(
-            sql.SQL(
-                "CREATE DATABASE {} ENCODING 'unicode' TEMPLATE template0 LC_COLLATE 'C'"
-            ).format(ident(name))
-        )
-    with connect(settings, name) as conn, conn.cursor() as cr:
-        cr.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
-        try:
-            cr.execute("CREATE EXTENSION IF NOT EXISTS unaccent")
-            cr.execute("ALTER FUNCTION unaccent(text) IMMUTABLE")
-        except psycopg2.Error as exc:
-            log.debug("unaccent not available in %s: %s", name, exc)
-        cr.execute("GRANT CREATE ON SCHEMA PUBLIC TO PUBLIC")
-
-
 def discard(settings: Settings, tmp: str) -> None:
     """Remove the scratch database and filestore of a failed restore (logged, never raised)."""
     databases.drop_quietly(settings, tmp)

@@ -78,7 +78,7 @@ def fake_tenant(settings: Settings) -> Iterator[Callable[..., str]]:
 
     def make(files: int = 5, name: str | None = None) -> str:
         db = name or unique_name()
-        restore.create_empty_database(settings, db)
+        databases.create_empty(settings, db)
         made.append(db)
         with connect(settings, db) as conn, conn.cursor() as cr:
             cr.execute(FAKE_SCHEMA)

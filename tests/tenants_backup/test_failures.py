@@ -8,9 +8,10 @@ import zipfile
 import pytest
 from psycopg2 import sql
 
+from odoo_saas_tools import databases
 from odoo_saas_tools.backup import create_backup
 from odoo_saas_tools.postgres import connect
-from odoo_saas_tools.restore import OLD_PREFIX, TEMP_PREFIX, database_exists
+from odoo_saas_tools.restore import OLD_PREFIX, TEMP_PREFIX
 from odoo_saas_tools.tenants import tenant_lock
 from tests.support.cli import run_cli
 from tests.tenants_backup.conftest import db_rows, partial_files, tenant_files, unique_name
@@ -94,7 +95,7 @@ def test_sql_error_fails_a_fresh_restore(settings, saas_env, fake_tenant, tmp_pa
     proc = run_cli(saas_env, "db", "restore", target, str(bad))
     assert proc.returncode == 1
     assert "psql" in proc.stderr and "duplicate key" in proc.stderr
-    assert not database_exists(settings, target)
+    assert not databases.exists(settings, target)
     assert not settings.filestore(target).exists()
     _no_scratch_left(settings)
 
@@ -112,7 +113,7 @@ def test_zip_slip_member_refused(settings, saas_env, fake_tenant, tmp_path):
     assert proc.returncode == 1 and "outside the filestore" in proc.stderr
     assert not (settings.data_dir / "escaped.txt").exists()
     assert not (settings.filestore_root / "escaped.txt").exists()
-    assert not database_exists(settings, target)
+    assert not databases.exists(settings, target)
     _no_scratch_left(settings)
 
 
@@ -185,7 +186,7 @@ def test_concurrent_backup_and_restore_are_serialized(settings, saas_env, fake_t
     ]
     codes = [p.wait(timeout=120) for p in procs]
     assert sorted(codes) in ([0, 0], [0, 4]), [p.stderr.read() for p in procs]
-    assert database_exists(settings, db)
+    assert databases.exists(settings, db)
     assert len(tenant_files(settings, db)) == 30
     _no_scratch_left(settings)
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from odoo_saas_tools import backup_names
+from odoo_saas_tools import backup_names, databases
 from odoo_saas_tools.backup import create_backup
-from odoo_saas_tools.restore import OLD_PREFIX, TEMP_PREFIX, database_exists, restore_backup
+from odoo_saas_tools.restore import OLD_PREFIX, TEMP_PREFIX, restore_backup
 from tests.support.cli import run_cli
 from tests.tenants_backup.conftest import (
     add_attachment,
@@ -163,8 +163,8 @@ def _databases(settings) -> list[str]:
 
 def test_database_exists_helper(settings, fake_tenant):
     db = fake_tenant(files=0)
-    assert database_exists(settings, db)
-    assert not database_exists(settings, unique_name())
+    assert databases.exists(settings, db)
+    assert not databases.exists(settings, unique_name())
 
 
 def test_stale_partial_of_a_dead_writer_is_swept(settings, fake_tenant):

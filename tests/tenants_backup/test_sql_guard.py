@@ -7,9 +7,8 @@ import zipfile
 
 import pytest
 
-from odoo_saas_tools import pgtools
+from odoo_saas_tools import databases, pgtools
 from odoo_saas_tools.backup import create_backup
-from odoo_saas_tools.restore import database_exists
 from tests.support.cli import run_cli
 from tests.tenants_backup.conftest import unique_name
 
@@ -70,4 +69,4 @@ def test_shell_escape_in_a_backup_is_refused(settings, saas_env, fake_tenant, tm
     assert proc.returncode == 1
     assert "restricted" in proc.stderr
     assert not marker.exists()
-    assert not database_exists(settings, target)
+    assert not databases.exists(settings, target)
