@@ -73,9 +73,7 @@ def odoo_install(settings: Settings, *, refresh: bool = False) -> OdooInstall:
                 return _install(data)
         except (OSError, ValueError):
             pass
-    args = ["shell", "-c", str(odoo_runner.config_path(settings)), "--no-http"]
-    args += ["--max-cron-threads=0", "--workers=0", "--pidfile="]
-    out = odoo_runner.run(settings, args, input=PROBE.encode()).stdout.decode(errors="replace")
+    out = odoo_runner.probe_shell(settings, PROBE)
     for line in out.splitlines():
         if line.startswith(MARKER):
             data = json.loads(line[len(MARKER) :])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import subprocess
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -19,6 +20,8 @@ from odoo_saas_tools.settings import Settings
 log = logging.getLogger(__name__)
 
 # Flags that turn `odoo server` into a batch job beside a running server.
+# An installation probe starts no database; longer than this means Odoo hangs.
+PROBE_TIMEOUT = 120
 JOB_FLAGS = ("--no-http", "--stop-after-init", "--max-cron-threads=0", "--workers=0", "--pidfile=")
 
 
@@ -62,6 +65,34 @@ def server_job(
     """`odoo server -d db --stop-after-init ...` as a batch job (e.g. `-i base`, `-u mod`)."""
     args = ["server", "-c", str(config_path(settings)), "-d", db, *JOB_FLAGS, *extra]
     return run(settings, args, input=input, timeout=timeout, check=check)
+
+
+def probe_shell(settings: Settings, script: str, *, timeout: float = PROBE_TIMEOUT) -> str:
+    """Run script in `odoo shell` for questions about the Odoo installation itself (its addons
+    path, its Python's packages); returns stdout.
+
+    The configuration holds only the addons path and data dir: no database is opened (the shell
+    then runs without a registry, whatever ODOO_DB_NAME says), no pid file, no HTTP.
+    """
+    with tempfile.TemporaryDirectory(prefix="odoo-saas-probe-") as tmp:
+        conf = Path(tmp) / "probe.conf"
+        conf.write_text(
+            "[options]\n"
+            f"addons_path = {','.join(render.plan(settings).addons_path)}\n"
+            f"data_dir = {settings.data_dir}\n"
+            "log_level = warn\n"
+        )
+        proc = execute.run(
+            [settings.odoo_bin, "shell", "-c", str(conf), "--no-http", "--pidfile="],
+            env=odoo_environment(settings),
+            clean_env=True,
+            secrets=settings.secret_values(),
+            input=script.encode(),
+            capture=True,
+            cwd=tmp,
+            timeout=timeout,
+        )
+    return proc.stdout.decode(errors="replace")
 
 
 def shell(settings: Settings, db: str, script: str, *, timeout: float | None = None) -> str:

@@ -16,14 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from odoo_saas_tools import execute, render
+from odoo_saas_tools import execute, odoo_runner
 from odoo_saas_tools.commands.entrypoint import odoo_environment
 from odoo_saas_tools.errors import SaasError
 from odoo_saas_tools.settings import Settings
 
 SCRIPT = Path(__file__).with_name("probe_script.py")
 MARKER = "ODOO-SAAS-PROBE:"
-PROBE_TIMEOUT = 120
 
 
 @dataclass
@@ -49,31 +48,21 @@ def run_probe(s: Settings, requirements: list[dict[str, str]]) -> ProbeResult:
         + "\nmain(REQUEST)\n"
     )
     odoo = odoo_found(s)
-    env = odoo_environment(s)
-    with tempfile.TemporaryDirectory(prefix="odoo-saas-probe-") as tmp:
-        if odoo:
-            # No database in this configuration: the shell then runs the script without a registry.
-            conf = Path(tmp) / "probe.conf"
-            conf.write_text(
-                "[options]\n"
-                f"addons_path = {','.join(render.plan(s).addons_path)}\n"
-                f"data_dir = {s.data_dir}\n"
-                "log_level = warn\n"
+    if odoo:
+        out = odoo_runner.probe_shell(s, script)
+    else:
+        with tempfile.TemporaryDirectory(prefix="odoo-saas-probe-") as tmp:
+            proc = execute.run(
+                [sys.executable, "-"],
+                env=odoo_environment(s),
+                clean_env=True,
+                input=script.encode(),
+                capture=True,
+                cwd=tmp,
+                timeout=odoo_runner.PROBE_TIMEOUT,
             )
-            # No pidfile, no database: nothing of a running server is touched.
-            argv = [odoo, "shell", "-c", str(conf), "--no-http", "--pidfile="]
-        else:
-            argv = [sys.executable, "-"]
-        proc = execute.run(
-            argv,
-            env=env,
-            clean_env=True,
-            input=script.encode(),
-            capture=True,
-            cwd=tmp,
-            timeout=PROBE_TIMEOUT,
-        )
-    for line in proc.stdout.decode(errors="replace").splitlines():
+        out = proc.stdout.decode(errors="replace")
+    for line in out.splitlines():
         if line.startswith(MARKER):
             answer = json.loads(line[len(MARKER) :])
             return ProbeResult(
@@ -84,4 +73,4 @@ def run_probe(s: Settings, requirements: list[dict[str, str]]) -> ProbeResult:
                 results=answer["results"],
                 installed=answer["installed"],
             )
-    raise SaasError(f"{Path(argv[0]).name} did not answer the dependency probe")
+    raise SaasError(f"{'odoo shell' if odoo else 'python'} did not answer the dependency probe")
