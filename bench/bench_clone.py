@@ -16,8 +16,8 @@ import uuid
 
 from common import drop, odoo_db, odoo_saas, report, timed
 
-from odoo_saas_tools.postgres import connect
-from odoo_saas_tools.settings import Settings
+from odoo_saas_tools.core.settings import Settings
+from odoo_saas_tools.postgres.connection import connect
 
 
 def main(argv: list[str] | None = None) -> int:

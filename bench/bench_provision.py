@@ -19,7 +19,7 @@ from pathlib import Path
 
 from common import drop, odoo_db, odoo_saas, report, timed
 
-from odoo_saas_tools.settings import Settings
+from odoo_saas_tools.core.settings import Settings
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,9 +9,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from odoo_saas_tools import databases, filestore, odoo_runner
-from odoo_saas_tools.commands.entrypoint import odoo_environment
-from odoo_saas_tools.settings import Settings
+from odoo_saas_tools.core.settings import Settings
+from odoo_saas_tools.odoo import runner as odoo_runner
+from odoo_saas_tools.odoo.environment import odoo_environment
+from odoo_saas_tools.postgres import databases
+from odoo_saas_tools.tenants import filestore
 
 
 def timed(fn: Callable[[], object]) -> float:

@@ -22,9 +22,10 @@ import time
 
 from common import drop
 
-from odoo_saas_tools import databases, odoo_runner
-from odoo_saas_tools.postgres import connect
-from odoo_saas_tools.settings import Settings
+from odoo_saas_tools.core.settings import Settings
+from odoo_saas_tools.odoo import runner as odoo_runner
+from odoo_saas_tools.postgres import databases
+from odoo_saas_tools.postgres.connection import connect
 
 MIMETYPES = ("image/jpeg", "image/png", "application/pdf", "application/zip")
 

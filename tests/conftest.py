@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from odoo_saas_tools.settings import Settings
+from odoo_saas_tools.core.settings import Settings
 from tests.support.cli import base_env
 from tests.support.pg import PgCluster
 from tests.support.redis import RedisServer

@@ -13,10 +13,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from odoo_saas_tools.errors import EXIT_FAILURE, EXIT_OK, ConfigError
-from odoo_saas_tools.health import DEFAULT_BUDGET, report, run_checks
-from odoo_saas_tools.output import print_json
-from odoo_saas_tools.settings import Settings
+from odoo_saas_tools.core.errors import EXIT_FAILURE, EXIT_OK, ConfigError
+from odoo_saas_tools.core.output import print_json
+from odoo_saas_tools.core.settings import Settings
+from odoo_saas_tools.observability.health import DEFAULT_BUDGET, report, run_checks
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -11,11 +11,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from odoo_saas_tools.errors import ConfigError
-from odoo_saas_tools.output import print_json
+from odoo_saas_tools.core.errors import ConfigError
+from odoo_saas_tools.core.output import print_json
+from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.preflight import run_checks
 from odoo_saas_tools.preflight.findings import ERROR, Report
-from odoo_saas_tools.settings import Settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

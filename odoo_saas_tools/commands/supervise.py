@@ -7,13 +7,9 @@ the watchdog leaves a marker and this wrapper turns it into exit status 1.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import logging
-import sys
 
-from odoo_saas_tools.settings import Settings
-
-log = logging.getLogger(__name__)
+from odoo_saas_tools.container.supervise import supervise
+from odoo_saas_tools.core.settings import Settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -24,17 +20,4 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, s: Settings) -> int:
-    from supervisor import supervisord
-
-    marker = s.runtime_dir / "fatal"
-    with contextlib.suppress(FileNotFoundError):
-        marker.unlink()
-    supervisord.main(["-c", str(s.supervisord_conf)])
-    if marker.exists():
-        program = marker.read_text().strip() or "odoo"
-        print(
-            f"odoo-saas: error: {program} could not be kept running (FATAL); exiting 1",
-            file=sys.stderr,
-        )
-        return 1
-    return 0
+    return supervise(s)

@@ -12,10 +12,10 @@ import logging
 
 import psycopg2
 
-from odoo_saas_tools import render
-from odoo_saas_tools.errors import ConfigError, SaasError
+from odoo_saas_tools.core.errors import ConfigError, SaasError
+from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.preflight import (
-    addons,
+    addons_check,
     autoupdate,
     config,
     directories,
@@ -24,7 +24,7 @@ from odoo_saas_tools.preflight import (
 )
 from odoo_saas_tools.preflight.findings import ERROR, OK, WARNING, Report
 from odoo_saas_tools.preflight.probe import ProbeResult, odoo_found
-from odoo_saas_tools.settings import Settings
+from odoo_saas_tools.runtime import render
 
 log = logging.getLogger(__name__)
 
@@ -60,10 +60,10 @@ def run_checks(
     if check_settings:
         config.check_settings(s, report)
     directories.check_directories(s, report)
-    needs = pydeps.collect(addons.resolve(s, None), report)
+    needs = pydeps.collect(addons_check.resolve(s, None), report)
     result = probe_odoo(s, needs, report)
-    ap = addons.resolve(s, result.addons_path if result else None)
-    addons.check_addons(s, ap, report)
+    ap = addons_check.resolve(s, result.addons_path if result else None)
+    addons_check.check_addons(s, ap, report)
     pydeps.check_python(s, needs, result, report, fix=fix)
     if not config.check_postgres(s, report, required=postgres_required):
         return report
@@ -79,11 +79,11 @@ def run_checks(
         # Without Odoo's own directories core modules would look removed, and -u cannot run.
         report.add("update", "tenants", WARNING, "auto-update skipped: Odoo did not answer")
     elif not fix:
-        autoupdate.pending_updates(tenants, addons.module_paths(ap), report)
+        autoupdate.pending_updates(tenants, addons_check.module_paths(ap), report)
     elif report.errors:
         report.add("update", "tenants", WARNING, "auto-update skipped: fix the errors first")
     else:
-        autoupdate.update_tenants(s, tenants, addons.module_paths(ap), report)
+        autoupdate.update_tenants(s, tenants, addons_check.module_paths(ap), report)
     return report
 
 

@@ -20,16 +20,18 @@ from pathlib import Path
 
 import psycopg2
 
-from odoo_saas_tools import databases, filestore, odoo_runner
-from odoo_saas_tools.errors import BusyError, SaasError
-from odoo_saas_tools.identity import set_params
-from odoo_saas_tools.postgres import RESERVED_PREFIX, connect
+from odoo_saas_tools.core.errors import BusyError, SaasError
+from odoo_saas_tools.core.settings import Settings
+from odoo_saas_tools.odoo import runner as odoo_runner
+from odoo_saas_tools.postgres import databases
+from odoo_saas_tools.postgres.connection import RESERVED_PREFIX, connect
 from odoo_saas_tools.preflight.checksums import PARAM_CHECKSUMS, ChecksumCache, exclude_patterns
 from odoo_saas_tools.preflight.checksums import load_saved as load_saved_checksums
 from odoo_saas_tools.preflight.findings import ERROR, OK, WARNING, Report
 from odoo_saas_tools.preflight.tenant_versions import Tenant, read_state
-from odoo_saas_tools.settings import Settings
-from odoo_saas_tools.tenants import tenant_lock
+from odoo_saas_tools.tenants import filestore
+from odoo_saas_tools.tenants.identity import set_params
+from odoo_saas_tools.tenants.names import tenant_lock
 
 log = logging.getLogger(__name__)
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from odoo_saas_tools.errors import SaasError
-from odoo_saas_tools.postgres import connect
+from odoo_saas_tools.core.errors import SaasError
+from odoo_saas_tools.core.settings import Settings
+from odoo_saas_tools.postgres.connection import connect
 from odoo_saas_tools.preflight.findings import ERROR, OK, WARNING, Report
-from odoo_saas_tools.settings import Settings
 
 
 def check_settings(s: Settings, report: Report) -> None:

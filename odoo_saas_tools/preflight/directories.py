@@ -14,11 +14,11 @@ import stat
 import tempfile
 from pathlib import Path
 
-from odoo_saas_tools import privileges
-from odoo_saas_tools.errors import ConfigError
-from odoo_saas_tools.output import human_size
+from odoo_saas_tools.core.errors import ConfigError
+from odoo_saas_tools.core.output import human_size
+from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.preflight.findings import ERROR, OK, WARNING, Report
-from odoo_saas_tools.settings import Settings
+from odoo_saas_tools.runtime import privileges
 
 MIB = 1024**2
 

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any, TextIO
 
-from odoo_saas_tools.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
+from odoo_saas_tools.core.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
 
 OK = "ok"
 WARNING = "warning"

@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from odoo_saas_tools import execute, odoo_runner
-from odoo_saas_tools.commands.entrypoint import odoo_environment
-from odoo_saas_tools.errors import SaasError
-from odoo_saas_tools.settings import Settings
+from odoo_saas_tools.core import execute
+from odoo_saas_tools.core.errors import SaasError
+from odoo_saas_tools.core.settings import Settings
+from odoo_saas_tools.odoo import runner as odoo_runner
+from odoo_saas_tools.odoo.environment import odoo_environment
 
 SCRIPT = Path(__file__).with_name("probe_script.py")
 MARKER = "ODOO-SAAS-PROBE:"

@@ -17,12 +17,12 @@ from collections import defaultdict
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from odoo_saas_tools import execute
-from odoo_saas_tools.errors import SaasError
-from odoo_saas_tools.preflight.addons import AddonsPath, hoster_addons
+from odoo_saas_tools.core import execute
+from odoo_saas_tools.core.errors import SaasError
+from odoo_saas_tools.core.settings import Settings
+from odoo_saas_tools.preflight.addons_check import AddonsPath, hoster_addons
 from odoo_saas_tools.preflight.findings import ERROR, OK, WARNING, Report
 from odoo_saas_tools.preflight.probe import ProbeResult, run_probe
-from odoo_saas_tools.settings import Settings
 
 log = logging.getLogger(__name__)
 

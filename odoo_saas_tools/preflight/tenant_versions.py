@@ -13,8 +13,9 @@ from dataclasses import dataclass, field, replace
 
 import psycopg2
 
-from odoo_saas_tools.errors import SaasError
-from odoo_saas_tools.postgres import (
+from odoo_saas_tools.core.errors import SaasError
+from odoo_saas_tools.core.settings import Settings
+from odoo_saas_tools.postgres.connection import (
     RESERVED_PREFIX,
     base_version,
     connect,
@@ -23,7 +24,6 @@ from odoo_saas_tools.postgres import (
 )
 from odoo_saas_tools.preflight.checksums import PARAM_CHECKSUMS, PARAM_EXCLUDE
 from odoo_saas_tools.preflight.findings import ERROR, OK, WARNING, Report
-from odoo_saas_tools.settings import Settings
 
 ODOO_MAJOR = "19.0"
 SCAN_THREADS = 8  # connections opened at once while inspecting databases

@@ -182,7 +182,7 @@ def make_tenant(
 
     from psycopg2 import sql
 
-    from odoo_saas_tools.postgres import connect
+    from odoo_saas_tools.postgres.connection import connect
 
     with connect(settings) as conn, conn.cursor() as cr:
         cr.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(name)))

@@ -6,7 +6,7 @@ import os
 from datetime import datetime
 from pathlib import Path
 
-from odoo_saas_tools.backup_names import backup_name, sha256_file, write_checksum
+from odoo_saas_tools.backups.names import backup_name, sha256_file, write_checksum
 
 
 def make_backup(

@@ -8,16 +8,16 @@ import subprocess
 import sys
 from datetime import datetime, timezone
 
-from odoo_saas_tools import backup_status
-from odoo_saas_tools.backup_names import (
+from odoo_saas_tools.backups import status as backup_status
+from odoo_saas_tools.backups.names import (
     backup_name,
     parse_backup_name,
     partial_owner,
     partial_path,
     sweep_partials,
 )
-from odoo_saas_tools.metrics.backups import read_statuses
-from odoo_saas_tools.settings import Settings
+from odoo_saas_tools.core.settings import Settings
+from odoo_saas_tools.observability.metrics.backups import read_statuses
 
 WHEN = datetime(2026, 11, 26, 17, 18, 0, tzinfo=timezone.utc)
 
@@ -96,7 +96,7 @@ def test_status_file_contract_is_what_the_exporter_reads(saas_env):
 
 
 def test_a_second_backup_run_is_refused_while_one_runs(saas_env):
-    from odoo_saas_tools.backup_run import run_lock
+    from odoo_saas_tools.backups.run import run_lock
     from tests.support.cli import run_cli
 
     settings = Settings.from_env(saas_env)

@@ -6,14 +6,14 @@ import gzip
 import json
 from datetime import datetime, timedelta, timezone
 
-from odoo_saas_tools import s3
-from odoo_saas_tools.backup_names import (
+from odoo_saas_tools.backups import s3
+from odoo_saas_tools.backups.names import (
     checksum_path,
     mark_offsite,
     sha256_file,
     write_checksum,
 )
-from odoo_saas_tools.settings import Settings
+from odoo_saas_tools.core.settings import Settings
 from tests.backups.conftest import make_tenant
 from tests.backups.helpers import make_backup
 from tests.support.cli import run_cli
@@ -117,7 +117,7 @@ def test_verify_restore_test_refuses_a_database_of_another_odoo_version(tenant_e
     env = {**tenant_env, "ODOO_DB_FILTER": ""}
     db = make_tenant(settings, f"{tag}_v17", version="17.0.1.0")
     # a backup of a 17.0 database, taken with the single-tenant backup command
-    from odoo_saas_tools.backup import create_backup
+    from odoo_saas_tools.backups.backup import create_backup
 
     result = create_backup(Settings.from_env(env), db, settings.backup_dir / db, "zip")
     before = pg.databases()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from odoo_saas_tools.retention import Candidate, Policy, decide
+from odoo_saas_tools.backups.retention import Candidate, Policy, decide
 
 NOW = datetime(2026, 11, 26, 18, 0, tzinfo=timezone.utc)
 

@@ -6,9 +6,9 @@ import json
 import re
 from pathlib import Path
 
-from odoo_saas_tools.backup_names import parse_backup_name, read_checksum, sha256_file
-from odoo_saas_tools.settings import Settings
-from odoo_saas_tools.tenants import tenant_lock
+from odoo_saas_tools.backups.names import parse_backup_name, read_checksum, sha256_file
+from odoo_saas_tools.core.settings import Settings
+from odoo_saas_tools.tenants.names import tenant_lock
 from tests.backups.conftest import ACCESS_KEY, make_tenant
 from tests.support.cli import run_cli
 

@@ -9,10 +9,10 @@ from datetime import datetime, timezone
 
 import pytest
 
-from odoo_saas_tools import s3
-from odoo_saas_tools.backup_names import read_checksum
-from odoo_saas_tools.errors import ConfigError, SaasError
-from odoo_saas_tools.settings import Settings
+from odoo_saas_tools.backups import s3
+from odoo_saas_tools.backups.names import read_checksum
+from odoo_saas_tools.core.errors import ConfigError, SaasError
+from odoo_saas_tools.core.settings import Settings
 from tests.backups.helpers import make_backup
 
 WHEN = datetime(2026, 11, 26, 17, 18, 0, tzinfo=timezone.utc)

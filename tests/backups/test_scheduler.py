@@ -8,9 +8,9 @@ from datetime import datetime, timezone
 
 import pytest
 
-from odoo_saas_tools.errors import ConfigError
-from odoo_saas_tools.scheduler import Scheduler, next_fire, prev_fire, state_path
-from odoo_saas_tools.settings import Settings
+from odoo_saas_tools.backups.scheduler import Scheduler, next_fire, prev_fire, state_path
+from odoo_saas_tools.core.errors import ConfigError
+from odoo_saas_tools.core.settings import Settings
 from tests.support.cli import run_cli
 
 T0 = datetime(2026, 11, 26, 17, 0, 30, tzinfo=timezone.utc).timestamp()

@@ -18,10 +18,10 @@ from pathlib import Path
 import psutil
 import psycopg2
 
-from odoo_saas_tools.backup_names import parse_backup_name
-from odoo_saas_tools.render import render_all
-from odoo_saas_tools.scheduler import read_state, state_path
-from odoo_saas_tools.settings import Settings
+from odoo_saas_tools.backups.names import parse_backup_name
+from odoo_saas_tools.backups.scheduler import read_state, state_path
+from odoo_saas_tools.core.settings import Settings
+from odoo_saas_tools.runtime.render import render_all
 from tests.backups.conftest import make_tenant
 
 KEEP_SECTIONS = ("unix_http_server", "supervisord", "rpcinterface:supervisor", "supervisorctl")

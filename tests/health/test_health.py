@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from odoo_saas_tools import health
-from odoo_saas_tools.settings import Settings
+from odoo_saas_tools.core.settings import Settings
+from odoo_saas_tools.observability import health
 from tests.support.cli import run_cli
 from tests.support.fake_odoo import FakeOdoo
 from tests.support.net import free_port

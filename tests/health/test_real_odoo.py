@@ -12,8 +12,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from odoo_saas_tools.metrics.process import master_process
-from odoo_saas_tools.settings import Settings
+from odoo_saas_tools.core.settings import Settings
+from odoo_saas_tools.observability.metrics.process import master_process
 from tests.metrics.conftest import labelled, parse, value
 from tests.support.cli import run_cli
 from tests.support.net import wait_port

@@ -16,7 +16,7 @@ import psycopg2
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from odoo_saas_tools.settings import Settings
+from odoo_saas_tools.core.settings import Settings
 from tests.support.net import free_port, wait_port
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,9 +11,9 @@ import pytest
 import yaml
 from prometheus_client import generate_latest
 
-from odoo_saas_tools.metrics import backups, database, process
-from odoo_saas_tools.metrics.collector import make_registry
-from odoo_saas_tools.metrics.refresher import Snapshot
+from odoo_saas_tools.observability.metrics import backups, database, process
+from odoo_saas_tools.observability.metrics.collector import make_registry
+from odoo_saas_tools.observability.metrics.refresher import Snapshot
 from tests.metrics.conftest import ROOT
 
 COMPOSE = ROOT / "compose"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from odoo_saas_tools.settings import Settings
+from odoo_saas_tools.core.settings import Settings
 from tests.metrics.conftest import TenantFactory, labelled, value
 
 

@@ -8,11 +8,11 @@ import os
 import psycopg2
 from prometheus_client import generate_latest
 
-from odoo_saas_tools import backup_status
-from odoo_saas_tools.metrics.collector import make_registry
-from odoo_saas_tools.metrics.refresher import Refresher
-from odoo_saas_tools.session_store import RedisSessions, generate_key
-from odoo_saas_tools.settings import Settings
+from odoo_saas_tools.backups import status as backup_status
+from odoo_saas_tools.core.settings import Settings
+from odoo_saas_tools.observability.metrics.collector import make_registry
+from odoo_saas_tools.observability.metrics.refresher import Refresher
+from odoo_saas_tools.sessions.store import RedisSessions, generate_key
 from tests.metrics.conftest import labelled, parse, value
 from tests.support.net import free_port
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from odoo_saas_tools.settings import Settings
+from odoo_saas_tools.core.settings import Settings
 
 
 def write_addon(

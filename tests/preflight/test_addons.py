@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from odoo_saas_tools.preflight import addons
+from odoo_saas_tools.preflight import addons_check as addons
 from odoo_saas_tools.preflight.findings import ERROR, OK, WARNING, Report
 from tests.preflight.conftest import settings_of, write_addon
 

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from odoo_saas_tools import odoo_runner
-from odoo_saas_tools.postgres import RESERVED_PREFIX
+from odoo_saas_tools.core.settings import Settings
+from odoo_saas_tools.odoo import runner as odoo_runner
+from odoo_saas_tools.postgres.connection import RESERVED_PREFIX
 from odoo_saas_tools.preflight import before_start, run_checks
 from odoo_saas_tools.preflight.autoupdate import snapshot_name
 from odoo_saas_tools.preflight.checksums import PARAM_CHECKSUMS
-from odoo_saas_tools.settings import Settings
 from tests.conftest import ADMIN_PASSWD
 from tests.preflight.conftest import unique, write_addon
 from tests.support.cli import base_env

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from odoo_saas_tools import databases
-from odoo_saas_tools.errors import SaasError
+from odoo_saas_tools.core.errors import SaasError
+from odoo_saas_tools.postgres import databases
 from odoo_saas_tools.preflight import (
     autoupdate,
     before_start,

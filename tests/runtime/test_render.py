@@ -8,9 +8,9 @@ import stat
 import pytest
 from passlib.context import CryptContext
 
-from odoo_saas_tools import render
-from odoo_saas_tools.passwords import hash_password, verify_password
-from odoo_saas_tools.settings import Settings
+from odoo_saas_tools.core.passwords import hash_password, verify_password
+from odoo_saas_tools.core.settings import Settings
+from odoo_saas_tools.runtime import render
 from tests.conftest import ADMIN_PASSWD
 
 # The context Odoo 19 verifies admin_passwd with (odoo/tools/config.py).

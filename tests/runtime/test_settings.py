@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from odoo_saas_tools import resources
-from odoo_saas_tools.errors import ConfigError
-from odoo_saas_tools.settings import Settings, documented_variables
+from odoo_saas_tools.core.errors import ConfigError
+from odoo_saas_tools.core.settings import Settings, documented_variables
+from odoo_saas_tools.runtime import resources
 from tests.support.cli import base_env, run_cli
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -135,7 +135,7 @@ def test_settings_json_masks_secrets():
 
 
 def test_readme_documents_every_variable_with_its_default():
-    from odoo_saas_tools.commands.settings_cmd import markdown_table
+    from odoo_saas_tools.commands.settings import markdown_table
 
     text = README.read_text()
     assert markdown_table() in text, "README's variable table is stale: see settings --markdown"

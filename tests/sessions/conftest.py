@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from odoo_saas_tools.session_store import RedisSessions
+from odoo_saas_tools.sessions.store import RedisSessions
 from tests.support.redis import RedisServer
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import ast
 import configparser
 
-from odoo_saas_tools import render
-from odoo_saas_tools.settings import Settings
+from odoo_saas_tools.core.settings import Settings
+from odoo_saas_tools.runtime import render
 from tests.support.redis import REDIS_PASSWORD
 
 ADDON = render.BUNDLED_ADDONS / render.SESSION_REDIS_MODULE

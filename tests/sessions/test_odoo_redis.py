@@ -22,10 +22,11 @@ from typing import Any
 import pytest
 import redis as redis_lib
 
-from odoo_saas_tools import odoo_runner, render
-from odoo_saas_tools.commands.entrypoint import odoo_environment
-from odoo_saas_tools.session_store import DELETION_TIMER, RedisSessions, is_valid_key
-from odoo_saas_tools.settings import Settings
+from odoo_saas_tools.core.settings import Settings
+from odoo_saas_tools.odoo import runner as odoo_runner
+from odoo_saas_tools.odoo.environment import odoo_environment
+from odoo_saas_tools.runtime import render
+from odoo_saas_tools.sessions.store import DELETION_TIMER, RedisSessions, is_valid_key
 from tests.conftest import ADMIN_PASSWD
 from tests.support.cli import base_env
 from tests.support.net import free_port, wait_port

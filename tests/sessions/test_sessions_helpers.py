@@ -7,10 +7,10 @@ import uuid
 
 import pytest
 
-from odoo_saas_tools import session_store as ss
-from odoo_saas_tools.errors import ConfigError
-from odoo_saas_tools.sessions import check_redis, count_sessions, redis_sessions
-from odoo_saas_tools.settings import Settings
+from odoo_saas_tools.core.errors import ConfigError
+from odoo_saas_tools.core.settings import Settings
+from odoo_saas_tools.sessions import store as ss
+from odoo_saas_tools.sessions.status import check_redis, count_sessions, redis_sessions
 from tests.support.net import free_port
 from tests.support.redis import REDIS_PASSWORD, RedisServer
 

@@ -8,8 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from odoo_saas_tools import session_store as ss
-from odoo_saas_tools.session_store import RedisSessions, StoreError
+from odoo_saas_tools.sessions import store as ss
+from odoo_saas_tools.sessions.store import RedisSessions, StoreError
 from tests.support.redis import REDIS_PASSWORD, RedisServer
 
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from odoo_saas_tools import session_store as ss
-from odoo_saas_tools.session_store import RedisSessions, StoreError
-from odoo_saas_tools.sessions import check_redis
-from odoo_saas_tools.settings import Settings
+from odoo_saas_tools.core.settings import Settings
+from odoo_saas_tools.sessions import store as ss
+from odoo_saas_tools.sessions.status import check_redis
+from odoo_saas_tools.sessions.store import RedisSessions, StoreError
 from tests.support.net import free_port, wait_port
 
 PASSWORD = "tls-redis-secret-3e9b"

@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 from psycopg2 import sql
 
-from odoo_saas_tools import databases, filestore
-from odoo_saas_tools.postgres import connect, ident
-from odoo_saas_tools.settings import Settings
+from odoo_saas_tools.core.settings import Settings
+from odoo_saas_tools.postgres import databases
+from odoo_saas_tools.postgres.connection import connect, ident
+from odoo_saas_tools.tenants import filestore
 from tests.conftest import stack_environment
 from tests.support.pg import PgCluster
 
@@ -107,7 +108,7 @@ def odoo_env(tenants_env: dict[str, str], odoo_bin: str) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def odoo_template(odoo_env: dict[str, str]) -> str:
     """ONE real Odoo database (base) per session: the template cache's entry for base."""
-    from odoo_saas_tools import template_cache
+    from odoo_saas_tools.tenants import template_cache
 
     settings = Settings.from_env(odoo_env)
     with template_cache.checked_out(settings, template_cache.Spec()) as tpl:

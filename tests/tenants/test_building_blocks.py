@@ -11,10 +11,12 @@ from pathlib import Path
 import pytest
 from psycopg2 import sql
 
-from odoo_saas_tools import databases, filestore, neutralize, odoo_addons, template_cache
-from odoo_saas_tools.errors import SaasError
-from odoo_saas_tools.postgres import connect, ident
-from odoo_saas_tools.settings import Settings
+from odoo_saas_tools.core.errors import SaasError
+from odoo_saas_tools.core.settings import Settings
+from odoo_saas_tools.odoo import modules as odoo_addons
+from odoo_saas_tools.postgres import databases
+from odoo_saas_tools.postgres.connection import connect, ident
+from odoo_saas_tools.tenants import filestore, neutralize, template_cache
 
 
 def make_module(root: Path, name: str, depends=(), auto_install=False, neutral: str = "") -> Path:

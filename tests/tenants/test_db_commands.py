@@ -10,12 +10,13 @@ import psycopg2
 import pytest
 from psycopg2 import sql
 
-from odoo_saas_tools import databases, filestore
 from odoo_saas_tools.commands.db import rename as rename_cmd
-from odoo_saas_tools.errors import ConfigError, SaasError
-from odoo_saas_tools.postgres import connect, ident
-from odoo_saas_tools.settings import Settings
-from odoo_saas_tools.tenants import check_name, tenant_lock
+from odoo_saas_tools.core.errors import ConfigError, SaasError
+from odoo_saas_tools.core.settings import Settings
+from odoo_saas_tools.postgres import databases
+from odoo_saas_tools.postgres.connection import connect, ident
+from odoo_saas_tools.tenants import filestore
+from odoo_saas_tools.tenants.names import check_name, tenant_lock
 from tests.support.cli import run_cli
 
 HOSTILE = [

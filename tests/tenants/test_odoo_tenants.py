@@ -11,9 +11,9 @@ from collections.abc import Callable
 
 import pytest
 
-from odoo_saas_tools import odoo_runner
-from odoo_saas_tools.postgres import connect
-from odoo_saas_tools.settings import Settings
+from odoo_saas_tools.core.settings import Settings
+from odoo_saas_tools.odoo import runner as odoo_runner
+from odoo_saas_tools.postgres.connection import connect
 from tests.support.cli import run_cli
 
 pytestmark = pytest.mark.usefixtures("odoo_template")
@@ -118,7 +118,8 @@ def test_provision_sets_everything_and_is_idempotent(
         assert json.loads(again.stdout)["created"] is False
         assert params(settings, db)["database.uuid"] == result["uuid"]
     finally:
-        from odoo_saas_tools import databases, filestore
+        from odoo_saas_tools.postgres import databases
+        from odoo_saas_tools.tenants import filestore
 
         databases.drop(settings, db)
         filestore.remove(settings.filestore(db))
@@ -168,7 +169,8 @@ def test_clone_is_neutralized_like_odoo_does_it(
     assert (dst_fs / some.relative_to(src_fs)).stat().st_ino == some.stat().st_ino
 
     # the same SQL as `odoo neutralize --stdout`, and the same outcome as `odoo neutralize`
-    from odoo_saas_tools import neutralize, odoo_addons
+    from odoo_saas_tools.odoo import modules as odoo_addons
+    from odoo_saas_tools.tenants import neutralize
 
     with connect(settings, src) as user, user.cursor() as cr:  # a user stays connected
         proc = run_cli(odoo_env, "db", "clone", src, theirs, "--no-neutralize", "--json")

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from odoo_saas_tools import databases, restore
-from odoo_saas_tools.postgres import connect
-from odoo_saas_tools.settings import Settings
+from odoo_saas_tools.backups import restore
+from odoo_saas_tools.core.settings import Settings
+from odoo_saas_tools.postgres import databases
+from odoo_saas_tools.postgres.connection import connect
 
 FAKE_SCHEMA = """
 CREATE TABLE ir_module_module (id serial PRIMARY KEY, name varchar NOT NULL UNIQUE,

@@ -8,11 +8,11 @@ import zipfile
 import pytest
 from psycopg2 import sql
 
-from odoo_saas_tools import databases
-from odoo_saas_tools.backup import create_backup
-from odoo_saas_tools.postgres import connect
-from odoo_saas_tools.restore import OLD_PREFIX, TEMP_PREFIX
-from odoo_saas_tools.tenants import tenant_lock
+from odoo_saas_tools.backups.backup import create_backup
+from odoo_saas_tools.backups.restore import OLD_PREFIX, TEMP_PREFIX
+from odoo_saas_tools.postgres import databases
+from odoo_saas_tools.postgres.connection import connect
+from odoo_saas_tools.tenants.names import tenant_lock
 from tests.support.cli import run_cli
 from tests.tenants_backup.conftest import db_rows, partial_files, tenant_files, unique_name
 

@@ -17,11 +17,12 @@ from pathlib import Path
 import pytest
 from psycopg2 import sql
 
-from odoo_saas_tools import databases, odoo_runner
-from odoo_saas_tools.backup import create_backup
-from odoo_saas_tools.postgres import connect, ident
-from odoo_saas_tools.restore import restore_backup
-from odoo_saas_tools.settings import Settings
+from odoo_saas_tools.backups.backup import create_backup
+from odoo_saas_tools.backups.restore import restore_backup
+from odoo_saas_tools.core.settings import Settings
+from odoo_saas_tools.odoo import runner as odoo_runner
+from odoo_saas_tools.postgres import databases
+from odoo_saas_tools.postgres.connection import connect, ident
 from tests.conftest import ADMIN_PASSWD
 from tests.support.cli import base_env
 from tests.support.pg import PgCluster

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from odoo_saas_tools import backup_names, databases
-from odoo_saas_tools.backup import create_backup
-from odoo_saas_tools.restore import OLD_PREFIX, TEMP_PREFIX, restore_backup
+from odoo_saas_tools.backups import names as backup_names
+from odoo_saas_tools.backups.backup import create_backup
+from odoo_saas_tools.backups.restore import OLD_PREFIX, TEMP_PREFIX, restore_backup
+from odoo_saas_tools.postgres import databases
 from tests.support.cli import run_cli
 from tests.tenants_backup.conftest import (
     add_attachment,
@@ -181,8 +182,8 @@ def test_stale_partial_of_a_dead_writer_is_swept(settings, fake_tenant):
 
 
 def test_not_enough_space_is_refused_before_writing(tmp_path):
-    from odoo_saas_tools.backup import _check_space
-    from odoo_saas_tools.errors import SaasError
+    from odoo_saas_tools.backups.backup import _check_space
+    from odoo_saas_tools.core.errors import SaasError
 
     with pytest.raises(SaasError, match="not enough free space"):
         _check_space(tmp_path, 10**18)

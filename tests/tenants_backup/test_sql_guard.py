@@ -7,8 +7,9 @@ import zipfile
 
 import pytest
 
-from odoo_saas_tools import databases, pgtools
-from odoo_saas_tools.backup import create_backup
+from odoo_saas_tools.backups.backup import create_backup
+from odoo_saas_tools.postgres import databases
+from odoo_saas_tools.postgres import tools as pgtools
 from tests.support.cli import run_cli
 from tests.tenants_backup.conftest import unique_name
 

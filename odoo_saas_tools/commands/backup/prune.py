@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import argparse
 
-from odoo_saas_tools.output import print_json
-from odoo_saas_tools.prune import prune_all
-from odoo_saas_tools.retention import Policy
-from odoo_saas_tools.settings import Settings
+from odoo_saas_tools.backups.prune import prune_all
+from odoo_saas_tools.backups.retention import Policy
+from odoo_saas_tools.core.output import print_json
+from odoo_saas_tools.core.settings import Settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -13,12 +13,12 @@ import signal
 import threading
 from typing import Any
 
-from odoo_saas_tools.backup_names import EXTENSIONS
-from odoo_saas_tools.backup_run import run_all
-from odoo_saas_tools.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, ConfigError
-from odoo_saas_tools.output import print_json
-from odoo_saas_tools.postgres import tenant_databases
-from odoo_saas_tools.settings import Settings
+from odoo_saas_tools.backups.names import EXTENSIONS
+from odoo_saas_tools.backups.run import run_all
+from odoo_saas_tools.core.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, ConfigError
+from odoo_saas_tools.core.output import print_json
+from odoo_saas_tools.core.settings import Settings
+from odoo_saas_tools.postgres.connection import tenant_databases
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ import signal
 import threading
 from typing import Any
 
-from odoo_saas_tools.scheduler import Scheduler
-from odoo_saas_tools.settings import Settings
+from odoo_saas_tools.backups.scheduler import Scheduler
+from odoo_saas_tools.core.settings import Settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -11,9 +11,9 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from odoo_saas_tools.backup_verify import VerifyResult, verify
-from odoo_saas_tools.output import human_size, print_json
-from odoo_saas_tools.settings import Settings
+from odoo_saas_tools.backups.verify import VerifyResult, verify
+from odoo_saas_tools.core.output import human_size, print_json
+from odoo_saas_tools.core.settings import Settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -34,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.file.startswith("s3://"):
-        from odoo_saas_tools import s3
+        from odoo_saas_tools.backups import s3
 
         settings.backup_dir.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix=".verify-", dir=settings.backup_dir) as tmp:

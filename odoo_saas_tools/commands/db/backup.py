@@ -16,9 +16,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from odoo_saas_tools.backup import FORMATS, create_backup
-from odoo_saas_tools.output import human_size, print_json
-from odoo_saas_tools.settings import Settings
+from odoo_saas_tools.backups.backup import FORMATS, create_backup
+from odoo_saas_tools.core.output import human_size, print_json
+from odoo_saas_tools.core.settings import Settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -22,12 +22,13 @@ import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from odoo_saas_tools import databases, filestore, identity, neutralize
-from odoo_saas_tools.errors import EXIT_UNCHANGED, SaasError
-from odoo_saas_tools.output import print_json
-from odoo_saas_tools.postgres import odoo_version
-from odoo_saas_tools.settings import Settings
-from odoo_saas_tools.tenants import check_name, tenant_locks
+from odoo_saas_tools.core.errors import EXIT_UNCHANGED, SaasError
+from odoo_saas_tools.core.output import print_json
+from odoo_saas_tools.core.settings import Settings
+from odoo_saas_tools.postgres import databases
+from odoo_saas_tools.postgres.connection import odoo_version
+from odoo_saas_tools.tenants import filestore, identity, neutralize
+from odoo_saas_tools.tenants.names import check_name, tenant_locks
 
 log = logging.getLogger(__name__)
 

@@ -16,11 +16,13 @@ import contextlib
 import time
 from pathlib import Path
 
-from odoo_saas_tools import databases, filestore, identity, template_cache, tenant_setup
-from odoo_saas_tools.errors import EXIT_UNCHANGED, SaasError
-from odoo_saas_tools.output import print_json
-from odoo_saas_tools.settings import Settings
-from odoo_saas_tools.tenants import check_name, tenant_lock
+from odoo_saas_tools.core.errors import EXIT_UNCHANGED, SaasError
+from odoo_saas_tools.core.output import print_json
+from odoo_saas_tools.core.settings import Settings
+from odoo_saas_tools.postgres import databases
+from odoo_saas_tools.tenants import filestore, identity, template_cache
+from odoo_saas_tools.tenants import setup as tenant_setup
+from odoo_saas_tools.tenants.names import check_name, tenant_lock
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import argparse
 
-from odoo_saas_tools import databases, filestore
-from odoo_saas_tools.errors import EXIT_UNCHANGED, ConfigError, SaasError
-from odoo_saas_tools.output import print_json
-from odoo_saas_tools.settings import Settings
-from odoo_saas_tools.tenants import check_name, tenant_lock
+from odoo_saas_tools.core.errors import EXIT_UNCHANGED, ConfigError, SaasError
+from odoo_saas_tools.core.output import print_json
+from odoo_saas_tools.core.settings import Settings
+from odoo_saas_tools.postgres import databases
+from odoo_saas_tools.tenants import filestore
+from odoo_saas_tools.tenants.names import check_name, tenant_lock
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -48,7 +49,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             raise ConfigError(f"{name} is not owned by {settings.db_user}: not a tenant of ours")
         backup_path = None
         if args.backup:
-            from odoo_saas_tools.backup import create_backup
+            from odoo_saas_tools.backups.backup import create_backup
 
             result = create_backup(settings, name, settings.backup_dir / "dropped", lock=False)
             backup_path = str(result.path)

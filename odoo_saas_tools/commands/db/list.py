@@ -13,11 +13,16 @@ from dataclasses import asdict, dataclass
 
 import psycopg2
 
-from odoo_saas_tools import filestore, template_cache
-from odoo_saas_tools.errors import SaasError
-from odoo_saas_tools.output import human_size, print_json
-from odoo_saas_tools.postgres import RESERVED_PREFIX, base_version, connect, owned_databases
-from odoo_saas_tools.settings import Settings
+from odoo_saas_tools.core.errors import SaasError
+from odoo_saas_tools.core.output import human_size, print_json
+from odoo_saas_tools.core.settings import Settings
+from odoo_saas_tools.postgres.connection import (
+    RESERVED_PREFIX,
+    base_version,
+    connect,
+    owned_databases,
+)
+from odoo_saas_tools.tenants import filestore, template_cache
 
 
 @dataclass

@@ -13,11 +13,12 @@ from __future__ import annotations
 import argparse
 import logging
 
-from odoo_saas_tools import databases, filestore
-from odoo_saas_tools.errors import EXIT_UNCHANGED, ConfigError, SaasError
-from odoo_saas_tools.output import print_json
-from odoo_saas_tools.settings import Settings
-from odoo_saas_tools.tenants import check_name, tenant_locks
+from odoo_saas_tools.core.errors import EXIT_UNCHANGED, ConfigError, SaasError
+from odoo_saas_tools.core.output import print_json
+from odoo_saas_tools.core.settings import Settings
+from odoo_saas_tools.postgres import databases
+from odoo_saas_tools.tenants import filestore
+from odoo_saas_tools.tenants.names import check_name, tenant_locks
 
 log = logging.getLogger(__name__)
 

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import argparse
 
-from odoo_saas_tools.output import print_json
-from odoo_saas_tools.restore import restore_backup
-from odoo_saas_tools.settings import Settings
+from odoo_saas_tools.backups.restore import restore_backup
+from odoo_saas_tools.core.output import print_json
+from odoo_saas_tools.core.settings import Settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -41,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.jobs is not None and args.jobs < 1:
-        from odoo_saas_tools.errors import ConfigError
+        from odoo_saas_tools.core.errors import ConfigError
 
         raise ConfigError("--jobs must be at least 1")
     result = restore_backup(

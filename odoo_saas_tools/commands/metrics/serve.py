@@ -12,11 +12,11 @@ import logging
 import signal
 import threading
 
-from odoo_saas_tools.errors import SaasError
-from odoo_saas_tools.metrics.collector import make_registry
-from odoo_saas_tools.metrics.refresher import Refresher
-from odoo_saas_tools.metrics.server import MetricsServer
-from odoo_saas_tools.settings import Settings
+from odoo_saas_tools.core.errors import SaasError
+from odoo_saas_tools.core.settings import Settings
+from odoo_saas_tools.observability.metrics.collector import make_registry
+from odoo_saas_tools.observability.metrics.refresher import Refresher
+from odoo_saas_tools.observability.metrics.server import MetricsServer
 
 log = logging.getLogger(__name__)
 

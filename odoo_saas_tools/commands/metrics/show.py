@@ -11,9 +11,9 @@ import time
 
 from prometheus_client import generate_latest
 
-from odoo_saas_tools.metrics.collector import make_registry
-from odoo_saas_tools.metrics.refresher import Refresher
-from odoo_saas_tools.settings import Settings
+from odoo_saas_tools.core.settings import Settings
+from odoo_saas_tools.observability.metrics.collector import make_registry
+from odoo_saas_tools.observability.metrics.refresher import Refresher
 
 CPU_WINDOW = 1.0
 

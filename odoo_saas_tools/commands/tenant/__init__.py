@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from odoo_saas_tools.cli import register_group
+from odoo_saas_tools.commands._registry import register_group
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-from odoo_saas_tools import databases, identity, tenant_setup
 from odoo_saas_tools.commands.db.create import (
     add_create_options,
     admin_password,
@@ -24,10 +23,13 @@ from odoo_saas_tools.commands.db.create import (
     print_result,
     spec_from_args,
 )
-from odoo_saas_tools.errors import EXIT_UNCHANGED, SaasError
-from odoo_saas_tools.output import print_json
-from odoo_saas_tools.settings import Settings
-from odoo_saas_tools.tenants import check_name, tenant_lock
+from odoo_saas_tools.core.errors import EXIT_UNCHANGED, SaasError
+from odoo_saas_tools.core.output import print_json
+from odoo_saas_tools.core.settings import Settings
+from odoo_saas_tools.postgres import databases
+from odoo_saas_tools.tenants import identity
+from odoo_saas_tools.tenants import setup as tenant_setup
+from odoo_saas_tools.tenants.names import check_name, tenant_lock
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

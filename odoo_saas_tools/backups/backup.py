@@ -1,0 +1,330 @@
+"""`db backup`: one tenant's database and filestore in one verified file.
+
+Consistency: the attachment list is read in the same snapshot pg_dump dumps (a REPEATABLE READ
+transaction exports it, pg_dump imports it with --snapshot), so the backup holds exactly the
+files the dump references; since the filestore is write-once and content-addressed, copying
+them after the snapshot is safe, and a referenced file that is missing fails the backup.
+
+Speed: pg_dump runs as its own process (on another core) while the filestore is copied into
+the archive; attachments are stored uncompressed, only the SQL is deflated; the sha256 is
+computed while the file is written. The file is written under a hidden `.partial` name,
+checked, then renamed, so a backup that exists is a complete one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import json
+import logging
+import os
+import shutil
+import time
+import zipfile
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import psycopg2.extensions
+
+from odoo_saas_tools.backups import archive
+from odoo_saas_tools.backups import names as backup_names
+from odoo_saas_tools.core.errors import ConfigError, SaasError
+from odoo_saas_tools.core.output import Progress, human_size
+from odoo_saas_tools.core.settings import Settings
+from odoo_saas_tools.postgres import tools as pgtools
+from odoo_saas_tools.postgres.connection import base_version, connect
+from odoo_saas_tools.runtime import privileges
+from odoo_saas_tools.tenants.names import check_name, tenant_lock
+
+log = logging.getLogger(__name__)
+
+FORMATS = backup_names.EXTENSIONS  # zip, dump, sql.gz
+VERSION_INFO = {"19.0": [19, 0, 0, "final", 0, ""]}
+_DUMP_END = b"-- PostgreSQL database dump complete"
+_CHUNK = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class BackupResult:
+    path: Path
+    sha256: str
+    size_bytes: int
+    duration_seconds: float
+    database: str
+    fmt: str
+    attachments: int = 0
+
+    def as_dict(self) -> dict[str, object]:
+        data = asdict(self)
+        data["path"] = str(self.path)
+        return data
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What pg_dump will see: its snapshot id, the files it references, the manifest."""
+
+    snapshot_id: str
+    store_fnames: list[str]
+    manifest: dict[str, object]
+    db_size: int
+
+
+def create_backup(
+    settings: Settings,
+    db: str,
+    directory: Path | None = None,
+    fmt: str = "zip",
+    *,
+    progress: bool = False,
+    lock: bool = True,
+) -> BackupResult:
+    """Back up tenant `db` into `directory` (default $BACKUP_DIR/<db>/) as zip, dump or sql.gz.
+
+    `lock=False` is for callers that already hold the tenant's lock (e.g. drop's last backup).
+    Raises SaasError (BusyError when another operation holds the tenant).
+    """
+    check_name(db)
+    if fmt not in FORMATS:
+        raise ConfigError(f"unknown backup format {fmt!r} (choose {', '.join(FORMATS)})")
+    directory = Path(directory) if directory else backup_names.default_dir(settings, db)
+    with tenant_lock(settings, db, operation="backup") if lock else contextlib.nullcontext():
+        _require_database(settings, db)
+        created = not directory.exists()
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if directory == backup_names.default_dir(settings, db):
+            backup_names.sweep_partials(directory)  # left by a killed backup
+        final = directory / backup_names.backup_name(db, fmt)
+        if final.exists():  # two backups within the same second
+            time.sleep(1.0)
+            final = directory / backup_names.backup_name(db, fmt)
+        partial = backup_names.partial_path(final)
+        started = time.monotonic()
+        try:
+            with _snapshot(settings, db) as snap:
+                if fmt == "sql.gz":
+                    _check_space(directory, snap.db_size // 4)
+                    sha, size = _write_sql_gz(settings, db, snap, partial)
+                    count = 0
+                else:
+                    sha, size, count = _write_zip(settings, db, snap, final, fmt, progress)
+            # the checksum first: a file with a backup's name always has its sidecar
+            side = backup_names.write_checksum(final, sha)
+            os.replace(partial, final)
+        except BaseException:
+            for leftover in (partial, _sql_temp(final), backup_names.checksum_path(final)):
+                _remove_quietly(leftover)
+            raise
+    with contextlib.suppress(OSError):
+        archive.fsync_dir(directory)
+    if directory.resolve().is_relative_to(settings.backup_dir.resolve()):
+        # made by root (docker exec): the scheduler, running as the runtime user, must still
+        # be able to prune these
+        try:
+            privileges.give_to_runtime_user(
+                settings.runtime_user, [final, side, directory] if created else [final, side]
+            )
+        except (OSError, SaasError) as exc:
+            log.warning("could not hand %s to %s: %s", final, settings.runtime_user, exc)
+    result = BackupResult(
+        path=final,
+        sha256=sha,
+        size_bytes=size,
+        duration_seconds=round(time.monotonic() - started, 3),
+        database=db,
+        fmt=fmt,
+        attachments=count,
+    )
+    log.info("backup of %s written to %s (%d bytes)", db, final, size)
+    return result
+
+
+def _require_database(settings: Settings, db: str) -> None:
+    with connect(settings) as conn, conn.cursor() as cr:
+        cr.execute("SELECT 1 FROM pg_database WHERE datname = %s", (db,))
+        if cr.fetchone() is None:
+            raise SaasError(f"database {db} does not exist", exit_code=1)
+
+
+@contextlib.contextmanager
+def _snapshot(settings: Settings, db: str) -> Iterator[Snapshot]:
+    """Hold a REPEATABLE READ transaction open and export its snapshot for pg_dump."""
+    with connect(settings, db, autocommit=False) as conn:
+        conn.set_session(
+            isolation_level=psycopg2.extensions.ISOLATION_LEVEL_REPEATABLE_READ, readonly=True
+        )
+        with conn.cursor() as cr:
+            cr.execute("SELECT pg_export_snapshot()")
+            snapshot_id = cr.fetchone()[0]
+            if base_version(cr) is None:
+                raise SaasError(f"{db} is not an Odoo database (no ir_module_module table)")
+            cr.execute(
+                "SELECT DISTINCT store_fname FROM ir_attachment "
+                "WHERE store_fname IS NOT NULL AND store_fname <> '' ORDER BY 1"
+            )
+            fnames = [row[0] for row in cr.fetchall()]
+            manifest = _manifest(cr, db, conn.server_version)
+            cr.execute("SELECT pg_database_size(current_database())")
+            db_size = int(cr.fetchone()[0])
+        try:
+            yield Snapshot(snapshot_id, fnames, manifest, db_size)
+        finally:
+            conn.rollback()
+
+
+def _manifest(cr: psycopg2.extensions.cursor, db: str, server_version: int) -> dict[str, object]:
+    """manifest.json exactly as Odoo's dump_db_manifest writes it."""
+    cr.execute("SELECT name, latest_version FROM ir_module_module WHERE state = 'installed'")
+    modules = dict(cr.fetchall())
+    base = str(modules.get("base") or "19.0")
+    major = ".".join(base.split(".")[:2])
+    major_num, minor_num = divmod(server_version / 100, 100)
+    return {
+        "odoo_dump": "1",
+        "db_name": db,
+        "version": major,
+        "version_info": VERSION_INFO.get(major, [int(major.split(".")[0]), 0, 0, "final", 0, ""]),
+        "major_version": major,
+        "pg_version": f"{int(major_num)}.{int(minor_num)}",
+        "modules": modules,
+    }
+
+
+def _sql_temp(final: Path) -> Path:
+    """The dump written beside the archive while the filestore is copied (swept like it)."""
+    return backup_names.partial_path(final.with_name(final.name + ".db"))
+
+
+def _filestore_files(settings: Settings, db: str, snap: Snapshot) -> list[tuple[Path, str]]:
+    """(source file, member name) for every referenced attachment; fail if one is missing."""
+    root = settings.filestore(db)
+    out: list[tuple[Path, str]] = []
+    missing: list[str] = []
+    for fname in snap.store_fnames:
+        rel = archive.filestore_relpath(fname)
+        src = root / rel
+        if not rel or not src.is_file():
+            missing.append(fname)
+            continue
+        out.append((src, archive.FILESTORE_PREFIX + rel))
+    if missing:
+        raise SaasError(
+            f"{len(missing)} attachment file(s) referenced by {db} are missing from its "
+            f"filestore {root} (first: {missing[0]}); the backup would not be restorable as is"
+        )
+    return out
+
+
+def _write_zip(
+    settings: Settings, db: str, snap: Snapshot, final: Path, fmt: str, progress: bool
+) -> tuple[str, int, int]:
+    """Write the archive: pg_dump to a temp file in parallel with the filestore copy."""
+    files = _filestore_files(settings, db, snap)
+    # the archive plus the dump written beside it while the files are copied
+    _check_space(final.parent, sum(src.stat().st_size for src, _ in files) + snap.db_size)
+    partial = backup_names.partial_path(final)
+    dump_tmp = _sql_temp(final)
+    custom = fmt == "dump"
+    proc = pgtools.pg_dump_popen(
+        settings, db, fmt="custom" if custom else "plain", snapshot=snap.snapshot_id, file=dump_tmp
+    )
+    bar = Progress(f"backup {db}", total=len(files) + 1, enabled=None if progress else False)
+    try:
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with open(fd, "wb") as raw:
+            writer = archive.HashingWriter(raw)
+            with zipfile.ZipFile(writer, "w", allowZip64=True) as zf:  # type: ignore[arg-type]
+                archive.add_bytes(
+                    zf, archive.MANIFEST_MEMBER, json.dumps(snap.manifest, indent=4).encode()
+                )
+                for src, arcname in files:
+                    archive.add_file(zf, src, arcname)
+                    bar.advance(1)
+                pgtools.wait(proc, settings)
+                _check_dump(settings, dump_tmp, custom)
+                member = archive.CUSTOM_MEMBER if custom else archive.PLAIN_MEMBER
+                archive.add_file(zf, dump_tmp, member, deflate=not custom)
+                bar.advance(1)
+            raw.flush()
+            os.fsync(raw.fileno())
+        _verify_zip(partial, writer.size, len(files), custom)
+    except BaseException:
+        pgtools.kill(proc)
+        raise
+    finally:
+        _remove_quietly(dump_tmp)
+    bar.finish()
+    return writer.hexdigest(), writer.size, len(files)
+
+
+def _check_space(directory: Path, needed: int) -> None:
+    """Fail before writing when the backup clearly cannot fit (a rough estimate)."""
+    free = shutil.disk_usage(directory).free
+    if free < needed:
+        raise SaasError(
+            f"not enough free space in {directory}: about {human_size(needed)} needed, "
+            f"{human_size(free)} free"
+        )
+
+
+def _check_dump(settings: Settings, dump: Path, custom: bool) -> None:
+    """pg_dump exited 0; also make sure the file is a complete dump before it is archived."""
+    if custom:
+        pgtools.pg_restore_list(settings, dump)
+        return
+    with open(dump, "rb") as fh:
+        fh.seek(max(0, dump.stat().st_size - 4096))
+        if _DUMP_END not in fh.read():
+            raise SaasError(f"pg_dump output for {dump.name} is incomplete (no end marker)")
+
+
+def _verify_zip(path: Path, size: int, files: int, custom: bool) -> None:
+    """Re-read the central directory: every member is there and the size is what was written."""
+    if path.stat().st_size != size:
+        raise SaasError(f"{path} has {path.stat().st_size} bytes, {size} were written")
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = zf.namelist()
+    except zipfile.BadZipFile as exc:
+        raise SaasError(f"the backup just written is not a valid zip: {exc}") from exc
+    want = archive.CUSTOM_MEMBER if custom else archive.PLAIN_MEMBER
+    stored = sum(1 for n in names if n.startswith(archive.FILESTORE_PREFIX))
+    if want not in names or archive.MANIFEST_MEMBER not in names or stored != files:
+        raise SaasError(f"the backup just written is incomplete ({len(names)} members)")
+
+
+def _write_sql_gz(settings: Settings, db: str, snap: Snapshot, partial: Path) -> tuple[str, int]:
+    """Database only: pg_dump's plain SQL gzipped here (zlib runs beside pg_dump)."""
+    proc = pgtools.pg_dump_popen(settings, db, fmt="plain", snapshot=snap.snapshot_id)
+    assert proc.stdout is not None
+    tail = b""
+    try:
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with open(fd, "wb") as raw:
+            writer = archive.HashingWriter(raw)
+            with gzip.GzipFile(
+                filename="",
+                mode="wb",
+                fileobj=writer,
+                compresslevel=6,
+                mtime=0,  # type: ignore[arg-type]
+            ) as gz:
+                while chunk := proc.stdout.read(_CHUNK):
+                    gz.write(chunk)
+                    tail = (tail + chunk)[-4096:]
+            raw.flush()
+            os.fsync(raw.fileno())
+        proc.stdout.close()
+        pgtools.wait(proc, settings)
+    except BaseException:
+        pgtools.kill(proc)
+        raise
+    if _DUMP_END not in tail:
+        raise SaasError(f"pg_dump output for {db} is incomplete (no end marker)")
+    return writer.hexdigest(), writer.size
+
+
+def _remove_quietly(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()

@@ -1,0 +1,368 @@
+"""`db restore`: load a backup (ours, Odoo's zip or dump, .sql.gz, .sql) as a tenant, safely.
+
+Nothing is lost when a restore fails: the backup is always loaded into a scratch database
+(reserved prefix) and a scratch filestore directory beside the real ones; only when the load
+succeeded (every SQL statement: psql runs with ON_ERROR_STOP in one transaction, pg_restore
+with --exit-on-error) are they renamed into place. With --force an existing tenant is renamed
+away first and dropped only after the new one is in place.
+
+Speed: the database load runs in its own process while the filestore is extracted here;
+dump-format backups load with parallel pg_restore.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import logging
+import os
+import tempfile
+import threading
+import time
+import uuid
+import zipfile
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from odoo_saas_tools.backups import archive
+from odoo_saas_tools.core.errors import SaasError
+from odoo_saas_tools.core.output import Progress
+from odoo_saas_tools.core.settings import Settings
+from odoo_saas_tools.postgres import databases
+from odoo_saas_tools.postgres import tools as pgtools
+from odoo_saas_tools.postgres.connection import RESERVED_PREFIX, base_version, connect
+from odoo_saas_tools.runtime import privileges
+from odoo_saas_tools.tenants import filestore, identity
+from odoo_saas_tools.tenants import neutralize as neutralizer
+from odoo_saas_tools.tenants.names import check_name, tenant_lock
+
+log = logging.getLogger(__name__)
+
+TEMP_PREFIX = RESERVED_PREFIX + "restore_"  # the database being loaded
+OLD_PREFIX = RESERVED_PREFIX + "replaced_"  # a tenant replaced by --force, until dropped
+_CHUNK = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class RestoreResult:
+    database: str
+    source: str
+    kind: str
+    replaced: bool
+    copy: bool
+    neutralized: bool
+    attachments: int
+    missing_attachments: int
+    duration_seconds: float
+    odoo_version: str = ""
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def restore_backup(
+    settings: Settings,
+    name: str,
+    source: Path | str,
+    *,
+    force: bool = False,
+    copy: bool = False,
+    neutralize: bool = False,
+    jobs: int | None = None,
+    progress: bool = False,
+    lock: bool = True,
+) -> RestoreResult:
+    """Restore `source` (a file or s3:// URL) as tenant `name`; see the module docstring.
+
+    Keeps the database identity (uuid, secret) unless `copy`; `neutralize` runs the installed
+    modules' neutralize.sql. `lock=False` for callers already holding the tenant's lock.
+    """
+    check_name(name, settings)
+    started = time.monotonic()
+    with contextlib.ExitStack() as stack:
+        if lock:
+            stack.enter_context(tenant_lock(settings, name, operation="restore"))
+        exists = databases.exists(settings, name)
+        if exists and not force:
+            raise SaasError(
+                f"database {name} already exists; restore with --force to replace it "
+                "(the current one is kept until the restore has succeeded)"
+            )
+        live_fs = settings.filestore(name)
+        if not exists and _non_empty_dir(live_fs) and not force:
+            raise SaasError(
+                f"{live_fs} exists without a database {name}; restore with --force to replace it"
+            )
+        path = stack.enter_context(_local_file(settings, source))
+        kind = archive.detect(path)
+        tmp = TEMP_PREFIX + uuid.uuid4().hex[:12]
+        tmp_fs = settings.filestore(tmp)
+        try:
+            databases.create_empty(settings, tmp)
+            count = load_backup(settings, tmp, path, kind, tmp_fs, jobs, progress)
+            version = _require_odoo(settings, tmp, path)
+            if not version.startswith("19.0"):
+                log.warning(
+                    "%s holds an Odoo %s database; this stack runs 19.0 and will not serve it "
+                    "until it is upgraded",
+                    path.name,
+                    version or "(unknown version)",
+                )
+            missing = _missing_attachments(settings, tmp, tmp_fs)
+            if missing:
+                log.warning(
+                    "%d attachment file(s) referenced by the restored database are not in %s",
+                    missing,
+                    path.name,
+                )
+            if copy:
+                identity.renew(settings, tmp, base_url=identity.default_base_url(settings, name))
+            if neutralize:
+                neutralizer.neutralize(settings, tmp)
+            tmp_fs.mkdir(parents=True, exist_ok=True)
+            privileges.give_to_runtime_user(settings.runtime_user, [tmp_fs])
+            _swap_in(settings, name, tmp, exists)
+        except BaseException:
+            discard(settings, tmp)
+            raise
+    result = RestoreResult(
+        database=name,
+        source=str(source),
+        kind=kind,
+        replaced=exists,
+        copy=copy,
+        neutralized=neutralize,
+        attachments=count,
+        missing_attachments=missing,
+        duration_seconds=round(time.monotonic() - started, 3),
+        odoo_version=version,
+    )
+    log.info("restored %s from %s", name, source)
+    return result
+
+
+# --- databases --------------------------------------------------------------------------------
+def discard(settings: Settings, tmp: str) -> None:
+    """Remove the scratch database and filestore of a failed restore (logged, never raised)."""
+    databases.drop_quietly(settings, tmp)
+    try:
+        filestore.remove(settings.filestore(tmp))
+    except OSError as exc:
+        log.error("could not remove scratch filestore %s: %s", settings.filestore(tmp), exc)
+
+
+def _swap_in(settings: Settings, name: str, tmp: str, exists: bool) -> None:
+    """Put the restored database and filestore in place; undo everything if a step fails."""
+    live_fs, tmp_fs = settings.filestore(name), settings.filestore(tmp)
+    old = OLD_PREFIX + uuid.uuid4().hex[:12]
+    old_fs = settings.filestore(old)
+    tmp_fs.mkdir(parents=True, exist_ok=True)
+    undo: list[Callable[[], None]] = []
+    try:
+        if exists:
+            databases.rename(settings, name, old)
+            undo.append(lambda: databases.rename(settings, old, name))
+        if filestore.rename(live_fs, old_fs):
+            undo.append(lambda: filestore.rename(old_fs, live_fs))
+        filestore.rename(tmp_fs, live_fs)
+        undo.append(lambda: filestore.rename(live_fs, tmp_fs))
+        databases.rename(settings, tmp, name)
+    except BaseException:
+        for step in reversed(undo):
+            try:
+                step()
+            except Exception as exc:
+                log.error("undoing the swap of %s failed: %s", name, exc)
+        raise
+    # The new tenant is live; what is left is the replaced one, which may now go.
+    if exists:
+        databases.drop_quietly(settings, old)
+    try:
+        filestore.remove(old_fs)
+    except OSError as exc:
+        log.error(
+            "restored %s, but the replaced filestore %s was not removed: %s", name, old_fs, exc
+        )
+
+
+# --- loading ----------------------------------------------------------------------------------
+@contextlib.contextmanager
+def _local_file(settings: Settings, source: Path | str) -> Iterator[Path]:
+    """The backup as a local file: an s3:// URL is downloaded (and checked) first."""
+    text = str(source)
+    if not text.startswith("s3://"):
+        path = Path(text)
+        if not path.is_file():
+            raise SaasError(f"backup file {path} does not exist")
+        yield path
+        return
+    from odoo_saas_tools.backups import s3
+
+    settings.backup_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".restore-", dir=settings.backup_dir) as tmpdir:
+        yield s3.download(settings, text, Path(tmpdir))
+
+
+def _non_empty_dir(path: Path) -> bool:
+    return path.is_dir() and any(path.iterdir())
+
+
+def load_backup(
+    settings: Settings,
+    db: str,
+    path: Path,
+    kind: str,
+    fs_dir: Path,
+    jobs: int | None,
+    progress: bool,
+) -> int:
+    """Load `path` (of `kind`, see archive.detect) into the existing empty database db and
+    extract its filestore into fs_dir, in parallel; returns the number of files extracted.
+
+    The building block of restore and of `backup verify --restore` (scratch loads).
+    """
+    jobs = jobs or pgtools.default_jobs()
+    if kind == archive.PG_CUSTOM:
+        pgtools.pg_restore(settings, db, path, jobs=jobs)
+        return 0
+    if kind == archive.SQL:
+        with open(path, "rb") as fh:
+            pgtools.psql_load(settings, db, fh)
+        return 0
+    if kind == archive.SQL_GZ:
+        try:
+            with gzip.open(path, "rb") as fh:
+                pgtools.psql_load(settings, db, fh)
+        except (OSError, EOFError) as exc:
+            raise SaasError(f"{path.name} is not a valid gzip file: {exc}") from exc
+        return 0
+    return _load_zip(settings, db, path, kind, fs_dir, jobs, progress)
+
+
+class _Worker(threading.Thread):
+    """Runs the database load beside the filestore extraction and keeps its exception."""
+
+    def __init__(self, target: Callable[[], None]) -> None:
+        super().__init__(daemon=True)
+        self._work = target
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self._work()
+        except BaseException as exc:
+            self.error = exc
+
+
+# What zipfile raises for a damaged member (bad CRC, broken deflate stream, cut short).
+_DAMAGED = (zipfile.BadZipFile, zlib.error, EOFError)
+
+
+class _Stopped(Exception):
+    """The load failed: the filestore extraction stops early."""
+
+
+def _lower_priority() -> None:
+    """Nice the calling thread (Linux: per thread) so it yields CPU to the database load."""
+    with contextlib.suppress(OSError, AttributeError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+
+
+def _load_zip(
+    settings: Settings,
+    db: str,
+    path: Path,
+    kind: str,
+    fs_dir: Path,
+    jobs: int,
+    progress: bool,
+) -> int:
+    try:
+        zf = zipfile.ZipFile(path)
+    except zipfile.BadZipFile as exc:
+        raise SaasError(f"{path.name} is not a readable zip file: {exc}") from exc
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(zf)
+        members = [i for i in zf.infolist() if archive.safe_member(i.filename)]
+        if kind == archive.ZIP_PLAIN:
+
+            def load() -> None:
+                with zipfile.ZipFile(path) as own, own.open(archive.PLAIN_MEMBER) as fh:
+                    pgtools.psql_load(settings, db, fh)
+
+        else:
+            workdir = Path(stack.enter_context(_scratch_dir(settings)))
+            dump = workdir / archive.CUSTOM_MEMBER
+            archive.extract_member(zf, archive.CUSTOM_MEMBER, dump)
+
+            def load() -> None:
+                pgtools.pg_restore(settings, db, dump, jobs=jobs)
+
+        bar = Progress(
+            f"restore {path.name}", total=len(members), enabled=None if progress else False
+        )
+        stop = threading.Event()
+        extracted: list[int] = []
+
+        def advance(n: int) -> None:
+            if stop.is_set():
+                raise _Stopped
+            bar.advance(n)
+
+        def extract() -> None:
+            _lower_priority()  # the database load is the critical path: let it have the CPU
+            fs_dir.mkdir(parents=True, exist_ok=True)
+            extracted.append(archive.extract_filestore(zf, fs_dir, advance))
+
+        worker = _Worker(extract)
+        worker.start()
+        try:
+            load()
+        except _DAMAGED as exc:
+            stop.set()
+            raise SaasError(f"{path.name} is damaged: {exc}") from exc
+        except BaseException:
+            stop.set()
+            raise
+        finally:
+            worker.join()
+        if isinstance(worker.error, _DAMAGED):
+            raise SaasError(f"{path.name} is damaged: {worker.error}") from worker.error
+        if worker.error is not None:
+            raise worker.error
+        count = extracted[0]
+        bar.finish()
+    return count
+
+
+@contextlib.contextmanager
+def _scratch_dir(settings: Settings) -> Iterator[str]:
+    """A private temporary directory on the data volume (room for a dump)."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".restore-", dir=settings.data_dir) as tmpdir:
+        yield tmpdir
+
+
+def _require_odoo(settings: Settings, db: str, path: Path) -> str:
+    """base's version in the restored database; SaasError if it is not an Odoo database."""
+    with connect(settings, db) as conn, conn.cursor() as cr:
+        version = base_version(cr)
+    if version is None:
+        raise SaasError(f"{path.name} does not hold an Odoo database (no ir_module_module)")
+    return version
+
+
+def _missing_attachments(settings: Settings, db: str, fs_dir: Path) -> int:
+    """How many attachments the restored database references that have no file."""
+    with connect(settings, db) as conn, conn.cursor() as cr:
+        cr.execute("SELECT to_regclass('ir_attachment') IS NOT NULL")
+        if not cr.fetchone()[0]:
+            return 0
+        cr.execute(
+            "SELECT DISTINCT store_fname FROM ir_attachment "
+            "WHERE store_fname IS NOT NULL AND store_fname <> ''"
+        )
+        rows = cr.fetchall()
+    return sum(1 for (fname,) in rows if not (fs_dir / archive.filestore_relpath(fname)).is_file())

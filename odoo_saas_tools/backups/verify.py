@@ -1,0 +1,117 @@
+"""`backup verify`: prove a backup is intact, and optionally that it restores.
+
+The checksum check re-reads the file and compares it with the sha256 recorded when it was
+written (`<file>.sha256`), then checks the container (zip members, dump header, gzip stream).
+`--restore-test` loads it into a scratch database with the reserved prefix (never a tenant name,
+never served), checks that it is an Odoo 19 database, and drops it with its filestore.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import time
+import uuid
+import zipfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from odoo_saas_tools.backups import archive
+from odoo_saas_tools.backups.names import parse_backup_name, read_checksum, sha256_file
+from odoo_saas_tools.core.errors import SaasError
+from odoo_saas_tools.core.settings import Settings
+from odoo_saas_tools.postgres import databases
+from odoo_saas_tools.postgres.connection import RESERVED_PREFIX, base_version, connect
+
+log = logging.getLogger(__name__)
+
+SCRATCH_PREFIX = RESERVED_PREFIX + "verify_"
+
+
+@dataclass
+class VerifyResult:
+    file: str
+    sha256: str
+    size_bytes: int
+    container: str
+    restore_test: bool = False
+    odoo_version: str | None = None
+    installed_modules: int | None = None
+    duration_seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def check_checksum(path: Path) -> str:
+    """The file's sha256 if it matches the recorded one; SaasError otherwise."""
+    if not path.is_file():
+        raise SaasError(f"backup file {path} does not exist")
+    recorded = read_checksum(path)
+    if recorded is None:
+        raise SaasError(f"{path.name}: no recorded checksum ({path.name}.sha256 is missing)")
+    actual = sha256_file(path)
+    if actual != recorded:
+        raise SaasError(f"{path.name}: sha256 {actual} does not match the recorded {recorded}")
+    return actual
+
+
+def check_container(path: Path) -> str:
+    """What the file is, after a structural check of it; SaasError when it is damaged."""
+    kind = archive.detect(path)
+    if kind in (archive.ZIP_PLAIN, archive.ZIP_CUSTOM):
+        try:
+            with zipfile.ZipFile(path) as zf:
+                names = set(zf.namelist())
+                bad = zf.testzip()  # CRC of every member
+        except (zipfile.BadZipFile, OSError) as exc:
+            raise SaasError(f"{path.name} is not a valid zip: {exc}") from exc
+        if bad:
+            raise SaasError(f"{path.name}: member {bad} is damaged (CRC mismatch)")
+        if not names & {archive.PLAIN_MEMBER, archive.CUSTOM_MEMBER}:
+            raise SaasError(f"{path.name} holds no database dump")
+    elif kind == archive.SQL_GZ:
+        try:
+            with gzip.open(path, "rb") as fh:
+                while fh.read(1024 * 1024):
+                    pass
+        except (OSError, EOFError) as exc:
+            raise SaasError(f"{path.name} is not a complete gzip stream: {exc}") from exc
+    return kind
+
+
+def restore_test(settings: Settings, path: Path, kind: str) -> tuple[str, int]:
+    """Load into a scratch database, check it is Odoo 19, drop it; (version, modules)."""
+    from odoo_saas_tools.backups import restore
+
+    scratch = SCRATCH_PREFIX + uuid.uuid4().hex[:12]
+    try:
+        databases.create_empty(settings, scratch)
+        restore.load_backup(settings, scratch, path, kind, settings.filestore(scratch), None, False)
+        with connect(settings, scratch) as conn, conn.cursor() as cr:
+            version = base_version(cr)
+            if version is None:
+                raise SaasError(f"{path.name} restores to a database that is not Odoo's")
+            cr.execute("SELECT count(*) FROM ir_module_module WHERE state = 'installed'")
+            modules = int(cr.fetchone()[0])
+        if not version.startswith("19.0"):
+            raise SaasError(
+                f"{path.name} restores to Odoo {version or 'of unknown version'}, not 19.0"
+            )
+        return version, modules
+    finally:
+        restore.discard(settings, scratch)  # database and filestore; logs, never raises
+
+
+def verify(settings: Settings, path: Path, *, restore: bool = False) -> VerifyResult:
+    started = time.monotonic()
+    sha = check_checksum(path)
+    if parse_backup_name(path.name) is None:
+        log.warning("%s does not have a backup file name (<db>_<timestamp>.<ext>)", path.name)
+    kind = check_container(path)
+    result = VerifyResult(str(path), sha, path.stat().st_size, kind)
+    if restore:
+        result.restore_test = True
+        result.odoo_version, result.installed_modules = restore_test(settings, path, kind)
+    result.duration_seconds = round(time.monotonic() - started, 3)
+    return result

@@ -1,0 +1,55 @@
+"""Odoo as a supervisord program: clean environment, `[odoo]`-prefixed lines, signals 1:1.
+
+Signals are passed on one-to-one (supervisord's stopasgroup stays off: a second TERM would make
+Odoo stop hard), so TERM is graceful, HUP reloads and TTIN/TTOU add or remove workers as with a
+bare Odoo.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+
+from odoo_saas_tools.core.settings import Settings
+from odoo_saas_tools.odoo.environment import odoo_environment
+
+FORWARDED = (
+    signal.SIGTERM,
+    signal.SIGINT,
+    signal.SIGHUP,
+    signal.SIGQUIT,
+    signal.SIGTTIN,
+    signal.SIGTTOU,
+    signal.SIGUSR1,
+    signal.SIGUSR2,
+)
+
+
+def odoo_argv(s: Settings, extra: list[str]) -> list[str]:
+    return [s.odoo_bin, "server", "-c", str(s.odoo_conf), *[a for a in extra if a != "--"]]
+
+
+def run_odoo(s: Settings, extra: list[str]) -> int:
+    """Odoo's exit status (128+N for a signal), after every line it printed was relayed."""
+    child = subprocess.Popen(
+        odoo_argv(s, extra),
+        env=odoo_environment(s),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )
+
+    def forward(signum: int, _frame: object) -> None:
+        if child.poll() is None:
+            child.send_signal(signum)
+
+    for sig in FORWARDED:
+        signal.signal(sig, forward)
+    out = sys.stdout.buffer
+    assert child.stdout is not None
+    for line in iter(child.stdout.readline, b""):
+        out.write(b"[odoo] " + line)
+        out.flush()
+    code = child.wait()
+    return code if code >= 0 else 128 - code

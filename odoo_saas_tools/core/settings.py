@@ -1,0 +1,682 @@
+"""The settings object: built once from the environment, the only reader of os.environ.
+
+Every variable the image understands is a field below, with its environment name, default and
+documentation; the README's table is checked against this list by the tests. Parsing collects
+every problem at once so a hoster fixes a bad environment in one go.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import zoneinfo
+from collections.abc import Mapping
+from dataclasses import MISSING, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from odoo_saas_tools.core.errors import ConfigError
+
+TRUE = {"1", "true", "yes", "on"}
+FALSE = {"0", "false", "no", "off", ""}
+SIZE_SUFFIX = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
+SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+LOG_LEVELS = ("debug", "info", "warn", "error", "critical")
+SSE_MODES = ("", "AES256", "aws:kms")
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+# Filters that let every database through: with the manager listed, anyone sees every tenant.
+OPEN_FILTERS = {"", ".*", "^.*$", ".+", "^.+$", ".*$"}
+
+
+def var(
+    env: str,
+    doc: str,
+    default: Any = MISSING,
+    *,
+    kind: str = "str",
+    secret: bool = False,
+    choices: tuple[str, ...] = (),
+    minimum: int | None = None,
+    shown_default: str | None = None,
+) -> Any:
+    """A settings field bound to one environment variable."""
+    meta = {
+        "env": env,
+        "doc": doc,
+        "kind": kind,
+        "secret": secret,
+        "choices": choices,
+        "minimum": minimum,
+        "shown_default": shown_default,
+    }
+    if isinstance(default, (list, tuple)):
+        return field(default_factory=lambda: tuple(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable, typed. Read it; never read os.environ elsewhere."""
+
+    # --- PostgreSQL -----------------------------------------------------------------------
+    db_host: str = var("ODOO_DB_HOST", "PostgreSQL host name, or a socket directory.", "db")
+    db_port: int = var("ODOO_DB_PORT", "PostgreSQL port.", 5432, kind="port")
+    db_user: str = var("ODOO_DB_USER", "PostgreSQL role Odoo connects as (not `postgres`).", "odoo")
+    db_password: str = var(
+        "ODOO_DB_PASSWORD", "Password of that role.", "", kind="str", secret=True
+    )
+    db_name: tuple[str, ...] = var(
+        "ODOO_DB_NAME",
+        "Comma-separated database(s) to serve (single tenant). Empty: any the filter allows.",
+        (),
+        kind="list",
+    )
+    db_sslmode: str = var(
+        "ODOO_DB_SSLMODE",
+        "Encryption of the PostgreSQL connection (libpq sslmode).",
+        "prefer",
+        kind="choice",
+        choices=SSL_MODES,
+    )
+    db_filter: str = var(
+        "ODOO_DB_FILTER",
+        "Odoo dbfilter regex; `^%d$` serves the database named like the host's first label.",
+        "",
+    )
+    list_db: bool = var(
+        "ODOO_LIST_DB", "Expose the database manager and the database list.", False, kind="bool"
+    )
+    db_maxconn: int = var(
+        "ODOO_DB_MAXCONN", "Connections per Odoo process to PostgreSQL.", 64, kind="int", minimum=1
+    )
+    db_wait_timeout: int = var(
+        "ODOO_DB_WAIT_TIMEOUT",
+        "Seconds the entrypoint waits for PostgreSQL before giving up.",
+        60,
+        kind="int",
+        minimum=0,
+    )
+
+    # --- Odoo server ------------------------------------------------------------------------
+    admin_passwd: str = var(
+        "ODOO_ADMIN_PASSWD",
+        "Master password of the database manager; required; written hashed (pbkdf2-sha512).",
+        "",
+        secret=True,
+    )
+    proxy_mode: bool = var(
+        "ODOO_PROXY_MODE",
+        "Trust X-Forwarded-* headers (set behind a reverse proxy).",
+        False,
+        kind="bool",
+    )
+    workers: int | None = var(
+        "ODOO_WORKERS",
+        "HTTP worker processes; 0 = threaded mode. Unset: derived from the container's CPU and "
+        "memory limits (see below).",
+        None,
+        kind="int?",
+        minimum=0,
+        shown_default="auto",
+    )
+    max_cron_threads: int = var("ODOO_MAX_CRON_THREADS", "Cron workers.", 2, kind="int", minimum=0)
+    limit_memory_soft: int = var(
+        "ODOO_LIMIT_MEMORY_SOFT",
+        "Per-worker virtual memory after which a worker is recycled (bytes, or 2G / 512M).",
+        2048 * 1024**2,
+        kind="size",
+        shown_default="2G",
+    )
+    limit_memory_hard: int = var(
+        "ODOO_LIMIT_MEMORY_HARD",
+        "Per-worker virtual memory at which a request is killed (bytes, or 2560M).",
+        2560 * 1024**2,
+        kind="size",
+        shown_default="2560M",
+    )
+    limit_time_cpu: int = var(
+        "ODOO_LIMIT_TIME_CPU", "CPU seconds per request.", 60, kind="int", minimum=1
+    )
+    limit_time_real: int = var(
+        "ODOO_LIMIT_TIME_REAL", "Wall-clock seconds per request.", 120, kind="int", minimum=1
+    )
+    limit_request: int = var(
+        "ODOO_LIMIT_REQUEST",
+        "Requests a worker serves before it is recycled.",
+        65536,
+        kind="int",
+        minimum=1,
+    )
+    http_port: int = var("ODOO_HTTP_PORT", "Odoo's HTTP port.", 8069, kind="port")
+    gevent_port: int = var(
+        "ODOO_GEVENT_PORT",
+        "Odoo's websocket (gevent) port, used when workers > 0.",
+        8072,
+        kind="port",
+    )
+    http_interface: str = var(
+        "ODOO_HTTP_INTERFACE",
+        "Address Odoo listens on (all interfaces inside a container).",
+        "0.0.0.0",
+    )
+    data_dir: Path = var(
+        "ODOO_DATA_DIR",
+        "Odoo's data directory (filestores, sessions).",
+        Path("/var/lib/odoo"),
+        kind="path",
+    )
+    extra_addons: tuple[Path, ...] = var(
+        "ODOO_EXTRA_ADDONS",
+        "Comma-separated addon directories put before Odoo's own on the addons path.",
+        (Path("/mnt/extra-addons"),),
+        kind="paths",
+    )
+    odoo_bin: str = var("ODOO_BIN", "The Odoo executable.", "odoo")
+    log_level: str = var(
+        "ODOO_LOG_LEVEL", "Odoo's log level.", "info", kind="choice", choices=LOG_LEVELS
+    )
+    stop_timeout: int = var(
+        "ODOO_STOP_TIMEOUT",
+        "Seconds Odoo gets to finish requests on stop; keep below `docker stop -t`.",
+        8,
+        kind="int",
+        minimum=1,
+    )
+    runtime_dir: Path = var(
+        "ODOO_SAAS_RUNTIME_DIR",
+        "Where rendered odoo.conf / supervisord.conf, the supervisor socket and pid files go.",
+        Path("/run/odoo-saas"),
+        kind="path",
+    )
+    runtime_user: str = var(
+        "ODOO_SAAS_USER", "User the stack drops to when started as root.", "odoo"
+    )
+
+    # --- Outgoing mail ----------------------------------------------------------------------
+    smtp_server: str = var("ODOO_SMTP_SERVER", "SMTP host; empty keeps Odoo's default.", "")
+    smtp_port: int = var("ODOO_SMTP_PORT", "SMTP port.", 25, kind="port")
+    smtp_user: str = var("ODOO_SMTP_USER", "SMTP login.", "")
+    smtp_password: str = var("ODOO_SMTP_PASSWORD", "SMTP password.", "", secret=True)
+    smtp_ssl: bool = var("ODOO_SMTP_SSL", "Use SMTP over TLS.", False, kind="bool")
+    email_from: str = var("ODOO_EMAIL_FROM", "Default sender address.", "")
+
+    # --- Redis sessions ---------------------------------------------------------------------
+    enable_redis: bool = var(
+        "ODOO_ENABLE_REDIS",
+        "Store HTTP sessions in Redis (several Odoo replicas).",
+        False,
+        kind="bool",
+    )
+    redis_host: str = var("ODOO_REDIS_HOST", "Redis host.", "redis")
+    redis_port: int = var("ODOO_REDIS_PORT", "Redis port.", 6379, kind="port")
+    redis_dbindex: int = var(
+        "ODOO_REDIS_DBINDEX", "Redis database number.", 0, kind="int", minimum=0
+    )
+    redis_password: str = var("ODOO_REDIS_PASSWORD", "Redis password.", "", secret=True)
+    redis_url: str = var(
+        "ODOO_REDIS_URL",
+        "`redis://` or `rediss://` (TLS) URL; replaces host/port/dbindex/password when set.",
+        "",
+        secret=True,
+    )
+    redis_prefix: str = var(
+        "ODOO_REDIS_PREFIX",
+        "Key prefix, so several stacks can share one Redis.",
+        "odoo:session:",
+    )
+
+    # --- Backups ----------------------------------------------------------------------------
+    auto_backup: bool = var(
+        "ODOO_AUTO_BACKUP", "Run the backup-scheduler program.", False, kind="bool"
+    )
+    backup_dir: Path = var(
+        "BACKUP_DIR", "Where backups are written (a volume).", Path("/mnt/backups"), kind="path"
+    )
+    backup_schedule: str = var(
+        "BACKUP_SCHEDULE", "Cron expression of scheduled backups.", "0 */6 * * *", kind="cron"
+    )
+    backup_tz: str = var("BACKUP_TZ", "Time zone the schedule is read in.", "UTC", kind="tz")
+    backup_format: str = var(
+        "BACKUP_FORMAT",
+        "Format of scheduled backups.",
+        "zip",
+        kind="choice",
+        choices=("zip", "dump", "sql.gz"),
+    )
+    backup_retention_days: int = var(
+        "BACKUP_RETENTION_DAYS",
+        "Days a backup is kept (unless BACKUP_KEEP_* are set).",
+        7,
+        kind="int",
+        minimum=1,
+    )
+    backup_keep_daily: int | None = var(
+        "BACKUP_KEEP_DAILY",
+        "Daily backups kept (grandfather-father-son).",
+        None,
+        kind="int?",
+        minimum=0,
+        shown_default="unset",
+    )
+    backup_keep_weekly: int | None = var(
+        "BACKUP_KEEP_WEEKLY",
+        "Weekly backups kept.",
+        None,
+        kind="int?",
+        minimum=0,
+        shown_default="unset",
+    )
+    backup_keep_monthly: int | None = var(
+        "BACKUP_KEEP_MONTHLY",
+        "Monthly backups kept.",
+        None,
+        kind="int?",
+        minimum=0,
+        shown_default="unset",
+    )
+    backup_concurrency: int = var(
+        "BACKUP_CONCURRENCY", "Tenants backed up in parallel.", 1, kind="int", minimum=1
+    )
+    backup_s3_prefix: str = var(
+        "BACKUP_S3_PREFIX", "Key prefix of off-site copies in the bucket.", "odoo-backups"
+    )
+    aws_s3_bucket: str = var("AWS_S3_BUCKET", "Bucket for off-site copies; empty = none.", "")
+    aws_access_key_id: str = var(
+        "AWS_ACCESS_KEY_ID", "S3 access key (or instance role).", "", secret=True
+    )
+    aws_secret_access_key: str = var("AWS_SECRET_ACCESS_KEY", "S3 secret key.", "", secret=True)
+    aws_session_token: str = var("AWS_SESSION_TOKEN", "S3 session token.", "", secret=True)
+    aws_region: str = var("AWS_DEFAULT_REGION", "S3 region.", "us-east-1")
+    aws_s3_endpoint_url: str = var(
+        "AWS_S3_ENDPOINT_URL", "Endpoint of an S3-compatible store (MinIO, SeaweedFS ...).", ""
+    )
+    aws_s3_sse: str = var(
+        "AWS_S3_SSE",
+        "Server-side encryption: empty, AES256 or aws:kms.",
+        "",
+        kind="choice",
+        choices=SSE_MODES,
+    )
+    aws_s3_sse_kms_key_id: str = var("AWS_S3_SSE_KMS_KEY_ID", "KMS key for aws:kms.", "")
+
+    # --- Metrics and health -----------------------------------------------------------------
+    metrics_enabled: bool = var(
+        "ODOO_METRICS_ENABLED", "Run the Prometheus exporter program.", True, kind="bool"
+    )
+    metrics_port: int = var("ODOO_METRICS_PORT", "Exporter port.", 9090, kind="port")
+    metrics_bind: str = var("ODOO_METRICS_BIND", "Exporter bind address.", "0.0.0.0")
+    metrics_user: str = var("ODOO_METRICS_USER", "Basic-auth user for the exporter.", "")
+    metrics_password: str = var(
+        "ODOO_METRICS_PASSWORD", "Basic-auth password for the exporter.", "", secret=True
+    )
+    metrics_refresh_seconds: int = var(
+        "ODOO_METRICS_REFRESH_SECONDS",
+        "How often sizes are re-measured in the background.",
+        60,
+        kind="int",
+        minimum=1,
+    )
+    memory_warn_percent: int = var(
+        "ODOO_MEMORY_WARN_PERCENT",
+        "Health warns when Odoo's memory passes this share of the container limit.",
+        85,
+        kind="int",
+        minimum=1,
+    )
+
+    # --- Tenants ----------------------------------------------------------------------------
+    tenant_db_prefix: str = var(
+        "TENANT_DB_PREFIX", "Prefix of tenant databases created by provisioning.", "odoo_"
+    )
+    provision_modules: tuple[str, ...] = var(
+        "PROVISION_MODULES",
+        "Comma-separated modules installed on every new tenant.",
+        (),
+        kind="list",
+    )
+    tenant_url_template: str = var(
+        "TENANT_URL_TEMPLATE", "URL of a tenant, `{tenant}` replaced (sets web.base.url).", ""
+    )
+    template_cache_max_age_days: int = var(
+        "TEMPLATE_CACHE_MAX_AGE_DAYS",
+        "Age after which a cached template database is rebuilt.",
+        30,
+        kind="int",
+        minimum=1,
+    )
+    template_cache_max_count: int = var(
+        "TEMPLATE_CACHE_MAX_COUNT", "Cached template databases kept.", 5, kind="int", minimum=1
+    )
+
+    # --- Auto-patch -------------------------------------------------------------------------
+    auto_patch_deps: bool = var(
+        "ODOO_AUTO_PATCH_DEPS",
+        "Install addons' missing Python dependencies at start.",
+        False,
+        kind="bool",
+    )
+    auto_update: bool = var(
+        "ODOO_AUTO_UPDATE",
+        "Upgrade changed modules of every tenant at start (with rollback).",
+        False,
+        kind="bool",
+    )
+    deps_dir: Path = var(
+        "ODOO_DEPS_DIR",
+        "Persistent directory for auto-installed Python packages.",
+        Path("/var/lib/odoo/python-deps"),
+        kind="path",
+    )
+    pip_index_url: str = var(
+        "PIP_INDEX_URL", "Package index used for auto-installed dependencies; empty = pip's.", ""
+    )
+    min_free_disk_mb: int = var(
+        "ODOO_MIN_FREE_DISK_MB",
+        "Free space under which pre-flight warns.",
+        1024,
+        kind="int",
+        minimum=0,
+    )
+
+    # ------------------------------------------------------------------------------------
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Parse the environment; raise ConfigError listing every bad variable, one per line."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        errors: list[str] = []
+        for f in fields(cls):
+            meta = f.metadata
+            name = meta["env"]
+            try:
+                raw = _read_raw(env, name, meta["secret"])
+                if raw is None:
+                    continue
+                values[f.name] = parse_value(name, raw, meta)
+            except ConfigError as exc:
+                errors.append(str(exc))
+        if errors:
+            raise ConfigError("\n".join(errors))
+        settings = cls(**values)
+        problems = settings.problems()
+        if problems:
+            raise ConfigError("\n".join(problems))
+        return settings
+
+    # --- validation across fields -----------------------------------------------------------
+    def problems(self) -> list[str]:
+        """Errors no command can work with."""
+        out: list[str] = []
+        if self.limit_memory_hard < self.limit_memory_soft:
+            out.append(
+                "ODOO_LIMIT_MEMORY_HARD must be at least ODOO_LIMIT_MEMORY_SOFT "
+                f"({self.limit_memory_hard} < {self.limit_memory_soft})"
+            )
+        ports = {"ODOO_HTTP_PORT": self.http_port, "ODOO_GEVENT_PORT": self.gevent_port}
+        if self.metrics_enabled:
+            ports["ODOO_METRICS_PORT"] = self.metrics_port
+        seen: dict[int, str] = {}
+        for name, port in ports.items():
+            if port in seen:
+                out.append(f"{name} and {seen[port]} are both {port}: each needs its own port")
+            seen[port] = name
+        try:
+            re.compile(self.db_filter.replace("%d", "x").replace("%h", "x"))
+        except re.error as exc:
+            out.append(f"ODOO_DB_FILTER is not a valid regular expression: {exc}")
+        if self.list_db and not self.db_name and self.db_filter.strip() in OPEN_FILTERS:
+            out.append(
+                "ODOO_LIST_DB=true with ODOO_DB_FILTER matching every database would show every "
+                "tenant to any visitor: set ODOO_DB_FILTER (e.g. ^%d$) or ODOO_LIST_DB=false"
+            )
+        if self.enable_redis and self.redis_url and not self.redis_url.startswith(REDIS_SCHEMES):
+            out.append("ODOO_REDIS_URL must start with redis://, rediss:// (TLS) or unix://")
+        if self.db_user == "postgres":
+            out.append("ODOO_DB_USER must not be postgres: Odoo refuses to run as the superuser")
+        if self.tenant_url_template and "{tenant}" not in self.tenant_url_template:
+            out.append(
+                "TENANT_URL_TEMPLATE must contain {tenant}, e.g. https://{tenant}.example.com"
+            )
+        if self.metrics_user and not self.metrics_password:
+            out.append("ODOO_METRICS_USER is set but ODOO_METRICS_PASSWORD is empty")
+        if self.aws_s3_sse == "aws:kms" and not self.aws_s3_sse_kms_key_id:
+            out.append("AWS_S3_SSE=aws:kms needs AWS_S3_SSE_KMS_KEY_ID")
+        for name in self.db_name:
+            if not re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+", name) or len(name.encode()) > 63:
+                out.append(
+                    f"ODOO_DB_NAME: {name!r} is not a valid database name "
+                    "(letters, digits, _ . -; at most 63 bytes)"
+                )
+        return out
+
+    def server_problems(self) -> list[str]:
+        """Errors that only matter when the stack (Odoo itself) is started."""
+        out: list[str] = []
+        if not self.admin_passwd:
+            out.append(
+                "ODOO_ADMIN_PASSWD is not set: a master password is required (or "
+                "ODOO_ADMIN_PASSWD_FILE); without one the first visitor could set it"
+            )
+        elif self.admin_passwd == "admin":  # noqa: S105 - refusing Odoo's default
+            out.append("ODOO_ADMIN_PASSWD must not be 'admin', Odoo's well-known default")
+        if not self.db_password and not self.db_host.startswith("/"):
+            out.append(
+                "ODOO_DB_PASSWORD is not set (or ODOO_DB_PASSWORD_FILE): needed to reach "
+                f"PostgreSQL at {self.db_host}:{self.db_port}"
+            )
+        return out
+
+    def warnings(self) -> list[str]:
+        """Risky but workable choices, said once at start."""
+        out: list[str] = []
+        if self.list_db:
+            out.append(
+                "ODOO_LIST_DB=true: the database manager (create/backup/drop) is reachable "
+                "over HTTP, guarded only by the master password"
+            )
+        if self.db_filter and not (self.db_filter.startswith("^") and self.db_filter.endswith("$")):
+            out.append(
+                f"ODOO_DB_FILTER={self.db_filter!r} is not anchored: Odoo uses re.match, so "
+                "write ^...$ to stop one tenant's name matching another's"
+            )
+        if self.workers == 0 and (self.enable_redis or not self.db_name):
+            out.append("ODOO_WORKERS=0 runs Odoo threaded: one process for every tenant")
+        if self.proxy_mode is False and "%d" in self.db_filter:
+            out.append(
+                "ODOO_DB_FILTER uses %d without ODOO_PROXY_MODE=true: behind a reverse proxy "
+                "the host seen by Odoo must be the tenant's"
+            )
+        if not self.auto_backup:
+            out.append("ODOO_AUTO_BACKUP=false: no scheduled backups are taken")
+        if self.aws_s3_bucket and not self.auto_backup:
+            out.append("AWS_S3_BUCKET is set but ODOO_AUTO_BACKUP=false: nothing is uploaded")
+        if (
+            self.admin_passwd
+            and not self.admin_passwd.startswith("$pbkdf2-sha512$")
+            and len(self.admin_passwd) < 12
+        ):
+            out.append("ODOO_ADMIN_PASSWD is shorter than 12 characters")
+        return out
+
+    # --- derived values ---------------------------------------------------------------------
+    @property
+    def odoo_conf(self) -> Path:
+        return self.runtime_dir / "odoo.conf"
+
+    @property
+    def supervisord_conf(self) -> Path:
+        return self.runtime_dir / "supervisord.conf"
+
+    @property
+    def supervisor_socket(self) -> Path:
+        return self.runtime_dir / "supervisor.sock"
+
+    @property
+    def filestore_root(self) -> Path:
+        return self.data_dir / "filestore"
+
+    def filestore(self, db: str) -> Path:
+        return self.filestore_root / db
+
+    @property
+    def sessions_dir(self) -> Path:
+        return self.data_dir / "sessions"
+
+    @property
+    def s3_enabled(self) -> bool:
+        return bool(self.aws_s3_bucket)
+
+    def secret_values(self) -> list[str]:
+        """Every secret's value, for blanking out of logs."""
+        return [
+            getattr(self, f.name)
+            for f in fields(self)
+            if f.metadata["secret"] and getattr(self, f.name)
+        ]
+
+    def libpq_env(self, dbname: str | None = None) -> dict[str, str]:
+        """Connection settings for libpq tools (psql, pg_dump): in the environment, never argv."""
+        env = {
+            "PGHOST": self.db_host,
+            "PGPORT": str(self.db_port),
+            "PGUSER": self.db_user,
+            "PGSSLMODE": self.db_sslmode,
+            "PGAPPNAME": "odoo-saas",
+        }
+        if self.db_password:
+            env["PGPASSWORD"] = self.db_password
+        if dbname:
+            env["PGDATABASE"] = dbname
+        return env
+
+    def connect_kwargs(self, dbname: str = "postgres") -> dict[str, Any]:
+        """Keyword arguments for psycopg2.connect."""
+        kwargs: dict[str, Any] = {
+            "host": self.db_host,
+            "port": self.db_port,
+            "user": self.db_user,
+            "dbname": dbname,
+            "sslmode": self.db_sslmode,
+            "application_name": "odoo-saas",
+        }
+        if self.db_password:
+            kwargs["password"] = self.db_password
+        return kwargs
+
+    def public_dict(self) -> dict[str, Any]:
+        """Every setting by variable name, secrets masked: for `odoo-saas settings --json`."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.metadata["secret"]:
+                value = "***" if value else ""
+            elif isinstance(value, Path):
+                value = str(value)
+            elif isinstance(value, tuple):
+                value = [str(v) for v in value]
+            out[f.metadata["env"]] = value
+        return out
+
+
+def _read_raw(env: Mapping[str, str], name: str, secret: bool) -> str | None:
+    """The raw value of NAME, or of the file NAME_FILE names (Docker secrets)."""
+    file_name = f"{name}_FILE"
+    if secret and env.get(file_name):
+        if env.get(name):
+            raise ConfigError(f"{name} and {file_name} are both set: keep one")
+        path = Path(env[file_name])
+        try:
+            return path.read_text().rstrip("\r\n")
+        except OSError as exc:
+            raise ConfigError(f"{file_name}: cannot read {path}: {exc.strerror}") from exc
+    return env.get(name)
+
+
+def parse_value(name: str, raw: str, meta: Mapping[str, Any]) -> Any:
+    """Turn one raw string into its typed value, or raise ConfigError naming the variable."""
+    kind = meta["kind"]
+    if "\n" in raw or "\r" in raw:
+        raise ConfigError(f"{name} must be a single line")
+    value = raw.strip()
+    if kind == "str":
+        return value if not meta["secret"] else raw
+    if kind == "bool":
+        low = value.lower()
+        if low in TRUE:
+            return True
+        if low in FALSE:
+            return False
+        raise ConfigError(f"{name}={raw!r} is not a boolean: use true or false")
+    if kind in ("int", "int?", "port"):
+        if kind == "int?" and value.lower() in ("", "auto"):
+            return None
+        try:
+            number = int(value)
+        except ValueError:
+            raise ConfigError(f"{name}={raw!r} is not a whole number") from None
+        low = 1 if kind == "port" else meta["minimum"]
+        high = 65535 if kind == "port" else None
+        if low is not None and number < low:
+            raise ConfigError(f"{name}={number} is too small: at least {low}")
+        if high is not None and number > high:
+            raise ConfigError(f"{name}={number} is not a port: 1 to 65535")
+        return number
+    if kind == "size":
+        match = re.fullmatch(r"(\d+)\s*([kKmMgGtT]?)[bB]?", value)
+        if not match:
+            raise ConfigError(f"{name}={raw!r} is not a size: bytes, or a number with K, M or G")
+        return int(match.group(1)) * SIZE_SUFFIX[match.group(2).lower()]
+    if kind == "choice":
+        if value not in meta["choices"]:
+            allowed = ", ".join(c or "(empty)" for c in meta["choices"])
+            raise ConfigError(f"{name}={raw!r} is not one of: {allowed}")
+        return value
+    if kind == "path":
+        if not value:
+            raise ConfigError(f"{name} must not be empty")
+        return Path(value)
+    if kind == "paths":
+        return tuple(Path(p.strip()) for p in value.split(",") if p.strip())
+    if kind == "list":
+        return tuple(p.strip() for p in value.split(",") if p.strip())
+    if kind == "cron":
+        from croniter import croniter
+
+        if not croniter.is_valid(value):
+            raise ConfigError(
+                f"{name}={raw!r} is not a cron expression (five fields, e.g. '0 */6 * * *')"
+            )
+        return value
+    if kind == "tz":
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(
+                f"{name}={raw!r} is not a known time zone (e.g. UTC, Europe/Brussels)"
+            ) from None
+        return value
+    raise AssertionError(f"unknown kind {kind}")
+
+
+def documented_variables() -> list[dict[str, Any]]:
+    """Every variable with default and doc, in declaration order (README table, tests)."""
+    rows = []
+    for f in fields(Settings):
+        meta = f.metadata
+        if meta["shown_default"] is not None:
+            default = meta["shown_default"]
+        elif f.default is not MISSING:
+            default = f.default
+            if isinstance(default, bool):
+                default = str(default).lower()
+        else:
+            default = ",".join(str(p) for p in f.default_factory())  # type: ignore[misc]
+        rows.append(
+            {
+                "name": meta["env"],
+                "default": str(default),
+                "doc": meta["doc"],
+                "secret": meta["secret"],
+            }
+        )
+    return rows

@@ -1,0 +1,145 @@
+"""Health checks of the running stack, each with its own timeout, all within one time budget.
+
+Used by `odoo-saas health` / health-check.sh (the image's HEALTHCHECK). The checks run side by
+side in threads: a hung Odoo or PostgreSQL costs one probe's timeout, not the sum, and a check
+still running when the budget is spent counts as failed. Nothing here changes anything.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+from odoo_saas_tools.core.errors import SaasError
+from odoo_saas_tools.core.output import human_size
+from odoo_saas_tools.core.settings import Settings
+from odoo_saas_tools.observability.metrics import database, process, web
+from odoo_saas_tools.runtime import resources
+from odoo_saas_tools.sessions.status import check_redis
+
+DEFAULT_BUDGET = 8.0
+PROBE_TIMEOUT = 3.0
+
+OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
+
+
+@dataclass
+class CheckResult:
+    name: str
+    status: str  # ok, warn (healthy but worth saying), fail, skip (not applicable)
+    message: str
+    seconds: float = 0.0
+
+    @property
+    def healthy(self) -> bool:
+        return self.status != FAIL
+
+
+def check_process(s: Settings) -> CheckResult:
+    master = process.master_process(s)
+    if master is None:
+        return CheckResult(
+            "process", FAIL, f"no running Odoo master (pid file {process.pidfile(s)})"
+        )
+    tree = process.TreeMonitor(s).sample()
+    return CheckResult(
+        "process", OK, f"Odoo master pid {master.pid}, {tree.processes} processes in its tree"
+    )
+
+
+def check_http(s: Settings) -> CheckResult:
+    where = f"{web.odoo_host(s)}:{s.http_port}"
+    result = web.web_health(s, timeout=PROBE_TIMEOUT)
+    if result.ok:
+        return CheckResult("http", OK, f"/web/health on {where} answers pass")
+    return CheckResult("http", FAIL, f"/web/health on {where}: {result.detail}")
+
+
+def check_database(s: Settings) -> CheckResult:
+    """As Odoo sees it (db_server_status); asked directly when Odoo itself does not answer."""
+    result = web.web_health(s, db_status=True, timeout=PROBE_TIMEOUT)
+    where = f"{s.db_host}:{s.db_port}"
+    if result.ok:
+        return CheckResult("database", OK, f"Odoo reaches PostgreSQL at {where}")
+    if result.status is not None:
+        return CheckResult("database", FAIL, f"Odoo cannot reach PostgreSQL at {where}")
+    try:
+        database.ping(s)
+    except SaasError as exc:
+        return CheckResult("database", FAIL, str(exc).splitlines()[0])
+    return CheckResult(
+        "database", OK, f"PostgreSQL at {where} answers (asked directly: Odoo does not answer)"
+    )
+
+
+def check_memory(s: Settings, limit: int | None = None) -> CheckResult:
+    """Odoo's tree against the container's memory limit (`limit` overrides it, for tests)."""
+    tree = process.TreeMonitor(s).sample()
+    if not tree.running:
+        return CheckResult("memory", SKIP, "Odoo is not running")
+    limit = limit or resources.memory_limit()
+    share = 100 * tree.rss_bytes / limit
+    text = (
+        f"Odoo uses {human_size(tree.rss_bytes)} of {human_size(limit)} ({share:.0f}%, "
+        f"warning at {s.memory_warn_percent}%)"
+    )
+    return CheckResult("memory", WARN if share >= s.memory_warn_percent else OK, text)
+
+
+def check_sessions(s: Settings) -> CheckResult:
+    ok, message = check_redis(s, timeout=PROBE_TIMEOUT)
+    return CheckResult("redis", OK if ok else FAIL, message)
+
+
+def checks_for(s: Settings) -> list[tuple[str, Callable[[Settings], CheckResult]]]:
+    out = [
+        ("process", check_process),
+        ("http", check_http),
+        ("database", check_database),
+        ("memory", check_memory),
+    ]
+    if s.enable_redis:
+        out.append(("redis", check_sessions))
+    return out
+
+
+def run_checks(s: Settings, budget: float = DEFAULT_BUDGET) -> list[CheckResult]:
+    """Every check, in parallel; whatever has not answered when the budget ends has failed."""
+    plan = checks_for(s)
+    results: dict[str, CheckResult] = {}
+    lock = threading.Lock()
+
+    def one(name: str, func: Callable[[Settings], CheckResult]) -> None:
+        started = time.monotonic()
+        try:
+            result = func(s)
+        except Exception as exc:  # a check that crashes says so instead of hiding the others
+            result = CheckResult(name, FAIL, f"check failed: {exc}")
+        result.seconds = round(time.monotonic() - started, 3)
+        with lock:
+            results[name] = result
+
+    deadline = time.monotonic() + budget
+    threads = [
+        threading.Thread(target=one, args=(name, func), name=f"health-{name}", daemon=True)
+        for name, func in plan
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    with lock:
+        return [
+            results.get(name)
+            or CheckResult(name, FAIL, f"no result within {budget:g} s", round(budget, 3))
+            for name, _ in plan
+        ]
+
+
+def report(results: list[CheckResult]) -> dict:
+    return {
+        "healthy": all(r.healthy for r in results),
+        "checks": [asdict(r) for r in results],
+    }

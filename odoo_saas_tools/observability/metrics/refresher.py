@@ -1,0 +1,159 @@
+"""Background measurement: the exporter serves scrapes from memory, never from PostgreSQL.
+
+Two loops: a fast one (every few seconds) for what changes quickly and is cheap — Odoo's health
+endpoint, PostgreSQL reachability and connections, the process tree, backup status files — and a
+slow one (ODOO_METRICS_REFRESH_SECONDS) for what costs — the tenant list with one connection per
+tenant for scheduled actions, database and filestore sizes, the session count. A failure of one
+source is logged once when it starts and once when it ends; the other figures carry on.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import psycopg2
+
+from odoo_saas_tools.core.errors import SaasError
+from odoo_saas_tools.core.settings import Settings
+from odoo_saas_tools.observability.metrics import backups, database, process, web
+from odoo_saas_tools.runtime import resources
+from odoo_saas_tools.sessions.status import count_sessions
+from odoo_saas_tools.sessions.store import StoreError
+from odoo_saas_tools.tenants import filestore
+
+log = logging.getLogger(__name__)
+
+# Every probe is a request line in Odoo's log: often enough for alerts, rare enough to stay quiet.
+FAST_INTERVAL = 15.0
+HEALTH_TIMEOUT = 2.0
+
+
+@dataclass
+class Snapshot:
+    """Everything a scrape reports, as last measured. None = unknown (not yet, or failing)."""
+
+    odoo_up: bool | None = None
+    database_up: bool | None = None
+    tenants: dict[str, database.TenantScan] | None = None
+    database_sizes: dict[str, int] = field(default_factory=dict)
+    filestore_sizes: dict[str, int] = field(default_factory=dict)
+    connections: dict[str, int] | None = None
+    sessions: int | None = None
+    tree: process.TreeSample = field(default_factory=process.TreeSample)
+    memory_limit: int | None = None
+    backups: dict[str, backups.BackupStatus] = field(default_factory=dict)
+    backup_disk: backups.DiskUsage | None = None
+    backup_period: float | None = None
+    slow_refreshed_at: float | None = None
+    slow_duration: float | None = None
+
+
+class Refresher:
+    """Owns the Snapshot; loops write fresh values, scrapes read a copy under the lock."""
+
+    def __init__(self, settings: Settings, *, fast_interval: float | None = None) -> None:
+        self.settings = settings
+        self.slow_interval = float(settings.metrics_refresh_seconds)
+        self.fast_interval = fast_interval or min(FAST_INTERVAL, self.slow_interval)
+        self._snap = Snapshot(backup_period=backups.schedule_period_seconds(settings))
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._tree = process.TreeMonitor(settings)
+        self._failing: dict[str, str] = {}
+
+    # --- reading --------------------------------------------------------------------------
+    def snapshot(self) -> Snapshot:
+        with self._lock:
+            return copy.copy(self._snap)
+
+    def _set(self, **values: object) -> None:
+        with self._lock:
+            for key, value in values.items():
+                setattr(self._snap, key, value)
+
+    # --- error bookkeeping: one log line when a source breaks, one when it recovers ---------
+    def _attempt(self, source: str, func: Callable[[], object]) -> object | None:
+        try:
+            result = func()
+        except (SaasError, StoreError, OSError, psycopg2.Error) as exc:
+            message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            if self._failing.get(source) != message:
+                log.warning("%s: %s", source, message)
+            self._failing[source] = message
+            return None
+        except Exception:
+            # a bug in one source must not end the exporter: say it loudly, keep serving
+            log.exception("%s failed", source)
+            self._failing[source] = "exception"
+            return None
+        if self._failing.pop(source, None) is not None:
+            log.info("%s: recovered", source)
+        return result
+
+    # --- the two refreshes ------------------------------------------------------------------
+    def refresh_fast(self) -> None:
+        s = self.settings
+        health = web.web_health(s, timeout=HEALTH_TIMEOUT)
+        self._set(odoo_up=health.ok)
+        tenants = self.snapshot().tenants
+        names = sorted(tenants) if tenants else []
+        counts = self._attempt("PostgreSQL", lambda: database.connection_counts(s, names))
+        self._set(database_up=counts is not None, connections=counts)
+        self._set(
+            tree=self._tree.sample(),
+            memory_limit=resources.memory_limit(),
+            backups=backups.read_statuses(s),
+            backup_disk=backups.backup_disk(s),
+        )
+
+    def refresh_slow(self) -> None:
+        s = self.settings
+        started = time.monotonic()
+        known = self.snapshot().tenants
+        tenants = self._attempt("tenant scan", lambda: database.scan_tenants(s, known))
+        if tenants is not None:
+            names = sorted(tenants)
+            sizes = self._attempt("database sizes", lambda: database.database_sizes(s, names))
+            if sizes is None:  # keep what we knew, for the tenants still there
+                old = self.snapshot().database_sizes
+                sizes = {name: old[name] for name in names if name in old}
+            stores = {name: filestore.size(s.filestore(name)) for name in names}
+            self._set(tenants=tenants, database_sizes=sizes, filestore_sizes=stores)
+        sessions = self._attempt("session count", lambda: count_sessions(s))
+        self._set(sessions=sessions, slow_duration=time.monotonic() - started)
+        if tenants is not None:
+            self._set(slow_refreshed_at=time.time())
+
+    # --- threads ----------------------------------------------------------------------------
+    def _loop(self, name: str, func: Callable[[], None], interval: float) -> None:
+        while not self._stop.is_set():
+            started = time.monotonic()
+            try:
+                func()
+            except Exception:
+                log.exception("%s refresh failed", name)
+            self._stop.wait(max(0.0, interval - (time.monotonic() - started)))
+
+    def start(self) -> None:
+        for name, func, interval in (
+            ("fast", self.refresh_fast, self.fast_interval),
+            ("slow", self.refresh_slow, self.slow_interval),
+        ):
+            thread = threading.Thread(
+                target=self._loop, args=(name, func, interval), name=f"metrics-{name}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self, timeout: float = 1.0) -> None:
+        """Ask the loops to end; daemon threads still inside a slow query die with the process."""
+        self._stop.set()
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))

@@ -1,0 +1,144 @@
+"""PostgreSQL access: connections, waiting for the server, finding Odoo tenant databases."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import psycopg2
+import psycopg2.extensions
+from psycopg2 import sql
+
+from odoo_saas_tools.core.errors import SaasError
+from odoo_saas_tools.core.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Databases odoo-saas itself keeps (template cache, scratch restores): never tenants.
+RESERVED_PREFIX = "odoo_saas_"
+
+
+@contextlib.contextmanager
+def connect(
+    settings: Settings,
+    dbname: str = "postgres",
+    *,
+    autocommit: bool = True,
+    connect_timeout: int = 10,
+) -> Iterator[psycopg2.extensions.connection]:
+    """A connection that is always closed; autocommit by default (CREATE DATABASE needs it)."""
+    try:
+        conn = psycopg2.connect(connect_timeout=connect_timeout, **settings.connect_kwargs(dbname))
+    except psycopg2.OperationalError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "connection failed"
+        raise SaasError(
+            f"cannot connect to PostgreSQL at {settings.db_host}:{settings.db_port} "
+            f"(database {dbname}, user {settings.db_user}): {first}"
+        ) from exc
+    conn.autocommit = autocommit
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def wait_for_postgres(settings: Settings, timeout: float | None = None) -> None:
+    """Block until PostgreSQL accepts our credentials, or raise after the timeout."""
+    timeout = settings.db_wait_timeout if timeout is None else timeout
+    deadline = time.monotonic() + timeout
+    delay = 0.25
+    while True:
+        try:
+            with connect(settings, connect_timeout=max(1, min(5, int(timeout) or 1))) as conn:
+                conn.cursor().execute("SELECT 1")
+            return
+        except SaasError as exc:
+            if "password authentication failed" in str(exc) or "does not exist" in str(exc):
+                raise  # waiting will not fix wrong credentials
+            if time.monotonic() + delay > deadline:
+                raise SaasError(
+                    f"PostgreSQL at {settings.db_host}:{settings.db_port} did not answer within "
+                    f"{timeout:g} s (ODOO_DB_WAIT_TIMEOUT): {exc}"
+                ) from exc
+            log.info("waiting for PostgreSQL at %s:%s", settings.db_host, settings.db_port)
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+
+def ident(name: str) -> sql.Identifier:
+    """A database or role name quoted by the driver, never by string formatting."""
+    return sql.Identifier(name)
+
+
+@dataclass(frozen=True)
+class DatabaseInfo:
+    name: str
+    size_bytes: int
+    odoo_version: str | None  # base's latest_version, None when not an Odoo database
+
+
+def owned_databases(settings: Settings) -> list[str]:
+    """What Odoo's list_dbs sees: owned by our role, not templates, connectable, not postgres."""
+    with connect(settings) as conn, conn.cursor() as cr:
+        cr.execute(
+            """
+            SELECT d.datname FROM pg_database d
+              JOIN pg_roles r ON r.oid = d.datdba
+             WHERE r.rolname = current_user AND NOT d.datistemplate AND d.datallowconn
+               AND d.datname NOT IN ('postgres', 'template0', 'template1')
+             ORDER BY d.datname
+            """
+        )
+        return [row[0] for row in cr.fetchall()]
+
+
+def base_version(cr: psycopg2.extensions.cursor) -> str | None:
+    """base's installed version on this cursor's database: None when the database is not
+    Odoo's (no ir_module_module, the table Odoo recognises its databases by), "" when it is
+    Odoo-shaped but base has no version."""
+    cr.execute("SELECT to_regclass('ir_module_module') IS NOT NULL")
+    if not cr.fetchone()[0]:
+        return None
+    cr.execute("SELECT latest_version FROM ir_module_module WHERE name = 'base'")
+    row = cr.fetchone()
+    return (row[0] if row else None) or ""
+
+
+def odoo_version(settings: Settings, dbname: str) -> str | None:
+    """base's installed version when dbname is an Odoo database, else None."""
+    with connect(settings, dbname) as conn, conn.cursor() as cr:
+        return base_version(cr) or None
+
+
+def filter_allows(settings: Settings, dbname: str) -> bool:
+    """Whether the configured db_name/dbfilter would let Odoo serve dbname on some host.
+
+    With %d/%h in the filter every name that fits the filter's shape is potentially served, so
+    the placeholders are replaced by the database name itself (a tenant at <db>.<domain>).
+    """
+    if settings.db_name and not settings.db_filter:
+        return dbname in settings.db_name
+    if not settings.db_filter:
+        return True
+    pattern = settings.db_filter.replace("%d", re.escape(dbname)).replace("%h", r"[^/]*")
+    return re.match(pattern, dbname) is not None
+
+
+def tenant_databases(settings: Settings, *, major: str = "19.0") -> list[str]:
+    """Odoo databases of the given major version that this stack serves; never reserved ones."""
+    out = []
+    for name in owned_databases(settings):
+        if name.startswith(RESERVED_PREFIX) or not filter_allows(settings, name):
+            continue
+        try:
+            version = odoo_version(settings, name)
+        except SaasError as exc:
+            log.warning("skipping %s: %s", name, exc)
+            continue
+        if version and version.startswith(major):
+            out.append(name)
+    return out

@@ -1,0 +1,82 @@
+"""Starting as root: fix ownership of the writable directories, then drop to the runtime user."""
+
+from __future__ import annotations
+
+import logging
+import os
+import pwd
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from odoo_saas_tools.core.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RuntimeUser:
+    name: str
+    uid: int
+    gid: int
+    home: str
+
+
+def lookup(name: str) -> RuntimeUser:
+    try:
+        pw = pwd.getpwnam(name)
+    except KeyError:
+        raise ConfigError(
+            f"ODOO_SAAS_USER={name!r}: no such user on this system (started as root, the stack "
+            "drops to this user)"
+        ) from None
+    return RuntimeUser(pw.pw_name, pw.pw_uid, pw.pw_gid, pw.pw_dir)
+
+
+def fix_ownership(dirs: Iterable[Path], user: RuntimeUser) -> None:
+    """Create the directories and hand them to the user; walk a tree only if its top is wrong.
+
+    A volume mounted from the host often arrives owned by root; walking a large filestore at every
+    start would be slow, so a tree whose top already belongs to the user is left alone.
+    """
+    for top in dirs:
+        top.mkdir(parents=True, exist_ok=True)
+        if top.stat().st_uid == user.uid:
+            continue
+        log.info("giving %s to %s", top, user.name)
+        for root, subdirs, files in os.walk(top):
+            os.chown(root, user.uid, user.gid)
+            for name in subdirs + files:
+                os.lchown(os.path.join(root, name), user.uid, user.gid)
+
+
+def drop_to(user: RuntimeUser) -> None:
+    """Become the runtime user for good (real, effective and saved ids)."""
+    if user.uid == 0:
+        return
+    os.initgroups(user.name, user.gid)
+    os.setgid(user.gid)
+    os.setuid(user.uid)
+    os.environ["HOME"] = user.home
+    os.environ["USER"] = user.name
+
+
+def give_to_runtime_user(user_name: str, paths: Iterable[Path]) -> None:
+    """Run as root (e.g. `docker exec`), hand files we just made to the runtime user.
+
+    Otherwise Odoo (running as that user) could not add attachments to a restored filestore
+    and the scheduler could not prune a backup directory made by root. Trees are walked.
+    """
+    if os.geteuid() != 0:
+        return
+    user = lookup(user_name)
+    if user.uid == 0:
+        return
+    for top in paths:
+        if not top.exists():
+            continue
+        os.lchown(top, user.uid, user.gid)
+        if top.is_dir() and not top.is_symlink():
+            for root, subdirs, files in os.walk(top):
+                for name in subdirs + files:
+                    os.lchown(os.path.join(root, name), user.uid, user.gid)

@@ -1,0 +1,149 @@
+"""Render odoo.conf and supervisord.conf from the Jinja templates, atomically and privately."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import pwd
+import secrets
+import shlex
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import jinja2
+
+from odoo_saas_tools.core.passwords import hash_password, is_hashed
+from odoo_saas_tools.core.settings import Settings
+from odoo_saas_tools.runtime import resources
+
+log = logging.getLogger(__name__)
+
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
+# Odoo 19's default server-wide modules; the Redis session store joins them when enabled.
+SERVER_WIDE_MODULES = ("base", "rpc", "web")
+SESSION_REDIS_MODULE = "odoo_saas_session_redis"
+BUNDLED_ADDONS = PACKAGE_DIR / "sessions" / "odoo_addons"
+
+
+def template_dir() -> Path:
+    """Templates ship inside the wheel; in a source checkout they sit at the top level."""
+    for candidate in (PACKAGE_DIR / "templates", PACKAGE_DIR.parent):
+        if (candidate / "odoo.conf.j2").is_file():
+            return candidate
+    raise FileNotFoundError("odoo.conf.j2 not found next to the odoo_saas_tools package")
+
+
+def odoo_bool(value: bool) -> str:
+    return "True" if value else "False"
+
+
+def self_command() -> str:
+    """How supervisord starts our own programs: this interpreter, so the venv is kept."""
+    return f"{shlex.quote(sys.executable)} -m odoo_saas_tools"
+
+
+def redis_url(s: Settings) -> str:
+    if s.redis_url:
+        return s.redis_url
+    auth = f":{quote(s.redis_password, safe='')}@" if s.redis_password else ""
+    return f"redis://{auth}{s.redis_host}:{s.redis_port}/{s.redis_dbindex}"
+
+
+@dataclass(frozen=True)
+class RenderPlan:
+    """Values computed once from settings and the machine, shared by both templates."""
+
+    workers: int
+    addons_path: list[str]
+    server_wide_modules: list[str]
+    skipped_addons: list[str]
+
+
+def plan(s: Settings) -> RenderPlan:
+    workers = s.workers
+    if workers is None:
+        workers = resources.derive_workers(resources.cpu_limit(), resources.memory_limit())
+    addons: list[str] = []
+    skipped: list[str] = []
+    for path in s.extra_addons:
+        (addons if path.is_dir() else skipped).append(str(path))
+    modules = list(SERVER_WIDE_MODULES)
+    if s.enable_redis:
+        addons.append(str(BUNDLED_ADDONS))
+        modules.append(SESSION_REDIS_MODULE)
+    return RenderPlan(workers, addons, modules, skipped)
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(template_dir())),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,  # noqa: S701 - INI files, not HTML
+    )
+    env.filters["odoo_bool"] = odoo_bool
+    return env
+
+
+def render_text(s: Settings, name: str, p: RenderPlan, **extra: Any) -> str:
+    context = {
+        "s": s,
+        "workers": p.workers,
+        "addons_path": p.addons_path,
+        "server_wide_modules": p.server_wide_modules,
+        "odoo_saas": self_command(),
+        "redis_url": redis_url(s) if s.enable_redis else "",
+        **extra,
+    }
+    return _environment().get_template(name).render(**context)
+
+
+def write_private(path: Path, text: str, *, uid: int | None = None, gid: int | None = None) -> None:
+    """Write text to path atomically (rename), mode 0600 from the first byte."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o600)
+        if uid is not None:
+            os.fchown(fd, uid, gid if gid is not None else -1)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def render_all(s: Settings, *, uid: int | None = None, gid: int | None = None) -> RenderPlan:
+    """Render odoo.conf and supervisord.conf into the runtime directory."""
+    p = plan(s)
+    for skipped in p.skipped_addons:
+        log.warning("ODOO_EXTRA_ADDONS: %s is not a directory; left off the addons path", skipped)
+    # An empty admin_passwd is how Odoo forbids the database manager outright.
+    if not s.admin_passwd or is_hashed(s.admin_passwd):
+        admin = s.admin_passwd
+    else:
+        admin = hash_password(s.admin_passwd)
+    s.runtime_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(s.runtime_dir, 0o700)
+    write_private(
+        s.odoo_conf, render_text(s, "odoo.conf.j2", p, admin_passwd_hash=admin), uid=uid, gid=gid
+    )
+    run_as = ""
+    if os.geteuid() == 0:
+        run_as = pwd.getpwuid(uid).pw_name if uid is not None else "root"
+    supervisord = render_text(
+        s, "supervisord.conf.j2", p, supervisor_password=secrets.token_urlsafe(24), run_as=run_as
+    )
+    write_private(s.supervisord_conf, supervisord, uid=uid, gid=gid)
+    return p
