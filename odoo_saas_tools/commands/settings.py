@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from odoo_saas_tools.core.output import print_json
-from odoo_saas_tools.core.settings import Settings, documented_variables
+from odoo_saas_tools.core.settings import Settings, documented_variables, markdown_table
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -24,15 +24,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="also apply the start-up checks of the stack (exit 2 on errors)",
     )
     p.set_defaults(func=run)
-
-
-def markdown_table() -> str:
-    lines = ["| Variable | Default | Meaning |", "|---|---|---|"]
-    for row in documented_variables():
-        default = f"`{row['default']}`" if row["default"] else "(empty)"
-        doc = row["doc"] + (" Also `_FILE`." if row["secret"] else "")
-        lines.append(f"| `{row['name']}` | {default} | {doc.replace('|', '/')} |")
-    return "\n".join(lines)
 
 
 def run(args: argparse.Namespace, s: Settings) -> int:

@@ -38,7 +38,7 @@ def start(s: Settings, cmd: list[str], *, wait: bool = True) -> None:
     if os.geteuid() == 0:
         user = privileges.lookup(s.runtime_user)
         dirs = [s.data_dir, s.runtime_dir]
-        if s.auto_backup:
+        if s.runs_backup_scheduler:
             dirs.append(s.backup_dir)
         privileges.fix_ownership(dirs, user)
         if user.uid == 0:

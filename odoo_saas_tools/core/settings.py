@@ -23,6 +23,7 @@ SIZE_SUFFIX = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 LOG_LEVELS = ("debug", "info", "warn", "error", "critical")
 SSE_MODES = ("", "AES256", "aws:kms")
+ROLES = ("all", "web", "cron", "backup", "metrics")
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 # Filters that let every database through: with the manager listed, anyone sees every tenant.
 OPEN_FILTERS = {"", ".*", "^.*$", ".+", "^.+$", ".*$"}
@@ -225,6 +226,18 @@ class Settings:
         "odoo:session:",
     )
 
+    # --- Role ------------------------------------------------------------------------------
+    role: str = var(
+        "ODOO_SAAS_ROLE",
+        "What this container runs under supervisord: `all` (Odoo with HTTP and crons, the backup "
+        "scheduler when ODOO_AUTO_BACKUP, the exporter), `web` (Odoo without crons, exporter with "
+        "this pod's process figures), `cron` (Odoo's crons without HTTP), `backup` (the backup "
+        "scheduler only), `metrics` (the exporter with the pool's per-tenant figures only).",
+        "all",
+        kind="choice",
+        choices=ROLES,
+    )
+
     # --- Backups ----------------------------------------------------------------------------
     auto_backup: bool = var(
         "ODOO_AUTO_BACKUP", "Run the backup-scheduler program.", False, kind="bool"
@@ -403,6 +416,38 @@ class Settings:
             raise ConfigError("\n".join(problems))
         return settings
 
+    # --- what the role runs -----------------------------------------------------------------
+    @property
+    def runs_odoo(self) -> bool:
+        return self.role in ("all", "web", "cron")
+
+    @property
+    def runs_backup_scheduler(self) -> bool:
+        return self.role == "backup" or (self.role == "all" and self.auto_backup)
+
+    @property
+    def runs_metrics(self) -> bool:
+        return self.role == "metrics" or (self.metrics_enabled and self.runs_odoo)
+
+    @property
+    def metrics_pool(self) -> bool:
+        """Per-tenant figures (sizes, connections, crons, backups): once per pool, not per pod."""
+        return self.role in ("all", "metrics")
+
+    @property
+    def cron_threads(self) -> int:
+        """Cron threads Odoo runs: none in web replicas, so crons run in exactly one place."""
+        return 0 if self.role == "web" else self.max_cron_threads
+
+    @property
+    def http_enabled(self) -> bool:
+        return self.role != "cron"
+
+    @property
+    def main_programs(self) -> list[str]:
+        """supervisord programs whose FATAL state ends the container."""
+        return {"backup": ["backup-scheduler"], "metrics": ["metrics"]}.get(self.role, ["odoo"])
+
     # --- validation across fields -----------------------------------------------------------
     def problems(self) -> list[str]:
         """Errors no command can work with."""
@@ -413,7 +458,7 @@ class Settings:
                 f"({self.limit_memory_hard} < {self.limit_memory_soft})"
             )
         ports = {"ODOO_HTTP_PORT": self.http_port, "ODOO_GEVENT_PORT": self.gevent_port}
-        if self.metrics_enabled:
+        if self.runs_metrics:
             ports["ODOO_METRICS_PORT"] = self.metrics_port
         seen: dict[int, str] = {}
         for name, port in ports.items():
@@ -486,9 +531,9 @@ class Settings:
                 "ODOO_DB_FILTER uses %d without ODOO_PROXY_MODE=true: behind a reverse proxy "
                 "the host seen by Odoo must be the tenant's"
             )
-        if not self.auto_backup:
+        if self.role == "all" and not self.auto_backup:
             out.append("ODOO_AUTO_BACKUP=false: no scheduled backups are taken")
-        if self.aws_s3_bucket and not self.auto_backup:
+        if self.role == "all" and self.aws_s3_bucket and not self.auto_backup:
             out.append("AWS_S3_BUCKET is set but ODOO_AUTO_BACKUP=false: nothing is uploaded")
         if (
             self.admin_passwd
@@ -680,3 +725,13 @@ def documented_variables() -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def markdown_table() -> str:
+    """The README's variable table: generated, so it cannot drift from the code."""
+    lines = ["| Variable | Default | Meaning |", "|---|---|---|"]
+    for row in documented_variables():
+        default = f"`{row['default']}`" if row["default"] else "(empty)"
+        doc = row["doc"] + (" Also `_FILE`." if row["secret"] else "")
+        lines.append(f"| `{row['name']}` | {default} | {doc.replace('|', '/')} |")
+    return "\n".join(lines)

@@ -53,19 +53,32 @@ def probe_odoo(s: Settings, needs: pydeps.Needs, report: Report) -> ProbeResult 
 
 
 def run_checks(
-    s: Settings, *, fix: bool, check_settings: bool = True, postgres_required: bool = True
+    s: Settings,
+    *,
+    fix: bool,
+    check_settings: bool = True,
+    postgres_required: bool = True,
+    odoo: bool = True,
 ) -> Report:
-    """Every check; with fix, also install dependencies and update tenants when enabled."""
+    """Every check; with fix, also install dependencies and update tenants when enabled.
+
+    Without odoo (roles that run no Odoo: backup, metrics) the addons and Odoo's Python are not
+    looked at.
+    """
     report = Report()
     if check_settings:
         config.check_settings(s, report)
     directories.check_directories(s, report)
-    needs = pydeps.collect(addons_check.resolve(s, None), report)
-    result = probe_odoo(s, needs, report)
-    ap = addons_check.resolve(s, result.addons_path if result else None)
-    addons_check.check_addons(s, ap, report)
-    pydeps.check_python(s, needs, result, report, fix=fix)
+    if odoo:
+        needs = pydeps.collect(addons_check.resolve(s, None), report)
+        result = probe_odoo(s, needs, report)
+        ap = addons_check.resolve(s, result.addons_path if result else None)
+        addons_check.check_addons(s, ap, report)
+        pydeps.check_python(s, needs, result, report, fix=fix)
     if not config.check_postgres(s, report, required=postgres_required):
+        return report
+    if not odoo:
+        tenant_versions.scan(s, report, with_state=False)
         return report
     if s.auto_update and fix:
         try:
@@ -99,8 +112,16 @@ def before_start(s: Settings, *, postgres_required: bool = True) -> Settings:
 
     Returns the settings Odoo is rendered with: tenants that must not be served (another Odoo
     version, a failed update) are excluded through the dbfilter, and odoo.conf is re-rendered.
+    Only the `all` role repairs (installs dependencies, updates tenants): replicas of the web
+    and cron roles report what is pending and leave the work to one job (`preflight --fix`).
     """
-    report = run_checks(s, fix=True, check_settings=False, postgres_required=postgres_required)
+    report = run_checks(
+        s,
+        fix=s.role == "all",
+        check_settings=False,
+        postgres_required=postgres_required,
+        odoo=s.runs_odoo,
+    )
     log_report(report)
     if report.errors:
         lines = [f"pre-flight {f.check} {f.item}: {f.message}" for f in report.errors]

@@ -29,7 +29,7 @@ def directories(s: Settings) -> list[tuple[str, Path, bool]]:
         ("data dir", s.data_dir, True),
         ("filestore", s.filestore_root, True),
         ("sessions", s.sessions_dir, True),
-        ("backup dir", s.backup_dir, s.auto_backup),
+        ("backup dir", s.backup_dir, s.runs_backup_scheduler),
     ]
 
 

@@ -215,3 +215,15 @@ def test_reads_what_the_backup_commands_write(metrics_env, tenants, prefix):
     assert labelled(samples, "odoo_backup_failures_total") == {a: 1, b: 0}
     assert labelled(samples, "odoo_backup_last_size_bytes") == {a: 2048, b: 10}
     assert labelled(samples, "odoo_backup_offsite_ok") == {a: 0}  # b: off-site disabled
+
+
+def test_pool_and_pod_exporters_split_the_figures(metrics_env, tenants, prefix):
+    """Per-tenant figures once for the pool (role metrics), process figures in each web pod."""
+    tenants.create(f"{prefix}_a")
+    _, pool = measure(Settings.from_env({**metrics_env, "ODOO_SAAS_ROLE": "metrics"}))
+    assert value(pool, "odoo_tenants") == 1
+    assert labelled(pool, "odoo_database_size_bytes")
+    assert not [k for k in pool if k[0] == "odoo_process_running"]
+    _, pod = measure(Settings.from_env({**metrics_env, "ODOO_SAAS_ROLE": "web"}))
+    assert value(pod, "odoo_process_running") == 0  # no Odoo started here
+    assert not [k for k in pod if k[0] in ("odoo_tenants", "odoo_database_size_bytes")]

@@ -135,7 +135,7 @@ def test_settings_json_masks_secrets():
 
 
 def test_readme_documents_every_variable_with_its_default():
-    from odoo_saas_tools.commands.settings import markdown_table
+    from odoo_saas_tools.core.settings import markdown_table
 
     text = README.read_text()
     assert markdown_table() in text, "README's variable table is stale: see settings --markdown"

@@ -63,30 +63,33 @@ def families(snap: Snapshot) -> Iterator[Metric]:
     if snap.sessions is not None:
         yield _gauge("odoo_session_count", "HTTP sessions in the session store.", snap.sessions)
 
-    tree = snap.tree
-    yield _gauge(
-        "odoo_process_running", "1 when Odoo's master process is alive.", float(tree.running)
-    )
-    if tree.running:
+    tree = snap.tree  # None where this exporter watches no Odoo (role metrics)
+    if tree is not None:
         yield _gauge(
-            "odoo_memory_usage_bytes",
-            "Resident memory of Odoo's whole process tree (master, workers, gevent).",
-            tree.rss_bytes,
+            "odoo_process_running", "1 when Odoo's master process is alive.", float(tree.running)
         )
-        yield _gauge(
-            "odoo_cpu_usage_percent",
-            "CPU use of Odoo's process tree since the previous sample; 100 = one core.",
-            round(tree.cpu_percent, 2),
-        )
-        yield _gauge("odoo_processes", "Processes in Odoo's tree, master included.", tree.processes)
-        workers = _gauge(
-            "odoo_worker_processes",
-            "Odoo's child processes by kind: http, cron, gevent (worker when untitled).",
-            labels=["kind"],
-        )
-        for kind, count in sorted(tree.workers.items()):
-            workers.add_metric([kind], count)
-        yield workers
+        if tree.running:
+            yield _gauge(
+                "odoo_memory_usage_bytes",
+                "Resident memory of Odoo's whole process tree (master, workers, gevent).",
+                tree.rss_bytes,
+            )
+            yield _gauge(
+                "odoo_cpu_usage_percent",
+                "CPU use of Odoo's process tree since the previous sample; 100 = one core.",
+                round(tree.cpu_percent, 2),
+            )
+            yield _gauge(
+                "odoo_processes", "Processes in Odoo's tree, master included.", tree.processes
+            )
+            workers = _gauge(
+                "odoo_worker_processes",
+                "Odoo's child processes by kind: http, cron, gevent (worker when untitled).",
+                labels=["kind"],
+            )
+            for kind, count in sorted(tree.workers.items()):
+                workers.add_metric([kind], count)
+            yield workers
     if snap.memory_limit:
         yield _gauge(
             "odoo_memory_limit_bytes",

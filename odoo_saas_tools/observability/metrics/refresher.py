@@ -44,7 +44,7 @@ class Snapshot:
     filestore_sizes: dict[str, int] = field(default_factory=dict)
     connections: dict[str, int] | None = None
     sessions: int | None = None
-    tree: process.TreeSample = field(default_factory=process.TreeSample)
+    tree: process.TreeSample | None = None
     memory_limit: int | None = None
     backups: dict[str, backups.BackupStatus] = field(default_factory=dict)
     backup_disk: backups.DiskUsage | None = None
@@ -99,21 +99,26 @@ class Refresher:
     # --- the two refreshes ------------------------------------------------------------------
     def refresh_fast(self) -> None:
         s = self.settings
-        health = web.web_health(s, timeout=HEALTH_TIMEOUT)
-        self._set(odoo_up=health.ok)
+        if s.runs_odoo:  # this pod's Odoo: health and its process tree
+            health = web.web_health(s, timeout=HEALTH_TIMEOUT)
+            self._set(
+                odoo_up=health.ok, tree=self._tree.sample(), memory_limit=resources.memory_limit()
+            )
+        if not s.metrics_pool:
+            return
         tenants = self.snapshot().tenants
         names = sorted(tenants) if tenants else []
         counts = self._attempt("PostgreSQL", lambda: database.connection_counts(s, names))
         self._set(database_up=counts is not None, connections=counts)
         self._set(
-            tree=self._tree.sample(),
-            memory_limit=resources.memory_limit(),
             backups=backups.read_statuses(s),
             backup_disk=backups.backup_disk(s),
         )
 
     def refresh_slow(self) -> None:
         s = self.settings
+        if not s.metrics_pool:  # per-tenant figures come from the pool's exporter
+            return
         started = time.monotonic()
         known = self.snapshot().tenants
         tenants = self._attempt("tenant scan", lambda: database.scan_tenants(s, known))

@@ -1,0 +1,83 @@
+"""ODOO_SAAS_ROLE: one role per container (web, cron, backup, metrics) or the whole stack (all).
+
+The rendered files decide what runs, so they are what is checked; supervisord running them is
+covered by test_supervisor.py.
+"""
+
+from __future__ import annotations
+
+import configparser
+
+import pytest
+
+from odoo_saas_tools.core.errors import ConfigError
+from odoo_saas_tools.core.settings import Settings
+from odoo_saas_tools.runtime import render
+
+
+def rendered(saas_env: dict[str, str], **extra: str) -> tuple[configparser.RawConfigParser, str]:
+    s = Settings.from_env({**saas_env, "ODOO_AUTO_BACKUP": "true", **extra})
+    render.render_all(s)
+    odoo = configparser.RawConfigParser()
+    odoo.read(s.odoo_conf)
+    return odoo, s.supervisord_conf.read_text()
+
+
+def programs(supervisord_conf: str) -> set[str]:
+    conf = configparser.RawConfigParser()
+    conf.read_string(supervisord_conf)
+    return {name.split(":", 1)[1] for name in conf.sections() if name.startswith("program:")}
+
+
+def watched(supervisord_conf: str) -> list[str]:
+    conf = configparser.RawConfigParser()
+    conf.read_string(supervisord_conf)
+    words = conf["eventlistener:watchdog"]["command"].split()
+    return [words[i + 1] for i, w in enumerate(words) if w == "--program"]
+
+
+def test_all_is_the_documented_stack(saas_env):
+    odoo, sup = rendered(saas_env, ODOO_MAX_CRON_THREADS="3")
+    assert programs(sup) == {"odoo", "backup-scheduler", "metrics"}
+    assert odoo["options"]["max_cron_threads"] == "3"
+    assert odoo["options"]["http_enable"] == "True"
+    assert watched(sup) == ["odoo"]
+
+
+def test_web_runs_no_crons_and_no_backups(saas_env):
+    odoo, sup = rendered(saas_env, ODOO_SAAS_ROLE="web", ODOO_MAX_CRON_THREADS="3")
+    assert programs(sup) == {"odoo", "metrics"}
+    assert odoo["options"]["max_cron_threads"] == "0"
+    assert odoo["options"]["http_enable"] == "True"
+    assert watched(sup) == ["odoo"]
+
+
+def test_cron_runs_crons_without_http(saas_env):
+    odoo, sup = rendered(saas_env, ODOO_SAAS_ROLE="cron", ODOO_MAX_CRON_THREADS="3")
+    assert programs(sup) == {"odoo", "metrics"}
+    assert odoo["options"]["max_cron_threads"] == "3"
+    assert odoo["options"]["http_enable"] == "False"
+
+
+def test_backup_runs_only_the_scheduler(saas_env):
+    _, sup = rendered(saas_env, ODOO_SAAS_ROLE="backup", ODOO_AUTO_BACKUP="false")
+    assert programs(sup) == {"backup-scheduler"}
+    assert watched(sup) == ["backup-scheduler"]
+
+
+def test_metrics_runs_only_the_exporter(saas_env):
+    _, sup = rendered(saas_env, ODOO_SAAS_ROLE="metrics")
+    assert programs(sup) == {"metrics"}
+    assert watched(sup) == ["metrics"]
+
+
+def test_metrics_scope_per_role(saas_env):
+    by_role = {r: Settings.from_env({**saas_env, "ODOO_SAAS_ROLE": r}) for r in ("all", "web")}
+    assert by_role["all"].metrics_pool and not by_role["web"].metrics_pool
+    pool = Settings.from_env({**saas_env, "ODOO_SAAS_ROLE": "metrics"})
+    assert pool.metrics_pool and not pool.runs_odoo
+
+
+def test_unknown_role_is_one_clear_error(saas_env):
+    with pytest.raises(ConfigError, match="ODOO_SAAS_ROLE"):
+        Settings.from_env({**saas_env, "ODOO_SAAS_ROLE": "webs"})
