@@ -105,12 +105,18 @@ def connect(url: str, *, timeout: float = 5.0) -> redis.Redis:
     scheme = urlsplit(url).scheme
     if scheme not in ("redis", "rediss", "unix"):
         raise StoreError(f"Redis URL must start with redis://, rediss:// or unix://: {scheme!r}")
+    tls = (
+        # redis-py before 5 (Debian's python3-redis, which Odoo's Python runs) does not check
+        # the server's host name unless asked: a stolen certificate of any host would do.
+        {"ssl_check_hostname": True, "ssl_cert_reqs": "required"} if scheme == "rediss" else {}
+    )
     return redis.Redis.from_url(
         url,
         socket_timeout=timeout,
         socket_connect_timeout=timeout,
         health_check_interval=30,
         retry_on_timeout=False,
+        **tls,
     )
 
 

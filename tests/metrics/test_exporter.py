@@ -84,3 +84,51 @@ def test_busy_port_is_one_clear_error(metrics_env, start_exporter):
     assert f"cannot listen on 0.0.0.0:{exporter.port}" in proc.stderr
     assert proc.stderr.count("error:") == 1
     assert exporter.proc.poll() is None
+
+
+def test_slow_clients_cannot_grow_the_exporter(monkeypatch):
+    """Issue 11 item 14: half a request line per connection used to cost a thread each, forever.
+    Now a bounded pool serves them, each for at most the request timeout, and the rest are
+    closed at once; a normal scrape works again once the slow clients have timed out."""
+    import socket
+    import threading
+    import time
+    import urllib.request
+
+    from prometheus_client import CollectorRegistry, Gauge
+
+    from odoo_saas_tools.observability.metrics import server as metrics_server
+
+    monkeypatch.setattr(metrics_server.MetricsHandler, "timeout", 1.0)
+    registry = CollectorRegistry()
+    Gauge("odoo_up", "test", registry=registry).set(1)
+    srv = metrics_server.MetricsServer(("127.0.0.1", 0), registry)
+    port = srv.server_address[1]
+    loop = threading.Thread(target=srv.serve_forever, daemon=True)
+    loop.start()
+    before = threading.active_count()
+    clients = []
+    try:
+        for _ in range(60):
+            c = socket.create_connection(("127.0.0.1", port))
+            c.sendall(b"GET /metr")  # and never the rest
+            clients.append(c)
+        time.sleep(0.3)
+        assert threading.active_count() <= before + metrics_server.MetricsServer.WORKERS
+        time.sleep(metrics_server.MetricsHandler.timeout * 4)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+            assert b"odoo_up 1.0" in resp.read()
+    finally:
+        for c in clients:
+            c.close()
+        srv.shutdown()
+        srv.server_close()
+
+
+def test_password_without_user_is_refused(saas_env):
+    """Issue 11 item 15: a password alone used to leave the exporter open without a word."""
+    from odoo_saas_tools.core.errors import ConfigError
+    from odoo_saas_tools.core.settings import Settings
+
+    with pytest.raises(ConfigError, match="ODOO_METRICS_USER is empty"):
+        Settings.from_env({**saas_env, "ODOO_METRICS_PASSWORD": "only-a-password"})

@@ -18,8 +18,11 @@ from tests.support.net import free_port, wait_port
 PASSWORD = "tls-redis-secret-3e9b"
 
 
-@pytest.fixture(scope="module")
-def tls_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path]]:
+def tls_server(
+    tmp_path_factory: pytest.TempPathFactory,
+    subject: str = "/CN=localhost",
+    names: str = "subjectAltName=DNS:localhost,IP:127.0.0.1",
+) -> Iterator[tuple[int, Path]]:
     """(port, CA file) of a redis-server that only speaks TLS, with a self-signed certificate."""
     if not shutil.which("openssl"):
         pytest.skip("openssl not found: cannot make a test certificate")
@@ -28,8 +31,8 @@ def tls_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, P
     subprocess.run(
         [
             "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-            "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj", "/CN=localhost",
-            "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj", subject,
+            "-addext", names,
             "-keyout", str(key), "-out", str(cert),
         ],
         check=True,
@@ -52,6 +55,31 @@ def tls_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, P
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def tls_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path]]:
+    yield from tls_server(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def tls_redis_other_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path]]:
+    """A trusted certificate, but for another host name than the one we connect to."""
+    yield from tls_server(tmp_path_factory, "/CN=other.example", "subjectAltName=DNS:other.example")
+
+
+def test_certificate_for_another_host_is_refused(tls_redis_other_host: tuple[int, Path]) -> None:
+    """Issue 11 item 16: redis-py 4.x (Debian's, in Odoo's Python) skips the host name check
+    unless asked; the store asks, so a certificate of another host is refused."""
+    port, ca = tls_redis_other_host
+    store = RedisSessions.from_url(
+        f"rediss://:{PASSWORD}@localhost:{port}/0?ssl_ca_certs={ca}", "tls:"
+    )
+    with pytest.raises(StoreError) as err:
+        store.count()
+    assert PASSWORD not in str(err.value)
+    kwargs = store.client.connection_pool.connection_kwargs
+    assert kwargs["ssl_check_hostname"] is True
 
 
 def test_rediss_url_with_ca(tls_redis: tuple[int, Path]) -> None:

@@ -6,12 +6,17 @@ import base64
 import hmac
 import logging
 import socket
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import CollectorRegistry
 
 log = logging.getLogger(__name__)
+
+REQUEST_TIMEOUT = 10.0
 
 
 def credentials_match(header: str | None, user: str, password: str) -> bool:
@@ -28,8 +33,14 @@ def credentials_match(header: str | None, user: str, password: str) -> bool:
     return bool(sep) and user_ok and password_ok
 
 
-class MetricsServer(ThreadingHTTPServer):
-    daemon_threads = True
+class MetricsServer(HTTPServer):
+    """A bounded pool of handler threads: a client that connects and says nothing (or half a
+    request line) holds one worker for at most REQUEST_TIMEOUT seconds, and connections beyond
+    the pool and its queue are closed at once, so no client can grow the exporter's threads
+    (which share the container's process limit with Odoo)."""
+
+    WORKERS = 4
+    QUEUED = 16
 
     def __init__(
         self,
@@ -43,11 +54,40 @@ class MetricsServer(ThreadingHTTPServer):
         self.registry = registry
         self.user = user
         self.password = password
+        self._pool = ThreadPoolExecutor(max_workers=self.WORKERS, thread_name_prefix="metrics-http")
+        self._slots = threading.BoundedSemaphore(self.WORKERS + self.QUEUED)
         super().__init__(address, MetricsHandler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            self.shutdown_request(request)  # overloaded: Prometheus simply retries next scrape
+            return
+        try:
+            self._pool.submit(self._serve, request, client_address)
+        except RuntimeError:  # pool shut down while stopping
+            self._slots.release()
+            self.shutdown_request(request)
+
+    def _serve(self, request: Any, client_address: Any) -> None:
+        try:
+            self.finish_request(request, client_address)
+        except Exception:
+            self.handle_error(request, client_address)
+        finally:
+            self.shutdown_request(request)
+            self._slots.release()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        log.debug("request from %s failed", client_address, exc_info=True)
+
+    def server_close(self) -> None:
+        super().server_close()
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
 
 class MetricsHandler(BaseHTTPRequestHandler):
     server: MetricsServer
+    timeout = REQUEST_TIMEOUT  # socket timeout for the whole request, before authentication
     server_version = "odoo-saas-metrics"
     sys_version = ""
 
