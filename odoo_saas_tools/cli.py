@@ -43,7 +43,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     wanted_words[:] = [a for a in args_in if not a.startswith("-")][:2]
     parser = build_parser()
     args = parser.parse_args(args_in)
-    setup_logging(args.verbose, args.quiet, getattr(args, "program_name", None))
+    log_as = getattr(args, "log_as", None)  # a program's name, or a function of the args
+    setup_logging(args.verbose, args.quiet, log_as(args) if callable(log_as) else log_as)
     try:
         if getattr(args, "needs_settings", True):
             from odoo_saas_tools.core.settings import Settings

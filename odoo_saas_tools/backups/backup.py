@@ -30,17 +30,18 @@ import psycopg2.extensions
 from odoo_saas_tools.backups import archive
 from odoo_saas_tools.backups import names as backup_names
 from odoo_saas_tools.core.errors import ConfigError, SaasError
+from odoo_saas_tools.core.odoo_series import ODOO_SERIES, VERSION_INFO
 from odoo_saas_tools.core.output import Progress, human_size
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.postgres import tools as pgtools
 from odoo_saas_tools.postgres.connection import base_version, connect
 from odoo_saas_tools.runtime import privileges
-from odoo_saas_tools.tenants.names import check_name, tenant_lock
+from odoo_saas_tools.tenants.locks import tenant_lock
+from odoo_saas_tools.tenants.names import check_name
 
 log = logging.getLogger(__name__)
 
 FORMATS = backup_names.EXTENSIONS  # zip, dump, sql.gz
-VERSION_INFO = {"19.0": [19, 0, 0, "final", 0, ""]}
 _DUMP_END = b"-- PostgreSQL database dump complete"
 _CHUNK = 1024 * 1024
 
@@ -177,14 +178,18 @@ def _manifest(cr: psycopg2.extensions.cursor, db: str, server_version: int) -> d
     """manifest.json exactly as Odoo's dump_db_manifest writes it."""
     cr.execute("SELECT name, latest_version FROM ir_module_module WHERE state = 'installed'")
     modules = dict(cr.fetchall())
-    base = str(modules.get("base") or "19.0")
+    base = str(modules.get("base") or ODOO_SERIES)
     major = ".".join(base.split(".")[:2])
     major_num, minor_num = divmod(server_version / 100, 100)
     return {
         "odoo_dump": "1",
         "db_name": db,
         "version": major,
-        "version_info": VERSION_INFO.get(major, [int(major.split(".")[0]), 0, 0, "final", 0, ""]),
+        "version_info": (
+            VERSION_INFO
+            if major == ODOO_SERIES
+            else [int(major.split(".")[0]), 0, 0, "final", 0, ""]
+        ),
         "major_version": major,
         "pg_version": f"{int(major_num)}.{int(minor_num)}",
         "modules": modules,

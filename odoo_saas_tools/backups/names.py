@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from odoo_saas_tools.core.files import atomic_write
 from odoo_saas_tools.core.settings import Settings
 
 EXTENSIONS = ("zip", "dump", "sql.gz")
@@ -126,9 +127,7 @@ def sha256_file(path: Path) -> str:
 def write_checksum(final: Path, hexdigest: str) -> Path:
     """Write `<file>.sha256` (sha256sum format, so `sha256sum -c` works) atomically."""
     side = checksum_path(final)
-    tmp = partial_path(side)
-    tmp.write_text(f"{hexdigest}  {final.name}\n")
-    os.replace(tmp, side)
+    atomic_write(side, f"{hexdigest}  {final.name}\n")
     return side
 
 
@@ -143,10 +142,7 @@ def offsite_marker_path(final: Path) -> Path:
 
 def mark_offsite(final: Path, url: str) -> None:
     """Remember that `url` holds a verified copy, so later runs need not upload it again."""
-    marker = offsite_marker_path(final)
-    tmp = partial_path(marker)
-    tmp.write_text(url + "\n")
-    os.replace(tmp, marker)
+    atomic_write(offsite_marker_path(final), url + "\n")
 
 
 def offsite_url(final: Path) -> str | None:

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from odoo_saas_tools.backups import archive
 from odoo_saas_tools.core.errors import SaasError
+from odoo_saas_tools.core.odoo_series import is_current
 from odoo_saas_tools.core.output import Progress
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.postgres import databases
@@ -36,13 +37,13 @@ from odoo_saas_tools.postgres.connection import RESERVED_PREFIX, base_version, c
 from odoo_saas_tools.runtime import privileges
 from odoo_saas_tools.tenants import filestore, identity
 from odoo_saas_tools.tenants import neutralize as neutralizer
-from odoo_saas_tools.tenants.names import check_name, tenant_lock
+from odoo_saas_tools.tenants.locks import tenant_lock
+from odoo_saas_tools.tenants.names import check_name
 
 log = logging.getLogger(__name__)
 
 TEMP_PREFIX = RESERVED_PREFIX + "restore_"  # the database being loaded
 OLD_PREFIX = RESERVED_PREFIX + "replaced_"  # a tenant replaced by --force, until dropped
-_CHUNK = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,7 @@ def restore_backup(
             databases.create_empty(settings, tmp)
             count = load_backup(settings, tmp, path, kind, tmp_fs, jobs, progress)
             version = _require_odoo(settings, tmp, path)
-            if not version.startswith("19.0"):
+            if not is_current(version):
                 log.warning(
                     "%s holds an Odoo %s database; this stack runs 19.0 and will not serve it "
                     "until it is upgraded",

@@ -39,7 +39,7 @@ from odoo_saas_tools.core.errors import BusyError, SaasError
 from odoo_saas_tools.core.output import Progress, human_size
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.postgres.connection import tenant_databases
-from odoo_saas_tools.tenants.names import tenant_lock
+from odoo_saas_tools.tenants.locks import tenant_lock
 
 log = logging.getLogger(__name__)
 

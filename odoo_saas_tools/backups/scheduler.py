@@ -30,8 +30,8 @@ from typing import Any
 from croniter import croniter
 
 from odoo_saas_tools.backups.names import sweep_partials
-from odoo_saas_tools.backups.status import atomic_write_json
 from odoo_saas_tools.core.errors import SaasError
+from odoo_saas_tools.core.files import atomic_write_json
 from odoo_saas_tools.core.settings import Settings
 
 log = logging.getLogger(__name__)

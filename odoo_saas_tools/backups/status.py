@@ -7,15 +7,13 @@ last_size_bytes, failures_total (cumulative), last_file, offsite ("verified"|"fa
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
+from odoo_saas_tools.core.files import atomic_write_json
 from odoo_saas_tools.core.settings import Settings
 
 OFFSITE_STATES = ("verified", "failed", "disabled")
@@ -54,22 +52,6 @@ def read_status(settings: Settings, database: str) -> dict[str, Any]:
     if isinstance(loaded, dict):
         data.update({k: v for k, v in loaded.items() if k in data})
     return data
-
-
-def atomic_write_json(path: Path, data: Any, mode: int = 0o644) -> None:
-    """Write JSON so a reader sees the old or the new file, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=2, sort_keys=True)
-            fh.write("\n")
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 def record(

@@ -19,6 +19,7 @@ from pathlib import Path
 from odoo_saas_tools.backups import archive
 from odoo_saas_tools.backups.names import parse_backup_name, read_checksum, sha256_file
 from odoo_saas_tools.core.errors import SaasError
+from odoo_saas_tools.core.odoo_series import is_current
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.postgres import databases
 from odoo_saas_tools.postgres.connection import RESERVED_PREFIX, base_version, connect
@@ -94,7 +95,7 @@ def restore_test(settings: Settings, path: Path, kind: str) -> tuple[str, int]:
                 raise SaasError(f"{path.name} restores to a database that is not Odoo's")
             cr.execute("SELECT count(*) FROM ir_module_module WHERE state = 'installed'")
             modules = int(cr.fetchone()[0])
-        if not version.startswith("19.0"):
+        if not is_current(version):
             raise SaasError(
                 f"{path.name} restores to Odoo {version or 'of unknown version'}, not 19.0"
             )

@@ -28,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--no-wait", action="store_true", help="do not wait for PostgreSQL before starting"
     )
-    p.set_defaults(func=run, program_name="entrypoint")
+    p.set_defaults(func=run, log_as="entrypoint")
 
 
 def run(args: argparse.Namespace, s: Settings) -> int:

@@ -22,7 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("extra", nargs=argparse.REMAINDER, help="extra arguments for Odoo")
-    p.set_defaults(func=run, program_name="odoo")
+    p.set_defaults(func=run, log_as="odoo")
 
 
 def run(args: argparse.Namespace, s: Settings) -> int:

@@ -16,7 +16,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "supervise", help="run supervisord with the rendered configuration", description=__doc__
     )
-    p.set_defaults(func=run, program_name="supervisord")
+    p.set_defaults(func=run, log_as="supervisord")
 
 
 def run(args: argparse.Namespace, s: Settings) -> int:

@@ -17,13 +17,17 @@ log = logging.getLogger(__name__)
 REDACTED = "***"
 
 
-def redact(argv: Sequence[str], secrets: Iterable[str] = ()) -> str:
-    """Render argv for a log line with every secret replaced, even inside a larger argument."""
-    text = shlex.join(str(a) for a in argv)
+def redact_text(text: str, secrets: Iterable[str]) -> str:
+    """text with every secret replaced, even inside a larger word: the one redaction."""
     for secret in secrets:
         if secret:
             text = text.replace(secret, REDACTED)
     return text
+
+
+def redact(argv: Sequence[str], secrets: Iterable[str] = ()) -> str:
+    """Render argv for a log line with every secret replaced, even inside a larger argument."""
+    return redact_text(shlex.join(str(a) for a in argv), secrets)
 
 
 def _merged_env(env: Mapping[str, str] | None, clean: bool) -> dict[str, str] | None:
@@ -90,10 +94,7 @@ def describe_failure(
     if stderr:
         lines = [ln.strip() for ln in stderr.decode(errors="replace").splitlines() if ln.strip()]
         if lines:
-            last = lines[-1]
-            for secret in secrets:
-                if secret:
-                    last = last.replace(secret, REDACTED)
+            last = redact_text(lines[-1], secrets)
     how = f"was killed by signal {-returncode}" if returncode < 0 else f"exited {returncode}"
     return f"{name} {how}" + (f": {last}" if last else "")
 

@@ -484,6 +484,11 @@ class Settings:
             )
         if self.metrics_user and not self.metrics_password:
             out.append("ODOO_METRICS_USER is set but ODOO_METRICS_PASSWORD is empty")
+        if self.metrics_password and not self.metrics_user:
+            out.append(
+                "ODOO_METRICS_PASSWORD is set but ODOO_METRICS_USER is empty: basic auth needs "
+                "both (without a user the exporter would be open)"
+            )
         if self.aws_s3_sse == "aws:kms" and not self.aws_s3_sse_kms_key_id:
             out.append("AWS_S3_SSE=aws:kms needs AWS_S3_SSE_KMS_KEY_ID")
         for name in self.db_name:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from odoo_saas_tools.core.errors import SaasError
+from odoo_saas_tools.core.files import atomic_write
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.odoo import runner as odoo_runner
 
@@ -74,18 +75,12 @@ def odoo_install(settings: Settings, *, refresh: bool = False) -> OdooInstall:
         except (OSError, ValueError):
             pass
     out = odoo_runner.probe_shell(settings, PROBE)
-    for line in out.splitlines():
-        if line.startswith(MARKER):
-            data = json.loads(line[len(MARKER) :])
-            break
-    else:
+    data = odoo_runner.read_marker(out, MARKER)
+    if data is None:
         raise SaasError(f"{settings.odoo_bin} shell did not report its addons path")
     data["key"] = key
     try:
-        settings.runtime_dir.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_name(cache.name + f".{os.getpid()}")
-        tmp.write_text(json.dumps(data))
-        tmp.replace(cache)
+        atomic_write(cache, json.dumps(data))
     except OSError as exc:
         log.warning("cannot cache Odoo's addons path in %s: %s", cache, exc.strerror)
     return _install(data)

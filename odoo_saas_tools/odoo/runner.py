@@ -7,6 +7,7 @@ the running server.
 
 from __future__ import annotations
 
+import json
 import logging
 import subprocess
 import tempfile
@@ -94,6 +95,14 @@ def probe_shell(settings: Settings, script: str, *, timeout: float = PROBE_TIMEO
             timeout=timeout,
         )
     return proc.stdout.decode(errors="replace")
+
+
+def read_marker(output: str, marker: str) -> dict | None:
+    """The JSON a probe script printed after marker (Odoo's own log lines surround it)."""
+    for line in output.splitlines():
+        if line.startswith(marker):
+            return json.loads(line[len(marker) :])
+    return None
 
 
 def shell(settings: Settings, db: str, script: str, *, timeout: float | None = None) -> str:

@@ -7,13 +7,13 @@ import logging
 import re
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import psycopg2
 import psycopg2.extensions
 from psycopg2 import sql
 
 from odoo_saas_tools.core.errors import SaasError
+from odoo_saas_tools.core.odoo_series import ODOO_SERIES
 from odoo_saas_tools.core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -29,10 +29,21 @@ def connect(
     *,
     autocommit: bool = True,
     connect_timeout: int = 10,
+    keepalive: bool = False,
 ) -> Iterator[psycopg2.extensions.connection]:
-    """A connection that is always closed; autocommit by default (CREATE DATABASE needs it)."""
+    """A connection that is always closed; autocommit by default (CREATE DATABASE needs it).
+
+    keepalive: TCP keepalives notice a dead peer within about a minute (for lock sessions).
+    """
+    extra = (
+        {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
+        if keepalive
+        else {}
+    )
     try:
-        conn = psycopg2.connect(connect_timeout=connect_timeout, **settings.connect_kwargs(dbname))
+        conn = psycopg2.connect(
+            connect_timeout=connect_timeout, **extra, **settings.connect_kwargs(dbname)
+        )
     except psycopg2.OperationalError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else "connection failed"
         raise SaasError(
@@ -72,13 +83,6 @@ def wait_for_postgres(settings: Settings, timeout: float | None = None) -> None:
 def ident(name: str) -> sql.Identifier:
     """A database or role name quoted by the driver, never by string formatting."""
     return sql.Identifier(name)
-
-
-@dataclass(frozen=True)
-class DatabaseInfo:
-    name: str
-    size_bytes: int
-    odoo_version: str | None  # base's latest_version, None when not an Odoo database
 
 
 def owned_databases(settings: Settings) -> list[str]:
@@ -128,7 +132,7 @@ def filter_allows(settings: Settings, dbname: str) -> bool:
     return re.match(pattern, dbname) is not None
 
 
-def tenant_databases(settings: Settings, *, major: str = "19.0") -> list[str]:
+def tenant_databases(settings: Settings, *, major: str = ODOO_SERIES) -> list[str]:
     """Odoo databases of the given major version that this stack serves; never reserved ones."""
     out = []
     for name in owned_databases(settings):

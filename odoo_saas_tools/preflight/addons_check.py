@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from odoo_saas_tools.core.odoo_series import ODOO_SERIES as ODOO_MAJOR
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.preflight.findings import ERROR, OK, WARNING, Report
 from odoo_saas_tools.runtime import render
 
-ODOO_MAJOR = "19.0"
 MANIFEST = "__manifest__.py"
 
 

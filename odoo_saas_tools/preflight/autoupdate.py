@@ -21,6 +21,7 @@ from pathlib import Path
 import psycopg2
 
 from odoo_saas_tools.core.errors import BusyError, SaasError
+from odoo_saas_tools.core.execute import redact_text
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.odoo import runner as odoo_runner
 from odoo_saas_tools.postgres import databases
@@ -31,7 +32,7 @@ from odoo_saas_tools.preflight.findings import ERROR, OK, WARNING, Report
 from odoo_saas_tools.preflight.tenant_versions import Tenant, read_state
 from odoo_saas_tools.tenants import filestore
 from odoo_saas_tools.tenants.identity import set_params
-from odoo_saas_tools.tenants.names import tenant_lock
+from odoo_saas_tools.tenants.locks import tenant_lock
 
 log = logging.getLogger(__name__)
 
@@ -118,9 +119,7 @@ def odoo_error(stderr: bytes | None, s: Settings) -> str:
     if raised and raised[-1] not in message:
         message = f"{message} ({raised[-1]})" if message else raised[-1]
     message = message or (lines[-1] if lines else "no output")
-    for secret in s.secret_values():
-        message = message.replace(secret, "***")
-    return message[:400]
+    return redact_text(message, s.secret_values())[:400]
 
 
 def _pending(s: Settings, db: str) -> list[str]:

@@ -63,15 +63,14 @@ def run_probe(s: Settings, requirements: list[dict[str, str]]) -> ProbeResult:
                 timeout=odoo_runner.PROBE_TIMEOUT,
             )
         out = proc.stdout.decode(errors="replace")
-    for line in out.splitlines():
-        if line.startswith(MARKER):
-            answer = json.loads(line[len(MARKER) :])
-            return ProbeResult(
-                executable=answer["executable"],
-                via_odoo=bool(odoo),
-                addons_path=answer["addons_path"],
-                has_pip=answer["has_pip"],
-                results=answer["results"],
-                installed=answer["installed"],
-            )
+    answer = odoo_runner.read_marker(out, MARKER)
+    if answer is not None:
+        return ProbeResult(
+            executable=answer["executable"],
+            via_odoo=bool(odoo),
+            addons_path=answer["addons_path"],
+            has_pip=answer["has_pip"],
+            results=answer["results"],
+            installed=answer["installed"],
+        )
     raise SaasError(f"{'odoo shell' if odoo else 'python'} did not answer the dependency probe")

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field, replace
 import psycopg2
 
 from odoo_saas_tools.core.errors import SaasError
+from odoo_saas_tools.core.odoo_series import ODOO_SERIES as ODOO_MAJOR
+from odoo_saas_tools.core.odoo_series import is_current
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.postgres.connection import (
     RESERVED_PREFIX,
@@ -25,7 +27,6 @@ from odoo_saas_tools.postgres.connection import (
 from odoo_saas_tools.preflight.checksums import PARAM_CHECKSUMS, PARAM_EXCLUDE
 from odoo_saas_tools.preflight.findings import ERROR, OK, WARNING, Report
 
-ODOO_MAJOR = "19.0"
 SCAN_THREADS = 8  # connections opened at once while inspecting databases
 
 STATE_SQL = f"""
@@ -74,7 +75,7 @@ def inspect(s: Settings, name: str, with_state: bool) -> Inspection:
                 return name, None, None, None
             version = version or "unknown"
             state = None
-            if version.startswith(ODOO_MAJOR + ".") and with_state:
+            if is_current(version) and with_state:
                 cr.execute(STATE_SQL)
                 state = cr.fetchone()
             return name, version, state, None
@@ -102,7 +103,7 @@ def scan(s: Settings, report: Report, *, with_state: bool) -> list[Tenant]:
             continue
         if version is None:
             continue  # not an Odoo database
-        if not version.startswith(ODOO_MAJOR + "."):
+        if not is_current(version):
             others += 1
             major = ".".join(version.split(".")[:2])
             if name in s.db_name:

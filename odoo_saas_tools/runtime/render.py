@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import pwd
 import secrets
 import shlex
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +15,7 @@ from urllib.parse import quote
 
 import jinja2
 
+from odoo_saas_tools.core.files import atomic_write
 from odoo_saas_tools.core.passwords import hash_password, is_hashed
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.runtime import resources
@@ -107,21 +106,7 @@ def render_text(s: Settings, name: str, p: RenderPlan, **extra: Any) -> str:
 
 def write_private(path: Path, text: str, *, uid: int | None = None, gid: int | None = None) -> None:
     """Write text to path atomically (rename), mode 0600 from the first byte."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o600)
-        if uid is not None:
-            os.fchown(fd, uid, gid if gid is not None else -1)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, text, mode=0o600, uid=uid, gid=gid)
 
 
 def render_all(s: Settings, *, uid: int | None = None, gid: int | None = None) -> RenderPlan:

@@ -1,16 +1,14 @@
-"""Tenant names and the per-tenant lock shared by every operation on a tenant."""
+"""Tenant names: what Odoo, PostgreSQL and DNS accept, checked once for every command."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import re
-import zlib
-from collections.abc import Iterator
 
-from odoo_saas_tools.core.errors import BusyError, ConfigError
+from odoo_saas_tools.core.errors import EXIT_UNCHANGED, ConfigError, SaasError
 from odoo_saas_tools.core.settings import Settings
-from odoo_saas_tools.postgres.connection import RESERVED_PREFIX, connect
+from odoo_saas_tools.postgres import databases
+from odoo_saas_tools.postgres.connection import RESERVED_PREFIX
 
 log = logging.getLogger(__name__)
 
@@ -18,7 +16,6 @@ log = logging.getLogger(__name__)
 ODOO_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+")
 DNS_LABEL = re.compile(r"[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?")
 PROTECTED = {"postgres", "template0", "template1"}
-LOCK_NAMESPACE = 0x0D00  # first key of our two-key advisory locks
 
 
 def check_name(name: str, settings: Settings | None = None, *, what: str = "database") -> str:
@@ -46,36 +43,13 @@ def check_name(name: str, settings: Settings | None = None, *, what: str = "data
     return name
 
 
-def lock_key(name: str) -> int:
-    """A stable 32-bit key for the database name (advisory locks take integers)."""
-    return zlib.crc32(name.encode()) - 2**31
-
-
-@contextlib.contextmanager
-def tenant_lock(settings: Settings, name: str, *, operation: str = "operation") -> Iterator[None]:
-    """Hold PostgreSQL's advisory lock for tenant `name` for the whole operation.
-
-    The lock lives in PostgreSQL, so it also serialises commands run in different containers
-    (replicas) that share the database server; it is released if the process dies.
-    """
-    with connect(settings) as conn, conn.cursor() as cr:
-        cr.execute("SELECT pg_try_advisory_lock(%s, %s)", (LOCK_NAMESPACE, lock_key(name)))
-        if not cr.fetchone()[0]:
-            raise BusyError(
-                f"{name} is busy: another odoo-saas operation on this tenant is running; "
-                f"try the {operation} again when it has finished"
-            )
-        try:
-            yield
-        finally:
-            with contextlib.suppress(Exception):
-                cr.execute("SELECT pg_advisory_unlock(%s, %s)", (LOCK_NAMESPACE, lock_key(name)))
-
-
-@contextlib.contextmanager
-def tenant_locks(settings: Settings, *names: str, operation: str = "operation") -> Iterator[None]:
-    """Several tenants' locks, taken in a fixed order so two operations cannot deadlock."""
-    with contextlib.ExitStack() as stack:
-        for name in sorted(set(names)):
-            stack.enter_context(tenant_lock(settings, name, operation=operation))
-        yield
+def ensure_target_free(settings: Settings, name: str) -> None:
+    """The one check before a tenant is created under name (create, provision, clone, rename,
+    restore): neither the database nor a stray filestore may exist (Odoo's _check_target)."""
+    if databases.exists(settings, name):
+        raise SaasError(f"{name} already exists: nothing changed", EXIT_UNCHANGED)
+    fs = settings.filestore(name)
+    if fs.exists():
+        raise SaasError(
+            f"a filestore for {name} exists without its database ({fs}): remove or restore it first"
+        )

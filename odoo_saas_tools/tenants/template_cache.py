@@ -30,8 +30,8 @@ from odoo_saas_tools.odoo import modules as odoo_addons
 from odoo_saas_tools.odoo import runner as odoo_runner
 from odoo_saas_tools.postgres import databases
 from odoo_saas_tools.postgres.connection import RESERVED_PREFIX, connect
+from odoo_saas_tools.postgres.locks import advisory_lock
 from odoo_saas_tools.tenants import filestore
-from odoo_saas_tools.tenants.names import LOCK_NAMESPACE, lock_key
 
 log = logging.getLogger(__name__)
 
@@ -115,23 +115,12 @@ def templates(settings: Settings) -> list[Template]:
 @contextlib.contextmanager
 def _lock(settings: Settings, name: str, *, wait: bool = True) -> Iterator[None]:
     """The template's advisory lock; waits (for a build elsewhere) unless wait=False."""
-    with connect(settings) as conn, conn.cursor() as cr:
-        key = (LOCK_NAMESPACE, lock_key(name))
-        if wait:
-            cr.execute("SET lock_timeout = %s", (f"{LOCK_WAIT_SECONDS}s",))
-            try:
-                cr.execute("SELECT pg_advisory_lock(%s, %s)", key)
-            except psycopg2.errors.LockNotAvailable:
-                raise BusyError(f"template {name} is still being built elsewhere") from None
-        else:
-            cr.execute("SELECT pg_try_advisory_lock(%s, %s)", key)
-            if not cr.fetchone()[0]:
-                raise BusyError(f"template {name} is in use")
-        try:
-            yield
-        finally:
-            with contextlib.suppress(Exception):
-                cr.execute("SELECT pg_advisory_unlock(%s, %s)", key)
+    if wait:
+        busy, seconds = f"template {name} is still being built elsewhere", LOCK_WAIT_SECONDS
+    else:
+        busy, seconds = f"template {name} is in use", None
+    with advisory_lock(settings, name, busy=busy, wait_seconds=seconds):
+        yield
 
 
 def _expired(settings: Settings, tpl: Template) -> bool:

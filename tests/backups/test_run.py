@@ -8,7 +8,7 @@ from pathlib import Path
 
 from odoo_saas_tools.backups.names import parse_backup_name, read_checksum, sha256_file
 from odoo_saas_tools.core.settings import Settings
-from odoo_saas_tools.tenants.names import tenant_lock
+from odoo_saas_tools.tenants.locks import tenant_lock
 from tests.backups.conftest import ACCESS_KEY, make_tenant
 from tests.support.cli import run_cli
 

@@ -13,7 +13,7 @@ from prometheus_client import generate_latest
 
 from odoo_saas_tools.observability.metrics import backups, database, process
 from odoo_saas_tools.observability.metrics.collector import make_registry
-from odoo_saas_tools.observability.metrics.refresher import Snapshot
+from odoo_saas_tools.observability.metrics.refresher import Figures
 from tests.metrics.conftest import ROOT
 
 COMPOSE = ROOT / "compose"
@@ -51,9 +51,9 @@ def exported_names() -> set[str]:
     """Sample names the exporter produces when every figure is known."""
 
     class Full:
-        def snapshot(self) -> Snapshot:
+        def snapshot(self) -> Figures:
             status = backups.BackupStatus("t", 1.0, 2.0, 3.0, 4, 5, "verified")
-            return Snapshot(
+            return Figures(
                 odoo_up=True,
                 database_up=True,
                 tenants={"t": database.TenantScan("19.0.1.3", 1)},

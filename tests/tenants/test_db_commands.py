@@ -10,13 +10,14 @@ import psycopg2
 import pytest
 from psycopg2 import sql
 
-from odoo_saas_tools.commands.db import rename as rename_cmd
 from odoo_saas_tools.core.errors import ConfigError, SaasError
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.postgres import databases
 from odoo_saas_tools.postgres.connection import connect, ident
 from odoo_saas_tools.tenants import filestore
-from odoo_saas_tools.tenants.names import check_name, tenant_lock
+from odoo_saas_tools.tenants import rename as rename_mod
+from odoo_saas_tools.tenants.locks import tenant_lock
+from odoo_saas_tools.tenants.names import check_name
 from tests.support.cli import run_cli
 
 HOSTILE = [
@@ -289,7 +290,7 @@ def test_rename_rolls_back_when_filestore_move_fails(
 
     monkeypatch.setattr(filestore, "rename", broken)
     with pytest.raises(SaasError, match="disk on fire"):
-        rename_cmd.rename_tenant(tsettings, old, new)
+        rename_mod.rename_tenant(tsettings, old, new)
     assert databases.exists(tsettings, old) and not databases.exists(tsettings, new)
     assert tsettings.filestore(old).exists()
 

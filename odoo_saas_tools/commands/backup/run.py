@@ -36,12 +36,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument(
         "--scheduled",
-        dest="program_name",
-        action="store_const",
-        const="backup-scheduler",
-        help=argparse.SUPPRESS,
+        action="store_true",
+        help=argparse.SUPPRESS,  # the backup-scheduler's runs: its log prefix, no progress
     )
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, log_as=lambda args: "backup-scheduler" if args.scheduled else None)
 
 
 def terminate_children() -> None:
@@ -82,7 +80,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         fmt=args.format,
         concurrency=args.concurrency,
         stop=stop,
-        progress=not (args.json or args.quiet or args.program_name),
+        progress=not (args.json or args.quiet or args.scheduled),
     )
     if args.json:
         print_json(summary.as_dict())

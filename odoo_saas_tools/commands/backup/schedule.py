@@ -21,7 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="run backups on BACKUP_SCHEDULE (the backup-scheduler program)",
         description=__doc__,
     )
-    p.set_defaults(func=run, program_name="backup-scheduler")
+    p.set_defaults(func=run, log_as="backup-scheduler")
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:

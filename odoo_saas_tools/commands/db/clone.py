@@ -17,20 +17,11 @@ Exit codes: 0 cloned, 1 failed (DST not left behind), 2 bad name, 3 DST exists, 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import logging
-import time
-from concurrent.futures import ThreadPoolExecutor
 
-from odoo_saas_tools.core.errors import EXIT_UNCHANGED, SaasError
 from odoo_saas_tools.core.output import print_json
 from odoo_saas_tools.core.settings import Settings
-from odoo_saas_tools.postgres import databases
-from odoo_saas_tools.postgres.connection import odoo_version
-from odoo_saas_tools.tenants import filestore, identity, neutralize
-from odoo_saas_tools.tenants.names import check_name, tenant_locks
-
-log = logging.getLogger(__name__)
+from odoo_saas_tools.tenants.clone import clone_tenant
+from odoo_saas_tools.tenants.names import check_name
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -57,87 +48,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def clone(
-    settings: Settings,
-    src: str,
-    dst: str,
-    *,
-    neutralized: bool = True,
-    force_disconnect: bool = False,
-) -> dict:
-    """Copy src to dst (caller holds both locks); dst is removed again on any failure."""
-    started = time.monotonic()
-    method = "template"
-    created_db = False
-    dst_fs = settings.filestore(dst)
-    # The filestore is hard-linked in a thread while PostgreSQL copies the database.
-    pool = ThreadPoolExecutor(max_workers=1)
-    fs_job = pool.submit(filestore.copy_tree, settings.filestore(src), dst_fs)
-    try:
-        if force_disconnect:
-            databases.terminate(settings, src)
-        elif databases.other_connections(settings, src):
-            method = "online"
-        if method == "template":
-            try:
-                databases.copy_by_template(settings, src, dst)
-            except databases.SourceBusy:
-                if not force_disconnect:
-                    method = "online"  # someone connected in between
-                else:
-                    databases.terminate(settings, src)
-                    databases.copy_by_template(settings, src, dst)
-        if method == "online":
-            log.info("%s has connected users: copying it online (pg_dump | psql)", src)
-            databases.copy_online(settings, src, dst)
-        created_db = True
-        fs_mode = fs_job.result()
-        values = identity.renew(
-            settings, dst, clone=True, base_url=identity.default_base_url(settings, dst)
-        )
-        modules = neutralize.neutralize(settings, dst) if neutralized else []
-    except BaseException:
-        if created_db:
-            databases.drop_quietly(settings, dst)
-        with contextlib.suppress(Exception):
-            if fs_job.result() != "none":  # waits for the copy, then removes what it made
-                filestore.remove(dst_fs)
-        raise
-    finally:
-        pool.shutdown(wait=True)
-    return {
-        "source": src,
-        "database": dst,
-        "method": method,
-        "filestore": fs_mode,
-        "neutralized": neutralized,
-        "neutralized_modules": modules,
-        "uuid": values["database.uuid"],
-        "seconds": round(time.monotonic() - started, 2),
-    }
-
-
 def run(args: argparse.Namespace, settings: Settings) -> int:
     src = check_name(args.src, settings, what="source database")
     dst = check_name(args.dst, settings, what="target database")
-    if src == dst:
-        raise SaasError("SRC and DST are the same database", 2)
-    with tenant_locks(settings, src, dst, operation="clone"):
-        if not databases.exists(settings, src):
-            raise SaasError(f"{src} does not exist")
-        if databases.exists(settings, dst):
-            raise SaasError(f"{dst} already exists: nothing changed", EXIT_UNCHANGED)
-        if settings.filestore(dst).exists():
-            raise SaasError(f"a filestore for {dst} exists without its database: remove it first")
-        if not odoo_version(settings, src):
-            raise SaasError(f"{src} is not an Odoo database")
-        result = clone(
-            settings,
-            src,
-            dst,
-            neutralized=args.neutralize,
-            force_disconnect=args.force_disconnect,
-        )
+    result = clone_tenant(
+        settings, src, dst, neutralized=args.neutralize, force_disconnect=args.force_disconnect
+    )
     if args.json:
         print_json(result)
     else:

@@ -12,17 +12,14 @@ Exit codes: 0 created, 1 failed (nothing left behind), 2 bad name/option, 3 NAME
 from __future__ import annotations
 
 import argparse
-import contextlib
-import time
 from pathlib import Path
 
-from odoo_saas_tools.core.errors import EXIT_UNCHANGED, SaasError
 from odoo_saas_tools.core.output import print_json
 from odoo_saas_tools.core.settings import Settings
-from odoo_saas_tools.postgres import databases
-from odoo_saas_tools.tenants import filestore, identity, template_cache
+from odoo_saas_tools.tenants import identity, template_cache
 from odoo_saas_tools.tenants import setup as tenant_setup
-from odoo_saas_tools.tenants.names import check_name, tenant_lock
+from odoo_saas_tools.tenants.create import create, spec_for
+from odoo_saas_tools.tenants.names import check_name
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -66,57 +63,7 @@ def add_create_options(p: argparse.ArgumentParser) -> None:
 def spec_from_args(
     args: argparse.Namespace, extra_modules: tuple[str, ...] = ()
 ) -> template_cache.Spec:
-    modules = {m.strip() for m in args.modules.split(",") if m.strip()} | set(extra_modules)
-    return template_cache.Spec(
-        modules=tuple(sorted(modules | {"base"})), lang=args.lang, demo=args.demo
-    )
-
-
-def create_tenant(
-    settings: Settings,
-    name: str,
-    spec: template_cache.Spec,
-    setup: tenant_setup.Setup,
-    *,
-    base_url: str | None = None,
-    rebuild_template: bool = False,
-) -> dict:
-    """Copy the template for spec to name and set it up; the caller holds name's lock.
-
-    On any failure the new database and filestore are removed again.
-    """
-    started = time.monotonic()
-    created_db = created_fs = False
-    fs = settings.filestore(name)
-    try:
-        with template_cache.checked_out(settings, spec, rebuild=rebuild_template) as tpl:
-            copy_started = time.monotonic()
-            databases.copy_by_template(settings, tpl.name, name)
-            created_db = True
-            mode = filestore.copy_tree(settings.filestore(tpl.name), fs)
-            created_fs = mode != "none"
-        values = identity.renew(settings, name, base_url=base_url)
-        tenant_setup.apply(settings, name, setup)
-    except BaseException:
-        if created_db:
-            databases.drop_quietly(settings, name)
-        if created_fs:
-            with contextlib.suppress(OSError):
-                filestore.remove(fs)
-        raise
-    return {
-        "database": name,
-        "uuid": values["database.uuid"],
-        "url": base_url,
-        "admin_login": setup.admin_login,
-        "template": tpl.name,
-        "template_built": tpl.built,
-        "filestore": mode,
-        "modules": spec.install_list(),
-        "lang": spec.lang,
-        "seconds": round(time.monotonic() - started, 2),
-        "copy_seconds": round(time.monotonic() - copy_started, 2),
-    }
+    return spec_for((*args.modules.split(","), *extra_modules), args.lang, args.demo)
 
 
 def admin_password(args: argparse.Namespace) -> tuple[str, bool]:
@@ -142,28 +89,19 @@ def print_result(result: dict, password: str, generated: bool, as_json: bool) ->
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     name = check_name(args.name, settings)
-    spec = spec_from_args(args)
     password, generated = admin_password(args)
     setup = tenant_setup.Setup(
         admin_login=args.admin_login, admin_password=password, lang=args.lang
     )
-    with tenant_lock(settings, name, operation="create"):
-        if databases.exists(settings, name):
-            raise SaasError(f"{name} already exists: nothing changed", EXIT_UNCHANGED)
-        if settings.filestore(name).exists():
-            raise SaasError(
-                f"a filestore for {name} exists without its database ({settings.filestore(name)})"
-                ": remove or restore it first"
-            )
-        result = create_tenant(
-            settings,
-            name,
-            spec,
-            setup,
-            base_url=identity.default_base_url(settings, name)
-            if settings.tenant_url_template
-            else None,
-            rebuild_template=args.rebuild_template,
-        )
+    result = create(
+        settings,
+        name,
+        spec_from_args(args),
+        setup,
+        base_url=identity.default_base_url(settings, name)
+        if settings.tenant_url_template
+        else None,
+        rebuild_template=args.rebuild_template,
+    )
     print_result(result, password, generated, args.json)
     return 0

@@ -10,13 +10,18 @@ Exit codes: 0 dropped, 1 failed, 2 refused name, 3 NAME does not exist, 4 busy.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from odoo_saas_tools.core.errors import EXIT_UNCHANGED, ConfigError, SaasError
 from odoo_saas_tools.core.output import print_json
 from odoo_saas_tools.core.settings import Settings
-from odoo_saas_tools.postgres import databases
-from odoo_saas_tools.tenants import filestore
-from odoo_saas_tools.tenants.names import check_name, tenant_lock
+from odoo_saas_tools.tenants.drop import drop
+from odoo_saas_tools.tenants.names import check_name
+
+
+def last_backup(settings: Settings, name: str, directory: Path) -> Path:
+    from odoo_saas_tools.backups.backup import create_backup
+
+    return create_backup(settings, name, directory, lock=False).path
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -39,27 +44,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     name = check_name(args.name, settings)
-    with tenant_lock(settings, name, operation="drop"):
-        row = databases.info(settings, name)
-        if row is None:
-            raise SaasError(f"{name} does not exist: nothing dropped", EXIT_UNCHANGED)
-        if row.is_template:
-            raise ConfigError(f"{name} is a template database: refusing to drop it")
-        if not row.owned:
-            raise ConfigError(f"{name} is not owned by {settings.db_user}: not a tenant of ours")
-        backup_path = None
-        if args.backup:
-            from odoo_saas_tools.backups.backup import create_backup
-
-            result = create_backup(settings, name, settings.backup_dir / "dropped", lock=False)
-            backup_path = str(result.path)
-        databases.drop(settings, name)
-        fs = settings.filestore(name)
-        had_filestore = fs.exists()
-        filestore.remove(fs)
+    result = drop(settings, name, last_backup=last_backup if args.backup else None)
     if args.json:
-        print_json({"database": name, "backup": backup_path, "filestore_removed": had_filestore})
+        print_json(result)
     else:
-        note = f" (last backup: {backup_path})" if backup_path else " (no backup taken)"
+        backup = result["backup"]
+        note = f" (last backup: {backup})" if backup else " (no backup taken)"
         print(f"dropped {name}{note}")
     return 0

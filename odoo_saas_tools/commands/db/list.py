@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 import psycopg2
 
 from odoo_saas_tools.core.errors import SaasError
+from odoo_saas_tools.core.odoo_series import is_current
 from odoo_saas_tools.core.output import human_size, print_json
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.postgres.connection import (
@@ -55,7 +56,7 @@ def _inspect(settings: Settings, name: str) -> tuple[str | None, str]:
             if version is None:
                 return None, "not-odoo"
             version = version or None
-            if not version or not version.startswith("19.0"):
+            if not is_current(version):
                 return version, "other-version"
             cr.execute(
                 "SELECT count(*) FROM ir_module_module "

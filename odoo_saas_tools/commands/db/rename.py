@@ -11,16 +11,11 @@ Exit codes: 0 renamed, 1 failed or OLD missing (nothing changed), 2 bad name, 3 
 from __future__ import annotations
 
 import argparse
-import logging
 
-from odoo_saas_tools.core.errors import EXIT_UNCHANGED, ConfigError, SaasError
 from odoo_saas_tools.core.output import print_json
 from odoo_saas_tools.core.settings import Settings
-from odoo_saas_tools.postgres import databases
-from odoo_saas_tools.tenants import filestore
-from odoo_saas_tools.tenants.names import check_name, tenant_locks
-
-log = logging.getLogger(__name__)
+from odoo_saas_tools.tenants.names import check_name
+from odoo_saas_tools.tenants.rename import rename
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -36,38 +31,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def rename_tenant(settings: Settings, old: str, new: str) -> bool:
-    """Rename database then filestore; undo the database rename if the move fails.
-
-    Returns whether a filestore was moved.
-    """
-    old_fs, new_fs = settings.filestore(old), settings.filestore(new)
-    if new_fs.exists():
-        raise SaasError(f"a filestore for {new} already exists ({new_fs}): remove it first")
-    databases.rename(settings, old, new)
-    try:
-        moved = filestore.rename(old_fs, new_fs)
-    except BaseException as exc:
-        log.error("moving the filestore failed (%s): renaming the database back", exc)
-        databases.rename(settings, new, old)
-        raise
-    return moved
-
-
 def run(args: argparse.Namespace, settings: Settings) -> int:
     old = check_name(args.old, settings, what="current database")
     new = check_name(args.new, settings, what="new database")
-    if old == new:
-        raise SaasError(f"{old} already has that name: nothing to do", EXIT_UNCHANGED)
-    with tenant_locks(settings, old, new, operation="rename"):
-        row = databases.info(settings, old)
-        if row is None:
-            raise SaasError(f"{old} does not exist")
-        if row.is_template:
-            raise ConfigError(f"{old} is a template database: refusing to rename it")
-        if databases.exists(settings, new):
-            raise SaasError(f"{new} already exists: nothing changed", EXIT_UNCHANGED)
-        moved = rename_tenant(settings, old, new)
+    moved = rename(settings, old, new)
     if args.json:
         print_json({"old": old, "new": new, "filestore_moved": moved})
     else:

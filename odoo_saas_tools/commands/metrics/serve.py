@@ -30,7 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--bind", help="address to listen on (default: ODOO_METRICS_BIND)")
     p.add_argument("--port", type=int, help="port to listen on (default: ODOO_METRICS_PORT)")
-    p.set_defaults(func=run, program_name="metrics")
+    p.set_defaults(func=run, log_as="metrics")
 
 
 def run(args: argparse.Namespace, s: Settings) -> int:

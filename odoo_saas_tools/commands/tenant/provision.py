@@ -19,17 +19,14 @@ import sys
 from odoo_saas_tools.commands.db.create import (
     add_create_options,
     admin_password,
-    create_tenant,
     print_result,
     spec_from_args,
 )
 from odoo_saas_tools.core.errors import EXIT_UNCHANGED, SaasError
 from odoo_saas_tools.core.output import print_json
 from odoo_saas_tools.core.settings import Settings
-from odoo_saas_tools.postgres import databases
-from odoo_saas_tools.tenants import identity
 from odoo_saas_tools.tenants import setup as tenant_setup
-from odoo_saas_tools.tenants.names import check_name, tenant_lock
+from odoo_saas_tools.tenants.provision import provision, tenant_database
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -49,36 +46,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    check_name(args.name, what="tenant name")  # it also appears in URLs: same rules alone
-    db = check_name(settings.tenant_db_prefix + args.name, settings, what="tenant database")
-    if args.tz:
-        tenant_setup.check_tz(args.tz)
+    db = tenant_database(settings, args.name)
+    password, generated = admin_password(args)
+    setup = tenant_setup.Setup(
+        admin_login=args.admin_login,
+        admin_password=password,
+        admin_email=args.admin_email,
+        company_name=args.company_name,
+        lang=args.lang,
+        country=args.country,
+        tz=args.tz,
+    )
     spec = spec_from_args(args, extra_modules=settings.provision_modules)
-    url = identity.default_base_url(settings, db) if settings.tenant_url_template else None
-    with tenant_lock(settings, db, operation="provisioning"):
-        if databases.exists(settings, db):
-            if args.json:
-                print_json({"database": db, "url": url, "created": False})
-            sys.stdout.flush()
-            raise SaasError(f"tenant {db} already exists: nothing changed", EXIT_UNCHANGED)
-        if settings.filestore(db).exists():
-            raise SaasError(
-                f"a filestore for {db} exists without its database ({settings.filestore(db)}): "
-                "remove or restore it first"
-            )
-        password, generated = admin_password(args)
-        setup = tenant_setup.Setup(
-            admin_login=args.admin_login,
-            admin_password=password,
-            admin_email=args.admin_email,
-            company_name=args.company_name,
-            lang=args.lang,
-            country=args.country,
-            tz=args.tz,
-        )
-        result = create_tenant(
-            settings, db, spec, setup, base_url=url, rebuild_template=args.rebuild_template
-        )
-    result["created"] = True
+    result = provision(settings, db, spec, setup, rebuild_template=args.rebuild_template)
+    if not result["created"]:
+        if args.json:
+            print_json(result)
+        sys.stdout.flush()
+        raise SaasError(f"tenant {db} already exists: nothing changed", EXIT_UNCHANGED)
     print_result(result, password, generated, args.json)
     return 0

@@ -1,4 +1,4 @@
-"""The Prometheus collector: fresh metric families from the Snapshot at every scrape.
+"""The Prometheus collector: fresh metric families from the Figures at every scrape.
 
 Families are built anew each time (no long-lived Gauge objects), so a dropped tenant's series
 disappear with the next refresh instead of lingering with their last value.
@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
-from odoo_saas_tools.observability.metrics.refresher import Refresher, Snapshot
+from odoo_saas_tools.observability.metrics.refresher import Figures, Refresher
 
 DB = ["database"]
 OFFSITE_OK = {"verified": 1.0, "failed": 0.0}
@@ -23,7 +23,7 @@ def _gauge(
     return GaugeMetricFamily(name, doc, value=value, labels=labels)
 
 
-def families(snap: Snapshot) -> Iterator[Metric]:
+def families(snap: Figures) -> Iterator[Metric]:
     """Every family for one snapshot; unknown figures are left out rather than reported as 0."""
     if snap.odoo_up is not None:
         yield _gauge("odoo_up", "1 when Odoo's /web/health answers pass.", float(snap.odoo_up))
@@ -128,7 +128,7 @@ def families(snap: Snapshot) -> Iterator[Metric]:
         )
 
 
-def _backup_families(snap: Snapshot, tenants: list[str]) -> Iterator[Metric]:
+def _backup_families(snap: Figures, tenants: list[str]) -> Iterator[Metric]:
     """Backup figures of current tenants only: a dropped tenant's status file is not a worry."""
     success = _gauge(
         "odoo_backup_last_success_timestamp_seconds", "When the last backup succeeded.", labels=DB

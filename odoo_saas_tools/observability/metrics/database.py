@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import psycopg2.extensions
 
 from odoo_saas_tools.core.errors import SaasError
+from odoo_saas_tools.core.odoo_series import is_current
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.postgres.connection import (
     RESERVED_PREFIX,
@@ -33,7 +34,6 @@ STATEMENT_TIMEOUT_MS = 10_000
 # A scheduled action whose next call is this far in the past is not merely queued: cron
 # workers are stuck, disabled or overloaded.
 CRON_OVERDUE_SECONDS = 3600
-ODOO_MAJOR = "19.0"
 SCAN_THREADS = 4
 
 
@@ -109,11 +109,7 @@ def scan_tenants(
         results = list(pool.map(one, candidates))
     previous = previous or {}
     results = [(name, scan or previous.get(name)) for name, scan in results]
-    return {
-        name: scan
-        for name, scan in results
-        if scan is not None and scan.version and scan.version.startswith(ODOO_MAJOR)
-    }
+    return {name: scan for name, scan in results if scan is not None and is_current(scan.version)}
 
 
 def database_sizes(settings: Settings, names: Sequence[str]) -> dict[str, int]:

@@ -34,7 +34,7 @@ HEALTH_TIMEOUT = 2.0
 
 
 @dataclass
-class Snapshot:
+class Figures:
     """Everything a scrape reports, as last measured. None = unknown (not yet, or failing)."""
 
     odoo_up: bool | None = None
@@ -54,13 +54,13 @@ class Snapshot:
 
 
 class Refresher:
-    """Owns the Snapshot; loops write fresh values, scrapes read a copy under the lock."""
+    """Owns the Figures; loops write fresh values, scrapes read a copy under the lock."""
 
     def __init__(self, settings: Settings, *, fast_interval: float | None = None) -> None:
         self.settings = settings
         self.slow_interval = float(settings.metrics_refresh_seconds)
         self.fast_interval = fast_interval or min(FAST_INTERVAL, self.slow_interval)
-        self._snap = Snapshot(backup_period=backups.schedule_period_seconds(settings))
+        self._snap = Figures(backup_period=backups.schedule_period_seconds(settings))
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -68,7 +68,7 @@ class Refresher:
         self._failing: dict[str, str] = {}
 
     # --- reading --------------------------------------------------------------------------
-    def snapshot(self) -> Snapshot:
+    def snapshot(self) -> Figures:
         with self._lock:
             return copy.copy(self._snap)
 

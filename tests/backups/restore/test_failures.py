@@ -12,9 +12,9 @@ from odoo_saas_tools.backups.backup import create_backup
 from odoo_saas_tools.backups.restore import OLD_PREFIX, TEMP_PREFIX
 from odoo_saas_tools.postgres import databases
 from odoo_saas_tools.postgres.connection import connect
-from odoo_saas_tools.tenants.names import tenant_lock
+from odoo_saas_tools.tenants.locks import tenant_lock
+from tests.backups.restore.conftest import db_rows, partial_files, tenant_files, unique_name
 from tests.support.cli import run_cli
-from tests.tenants_backup.conftest import db_rows, partial_files, tenant_files, unique_name
 
 STATE = "SELECT key, value FROM ir_config_parameter ORDER BY key"
 

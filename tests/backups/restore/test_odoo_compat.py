@@ -23,10 +23,10 @@ from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.odoo import runner as odoo_runner
 from odoo_saas_tools.postgres import databases
 from odoo_saas_tools.postgres.connection import connect, ident
+from tests.backups.restore.conftest import add_attachment, db_rows, tenant_files
 from tests.conftest import ADMIN_PASSWD
 from tests.support.cli import base_env
 from tests.support.pg import PgCluster
-from tests.tenants_backup.conftest import add_attachment, db_rows, tenant_files
 
 PARAM = "SELECT value FROM ir_config_parameter WHERE key = %s"
 

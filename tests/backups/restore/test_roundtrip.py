@@ -16,14 +16,14 @@ from odoo_saas_tools.backups import names as backup_names
 from odoo_saas_tools.backups.backup import create_backup
 from odoo_saas_tools.backups.restore import OLD_PREFIX, TEMP_PREFIX, restore_backup
 from odoo_saas_tools.postgres import databases
-from tests.support.cli import run_cli
-from tests.tenants_backup.conftest import (
+from tests.backups.restore.conftest import (
     add_attachment,
     db_rows,
     partial_files,
     tenant_files,
     unique_name,
 )
+from tests.support.cli import run_cli
 
 CONTENT = "SELECT id, name, note FROM res_partner ORDER BY id"
 PARAMS = "SELECT key, value FROM ir_config_parameter ORDER BY key"

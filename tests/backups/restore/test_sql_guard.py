@@ -10,8 +10,8 @@ import pytest
 from odoo_saas_tools.backups.backup import create_backup
 from odoo_saas_tools.postgres import databases
 from odoo_saas_tools.postgres import tools as pgtools
+from tests.backups.restore.conftest import unique_name
 from tests.support.cli import run_cli
-from tests.tenants_backup.conftest import unique_name
 
 
 def test_guard_keeps_copy_data_and_drops_the_files_own_restrict():

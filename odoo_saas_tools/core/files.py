@@ -1,0 +1,44 @@
+"""Writing a file so readers see the old or the new content, never half, never someone else's.
+
+The temporary file is made by mkstemp (O_CREAT|O_EXCL, mode 0600, a random name), so a link
+planted in the directory by another user can never redirect the write; it is fsync'ed, given
+its mode and owner through the descriptor, then renamed over the target.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+
+def atomic_write(
+    path: Path,
+    data: str | bytes,
+    *,
+    mode: int = 0o600,
+    uid: int | None = None,
+    gid: int | None = None,
+) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, mode)
+        if uid is not None:
+            os.fchown(fd, uid, gid if gid is not None else -1)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data.encode() if isinstance(data, str) else data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_json(path: Path, data: Any, *, mode: int = 0o600) -> None:
+    atomic_write(path, json.dumps(data, indent=2, sort_keys=True) + "\n", mode=mode)

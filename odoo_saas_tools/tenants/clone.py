@@ -1,0 +1,110 @@
+"""A staging copy of a tenant that cannot reach the real world.
+
+The copy is neutralized by default (outgoing mail servers replaced by a dead one, crons off
+except the autovacuum, webhooks, payment providers, IAP ... disabled: every installed module's
+data/neutralize.sql, as `odoo neutralize` does, but without starting Odoo); `--no-neutralize`
+keeps it as is. It always gets a new identity: uuid, secret (sessions of SRC do not work on
+DST), and it drops the enterprise code, expiration and subscription links of SRC.
+
+SRC's users stay connected: the fast copy (CREATE DATABASE ... TEMPLATE) needs SRC to itself,
+so when anyone is connected the clone is made online with pg_dump | psql instead (slower, SRC
+keeps working). `--force-disconnect` disconnects them instead, as Odoo's duplicate does.
+The filestore is hard-linked (same filesystem) or copied.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from odoo_saas_tools.core.errors import SaasError
+from odoo_saas_tools.core.settings import Settings
+from odoo_saas_tools.postgres import databases
+from odoo_saas_tools.postgres.connection import odoo_version
+from odoo_saas_tools.tenants import filestore, identity, neutralize
+from odoo_saas_tools.tenants.locks import tenant_locks
+from odoo_saas_tools.tenants.names import ensure_target_free
+
+log = logging.getLogger(__name__)
+
+
+def clone_tenant(
+    settings: Settings,
+    src: str,
+    dst: str,
+    *,
+    neutralized: bool = True,
+    force_disconnect: bool = False,
+) -> dict:
+    """Clone src to dst under both locks (names already checked)."""
+    if src == dst:
+        raise SaasError("SRC and DST are the same database", 2)
+    with tenant_locks(settings, src, dst, operation="clone"):
+        if not databases.exists(settings, src):
+            raise SaasError(f"{src} does not exist")
+        ensure_target_free(settings, dst)
+        if not odoo_version(settings, src):
+            raise SaasError(f"{src} is not an Odoo database")
+        return clone(settings, src, dst, neutralized=neutralized, force_disconnect=force_disconnect)
+
+
+def clone(
+    settings: Settings,
+    src: str,
+    dst: str,
+    *,
+    neutralized: bool = True,
+    force_disconnect: bool = False,
+) -> dict:
+    """Copy src to dst (caller holds both locks); dst is removed again on any failure."""
+    started = time.monotonic()
+    method = "template"
+    created_db = False
+    dst_fs = settings.filestore(dst)
+    # The filestore is hard-linked in a thread while PostgreSQL copies the database.
+    pool = ThreadPoolExecutor(max_workers=1)
+    fs_job = pool.submit(filestore.copy_tree, settings.filestore(src), dst_fs)
+    try:
+        if force_disconnect:
+            databases.terminate(settings, src)
+        elif databases.other_connections(settings, src):
+            method = "online"
+        if method == "template":
+            try:
+                databases.copy_by_template(settings, src, dst)
+            except databases.SourceBusy:
+                if not force_disconnect:
+                    method = "online"  # someone connected in between
+                else:
+                    databases.terminate(settings, src)
+                    databases.copy_by_template(settings, src, dst)
+        if method == "online":
+            log.info("%s has connected users: copying it online (pg_dump | psql)", src)
+            databases.copy_online(settings, src, dst)
+        created_db = True
+        fs_mode = fs_job.result()
+        values = identity.renew(
+            settings, dst, clone=True, base_url=identity.default_base_url(settings, dst)
+        )
+        modules = neutralize.neutralize(settings, dst) if neutralized else []
+    except BaseException:
+        if created_db:
+            databases.drop_quietly(settings, dst)
+        with contextlib.suppress(Exception):
+            if fs_job.result() != "none":  # waits for the copy, then removes what it made
+                filestore.remove(dst_fs)
+        raise
+    finally:
+        pool.shutdown(wait=True)
+    return {
+        "source": src,
+        "database": dst,
+        "method": method,
+        "filestore": fs_mode,
+        "neutralized": neutralized,
+        "neutralized_modules": modules,
+        "uuid": values["database.uuid"],
+        "seconds": round(time.monotonic() - started, 2),
+    }
