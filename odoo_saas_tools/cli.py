@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -45,6 +46,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(args_in)
     log_as = getattr(args, "log_as", None)  # a program's name, or a function of the args
     setup_logging(args.verbose, args.quiet, log_as(args) if callable(log_as) else log_as)
+    # docker stop, supervisorctl stop, kill: unwind like Ctrl-C (scratch databases dropped, a
+    # swap undone) instead of dying mid-step; programs with their own handlers replace this.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         if getattr(args, "needs_settings", True):
             from odoo_saas_tools.core.settings import Settings
@@ -62,6 +66,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("odoo-saas: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except OSError as exc:  # a full disk, a permission: one line, not a traceback
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"odoo-saas: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 1
+
+
+def _interrupt(signum: int, _frame: object) -> None:
+    """The first SIGTERM/SIGINT starts the unwind; further ones must not cut it short."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ compressed media already), so writing and extracting them costs little more than
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -162,16 +163,73 @@ def extract_filestore(
         if parent not in made:
             parent.mkdir(parents=True, exist_ok=True)
             made.add(parent)
-        with zf.open(info) as src, open(target, "wb") as out:
+        with zf.open(info) as src, create_new(target) as out:
             shutil.copyfileobj(src, out, _CHUNK)
         if progress:
             progress(1)
     return len(members)
 
 
+# A member that inflates more than this is a zip bomb, not a backup (SQL deflates ~10x).
+MAX_RATIO = 200
+ROOM_MARGIN = 1.1  # the extracted bytes plus 10 % and FREE_RESERVE must fit
+FREE_RESERVE = 256 * 1024**2
+
+
+def read_manifest(path: Path, kind: str) -> dict | None:
+    """manifest.json of a zip backup (ours or Odoo's), or None (other kinds, or none inside)."""
+    if kind not in (ZIP_PLAIN, ZIP_CUSTOM):
+        return None
+    try:
+        with zipfile.ZipFile(path) as zf:
+            if MANIFEST_MEMBER not in zf.namelist():
+                return None
+            data = json.loads(zf.read(MANIFEST_MEMBER))
+    except (zipfile.BadZipFile, ValueError, OSError) as exc:
+        raise SaasError(f"{path.name}: unreadable manifest.json: {exc}") from exc
+    return data if isinstance(data, dict) else None
+
+
+def check_room(path: Path, kind: str, dest: Path) -> None:
+    """Refuse a zip whose members would fill the data volume (shared by every tenant) or that
+    inflate like a zip bomb, before a byte is extracted. zipfile never writes more than a
+    member's declared size, so the declared sizes bound what extraction can write."""
+    if kind not in (ZIP_PLAIN, ZIP_CUSTOM):
+        return
+    with zipfile.ZipFile(path) as zf:
+        members = zf.infolist()
+    total = 0
+    for info in members:
+        if info.filename == PLAIN_MEMBER:
+            continue  # streamed into PostgreSQL, not written here
+        if info.file_size > 1024**2 and info.file_size > MAX_RATIO * max(info.compress_size, 1):
+            raise SaasError(
+                f"{path.name}: member {info.filename} would inflate {info.compress_size} bytes "
+                f"to {info.file_size} (more than {MAX_RATIO}x): refusing a zip bomb"
+            )
+        total += info.file_size
+    probe = dest
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    free = shutil.disk_usage(probe).free
+    if total * ROOM_MARGIN + FREE_RESERVE > free:
+        raise SaasError(
+            f"{path.name} needs {total / 1024**2:.0f} MiB on {probe} and only "
+            f"{free / 1024**2:.0f} MiB are free (with a margin for the other tenants): "
+            "nothing restored"
+        )
+
+
 def extract_member(zf: zipfile.ZipFile, name: str, dest: Path) -> None:
-    with zf.open(name) as src, open(dest, "wb") as out:
+    with zf.open(name) as src, create_new(dest) as out:
         shutil.copyfileobj(src, out, _CHUNK)
+
+
+def create_new(path: Path) -> IO[bytes]:
+    """A new file, 0600, never through a link someone planted (O_EXCL|O_NOFOLLOW): extraction
+    as root into a directory the runtime user can write must not write anywhere else."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    return os.fdopen(fd, "wb")
 
 
 def fsync_dir(path: Path) -> None:

@@ -41,9 +41,9 @@ class PruneResult:
         }
 
 
-def local_backups(settings: Settings, database: str) -> list[Path]:
-    """Finished backups of one tenant in $BACKUP_DIR/<db>/, oldest first."""
-    directory = default_dir(settings, database)
+def local_backups(settings: Settings, database: str, directory: Path | None = None) -> list[Path]:
+    """Finished backups of one tenant in $BACKUP_DIR/<db>/ (or directory), oldest first."""
+    directory = directory or default_dir(settings, database)
     if not directory.is_dir():
         return []
     found = []
@@ -83,14 +83,18 @@ def prune_tenant(
     now: datetime | None = None,
     s3: Any = None,
     remote_backups: list[s3mod.RemoteBackup] | None = None,
+    directory: Path | None = None,
 ) -> PruneResult:
-    """Delete what the policy does not keep; with dry_run only say what would go."""
+    """Delete what the policy does not keep; with dry_run only say what would go.
+
+    directory: another local folder holding this tenant's backups (replaced/), local only.
+    """
     policy = Policy.from_settings(settings)
     tz = zoneinfo.ZoneInfo(settings.backup_tz)
     now = now or datetime.now(timezone.utc)
     result = PruneResult(database)
 
-    local = decide(local_candidates(local_backups(settings, database)), policy, now, tz)
+    local = decide(local_candidates(local_backups(settings, database, directory)), policy, now, tz)
     result.kept_local = [(str(p), why) for p, why in local.keep]
     for path in local.delete:
         result.deleted_local.append(str(path))
@@ -100,7 +104,7 @@ def prune_tenant(
                     extra.unlink()
             log.info("pruned %s", path)
 
-    if remote and settings.s3_enabled:
+    if remote and settings.s3_enabled and directory is None:
         if remote_backups is None:
             remote_backups = s3mod.list_backups(settings, database, s3=s3)
         # Only verified uploads exist under final keys, so every object counts as good.
@@ -139,4 +143,22 @@ def prune_all(
             remote_backups=remote_all.get(db, []),
         )
         for db in names
+    ] + prune_replaced(settings, dry_run=dry_run, now=now)
+
+
+def prune_replaced(
+    settings: Settings, *, dry_run: bool = False, now: datetime | None = None
+) -> list[PruneResult]:
+    """Last backups of tenants replaced by `restore --force` follow each tenant's policy too."""
+    from odoo_saas_tools.backups.restore import replaced_dir
+
+    directory = replaced_dir(settings)
+    if not directory.is_dir():
+        return []
+    tenants = sorted(
+        {parsed.database for p in directory.iterdir() if (parsed := parse_backup_name(p.name))}
+    )
+    return [
+        prune_tenant(settings, db, dry_run=dry_run, now=now, remote=False, directory=directory)
+        for db in tenants
     ]

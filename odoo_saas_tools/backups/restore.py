@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import json
 import logging
 import os
 import tempfile
@@ -27,13 +28,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from odoo_saas_tools.backups import archive
-from odoo_saas_tools.core.errors import SaasError
-from odoo_saas_tools.core.odoo_series import is_current
+from odoo_saas_tools.core.errors import ConfigError, SaasError
+from odoo_saas_tools.core.odoo_series import ODOO_SERIES, is_current
 from odoo_saas_tools.core.output import Progress
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.postgres import databases
 from odoo_saas_tools.postgres import tools as pgtools
 from odoo_saas_tools.postgres.connection import RESERVED_PREFIX, base_version, connect
+from odoo_saas_tools.postgres.locks import advisory_lock
 from odoo_saas_tools.runtime import privileges
 from odoo_saas_tools.tenants import filestore, identity
 from odoo_saas_tools.tenants import neutralize as neutralizer
@@ -58,6 +60,7 @@ class RestoreResult:
     missing_attachments: int
     duration_seconds: float
     odoo_version: str = ""
+    replaced_backup: str | None = None
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -74,17 +77,24 @@ def restore_backup(
     jobs: int | None = None,
     progress: bool = False,
     lock: bool = True,
+    from_other_tenant: bool = False,
+    any_version: bool = False,
+    last_backup: bool = True,
 ) -> RestoreResult:
     """Restore `source` (a file or s3:// URL) as tenant `name`; see the module docstring.
 
     Keeps the database identity (uuid, secret) unless `copy`; `neutralize` runs the installed
     modules' neutralize.sql. `lock=False` for callers already holding the tenant's lock.
+    A tenant replaced with `force` gets a last backup in $BACKUP_DIR/replaced first (unless
+    `last_backup` is off); a backup of another tenant or another Odoo series is refused unless
+    `from_other_tenant` / `any_version` say it is meant.
     """
     check_name(name, settings)
     started = time.monotonic()
     with contextlib.ExitStack() as stack:
+        held = None
         if lock:
-            stack.enter_context(tenant_lock(settings, name, operation="restore"))
+            held = stack.enter_context(tenant_lock(settings, name, operation="restore"))
         exists = databases.exists(settings, name)
         if exists and not force:
             raise SaasError(
@@ -98,18 +108,22 @@ def restore_backup(
             )
         path = stack.enter_context(_local_file(settings, source))
         kind = archive.detect(path)
+        manifest = archive.read_manifest(path, kind)
+        _check_origin(name, path, manifest, from_other_tenant or not exists, any_version)
+        archive.check_room(path, kind, settings.data_dir)
         tmp = TEMP_PREFIX + uuid.uuid4().hex[:12]
         tmp_fs = settings.filestore(tmp)
+        # Held for the whole restore: a sweep sees the scratch database as in use, not orphaned.
+        stack.enter_context(advisory_lock(settings, tmp, busy=f"{tmp} is in use"))
         try:
             databases.create_empty(settings, tmp)
+            databases.set_comment(settings, tmp, journal("restore", name, "scratch"))
             count = load_backup(settings, tmp, path, kind, tmp_fs, jobs, progress)
             version = _require_odoo(settings, tmp, path)
-            if not is_current(version):
-                log.warning(
-                    "%s holds an Odoo %s database; this stack runs 19.0 and will not serve it "
-                    "until it is upgraded",
-                    path.name,
-                    version or "(unknown version)",
+            if not is_current(version) and not any_version:
+                raise ConfigError(
+                    f"{path.name} holds an Odoo {version or '(unknown)'} database and this stack "
+                    f"serves {ODOO_SERIES}: nothing changed (--any-version restores it anyway)"
                 )
             missing = _missing_attachments(settings, tmp, tmp_fs)
             if missing:
@@ -124,6 +138,14 @@ def restore_backup(
                 neutralizer.neutralize(settings, tmp)
             tmp_fs.mkdir(parents=True, exist_ok=True)
             privileges.give_to_runtime_user(settings.runtime_user, [tmp_fs])
+            saved = None
+            if exists and last_backup:
+                from odoo_saas_tools.backups.backup import create_backup
+
+                saved = create_backup(settings, name, replaced_dir(settings), lock=False).path
+                log.info("last backup of the replaced %s: %s", name, saved)
+            if held is not None:
+                held.ensure_held("swap")
             _swap_in(settings, name, tmp, exists)
         except BaseException:
             discard(settings, tmp)
@@ -139,9 +161,45 @@ def restore_backup(
         missing_attachments=missing,
         duration_seconds=round(time.monotonic() - started, 3),
         odoo_version=version,
+        replaced_backup=str(saved) if saved else None,
     )
     log.info("restored %s from %s", name, source)
     return result
+
+
+def replaced_dir(settings: Settings) -> Path:
+    """Last backups of tenants replaced by `restore --force` (pruned like every tenant's)."""
+    return settings.backup_dir / "replaced"
+
+
+def journal(operation: str, tenant: str, role: str, **extra: str) -> str:
+    """The comment a hidden database carries, so a later sweep knows whose it is and what to
+    do when the operation that made it was killed (SIGKILL, a PostgreSQL restart)."""
+    return json.dumps({"odoo_saas": operation, "tenant": tenant, "role": role, **extra})
+
+
+def _check_origin(
+    name: str, path: Path, manifest: dict | None, other_tenant: bool, any_version: bool
+) -> None:
+    """Refuse (before anything is loaded) a backup that says it is of something else.
+
+    Another tenant's backup under a new name is how copies are made: only replacing an
+    existing tenant with it needs saying so (other_tenant is then the user's flag).
+    """
+    if not manifest:
+        return
+    origin = manifest.get("db_name")
+    if origin and origin != name and not other_tenant:
+        raise ConfigError(
+            f"{path.name} is a backup of {origin}, not of {name}: nothing changed "
+            "(--from-other-tenant restores it anyway)"
+        )
+    series = str(manifest.get("major_version") or manifest.get("version") or "")
+    if series and not is_current(series) and not any_version:
+        raise ConfigError(
+            f"{path.name} is a backup of Odoo {series} and this stack serves {ODOO_SERIES}: "
+            "nothing changed (--any-version restores it anyway)"
+        )
 
 
 # --- databases --------------------------------------------------------------------------------
@@ -163,6 +221,9 @@ def _swap_in(settings: Settings, name: str, tmp: str, exists: bool) -> None:
     undo: list[Callable[[], None]] = []
     try:
         if exists:
+            # The comment travels with the rename: whoever finds `old` knows what to undo.
+            databases.set_comment(settings, name, journal("restore", name, "replaced", scratch=tmp))
+            undo.append(lambda: databases.clear_comment(settings, name))
             databases.rename(settings, name, old)
             undo.append(lambda: databases.rename(settings, old, name))
         if filestore.rename(live_fs, old_fs):
@@ -177,7 +238,8 @@ def _swap_in(settings: Settings, name: str, tmp: str, exists: bool) -> None:
             except Exception as exc:
                 log.error("undoing the swap of %s failed: %s", name, exc)
         raise
-    # The new tenant is live; what is left is the replaced one, which may now go.
+    # The new tenant is live (without the scratch's journal); the replaced one may now go.
+    databases.clear_comment(settings, name)
     if exists:
         databases.drop_quietly(settings, old)
     try:

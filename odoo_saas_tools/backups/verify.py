@@ -19,10 +19,11 @@ from pathlib import Path
 from odoo_saas_tools.backups import archive
 from odoo_saas_tools.backups.names import parse_backup_name, read_checksum, sha256_file
 from odoo_saas_tools.core.errors import SaasError
-from odoo_saas_tools.core.odoo_series import is_current
+from odoo_saas_tools.core.odoo_series import ODOO_SERIES, is_current
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.postgres import databases
 from odoo_saas_tools.postgres.connection import RESERVED_PREFIX, base_version, connect
+from odoo_saas_tools.postgres.locks import advisory_lock
 
 log = logging.getLogger(__name__)
 
@@ -83,11 +84,19 @@ def check_container(path: Path) -> str:
 
 def restore_test(settings: Settings, path: Path, kind: str) -> tuple[str, int]:
     """Load into a scratch database, check it is Odoo 19, drop it; (version, modules)."""
-    from odoo_saas_tools.backups import restore
 
     scratch = SCRATCH_PREFIX + uuid.uuid4().hex[:12]
+    # Held while the scratch exists, so a sweep never takes it for an orphan.
+    with advisory_lock(settings, scratch, busy=f"{scratch} is in use"):
+        return _restore_test(settings, path, kind, scratch)
+
+
+def _restore_test(settings: Settings, path: Path, kind: str, scratch: str) -> tuple[str, int]:
+    from odoo_saas_tools.backups import restore
+
     try:
         databases.create_empty(settings, scratch)
+        databases.set_comment(settings, scratch, restore.journal("verify", "", "scratch"))
         restore.load_backup(settings, scratch, path, kind, settings.filestore(scratch), None, False)
         with connect(settings, scratch) as conn, conn.cursor() as cr:
             version = base_version(cr)
@@ -97,7 +106,7 @@ def restore_test(settings: Settings, path: Path, kind: str) -> tuple[str, int]:
             modules = int(cr.fetchone()[0])
         if not is_current(version):
             raise SaasError(
-                f"{path.name} restores to Odoo {version or 'of unknown version'}, not 19.0"
+                f"{path.name} restores to Odoo {version or 'of unknown version'}, not {ODOO_SERIES}"
             )
         return version, modules
     finally:

@@ -231,6 +231,11 @@ def set_comment(settings: Settings, name: str, comment: str) -> None:
         )
 
 
+def clear_comment(settings: Settings, name: str) -> None:
+    with connect(settings) as conn, conn.cursor() as cr:
+        cr.execute(sql.SQL("COMMENT ON DATABASE {} IS NULL").format(ident(name)))
+
+
 def comments(settings: Settings, prefix: str) -> dict[str, str]:
     """{database: comment} of databases whose name starts with prefix."""
     with connect(settings) as conn, conn.cursor() as cr:

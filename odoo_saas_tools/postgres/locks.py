@@ -88,3 +88,15 @@ def advisory_lock(
         finally:
             with contextlib.suppress(Exception):
                 cr.execute("SELECT pg_advisory_unlock(%s, %s)", lock.key)
+
+
+def is_locked(settings: Settings, name: str) -> bool:
+    """Whether some session holds name's lock right now (without taking it)."""
+    classid, objid = ((k % 2**32) for k in (LOCK_NAMESPACE, lock_key(name)))
+    with connect(settings) as conn, conn.cursor() as cr:
+        cr.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+            " AND objsubid = 2 AND classid = %s::oid AND objid = %s::oid",
+            (classid, objid),
+        )
+        return cr.fetchone()[0] > 0

@@ -174,17 +174,16 @@ class SqlGuard:
     """Filters a SQL stream for psql: our \\restrict first, the file's own restrict lines out.
 
     COPY data is passed through untouched (a data line is never mistaken for a command).
-    Without \\restrict support, meta-commands at the start of a line are refused here.
+    psql itself refuses every other meta-command, wherever it stands on a line.
     """
 
-    def __init__(self, restrict: bool) -> None:
-        self.restrict = restrict
+    def __init__(self) -> None:
         self.key = secrets.token_hex(24).encode()
         self.in_copy = False
         self.carry = b""
 
     def header(self) -> bytes:
-        return b"\\restrict " + self.key + b"\n" if self.restrict else b""
+        return b"\\restrict " + self.key + b"\n"
 
     def feed(self, chunk: bytes) -> bytes:
         data = self.carry + chunk
@@ -224,11 +223,6 @@ class SqlGuard:
                 out.append(data[pos:start])  # the line goes, its newline stays (line numbers)
                 pos = end
                 continue
-            elif not self.restrict:
-                raise CommandError(
-                    "refusing to load SQL with psql meta-command "
-                    f"{line[:40].decode(errors='replace')!r}"
-                )
             out.append(data[pos : end + 1])
             pos = end + 1
         return b"".join(out)
@@ -246,9 +240,15 @@ def psql_load(settings: Settings, db: str, source: IO[bytes]) -> None:
     """Load a SQL stream into db with psql: one transaction, stop at the first error, and no
     meta-command from the file ever runs. A psql that stopped on an error is reported (with
     its ERROR line), not the broken pipe."""
-    guard = SqlGuard(psql_supports_restrict())
-    if not guard.restrict:
-        log.warning("this psql has no \\restrict; meta-commands are only refused line by line")
+    if not psql_supports_restrict():
+        # A filter of our own cannot see every place psql finds a meta-command (mid-line after
+        # a statement, inside what looks like a comment or COPY): without \\restrict, no SQL.
+        raise CommandError(
+            "refusing to load SQL: this psql cannot restrict meta-commands (\\restrict needs "
+            "postgresql-client 13.22, 14.19, 15.14, 16.10, 17.6 or later); upgrade it, or restore "
+            "a dump-format backup"
+        )
+    guard = SqlGuard()
     proc = psql_popen(settings, db)
     assert proc.stdin is not None
     try:

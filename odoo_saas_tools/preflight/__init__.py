@@ -12,6 +12,7 @@ import logging
 
 import psycopg2
 
+from odoo_saas_tools.backups import orphans
 from odoo_saas_tools.core.errors import ConfigError, SaasError
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.preflight import (
@@ -77,6 +78,8 @@ def run_checks(
         pydeps.check_python(s, needs, result, report, fix=fix)
     if not config.check_postgres(s, report, required=postgres_required):
         return report
+    if fix:
+        sweep_orphans(s, report)
     if not odoo:
         tenant_versions.scan(s, report, with_state=False)
         return report
@@ -98,6 +101,17 @@ def run_checks(
     else:
         autoupdate.update_tenants(s, tenants, addons_check.module_paths(ap), report)
     return report
+
+
+def sweep_orphans(s: Settings, report: Report) -> None:
+    """What killed restores left (a tenant renamed away mid-swap is put back online)."""
+    try:
+        found = orphans.sweep(s)
+    except (SaasError, psycopg2.Error) as exc:
+        report.add("orphans", "sweep", WARNING, f"not swept: {exc}")
+        return
+    for o in found:
+        report.add("orphans", o.name, OK if "still running" in o.action else WARNING, o.action)
 
 
 def log_report(report: Report) -> None:

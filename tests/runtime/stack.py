@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -109,7 +110,8 @@ class Stack:
     def kill(self) -> None:
         if self.proc.poll() is None:
             for child in psutil.Process(self.proc.pid).children(recursive=True):
-                child.kill()
+                with contextlib.suppress(psutil.NoSuchProcess):  # it may end meanwhile
+                    child.kill()
             self.proc.kill()
             self.proc.wait(10)
 

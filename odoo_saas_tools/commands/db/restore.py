@@ -8,7 +8,14 @@ them). The database identity (uuid, secret) is kept, as disaster recovery needs;
 a new one (like Odoo's "This database is a copy"), --neutralize disables mail servers, crons,
 payment providers ... (for a staging copy).
 
-Exit codes: 0 restored, 1 failed (nothing changed), 2 bad arguments, 4 the tenant is busy.
+A replaced tenant gets a last backup in $BACKUP_DIR/replaced first (--no-backup skips it).
+A backup whose manifest names another database is refused for replacing NAME unless
+--from-other-tenant; a backup of another Odoo series is refused unless --any-version. SIGTERM or
+Ctrl-C unwind cleanly (the scratch database is dropped, a swap in progress undone); what a
+SIGKILL leaves is put right by `odoo-saas db sweep` and at the next start.
+
+Exit codes: 0 restored, 1 failed (nothing changed), 2 bad arguments or refused backup,
+4 the tenant is busy, 130 interrupted (nothing changed).
 """
 
 from __future__ import annotations
@@ -29,7 +36,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("name", metavar="NAME", help="the tenant database to create or replace")
     p.add_argument("source", metavar="FILE", help="backup file or s3://bucket/key")
-    p.add_argument("--force", action="store_true", help="replace an existing tenant")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an existing tenant (after a last backup of it in $BACKUP_DIR/replaced)",
+    )
+    p.add_argument(
+        "--no-backup",
+        dest="last_backup",
+        action="store_false",
+        help="with --force: do not keep a last backup of the tenant being replaced",
+    )
+    p.add_argument(
+        "--from-other-tenant",
+        action="store_true",
+        help="with --force: replace NAME with a backup whose manifest names another database",
+    )
+    p.add_argument(
+        "--any-version",
+        action="store_true",
+        help="restore a backup of another Odoo series than 19.0 (it will not be served)",
+    )
     p.add_argument("--copy", action="store_true", help="give the restored database a new identity")
     p.add_argument("--neutralize", action="store_true", help="neutralize the restored database")
     p.add_argument(
@@ -53,12 +80,21 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         neutralize=args.neutralize,
         jobs=args.jobs,
         progress=not (args.json or args.quiet),
+        from_other_tenant=args.from_other_tenant,
+        any_version=args.any_version,
+        last_backup=args.last_backup,
     )
     if args.json:
         print_json(result.as_dict())
         return 0
     if not args.quiet:
-        note = " (replaced the previous one)" if result.replaced else ""
+        note = (
+            f" (replaced the previous one; its last backup: {result.replaced_backup})"
+            if result.replaced_backup
+            else " (replaced the previous one)"
+            if result.replaced
+            else ""
+        )
         print(
             f"restored {result.database} from {result.source}{note}: "
             f"{result.attachments} attachment files, {result.duration_seconds:.1f} s"

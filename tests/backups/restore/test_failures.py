@@ -75,7 +75,7 @@ def test_failing_forced_restore_leaves_old_tenant_intact(
         bad.write_bytes(gzip.compress(dump[:cut] + b"\nSELECT no_such_function();\n" + dump[cut:]))
     else:
         bad.write_bytes(b"\x00\x01 not a backup at all")
-    proc = run_cli(saas_env, "db", "restore", victim, str(bad), "--force")
+    proc = run_cli(saas_env, "db", "restore", victim, str(bad), "--force", "--from-other-tenant")
     assert proc.returncode == 1, proc.stderr
     assert proc.stderr.startswith("odoo-saas: error: ")
     assert len(proc.stderr.strip().splitlines()) == 1

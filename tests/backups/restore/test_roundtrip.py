@@ -133,7 +133,9 @@ def test_forced_restore_replaces_database_and_filestore(settings, saas_env, fake
     src = fake_tenant(files=2)
     victim = fake_tenant(files=4)
     path = create_backup(settings, src, fmt="dump").path
-    proc = run_cli(saas_env, "db", "restore", victim, str(path), "--force", "-j", "2")
+    proc = run_cli(
+        saas_env, "db", "restore", victim, str(path), "--force", "--from-other-tenant", "-j", "2"
+    )
     assert proc.returncode == 0, proc.stderr
     assert db_rows(settings, victim, PARAMS) == db_rows(settings, src, PARAMS)
     assert tenant_files(settings, victim) == tenant_files(settings, src)

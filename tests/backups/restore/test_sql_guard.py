@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import os
 import zipfile
 
 import pytest
@@ -15,7 +16,7 @@ from tests.support.cli import run_cli
 
 
 def test_guard_keeps_copy_data_and_drops_the_files_own_restrict():
-    guard = pgtools.SqlGuard(restrict=True)
+    guard = pgtools.SqlGuard()
     sql = (
         b"\\restrict AbC123\n"
         b"CREATE TABLE public.t (x text);\n"
@@ -36,11 +37,22 @@ def test_guard_keeps_copy_data_and_drops_the_files_own_restrict():
     assert b"\\! echo escape" in lines  # left for psql, which refuses it (restricted)
 
 
-def test_guard_without_restrict_support_refuses_meta_commands():
-    guard = pgtools.SqlGuard(restrict=False)
-    assert guard.feed(b"\\restrict k1\nSELECT 1;\n") == b"\nSELECT 1;\n"
-    with pytest.raises(pgtools.CommandError, match="meta-command"):
-        guard.feed(b"\\! touch /tmp/x\n")
+def test_psql_without_restrict_loads_no_sql(settings, saas_env, fake_tenant, tmp_path, monkeypatch):
+    """Issue 11 item 7: without \\restrict, `SELECT 1 \\! cmd`, an indented `\\!` and a fake
+    COPY in a comment all ran shell commands past the old line filter: now no SQL is loaded."""
+    from odoo_saas_tools.backups.restore import restore_backup
+
+    marker = tmp_path / "pwned"
+    sql = tmp_path / "evil.sql"
+    sql.write_text(f"-- COPY x FROM stdin;\nSELECT 1 \\! touch {marker}\n   \\! touch {marker}\n")
+    monkeypatch.setattr(pgtools, "psql_supports_restrict", lambda: False)
+    name = f"nr{os.getpid()}"
+    with pytest.raises(pgtools.CommandError, match="cannot restrict meta-commands"):
+        restore_backup(settings, name, sql)
+    assert not marker.exists()
+    from odoo_saas_tools.postgres import databases
+
+    assert not databases.exists(settings, name)
 
 
 @pytest.mark.parametrize("where", ["line", "mid-line", "zip"])

@@ -1,0 +1,133 @@
+"""What a killed restore or verify leaves behind, found and put right.
+
+A restore loads into a hidden scratch database and swaps it in by renames; a SIGKILL, an
+out-of-memory kill or a PostgreSQL restart can stop it anywhere. Every hidden database carries a
+journal (its comment, see restore.journal) naming the tenant it belongs to, and its maker holds
+locks while it works, so a later run can tell an orphan from work in progress:
+
+- a scratch database (restore, verify) nobody holds is dropped with its filestore;
+- a replaced tenant whose tenant database exists again was swapped out for good: dropped;
+- a replaced tenant whose tenant database is missing was cut off mid-swap: it is put back
+  (database and filestore), so the tenant is online again as it was before the restore.
+
+Run by `odoo-saas db sweep` and by pre-flight at every start of the stack.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass
+
+from odoo_saas_tools.backups.restore import OLD_PREFIX, TEMP_PREFIX
+from odoo_saas_tools.backups.verify import SCRATCH_PREFIX
+from odoo_saas_tools.core.errors import BusyError
+from odoo_saas_tools.core.settings import Settings
+from odoo_saas_tools.postgres import databases
+from odoo_saas_tools.postgres.connection import RESERVED_PREFIX
+from odoo_saas_tools.postgres.locks import advisory_lock, is_locked
+from odoo_saas_tools.tenants import filestore
+from odoo_saas_tools.tenants.locks import tenant_lock
+
+log = logging.getLogger(__name__)
+
+SCRATCH_PREFIXES = (TEMP_PREFIX, SCRATCH_PREFIX)
+
+
+@dataclass
+class Orphan:
+    name: str
+    kind: str  # scratch | replaced | filestore
+    tenant: str | None
+    busy: bool  # its operation is still running (locks held): not an orphan yet
+    action: str = ""
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def _journal(comment: str) -> dict:
+    try:
+        data = json.loads(comment) if comment else {}
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) and "odoo_saas" in data else {}
+
+
+def find(settings: Settings) -> list[Orphan]:
+    """Hidden databases and filestores left by restores and verifications."""
+    found: list[Orphan] = []
+    seen: set[str] = set()
+    for name, comment in databases.comments(settings, RESERVED_PREFIX).items():
+        if name.startswith(SCRATCH_PREFIXES):
+            kind = "scratch"
+        elif name.startswith(OLD_PREFIX):
+            kind = "replaced"
+        else:
+            continue  # the template cache, update snapshots: their own owners look after them
+        seen.add(name)
+        tenant = _journal(comment).get("tenant")
+        busy = is_locked(settings, name) or bool(tenant and is_locked(settings, tenant))
+        found.append(Orphan(name, kind, tenant, busy))
+    root = settings.filestore_root
+    if root.is_dir():
+        for path in sorted(root.iterdir()):
+            prefixes = (*SCRATCH_PREFIXES, OLD_PREFIX)
+            if path.name.startswith(prefixes) and path.name not in seen and not path.is_symlink():
+                found.append(Orphan(path.name, "filestore", None, is_locked(settings, path.name)))
+    return found
+
+
+def sweep(settings: Settings, *, dry_run: bool = False) -> list[Orphan]:
+    """Put every orphan right (or say what would be done); busy ones are left alone."""
+    orphans = find(settings)
+    for orphan in orphans:
+        if orphan.busy:
+            orphan.action = "left alone: its operation is still running"
+            continue
+        try:
+            orphan.action = _fix(settings, orphan, dry_run)
+        except BusyError:
+            orphan.action = "left alone: its operation is still running"
+        if not dry_run:
+            log.warning("%s (%s of %s): %s", orphan.name, orphan.kind, orphan.tenant, orphan.action)
+    return orphans
+
+
+def _fix(settings: Settings, orphan: Orphan, dry_run: bool) -> str:
+    name = orphan.name
+    if orphan.kind in ("scratch", "filestore"):
+        if dry_run:
+            return "would be removed"
+        with advisory_lock(settings, name, busy=f"{name} is in use"):
+            if orphan.kind == "scratch":
+                databases.drop(settings, name)
+            filestore.remove(settings.filestore(name))
+        return "removed"
+    tenant = orphan.tenant
+    if not tenant:
+        return "left alone: no journal says whose it is (remove it by hand once checked)"
+    with tenant_lock(settings, tenant, operation="sweep"):
+        if databases.exists(settings, tenant):
+            if dry_run:
+                return f"would be dropped: {tenant} was restored over it"
+            databases.drop(settings, name)
+            filestore.remove(settings.filestore(name))
+            return f"dropped: {tenant} was restored over it"
+        if dry_run:
+            return f"would be put back as {tenant} (the restore over it was cut off)"
+        _put_back(settings, tenant, name)
+        return f"put back as {tenant} (the restore over it was cut off)"
+
+
+def _put_back(settings: Settings, tenant: str, old: str) -> None:
+    """Undo a swap cut off after `tenant` was renamed to `old` (see restore._swap_in)."""
+    live_fs, old_fs = settings.filestore(tenant), settings.filestore(old)
+    comment = databases.comments(settings, old).get(old, "")
+    scratch = _journal(comment).get("scratch") or f"{TEMP_PREFIX}unknown"
+    if old_fs.exists():
+        if live_fs.exists():  # the restored filestore was already in place: back to scratch
+            filestore.rename(live_fs, settings.filestore(scratch))
+        filestore.rename(old_fs, live_fs)
+    databases.rename(settings, old, tenant)
+    databases.clear_comment(settings, tenant)
