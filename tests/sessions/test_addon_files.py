@@ -20,7 +20,7 @@ def test_manifest() -> None:
     assert manifest["post_load"] == "post_load"
     assert "def post_load(" in (ADDON / "__init__.py").read_text()
     # The Redis logic the addon wraps sits two levels up, where the addon finds it by path.
-    assert (ADDON.parents[1] / "session_store.py").is_file()
+    assert (ADDON.parents[1] / "store.py").is_file()
 
 
 def test_rendered_conf_loads_the_addon(saas_env: dict[str, str]) -> None:

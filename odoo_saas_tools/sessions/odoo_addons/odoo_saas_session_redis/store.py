@@ -34,7 +34,7 @@ UNAVAILABLE = "HTTP sessions are unavailable: the Redis session store {}. See th
 def _load_session_store() -> ModuleType:
     """odoo_saas_tools.sessions.store: imported when installed, else from beside this addon.
 
-    The addon ships inside the odoo_saas_tools package (odoo_saas_tools/addons/<this>), so the
+    The addon ships inside the odoo_saas_tools package (odoo_saas_tools/sessions/odoo_addons/<this>), so the
     module is always two directories up even when Odoo runs in another Python environment.
     """
     try:
@@ -47,7 +47,7 @@ def _load_session_store() -> ModuleType:
     name = "odoo_saas_session_store"
     if name in sys.modules:
         return sys.modules[name]
-    path = Path(__file__).resolve().parents[2] / "session_store.py"
+    path = Path(__file__).resolve().parents[2] / "store.py"
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot load {path}")
