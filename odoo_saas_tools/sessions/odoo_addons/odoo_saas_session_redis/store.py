@@ -34,7 +34,7 @@ UNAVAILABLE = "HTTP sessions are unavailable: the Redis session store {}. See th
 def _load_session_store() -> ModuleType:
     """odoo_saas_tools.sessions.store: imported when installed, else from beside this addon.
 
-    The addon ships inside the odoo_saas_tools package (odoo_saas_tools/sessions/odoo_addons/<this>), so the
+    The addon ships inside the package (odoo_saas_tools/sessions/odoo_addons/<this>), so the
     module is always two directories up even when Odoo runs in another Python environment.
     """
     try:
