@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -77,6 +78,7 @@ def settings(saas_env: dict[str, str]) -> Settings:
     return Settings.from_env(saas_env)
 
 
+@functools.cache
 def find_odoo() -> str | None:
     """Real Odoo: $ODOO_BIN, else `odoo` on PATH; it must answer --version with 19.0."""
     import subprocess
@@ -98,3 +100,16 @@ def odoo_bin() -> str:
     if not path:
         pytest.skip("real Odoo 19 not found (set ODOO_BIN or put odoo on PATH)")
     return path
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that asks for real Odoo (the odoo_bin fixture, maybe through another fixture) is
+    marked `odoo`, so `-m "not odoo"` deselects every one of them."""
+    for item in items:
+        if "odoo_bin" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.odoo)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("odoo") and not find_odoo():
+        pytest.skip("real Odoo 19 not found (set ODOO_BIN or put odoo on PATH)")

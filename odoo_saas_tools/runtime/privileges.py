@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import pwd
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,10 +51,37 @@ def fix_ownership(dirs: Iterable[Path], user: RuntimeUser) -> None:
                 os.lchown(os.path.join(root, name), user.uid, user.gid)
 
 
+def hand_over_stdio(user: RuntimeUser) -> list[int]:
+    """Give the user the stdin/stdout/stderr it will reopen (as /dev/stdout), like runc does.
+
+    Started as root with stdout a pipe or a file of root's (a `docker run --user root`, a log
+    redirect), supervisord reopening /dev/stdout after the drop would get EACCES and die. Only
+    root's pipes, sockets and regular files are handed over; devices (/dev/null, a terminal) are
+    shared with the whole system and left alone. Returns the descriptors changed.
+    """
+    changed = []
+    for fd in (0, 1, 2):
+        try:
+            st = os.fstat(fd)
+        except OSError:
+            continue
+        kind = stat.S_IFMT(st.st_mode)
+        if st.st_uid != 0 or kind not in (stat.S_IFIFO, stat.S_IFSOCK, stat.S_IFREG):
+            continue
+        try:
+            os.fchown(fd, user.uid, user.gid)
+        except OSError as exc:  # e.g. a file on a read-only or foreign file system
+            log.warning("cannot hand descriptor %d to %s: %s", fd, user.name, exc)
+            continue
+        changed.append(fd)
+    return changed
+
+
 def drop_to(user: RuntimeUser) -> None:
-    """Become the runtime user for good (real, effective and saved ids)."""
+    """Become the runtime user for good (real, effective and saved ids), with its stdio."""
     if user.uid == 0:
         return
+    hand_over_stdio(user)
     os.initgroups(user.name, user.gid)
     os.setgid(user.gid)
     os.setuid(user.uid)

@@ -95,9 +95,16 @@ def test_grafana_provisioning_matches_the_compose_file():
     for name in ("prometheus", "grafana"):
         assert services[name]["profiles"] == ["monitoring"]
     prometheus_conf = yaml.safe_load((COMPOSE / "prometheus" / "prometheus.yml").read_text())
-    target = prometheus_conf["scrape_configs"][0]["static_configs"][0]["targets"][0]
-    host, port = target.split(":")
-    assert host in services and port in [str(p) for p in services[host]["expose"]]
+    # every scrape target is a service of the stack exposing that port (web: all its replicas)
+    targets = []
+    for job in prometheus_conf["scrape_configs"]:
+        for static in job.get("static_configs", []):
+            targets += [tuple(t.split(":")) for t in static["targets"]]
+        for dns in job.get("dns_sd_configs", []):
+            targets += [(name, str(dns["port"])) for name in dns["names"]]
+    assert {host for host, _ in targets} == {"web", "metrics"}
+    for host, port in targets:
+        assert host in services and port in [str(p) for p in services[host]["expose"]]
 
     provider = yaml.safe_load(
         (COMPOSE / "grafana" / "provisioning" / "dashboards" / "odoo-saas.yml").read_text()

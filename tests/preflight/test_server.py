@@ -21,6 +21,7 @@ from odoo_saas_tools.preflight import (
 )
 from odoo_saas_tools.preflight.findings import ERROR, OK, WARNING, Report
 from tests.preflight.conftest import settings_of, unique, write_addon
+from tests.runtime.stack import standin_bin
 from tests.support.cli import run_cli
 from tests.support.pg import ROLE
 
@@ -175,13 +176,18 @@ def test_entrypoint_start_stops_on_errors_naming_the_item(saas_env, addons_dir):
     assert "addons broken_mod" in str(info.value)
 
 
-def test_entrypoint_renders_the_exclusion(pg, saas_env, addons_dir):
+def test_entrypoint_renders_the_exclusion(pg, saas_env, addons_dir, tmp_path):
     old, new = unique("pf18"), unique("pf19")
     fake_odoo_db(pg, old, "18.0.1.0")
     fake_odoo_db(pg, new, "19.0.1.0")
     try:
         write_addon(addons_dir, "fine_mod")
-        env = {**saas_env, "ODOO_DB_FILTER": f"^({old}|{new})$"}
+        # The start refuses without an Odoo executable; the exclusion needs none: a stand-in.
+        env = {
+            **saas_env,
+            "ODOO_DB_FILTER": f"^({old}|{new})$",
+            "ODOO_BIN": str(standin_bin(tmp_path)),
+        }
         s = settings_of(env)
         serving = before_start(s)
         assert serving.db_filter != s.db_filter

@@ -17,28 +17,30 @@ import psutil
 class Stack:
     """`unshare --pid --fork --mount-proc odoo-saas entrypoint`, with its output collected."""
 
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(
+        self, env: dict[str, str], *, stdout_file: Path | None = None, prelude: str = ""
+    ) -> None:
+        """stdout_file: the stack's stdout and stderr go to this file (opened here, by the
+        caller's user) instead of a pipe. prelude: shell run in the new namespaces first."""
         self.env = env
         self.runtime = Path(env["ODOO_SAAS_RUNTIME_DIR"])
         self.lines: list[str] = []
+        self.stdout_file = stdout_file
+        entrypoint = [sys.executable, "-m", "odoo_saas_tools", "entrypoint"]
+        if prelude:
+            entrypoint = ["sh", "-ec", f'{prelude}\nexec "$@"', "sh", *entrypoint]
+        out = open(stdout_file, "ab") if stdout_file else subprocess.PIPE  # noqa: SIM115
         self.proc = subprocess.Popen(
-            [
-                "unshare",
-                "--pid",
-                "--fork",
-                "--mount-proc",
-                "--kill-child",
-                sys.executable,
-                "-m",
-                "odoo_saas_tools",
-                "entrypoint",
-            ],
+            ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child", *entrypoint],
             env=env,
-            stdout=subprocess.PIPE,
+            stdout=out,
             stderr=subprocess.STDOUT,
             text=True,
         )
-        threading.Thread(target=self._collect, daemon=True).start()
+        if stdout_file:
+            out.close()
+        else:
+            threading.Thread(target=self._collect, daemon=True).start()
 
     def _collect(self) -> None:
         assert self.proc.stdout is not None
@@ -47,6 +49,8 @@ class Stack:
 
     @property
     def output(self) -> str:
+        if self.stdout_file:
+            return self.stdout_file.read_text(errors="replace")
         return "\n".join(self.lines)
 
     def pid1(self) -> psutil.Process:
@@ -125,6 +129,32 @@ def standin_bin(directory: Path) -> Path:
     return script
 
 
+def reachable_for_others(paths: list[Path], scratch: Path) -> str:
+    """Shell for the stack's mount namespace making paths reachable by any user.
+
+    The interpreter may live under a directory only root may enter (pyenv under /root): inside
+    the namespace that directory is covered by a world-enterable one holding bind mounts of just
+    the entries needed. Nothing changes outside the namespace.
+    """
+    covers: dict[Path, set[str]] = {}
+    for path in paths:
+        path = path.resolve()
+        for parent in reversed(path.parents):
+            if parent != path and not parent.stat().st_mode & 0o001:
+                covers.setdefault(parent, set()).add(path.relative_to(parent).parts[0])
+                break
+    lines = []
+    for i, (closed, entries) in enumerate(sorted(covers.items())):
+        cover = scratch / f"cover{i}"
+        cover.mkdir(mode=0o755)
+        cover.chmod(0o755)
+        for entry in sorted(entries):
+            (cover / entry).mkdir()
+            lines.append(f"mount --bind '{closed / entry}' '{cover / entry}'")
+        lines.append(f"mount --rbind '{cover}' '{closed}'")
+    return "\n".join(lines)
+
+
 def process_cmdlines() -> list[str]:
     out = []
     for proc in psutil.process_iter(["cmdline"]):
@@ -137,4 +167,11 @@ def environ_of(pid: int) -> dict[str, str]:
     return dict(item.split("=", 1) for item in raw.decode().split("\0") if "=" in item)
 
 
-__all__ = ["Stack", "environ_of", "os", "process_cmdlines", "standin_bin"]
+__all__ = [
+    "Stack",
+    "environ_of",
+    "os",
+    "process_cmdlines",
+    "reachable_for_others",
+    "standin_bin",
+]

@@ -96,15 +96,27 @@ def test_wrappers_reach_the_cli():
         assert "usage: odoo-saas" in proc.stdout
 
 
+@pytest.mark.parametrize("env_file", [None, "example.env"], ids=["defaults", "example.env"])
 @pytest.mark.parametrize("compose_file", COMPOSE_FILES, ids=lambda p: p.name)
-def test_compose_file_is_valid(compose_file):
+def test_compose_file_is_valid(compose_file, env_file):
+    """Valid with no .env at all (the fresh-machine start) and with the documented overrides."""
+    extra = ["--env-file", str(ROOT / "compose" / env_file)] if env_file else []
     proc = subprocess.run(
-        [tool("docker-compose"), "-f", str(compose_file), "config", "-q"],
+        [tool("docker-compose"), *extra, "-f", str(compose_file), "config", "-q"],
         capture_output=True,
         text=True,
         cwd=ROOT,
     )
     assert proc.returncode == 0, proc.stderr
+    assert "WARNING" not in proc.stderr, proc.stderr
+
+
+def odoo_services(doc: dict) -> dict[str, dict]:
+    return {
+        name: svc
+        for name, svc in doc["services"].items()
+        if svc.get("image", "").startswith("insightpulse-odoo") and name != "init-secrets"
+    }
 
 
 @pytest.mark.parametrize("compose_file", COMPOSE_FILES, ids=lambda p: p.name)
@@ -113,25 +125,138 @@ def test_compose_keeps_secrets_out_and_gates_on_health(compose_file):
     for name, service in doc["services"].items():
         env = service.get("environment", {}) or {}
         for key, value in env.items():
-            if re.search(r"PASSW|SECRET", key) and not key.endswith("_FILE"):
-                assert value is None or str(value).startswith("${"), (
-                    f"{compose_file.name}: {name}.{key} is a literal secret"
-                )
+            if re.search(r"PASSW|SECRET|ACCESS_KEY", key) and not key.endswith("_FILE"):
+                raise AssertionError(f"{compose_file.name}: {name}.{key} is not a secret file")
+            if key.endswith("_FILE"):
+                assert str(value).startswith("/run/secrets/"), f"{name}.{key}"
         for dep, cond in (service.get("depends_on") or {}).items():
-            assert cond == {"condition": "service_healthy"}, f"{name} -> {dep} not health-gated"
+            wanted = (
+                "service_completed_successfully" if dep == "init-secrets" else "service_healthy"
+            )
+            assert cond == {"condition": wanted}, f"{name} -> {dep} not gated"
         if "image" in service and service["image"].startswith(("postgres", "redis")):
             assert "healthcheck" in service
-    odoo = doc["services"]["odoo"]
-    assert odoo["build"]["dockerfile"] == "Dockerfile.custom"
+        if name != "init-secrets" and any("secrets" in str(v) for v in service.get("volumes", [])):
+            assert "init-secrets" in service["depends_on"], f"{name} may start before its secrets"
+            assert all(
+                str(v).endswith(":ro") for v in service["volumes"] if "secrets:" in str(v)
+            ), f"{name} may write secrets"
+    services = odoo_services(doc)
+    assert services
+    for svc in [*services.values(), doc["services"]["init-secrets"]]:
+        assert svc["build"]["dockerfile"] == "Dockerfile.custom"
+    # the one-shot init creates what every service reads, from the image, as root
+    init = doc["services"]["init-secrets"]
+    assert init["user"] == "root" and init["restart"] == "no"
+    assert "./init-secrets.sh:/usr/local/share/odoo-saas/init-secrets.sh:ro" in init["volumes"]
+    created = {spec.split(":")[0].rsplit("/", 1)[-1] for spec in init["command"][2:]}
+    read = {
+        str(v).rsplit("/", 1)[-1]
+        for svc in doc["services"].values()
+        for k, v in (svc.get("environment") or {}).items()
+        if k.endswith("_FILE")
+    }
+    assert read <= created, f"secrets nobody creates: {read - created}"
 
 
-def test_multi_tenant_stack_routes_tenants_and_websocket():
+def test_multi_tenant_stack_splits_roles_like_the_chart():
     doc = yaml.safe_load((ROOT / "compose" / "multi-tenant.yml").read_text())
-    odoo_env = doc["services"]["odoo"]["environment"]
-    assert odoo_env["ODOO_DB_FILTER"] == "^%d$$"  # $$ is compose's escape for $
-    assert odoo_env["ODOO_PROXY_MODE"] == "true"
+    services = odoo_services(doc)
+    roles = {name: svc["environment"]["ODOO_SAAS_ROLE"] for name, svc in services.items()}
+    assert roles == {"web": "web", "cron": "cron", "backup": "backup", "metrics": "metrics"}
+    web = services["web"]
+    # scalable: no fixed name, no host port; sessions shared through Redis
+    assert "container_name" not in web and "ports" not in web
+    assert web["environment"]["ODOO_ENABLE_REDIS"] == "true"
+    assert web["environment"]["ODOO_DB_FILTER"] == "^%d$$"  # $$ is compose's escape for $
+    assert web["environment"]["ODOO_PROXY_MODE"] == "true"
+    # S3 credentials in the backup service only, through its own volume
+    with_aws = {
+        n
+        for n, s in doc["services"].items()
+        if any("AWS_" in k for k in s.get("environment") or {})
+    }
+    assert with_aws == {"backup"}
+    mounting = {
+        n
+        for n, s in doc["services"].items()
+        if any(str(v).startswith("s3-secrets:") for v in s.get("volumes", []))
+    }
+    assert mounting == {"backup", "init-secrets"}
+    assert doc["services"]["proxy"]["depends_on"] == {"web": {"condition": "service_healthy"}}
+
+
+def test_multi_tenant_nginx_resolves_the_web_replicas_per_request():
     nginx = (ROOT / "compose" / "nginx" / "odoo.conf").read_text()
-    assert re.search(r"location /websocket \{[^}]*proxy_pass http://odoo_websocket", nginx)
-    assert "server odoo:8072" in nginx and "server odoo:8069" in nginx
+    assert "resolver 127.0.0.11 valid=5s" in nginx
+    assert "upstream" not in nginx, "an upstream block resolves once, at start"
+    assert re.search(r"location /websocket \{[^}]*proxy_pass http://\$odoo_web:8072;", nginx)
+    assert re.search(r"location / \{[^}]*proxy_pass http://\$odoo_web:8069;", nginx)
+    assert "set $odoo_web web;" in nginx
     for header in ("X-Forwarded-Host", "X-Forwarded-For", "X-Forwarded-Proto"):
         assert f"proxy_set_header {header}" in nginx
+
+
+INIT_SECRETS = ROOT / "compose" / "init-secrets.sh"
+
+
+def run_init(dest: Path, seed: Path, *specs: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["sh", str(INIT_SECRETS), str(dest), str(seed), *specs],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+def test_init_secrets_creates_missing_ones_0600_and_keeps_existing(tmp_path):
+    dest, seed = tmp_path / "secrets", tmp_path / "seed"
+    seed.mkdir()
+    (seed / "admin_passwd.txt").write_text("my-own-master-password")
+    dest.mkdir()
+    (dest / "db_password").write_text("already-there")
+    owner = "nobody" if os.geteuid() == 0 else str(os.getuid())
+    specs = [
+        f"db_password:{owner}:random",
+        f"admin_passwd:{owner}:random",
+        f"redis_password:{owner}:random",
+        f"s3/aws_access_key_id:{owner}:empty",
+    ]
+    proc = run_init(dest, seed, *specs)
+    assert proc.returncode == 0, proc.stderr
+    assert (dest / "db_password").read_text() == "already-there"
+    assert (dest / "admin_passwd").read_text() == "my-own-master-password"
+    generated = (dest / "redis_password").read_text()
+    assert re.fullmatch(r"[A-Za-z0-9]{32}", generated)
+    assert (dest / "s3" / "aws_access_key_id").read_text() == ""
+    uid = int(owner) if owner.isdigit() else __import__("pwd").getpwnam(owner).pw_uid
+    for name in ("admin_passwd", "redis_password", "s3/aws_access_key_id"):
+        st = (dest / name).stat()
+        assert stat_mode(st) == 0o600 and st.st_uid == uid, name
+    assert stat_mode(dest.stat()) == 0o755
+    assert [p.name for p in dest.iterdir() if p.name.startswith(".")] == []
+    # values never reach the output
+    assert generated not in proc.stdout + proc.stderr
+    assert "my-own-master-password" not in proc.stdout
+    # a second run (every `up`) changes nothing, even when the seed changes
+    (seed / "admin_passwd.txt").write_text("changed-later")
+    again = run_init(dest, seed, *specs)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.count("exists, kept") == 4
+    assert (dest / "redis_password").read_text() == generated
+    assert (dest / "admin_passwd").read_text() == "my-own-master-password"
+    # two fresh runs never produce the same password
+    other = tmp_path / "other"
+    assert run_init(other, seed, f"redis_password:{owner}:random").returncode == 0
+    assert (other / "redis_password").read_text() != generated
+
+
+def test_init_secrets_refuses_an_unknown_kind(tmp_path):
+    proc = run_init(tmp_path / "s", tmp_path, f"x:{os.getuid()}:guess")
+    assert proc.returncode == 2
+    assert "KIND must be random or empty" in proc.stderr
+    assert not (tmp_path / "s" / "x").exists()
+
+
+def stat_mode(st: os.stat_result) -> int:
+    return st.st_mode & 0o7777

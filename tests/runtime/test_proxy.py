@@ -1,4 +1,9 @@
-"""The multi-tenant stack's nginx config, run by a real nginx in front of recording backends."""
+"""The multi-tenant stack's nginx config, run by a real nginx in front of recording backends.
+
+The `web` replicas are recording servers on 127.0.0.2, 127.0.0.3 ... (one HTTP and one websocket
+port each, the same on every replica, as in Docker), and a small DNS server stands in for Docker's
+(127.0.0.11), answering `web` with the replicas' addresses of the moment.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,12 @@ import http.client
 import http.server
 import json
 import shutil
+import socket
+import struct
 import subprocess
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -21,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 class Recorder(http.server.ThreadingHTTPServer):
     """A backend that answers every request with what it received."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, host: str = "127.0.0.1", port: int | None = None) -> None:
         self.name = name
         outer = self
 
@@ -39,7 +47,7 @@ class Recorder(http.server.ThreadingHTTPServer):
             def log_message(self, *args: object) -> None:
                 pass
 
-        super().__init__(("127.0.0.1", free_port()), Handler)
+        super().__init__((host, port or free_port()), Handler)
         threading.Thread(target=self.serve_forever, daemon=True).start()
 
     @property
@@ -47,36 +55,108 @@ class Recorder(http.server.ThreadingHTTPServer):
         return self.server_address[1]
 
 
+class WebDNS:
+    """Docker's DNS in miniature: A records for `web`, changeable while nginx runs."""
+
+    def __init__(self) -> None:
+        self.addresses: list[str] = []
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                query, client = self.sock.recvfrom(512)
+            except OSError:
+                return
+            end = 12
+            labels = []
+            while query[end]:
+                labels.append(query[end + 1 : end + 1 + query[end]].decode())
+                end += 1 + query[end]
+            qtype = struct.unpack("!H", query[end + 1 : end + 3])[0]
+            question = query[12 : end + 5]
+            found = ".".join(labels) == "web" and qtype == 1
+            answers = b"".join(
+                struct.pack("!HHHIH", 0xC00C, 1, 1, 1, 4) + socket.inet_aton(ip)
+                for ip in (self.addresses if found else [])
+            )
+            count = len(self.addresses) if found else 0
+            rcode = 0 if ".".join(labels) == "web" else 3
+            header = query[:2] + struct.pack("!HHHHH", 0x8180 | rcode, 1, count, 0, 0)
+            self.sock.sendto(header + question + answers, client)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class Proxy:
+    """nginx running compose/nginx/odoo.conf on loopback; replicas added with add_replica()."""
+
+    def __init__(self, valid: str = "5s") -> None:
+        self.http_port, self.ws_port = free_port(), free_port()
+        self.dns = WebDNS()
+        self.replicas: list[tuple[Recorder, Recorder]] = []
+        self.port = free_port()
+        conf = (ROOT / "compose" / "nginx" / "odoo.conf").read_text()
+        assert "resolver 127.0.0.11 valid=5s" in conf
+        conf = (
+            conf.replace(
+                "resolver 127.0.0.11 valid=5s", f"resolver 127.0.0.1:{self.dns.port} valid={valid}"
+            )
+            .replace("http://$odoo_web:8069", f"http://$odoo_web:{self.http_port}")
+            .replace("http://$odoo_web:8072", f"http://$odoo_web:{self.ws_port}")
+            .replace("listen 80 default_server;", f"listen 127.0.0.1:{self.port} default_server;")
+        )
+        self.workdir = Path(tempfile.mkdtemp(prefix="odoo-saas-nginx-"))
+        (self.workdir / "site.conf").write_text(conf)
+        (self.workdir / "nginx.conf").write_text(
+            f"daemon off;\npid {self.workdir}/nginx.pid;\nerror_log {self.workdir}/error.log;\n"
+            "events {}\nhttp {\n"
+            f"  access_log off;\n  client_body_temp_path {self.workdir};\n"
+            f"  proxy_temp_path {self.workdir};\n  include {self.workdir}/site.conf;\n}}\n"
+        )
+        self.nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+        assert Path(self.nginx).exists(), "nginx is not installed (see .ci/run)"
+        self.proc = subprocess.Popen(
+            [self.nginx, "-c", str(self.workdir / "nginx.conf"), "-p", str(self.workdir)],
+            stderr=subprocess.PIPE,
+        )
+        wait_port(self.port, 10)
+
+    def add_replica(self) -> str:
+        """One more `web` container: its own address, the same ports as the others."""
+        ip = f"127.0.0.{len(self.replicas) + 2}"
+        http_rec = Recorder(f"http@{ip}", ip, self.http_port)
+        ws_rec = Recorder(f"websocket@{ip}", ip, self.ws_port)
+        self.replicas.append((http_rec, ws_rec))
+        self.dns.addresses.append(ip)
+        return ip
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+        for pair in self.replicas:
+            for backend in pair:
+                backend.shutdown()
+                backend.server_close()
+        self.dns.close()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
 @pytest.fixture
-def proxy():
-    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    assert Path(nginx).exists(), "nginx is not installed (see .ci/run)"
-    http_backend, ws_backend = Recorder("http"), Recorder("websocket")
-    port = free_port()
-    conf = (ROOT / "compose" / "nginx" / "odoo.conf").read_text()
-    conf = (
-        conf.replace("server odoo:8069;", f"server 127.0.0.1:{http_backend.port};")
-        .replace("server odoo:8072;", f"server 127.0.0.1:{ws_backend.port};")
-        .replace("listen 80 default_server;", f"listen 127.0.0.1:{port} default_server;")
-    )
-    workdir = Path(tempfile.mkdtemp(prefix="odoo-saas-nginx-"))
-    (workdir / "site.conf").write_text(conf)
-    (workdir / "nginx.conf").write_text(
-        f"daemon off;\npid {workdir}/nginx.pid;\nerror_log {workdir}/error.log;\n"
-        "events {}\nhttp {\n"
-        f"  access_log off;\n  client_body_temp_path {workdir};\n"
-        f"  proxy_temp_path {workdir};\n  include {workdir}/site.conf;\n}}\n"
-    )
-    proc = subprocess.Popen(
-        [nginx, "-c", str(workdir / "nginx.conf"), "-p", str(workdir)], stderr=subprocess.PIPE
-    )
-    wait_port(port, 10)
-    yield port
-    proc.terminate()
-    proc.wait(10)
-    for backend in (http_backend, ws_backend):
-        backend.shutdown()
-    shutil.rmtree(workdir, ignore_errors=True)
+def proxy_stack():
+    stack = Proxy()
+    stack.add_replica()
+    yield stack
+    stack.close()
+
+
+@pytest.fixture
+def proxy(proxy_stack):
+    return proxy_stack.port
 
 
 def request(port: int, host: str, path: str, headers: dict | None = None):
@@ -90,7 +170,7 @@ def request(port: int, host: str, path: str, headers: dict | None = None):
 
 def test_tenant_host_reaches_odoo_with_forwarded_headers(proxy):
     status, seen = request(proxy, "acme.example.com", "/web/health")
-    assert status == 200 and seen["backend"] == "http"
+    assert status == 200 and seen["backend"] == "http@127.0.0.2"
     headers = {k.lower(): v for k, v in seen["headers"].items()}
     assert headers["host"] == "acme.example.com"
     assert headers["x-forwarded-host"] == "acme.example.com"
@@ -102,7 +182,7 @@ def test_websocket_goes_to_the_gevent_port_with_upgrade(proxy):
     status, seen = request(
         proxy, "acme.example.com", "/websocket", {"Upgrade": "websocket", "Connection": "Upgrade"}
     )
-    assert status == 200 and seen["backend"] == "websocket"
+    assert status == 200 and seen["backend"] == "websocket@127.0.0.2"
     headers = {k.lower(): v for k, v in seen["headers"].items()}
     assert headers["upgrade"] == "websocket" and headers["connection"] == "upgrade"
     assert headers["x-forwarded-host"] == "acme.example.com"
@@ -116,3 +196,53 @@ def test_tls_terminated_upstream_keeps_https(proxy):
 def test_database_manager_is_not_reachable_through_the_proxy(proxy):
     status, _ = request(proxy, "acme.example.com", "/web/database/manager")
     assert status == 403
+
+
+def test_shipped_config_passes_nginx_t(tmp_path):
+    """The file as mounted into nginx's image: inside its http block, next to nothing else."""
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    site = ROOT / "compose" / "nginx" / "odoo.conf"
+    (tmp_path / "nginx.conf").write_text(
+        f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\n"
+        f"http {{\n  access_log off;\n  include {site};\n}}\n"
+    )
+    proc = subprocess.run(
+        [nginx, "-t", "-c", str(tmp_path / "nginx.conf"), "-p", str(tmp_path)],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "test is successful" in proc.stderr
+
+
+def test_requests_are_spread_over_every_web_replica_and_new_ones_take_traffic():
+    stack = Proxy(valid="1s")
+    try:
+        first, second = stack.add_replica(), stack.add_replica()
+        seen = [
+            request(stack.port, "acme.example.com", "/web/login")[1]["backend"] for _ in range(8)
+        ]
+        assert {f"http@{first}", f"http@{second}"} == set(seen)
+        ws = [
+            request(
+                stack.port,
+                "acme.example.com",
+                "/websocket",
+                {"Upgrade": "websocket", "Connection": "Upgrade"},
+            )[1]
+            for _ in range(6)
+        ]
+        assert {w["backend"] for w in ws} == {f"websocket@{first}", f"websocket@{second}"}
+        assert all(w["headers"]["Upgrade"] == "websocket" for w in ws)
+        # `--scale web=3`: the new replica is found once the 1 s answer (5 s in compose) expires
+        third = stack.add_replica()
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            status, body = request(stack.port, "acme.example.com", "/web/login")
+            if status == 200 and body["backend"] == f"http@{third}":
+                break
+            time.sleep(0.2)
+        else:
+            pytest.fail("the third replica never got a request")
+    finally:
+        stack.close()
