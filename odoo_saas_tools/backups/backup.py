@@ -100,21 +100,26 @@ def create_backup(
         if final.exists():  # two backups within the same second
             time.sleep(1.0)
             final = directory / backup_names.backup_name(db, fmt)
-        partial = backup_names.partial_path(final)
+        partial_fd, partial = backup_names.new_partial(final)
+        temps = [partial]
         started = time.monotonic()
         try:
             with _snapshot(settings, db) as snap:
                 if fmt == "sql.gz":
                     _check_space(directory, snap.db_size // 4)
-                    sha, size = _write_sql_gz(settings, db, snap, partial)
+                    sha, size = _write_sql_gz(settings, db, snap, partial_fd)
                     count = 0
                 else:
-                    sha, size, count = _write_zip(settings, db, snap, final, fmt, progress)
+                    sha, size, count = _write_zip(
+                        settings, db, snap, final, fmt, progress, partial_fd, partial, temps
+                    )
             # the checksum first: a file with a backup's name always has its sidecar
             side = backup_names.write_checksum(final, sha)
             os.replace(partial, final)
         except BaseException:
-            for leftover in (partial, _sql_temp(final), backup_names.checksum_path(final)):
+            with contextlib.suppress(OSError):
+                os.close(partial_fd)  # when no writer took it over
+            for leftover in (*temps, backup_names.checksum_path(final)):
                 _remove_quietly(leftover)
             raise
     with contextlib.suppress(OSError):
@@ -196,14 +201,10 @@ def _manifest(cr: psycopg2.extensions.cursor, db: str, server_version: int) -> d
     }
 
 
-def _sql_temp(final: Path) -> Path:
-    """The dump written beside the archive while the filestore is copied (swept like it)."""
-    return backup_names.partial_path(final.with_name(final.name + ".db"))
-
-
 def _filestore_files(settings: Settings, db: str, snap: Snapshot) -> list[tuple[Path, str]]:
     """(source file, member name) for every referenced attachment; fail if one is missing."""
     root = settings.filestore(db)
+    real_root = root.resolve()
     out: list[tuple[Path, str]] = []
     missing: list[str] = []
     for fname in snap.store_fnames:
@@ -212,6 +213,9 @@ def _filestore_files(settings: Settings, db: str, snap: Snapshot) -> list[tuple[
         if not rel or not src.is_file():
             missing.append(fname)
             continue
+        if src.is_symlink() or not src.resolve().is_relative_to(real_root):
+            # Odoo writes plain files; a link is someone reaching for files not theirs
+            raise SaasError(f"{src} is a link (or under one) out of {db}'s filestore: refusing it")
         out.append((src, archive.FILESTORE_PREFIX + rel))
     if missing:
         raise SaasError(
@@ -222,22 +226,37 @@ def _filestore_files(settings: Settings, db: str, snap: Snapshot) -> list[tuple[
 
 
 def _write_zip(
-    settings: Settings, db: str, snap: Snapshot, final: Path, fmt: str, progress: bool
+    settings: Settings,
+    db: str,
+    snap: Snapshot,
+    final: Path,
+    fmt: str,
+    progress: bool,
+    partial_fd: int,
+    partial: Path,
+    temps: list[Path],
 ) -> tuple[str, int, int]:
     """Write the archive: pg_dump to a temp file in parallel with the filestore copy."""
     files = _filestore_files(settings, db, snap)
     # the archive plus the dump written beside it while the files are copied
     _check_space(final.parent, sum(src.stat().st_size for src, _ in files) + snap.db_size)
-    partial = backup_names.partial_path(final)
-    dump_tmp = _sql_temp(final)
     custom = fmt == "dump"
-    proc = pgtools.pg_dump_popen(
-        settings, db, fmt="custom" if custom else "plain", snapshot=snap.snapshot_id, file=dump_tmp
-    )
+    # pg_dump writes to a descriptor we opened (0600, exclusive), never to a path it opens
+    dump_fd, dump_tmp = backup_names.new_partial(final.with_name(final.name + ".db"))
+    temps.append(dump_tmp)
+    try:
+        proc = pgtools.pg_dump_popen(
+            settings,
+            db,
+            fmt="custom" if custom else "plain",
+            snapshot=snap.snapshot_id,
+            stdout=dump_fd,
+        )
+    finally:
+        os.close(dump_fd)
     bar = Progress(f"backup {db}", total=len(files) + 1, enabled=None if progress else False)
     try:
-        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with open(fd, "wb") as raw:
+        with open(partial_fd, "wb") as raw:
             writer = archive.HashingWriter(raw)
             with zipfile.ZipFile(writer, "w", allowZip64=True) as zf:  # type: ignore[arg-type]
                 archive.add_bytes(
@@ -299,14 +318,13 @@ def _verify_zip(path: Path, size: int, files: int, custom: bool) -> None:
         raise SaasError(f"the backup just written is incomplete ({len(names)} members)")
 
 
-def _write_sql_gz(settings: Settings, db: str, snap: Snapshot, partial: Path) -> tuple[str, int]:
+def _write_sql_gz(settings: Settings, db: str, snap: Snapshot, partial_fd: int) -> tuple[str, int]:
     """Database only: pg_dump's plain SQL gzipped here (zlib runs beside pg_dump)."""
     proc = pgtools.pg_dump_popen(settings, db, fmt="plain", snapshot=snap.snapshot_id)
     assert proc.stdout is not None
     tail = b""
     try:
-        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with open(fd, "wb") as raw:
+        with open(partial_fd, "wb") as raw:
             writer = archive.HashingWriter(raw)
             with gzip.GzipFile(
                 filename="",

@@ -13,11 +13,12 @@ import hashlib
 import os
 import re
 import shutil
+import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from odoo_saas_tools.core.files import atomic_write
+from odoo_saas_tools.core.files import atomic_write, path_component
 from odoo_saas_tools.core.settings import Settings
 
 EXTENSIONS = ("zip", "dump", "sql.gz")
@@ -65,13 +66,23 @@ def parse_backup_name(name: str) -> BackupName | None:
 
 def default_dir(settings: Settings, database: str) -> Path:
     """Where one tenant's backups live: $BACKUP_DIR/<db>/ (like the S3 layout <prefix>/<db>/)."""
-    return settings.backup_dir / database
+    return settings.backup_dir / path_component(database)
 
 
 # --- temporary names -------------------------------------------------------------------------
 def partial_path(final: Path, pid: int | None = None) -> Path:
     """The name a backup is written under until it is complete and checked."""
     return final.with_name(f".{final.name}.{pid or os.getpid()}{PARTIAL_SUFFIX}")
+
+
+def new_partial(final: Path) -> tuple[int, Path]:
+    """A new private file to write `final` under: 0600, created exclusively under a random
+    name (mkstemp), so a link planted in the directory by another user is never written
+    through, even by root. Written through the returned descriptor, never reopened by name."""
+    fd, name = tempfile.mkstemp(
+        prefix=f".{final.name}.", suffix=f".{os.getpid()}{PARTIAL_SUFFIX}", dir=final.parent
+    )
+    return fd, Path(name)
 
 
 def partial_owner(name: str) -> int | None:

@@ -35,7 +35,7 @@ from odoo_saas_tools.backups.names import (
 )
 from odoo_saas_tools.backups.prune import local_backups, local_candidates, prune_tenant
 from odoo_saas_tools.backups.retention import Policy, decide
-from odoo_saas_tools.core.errors import BusyError, SaasError
+from odoo_saas_tools.core.errors import BusyError, ConfigError, SaasError
 from odoo_saas_tools.core.output import Progress, human_size
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.postgres.connection import tenant_databases
@@ -226,16 +226,17 @@ def back_up_tenant(
         log.info("backed up %s: %s", db, outcome.file)
     else:
         log.error("backup of %s failed: %s", db, outcome.error)
-    backup_status.record(
-        settings,
-        db,
-        ok=outcome.ok,
-        offsite=outcome.offsite if outcome.offsite != "disabled" else offsite_default,
-        error=outcome.error,
-        duration=outcome.duration_seconds,
-        size=outcome.size_bytes,
-        file=Path(outcome.file) if outcome.file else None,
-    )
+    with contextlib.suppress(ConfigError):  # a name no file may carry has no status file
+        backup_status.record(
+            settings,
+            db,
+            ok=outcome.ok,
+            offsite=outcome.offsite if outcome.offsite != "disabled" else offsite_default,
+            error=outcome.error,
+            duration=outcome.duration_seconds,
+            size=outcome.size_bytes,
+            file=Path(outcome.file) if outcome.file else None,
+        )
     return outcome
 
 

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from odoo_saas_tools.core.files import atomic_write_json
+from odoo_saas_tools.core.files import atomic_write_json, path_component
 from odoo_saas_tools.core.settings import Settings
 
 OFFSITE_STATES = ("verified", "failed", "disabled")
@@ -25,7 +25,7 @@ def status_dir(settings: Settings) -> Path:
 
 
 def status_path(settings: Settings, database: str) -> Path:
-    return status_dir(settings) / f"{database}.json"
+    return status_dir(settings) / f"{path_component(database)}.json"
 
 
 def empty(database: str) -> dict[str, Any]:

@@ -14,6 +14,19 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from odoo_saas_tools.core.errors import ConfigError
+
+
+def path_component(name: str, what: str = "database name") -> str:
+    """name, if it can be one file name inside a directory of ours and nothing else.
+
+    Database names come back from PostgreSQL, where anything is allowed (`../../x`): every one
+    passes here before it becomes part of a path (filestore, backup folder, status file).
+    """
+    if not name or name in (".", "..") or "/" in name or "\\" in name or "\x00" in name:
+        raise ConfigError(f"{what} {name!r} cannot be used as a file name: refusing it")
+    return name
+
 
 def atomic_write(
     path: Path,

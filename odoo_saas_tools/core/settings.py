@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from odoo_saas_tools.core.errors import ConfigError
+from odoo_saas_tools.core.files import path_component
 
 TRUE = {"1", "true", "yes", "on"}
 FALSE = {"0", "false", "no", "off", ""}
@@ -566,7 +567,7 @@ class Settings:
         return self.data_dir / "filestore"
 
     def filestore(self, db: str) -> Path:
-        return self.filestore_root / db
+        return self.filestore_root / path_component(db)
 
     @property
     def sessions_dir(self) -> Path:

@@ -13,6 +13,7 @@ import psycopg2.extensions
 from psycopg2 import sql
 
 from odoo_saas_tools.core.errors import SaasError
+from odoo_saas_tools.core.files import path_component
 from odoo_saas_tools.core.odoo_series import ODOO_SERIES
 from odoo_saas_tools.core.settings import Settings
 
@@ -139,6 +140,7 @@ def tenant_databases(settings: Settings, *, major: str = ODOO_SERIES) -> list[st
         if name.startswith(RESERVED_PREFIX) or not filter_allows(settings, name):
             continue
         try:
+            path_component(name)  # it becomes a folder and file names: never ../../somewhere
             version = odoo_version(settings, name)
         except SaasError as exc:
             log.warning("skipping %s: %s", name, exc)
