@@ -7,6 +7,8 @@ Odoo 19 reads ODOO_* and PG* variables over its configuration file, so the conta
 from __future__ import annotations
 
 import os
+import stat
+from pathlib import Path
 
 from odoo_saas_tools.core.settings import Settings
 
@@ -20,6 +22,21 @@ def odoo_environment(s: Settings, home: str | None = None) -> dict[str, str]:
         "ODOO_RC": str(s.odoo_conf),
         "PYTHONUNBUFFERED": "1",
     }
-    if s.deps_dir.is_dir():
+    if trusted_dir(s.deps_dir):
         env["PYTHONPATH"] = str(s.deps_dir)
     return env
+
+
+def trusted_dir(path: Path) -> bool:
+    """Whether code in path may be imported by this process: only we or root can write it.
+    Root running a probe (docker exec) must never import a `json.py` the runtime user
+    planted in ODOO_DEPS_DIR."""
+    try:
+        st = path.stat()
+    except OSError:
+        return False
+    return (
+        stat.S_ISDIR(st.st_mode)
+        and st.st_uid in (os.geteuid(), 0)
+        and not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+    )

@@ -18,7 +18,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from odoo_saas_tools.core import execute
-from odoo_saas_tools.core.errors import SaasError
+from odoo_saas_tools.core.errors import ConfigError, SaasError
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.preflight.addons_check import AddonsPath, hoster_addons
 from odoo_saas_tools.preflight.findings import ERROR, OK, WARNING, Report
@@ -99,7 +99,16 @@ def install(s: Settings, result: ProbeResult, specs: list[str]) -> None:
     """pip install --target deps_dir, with Odoo's installed versions as constraints."""
     if not result.has_pip:
         raise SaasError(f"{result.executable} has no pip: cannot install {', '.join(specs)}")
+    refused = [spec for spec in specs if not is_plain_requirement(spec)]
+    if refused:
+        # `name @ file:///...` or a URL runs a build backend of the addon author's choosing
+        raise ConfigError(
+            f"refusing to install {', '.join(refused)}: only plain package requirements "
+            "(name, optional version) are installed, never URLs or paths"
+        )
     s.deps_dir.mkdir(parents=True, exist_ok=True)
+    # A clean environment (no secret for a build backend to read) and wheels only (no code
+    # of a package runs while installing it).
     env = {"PIP_INDEX_URL": s.pip_index_url} if s.pip_index_url else {}
     log.warning(
         "installing missing Python packages %s into %s from %s",
@@ -125,15 +134,25 @@ def install(s: Settings, result: ProbeResult, specs: list[str]) -> None:
                 "--no-input",
                 "--disable-pip-version-check",
                 "--no-warn-script-location",
+                "--only-binary",
+                ":all:",
                 "--constraint",
                 fh.name,
                 *specs,
             ],
             env=env,
+            clean_env=True,
             secrets=[s.pip_index_url, *s.secret_values()],
             capture=True,
+            cwd=tempfile.gettempdir(),
             timeout=900,
         )
+
+
+def is_plain_requirement(spec: str) -> bool:
+    """`name`, `name[extra]>=1.2`, `name==1.0; python_version<"4"`: no URL, no path."""
+    head = spec.split(";", 1)[0]
+    return not ("@" in head or "://" in head or head.strip().startswith((".", "/", "-", "~")))
 
 
 def describe(r: dict[str, str], needs: Needs) -> str:

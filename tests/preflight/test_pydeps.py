@@ -127,3 +127,85 @@ def test_requirement_parsing_helpers(tmp_path):
     assert unchecked == ["-r other.txt"]
     assert dist_name("Bar_Baz[x]==2") == "bar-baz"
     assert index_for_log("https://user:tok@pypi.example/simple") == "https://pypi.example/simple"
+
+
+def sdist_index(base: Path, name: str, marker: Path) -> Path:
+    """An index holding only an sdist whose setup.py writes the environment it sees to marker."""
+    import io
+    import tarfile
+
+    setup = (
+        f"import os, pathlib\npathlib.Path({str(marker)!r}).write_text(repr(dict(os.environ)))\n"
+    )
+    base.mkdir(parents=True, exist_ok=True)
+    sdist = base / f"{name}-1.0.tar.gz"
+    with tarfile.open(sdist, "w:gz") as tar:
+        for path, text in {f"{name}-1.0/setup.py": setup, f"{name}-1.0/PKG-INFO": ""}.items():
+            data = text.encode()
+            info = tarfile.TarInfo(path)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    simple = base / "simple" / name
+    simple.mkdir(parents=True)
+    (simple / "index.html").write_text(f'<a href="{sdist.as_uri()}">{sdist.name}</a>\n')
+    return base / "simple"
+
+
+def test_fix_never_runs_a_package_build_nor_shows_it_secrets(no_odoo_env, addons_dir, tmp_path):
+    """Issue 11 item 13: a build backend run by `preflight --fix` wrote the AWS secret, master
+    and DB passwords to a file (pip had the full environment and built sdists)."""
+    marker = tmp_path / "build-saw"
+    index = sdist_index(tmp_path / "idx", "odoo-saas-pf-evil", marker)
+    write_addon(addons_dir, "needs_evil", files={"requirements.txt": "odoo-saas-pf-evil\n"})
+    env = {
+        **no_odoo_env,
+        "ODOO_AUTO_PATCH_DEPS": "true",
+        "PIP_INDEX_URL": index.as_uri(),
+        "AWS_SECRET_ACCESS_KEY": "aws-secret-never-seen-by-pip",
+    }
+    proc = run_cli(env, "preflight", "--fix", "--json", timeout=300)
+    assert not marker.exists(), marker.read_text()[:200] if marker.exists() else ""
+    assert findings(proc)["odoo-saas-pf-evil"][0]["status"] == "error"
+
+
+def test_fix_refuses_url_and_path_requirements(no_odoo_env, addons_dir, local_index):
+    """Issue 11 item 13: `name @ file:///...` requirements from a manifest were installed."""
+    from odoo_saas_tools.preflight.pydeps import is_plain_requirement
+
+    assert is_plain_requirement("foo[x]>=1.2; python_version>'3'")
+    for bad in ("foo @ file:///tmp/x", "https://evil/x.whl", "./local", "/abs/path"):
+        assert not is_plain_requirement(bad)
+    manifest = (
+        "{'name': 'a', 'version': '19.0.1.0.0', 'external_dependencies': "
+        f"{{'python': ['{PKG} @ file:///tmp/odoo-saas-evil.whl']}}}}"
+    )
+    write_addon(addons_dir, "needs_url", manifest)
+    env = {**no_odoo_env, "ODOO_AUTO_PATCH_DEPS": "true", "PIP_INDEX_URL": local_index.as_uri()}
+    proc = run_cli(env, "preflight", "--fix", "--json", timeout=300)
+    assert "never URLs or paths" in proc.stdout
+    assert not (Path(env["ODOO_DEPS_DIR"]) / MODULE).exists()
+
+
+def test_root_never_imports_from_a_deps_dir_the_runtime_user_can_write(tmp_path, saas_env):
+    """Issue 11 item 11: a `json.py` planted in ODOO_DEPS_DIR ran as uid 0 in root's probes."""
+    import os
+    import subprocess
+    import sys
+
+    from odoo_saas_tools.core.settings import Settings
+    from odoo_saas_tools.odoo.environment import odoo_environment
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root: the attack is on root's import path")
+    deps = tmp_path / "deps"
+    deps.mkdir()
+    marker = tmp_path / "ran-as-root"
+    (deps / "json.py").write_text(f"open({str(marker)!r}, 'w').write('pwned')\n")
+    os.chown(deps, 65534, 65534)  # the runtime user's directory
+    env = odoo_environment(Settings.from_env({**saas_env, "ODOO_DEPS_DIR": str(deps)}))
+    assert "PYTHONPATH" not in env
+    subprocess.run([sys.executable, "-c", "import json"], env=env, check=True)
+    assert not marker.exists()
+    os.chown(deps, 0, 0)  # root's own directory, not writable by others: trusted
+    env = odoo_environment(Settings.from_env({**saas_env, "ODOO_DEPS_DIR": str(deps)}))
+    assert env["PYTHONPATH"] == str(deps)
