@@ -59,4 +59,5 @@ def start(s: Settings, cmd: list[str], *, wait: bool = True) -> None:
     log.info("starting supervisord")
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execv(sys.executable, [sys.executable, "-m", "odoo_saas_tools", "supervise"])
+    argv = [sys.executable, "-m", "odoo_saas_tools", "supervise"]
+    os.execve(sys.executable, argv, s.supervisor_environment())

@@ -24,6 +24,13 @@ SIZE_SUFFIX = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 LOG_LEVELS = ("debug", "info", "warn", "error", "critical")
 SSE_MODES = ("", "AES256", "aws:kms")
+# Secrets only the backup programs use (off-site copies); nothing else keeps them.
+BACKUP_SECRETS = {
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "BACKUP_ENCRYPTION_PASSWORD",
+}
 ROLES = ("all", "web", "cron", "backup", "metrics")
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 # Filters that let every database through: with the manager listed, anyone sees every tenant.
@@ -539,6 +546,12 @@ class Settings:
             )
         if self.role == "all" and not self.auto_backup:
             out.append("ODOO_AUTO_BACKUP=false: no scheduled backups are taken")
+        if self.role == "all" and self.auto_backup and self.aws_secret_access_key:
+            out.append(
+                "the S3 keys run under Odoo's user in role all: a compromised addon could read "
+                "them; run the backup role in its own container (compose multi-tenant, the Helm "
+                "chart) or give this one a key that can only put objects (see docs/security.md)"
+            )
         if self.role == "all" and self.aws_s3_bucket and not self.auto_backup:
             out.append("AWS_S3_BUCKET is set but ODOO_AUTO_BACKUP=false: nothing is uploaded")
         if (
@@ -584,6 +597,20 @@ class Settings:
             for f in fields(self)
             if f.metadata["secret"] and getattr(self, f.name)
         ]
+
+    def supervisor_environment(self) -> dict[str, str]:
+        """The environment supervisord (and so Odoo's siblings) starts with: this container's,
+        less every secret no supervised program of this role needs. Odoo runs as the same user
+        as supervisord and can read /proc/<pid>/environ of both: the clear master password
+        never stays there, and the S3 keys only where the backup scheduler runs."""
+        keep = {"ODOO_DB_PASSWORD", "ODOO_REDIS_PASSWORD", "ODOO_REDIS_URL"}  # also in odoo.conf
+        if self.runs_metrics:
+            keep.add("ODOO_METRICS_PASSWORD")
+        if self.runs_backup_scheduler:
+            keep |= BACKUP_SECRETS
+        secret = {f.metadata["env"] for f in fields(self) if f.metadata["secret"]}
+        dropped = {n for s in secret - keep for n in (s, f"{s}_FILE")}
+        return {k: v for k, v in os.environ.items() if k not in dropped}
 
     def libpq_env(self, dbname: str | None = None) -> dict[str, str]:
         """Connection settings for libpq tools (psql, pg_dump): in the environment, never argv."""
