@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from odoo_saas_tools.backups import archive
+from odoo_saas_tools.backups import archive, restic
 from odoo_saas_tools.core.errors import SaasError
 from odoo_saas_tools.core.output import Progress
 from odoo_saas_tools.core.settings import Settings
@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 
 TEMP_PREFIX = RESERVED_PREFIX + "restore_"  # the database being loaded
 OLD_PREFIX = RESERVED_PREFIX + "replaced_"  # a tenant replaced by --force, until dropped
+RESTIC = "restic"  # the kind of a restic:TENANT[@ID|@TIME] source
 _CHUNK = 1024 * 1024
 
 
@@ -74,7 +75,7 @@ def restore_backup(
     progress: bool = False,
     lock: bool = True,
 ) -> RestoreResult:
-    """Restore `source` (a file or s3:// URL) as tenant `name`; see the module docstring.
+    """Restore `source` (a file, s3:// URL or restic:TENANT[@ID|@TIME]) as tenant `name`.
 
     Keeps the database identity (uuid, secret) unless `copy`; `neutralize` runs the installed
     modules' neutralize.sql. `lock=False` for callers already holding the tenant's lock.
@@ -95,13 +96,20 @@ def restore_backup(
             raise SaasError(
                 f"{live_fs} exists without a database {name}; restore with --force to replace it"
             )
-        path = stack.enter_context(_local_file(settings, source))
-        kind = archive.detect(path)
+        snapshot = restic.parse_source(source, settings)
+        if snapshot is not None:
+            path, kind = Path(str(source)), RESTIC
+        else:
+            path = stack.enter_context(_local_file(settings, source))
+            kind = archive.detect(path)
         tmp = TEMP_PREFIX + uuid.uuid4().hex[:12]
         tmp_fs = settings.filestore(tmp)
         try:
             databases.create_empty(settings, tmp)
-            count = load_backup(settings, tmp, path, kind, tmp_fs, jobs, progress)
+            if snapshot is not None:
+                source, count = restic.load_snapshot(settings, tmp, snapshot, tmp_fs)
+            else:
+                count = load_backup(settings, tmp, path, kind, tmp_fs, jobs, progress)
             version = _require_odoo(settings, tmp, path)
             if not version.startswith("19.0"):
                 log.warning(
