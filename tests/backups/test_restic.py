@@ -297,3 +297,31 @@ def test_run_killed_mid_upload_leaves_a_consistent_repository(restic_env, seawee
     assert len(restic.snapshots(settings, db)) == 2
     assert "no errors were found" in restic.check(settings)
     assert ACCESS_KEY not in proc2.stdout
+
+
+def test_status_file_and_exporter_carry_added_bytes_and_repository_size(settings):
+    from prometheus_client import generate_latest
+
+    from odoo_saas_tools.backups import status as backup_status
+    from odoo_saas_tools.observability.metrics import backups as metric_backups
+    from odoo_saas_tools.observability.metrics.collector import families
+
+    backup_status.record(settings, "a", ok=True, offsite="verified", added=10, repository_size=500)
+    backup_status.record(settings, "b", ok=True, offsite="verified", when=1.0)
+    backup_status.record(settings, "a", ok=False, offsite="failed", error="x")  # keeps them
+    statuses = metric_backups.read_statuses(settings)
+    assert statuses["a"].last_added_bytes == 10 and statuses["a"].repository_size_bytes == 500
+    assert statuses["b"].last_added_bytes is None
+
+    class Registry:
+        def collect(self):
+            from odoo_saas_tools.observability.metrics.database import TenantScan
+            from odoo_saas_tools.observability.metrics.refresher import Snapshot
+
+            scan = TenantScan("19.0.1.3", 0)
+            return families(Snapshot(backups=statuses, tenants={"a": scan, "b": scan}))
+
+    text = generate_latest(Registry()).decode()  # type: ignore[arg-type]
+    assert 'odoo_backup_last_added_bytes{database="a"} 10.0' in text
+    assert "odoo_backup_repository_size_bytes 500.0" in text
+    assert 'odoo_backup_last_added_bytes{database="b"}' not in text
