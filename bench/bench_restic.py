@@ -8,7 +8,7 @@ BACKUP_S3_PREFIX under the configured one), so figures never mix; they are delet
     python bench/bench_restic.py bench_tenant [--days 28] [--rounds 3]
 
 1. unchanged tenant: first and second `backup run` (bytes added, time);
-2. a neutralized clone (`db clone --neutralize`) backed up after its source: bytes added
+2. a neutralized clone (`db clone`) backed up after its source: bytes added
    against its dump;
 3. restore: `db restore X restic:TENANT` against `odoo db load X` of Odoo's zip;
 4. a copy of the tenant changing 1 % of its padding rows and adding 1 % new attachments per
@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bucket after one full backup: {human_size(full)}")
 
         # 2. a neutralized clone
-        odoo_saas("db", "clone", name, clone, "--neutralize")
+        odoo_saas("db", "clone", name, clone)  # neutralized by default
         _t, cl = run_backup(clone)
         dump = dump_size(settings, clone)
         print(
