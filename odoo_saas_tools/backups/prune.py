@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from odoo_saas_tools.backups import restic
 from odoo_saas_tools.backups import s3 as s3mod
 from odoo_saas_tools.backups.names import (
     default_dir,
@@ -126,6 +127,8 @@ def prune_all(
     now: datetime | None = None,
 ) -> list[PruneResult]:
     """Every tenant that has backups here or in the bucket."""
+    if restic.enabled(settings):
+        return _prune_all_restic(settings, dry_run=dry_run, databases=databases, now=now)
     remote_all: dict[str, list[s3mod.RemoteBackup]] = {}
     client = None
     if settings.s3_enabled:
@@ -162,3 +165,25 @@ def prune_replaced(
         prune_tenant(settings, db, dry_run=dry_run, now=now, remote=False, directory=directory)
         for db in tenants
     ]
+
+
+def _prune_all_restic(
+    settings: Settings,
+    *,
+    dry_run: bool,
+    databases: list[str] | None,
+    now: datetime | None,
+) -> list[PruneResult]:
+    """Local files as usual; in the repository `restic forget` per tenant, then `restic prune`."""
+    restic.open_repository(settings)
+    tenants = sorted({s.tenant for s in restic.snapshots(settings)})
+    results = []
+    for db in databases or sorted(set(local_databases(settings)) | set(tenants)):
+        result = prune_tenant(settings, db, dry_run=dry_run, remote=False, now=now)
+        forgot = restic.forget(settings, db, dry_run=dry_run)
+        result.kept_remote = [(f"{restic.SCHEME}{db}@{i[:8]}", ["policy"]) for i in forgot.kept]
+        result.deleted_remote = [f"{restic.SCHEME}{db}@{i[:8]}" for i in forgot.removed]
+        results.append(result)
+    if not dry_run:
+        restic.prune(settings)
+    return results

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from odoo_saas_tools.backups import archive
+from odoo_saas_tools.backups import archive, restic
 from odoo_saas_tools.core.errors import ConfigError, SaasError
 from odoo_saas_tools.core.odoo_series import ODOO_SERIES, is_current
 from odoo_saas_tools.core.output import Progress
@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 
 TEMP_PREFIX = RESERVED_PREFIX + "restore_"  # the database being loaded
 OLD_PREFIX = RESERVED_PREFIX + "replaced_"  # a tenant replaced by --force, until dropped
+RESTIC = "restic"  # the kind of a restic:TENANT[@ID|@TIME] source
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ def restore_backup(
     any_version: bool = False,
     last_backup: bool = True,
 ) -> RestoreResult:
-    """Restore `source` (a file or s3:// URL) as tenant `name`; see the module docstring.
+    """Restore `source` (a file, s3:// URL or restic:TENANT[@ID|@TIME]) as tenant `name`.
 
     Keeps the database identity (uuid, secret) unless `copy`; `neutralize` runs the installed
     modules' neutralize.sql. `lock=False` for callers already holding the tenant's lock.
@@ -106,11 +107,16 @@ def restore_backup(
             raise SaasError(
                 f"{live_fs} exists without a database {name}; restore with --force to replace it"
             )
-        path = stack.enter_context(_local_file(settings, source))
-        kind = archive.detect(path)
-        manifest = archive.read_manifest(path, kind)
+        snapshot = restic.parse_source(source, settings)
+        if snapshot is not None:
+            path, kind = Path(str(source)), RESTIC
+            manifest = None
+        else:
+            path = stack.enter_context(_local_file(settings, source))
+            kind = archive.detect(path)
+            manifest = archive.read_manifest(path, kind)
+            archive.check_room(path, kind, settings.data_dir)
         _check_origin(name, path, manifest, from_other_tenant or not exists, any_version)
-        archive.check_room(path, kind, settings.data_dir)
         tmp = TEMP_PREFIX + uuid.uuid4().hex[:12]
         tmp_fs = settings.filestore(tmp)
         # Held for the whole restore: a sweep sees the scratch database as in use, not orphaned.
@@ -118,7 +124,10 @@ def restore_backup(
         try:
             databases.create_empty(settings, tmp)
             databases.set_comment(settings, tmp, journal("restore", name, "scratch"))
-            count = load_backup(settings, tmp, path, kind, tmp_fs, jobs, progress)
+            if snapshot is not None:
+                source, count = restic.load_snapshot(settings, tmp, snapshot, tmp_fs)
+            else:
+                count = load_backup(settings, tmp, path, kind, tmp_fs, jobs, progress)
             version = _require_odoo(settings, tmp, path)
             if not is_current(version) and not any_version:
                 raise ConfigError(

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from odoo_saas_tools.backups import s3
+from odoo_saas_tools.backups import restic, s3
 from odoo_saas_tools.backups import status as backup_status
 from odoo_saas_tools.backups.names import (
     default_dir,
@@ -59,6 +59,8 @@ class TenantOutcome:
     uploaded: list[str] = field(default_factory=list)
     pruned_local: int = 0
     pruned_remote: int = 0
+    added_bytes: int | None = None  # restic: what the run added to the repository
+    repository_size_bytes: int | None = None  # restic: the repository after the run
 
     @property
     def ok(self) -> bool:
@@ -91,6 +93,9 @@ class RunSummary:
         offsite = [o for o in good if o.offsite == "verified"]
         if offsite:
             parts.append(f"{len(offsite)} verified off-site")
+        added = [o.added_bytes for o in good if o.added_bytes is not None]
+        if added:
+            parts.append(f"{human_size(sum(added))} added to the restic repository")
         pruned = sum(o.pruned_local + o.pruned_remote for o in self.outcomes)
         if pruned:
             parts.append(f"{pruned} old backup(s) pruned")
@@ -186,27 +191,30 @@ def back_up_tenant(
     offsite_default = "failed" if settings.s3_enabled else "disabled"
     try:
         with tenant_lock(settings, db, operation="backup"):
-            directory = default_dir(settings, db)
-            directory.mkdir(parents=True, exist_ok=True)
-            result = backup(settings, db, directory, fmt)
-            outcome.file = str(result.path)
-            outcome.size_bytes = int(result.size_bytes)
-            if stop.is_set():  # a complete local backup; its upload is left to the next run
-                raise SaasError("interrupted before the off-site copy")
-            if settings.s3_enabled:
-                try:
-                    outcome.uploaded = upload_missing(settings, db, client)
-                except SaasError as exc:
-                    outcome.offsite = "failed"
-                    raise SaasError(f"off-site copy failed (local file kept): {exc}") from exc
-                outcome.offsite = "verified"
-            try:
-                pruned = prune_tenant(settings, db, remote=settings.s3_enabled, s3=client)
-            except SaasError as exc:  # the backup itself is good; retention retries next run
-                log.warning("retention for %s failed: %s", db, exc)
+            if restic.enabled(settings):
+                _restic_tenant(settings, db, outcome, stop)
             else:
-                outcome.pruned_local = len(pruned.deleted_local)
-                outcome.pruned_remote = len(pruned.deleted_remote)
+                directory = default_dir(settings, db)
+                directory.mkdir(parents=True, exist_ok=True)
+                result = backup(settings, db, directory, fmt)
+                outcome.file = str(result.path)
+                outcome.size_bytes = int(result.size_bytes)
+                if stop.is_set():  # a complete local backup; its upload is left to the next run
+                    raise SaasError("interrupted before the off-site copy")
+                if settings.s3_enabled:
+                    try:
+                        outcome.uploaded = upload_missing(settings, db, client)
+                    except SaasError as exc:
+                        outcome.offsite = "failed"
+                        raise SaasError(f"off-site copy failed (local file kept): {exc}") from exc
+                    outcome.offsite = "verified"
+                try:
+                    pruned = prune_tenant(settings, db, remote=settings.s3_enabled, s3=client)
+                except SaasError as exc:  # the backup itself is good; retention retries next run
+                    log.warning("retention for %s failed: %s", db, exc)
+                else:
+                    outcome.pruned_local = len(pruned.deleted_local)
+                    outcome.pruned_remote = len(pruned.deleted_remote)
         outcome.state = "ok"
     except BusyError as exc:
         outcome.state = "busy"
@@ -236,8 +244,29 @@ def back_up_tenant(
             duration=outcome.duration_seconds,
             size=outcome.size_bytes,
             file=Path(outcome.file) if outcome.file else None,
+            added=outcome.added_bytes,
+            repository_size=outcome.repository_size_bytes,
         )
     return outcome
+
+
+def _restic_tenant(
+    settings: Settings, db: str, outcome: TenantOutcome, stop: threading.Event
+) -> None:
+    """BACKUP_OFFSITE=restic: a snapshot in the repository is the backup; then retention."""
+    outcome.offsite = "failed"
+    result = restic.back_up(settings, db)
+    outcome.file = result.source
+    outcome.size_bytes = result.size_bytes
+    outcome.added_bytes = result.added_bytes
+    outcome.offsite = "verified"  # restic writes a snapshot only once its data is stored
+    if stop.is_set():
+        return
+    try:
+        outcome.pruned_remote = len(restic.forget(settings, db).removed)
+        outcome.repository_size_bytes = restic.repository_size(settings)
+    except SaasError as exc:  # the snapshot is good; retention retries next run
+        log.warning("retention for %s failed: %s", db, exc)
 
 
 def run_all(
@@ -261,10 +290,16 @@ def run_all(
         for path in sweep_partials(settings.backup_dir):
             log.warning("removed %s, left by an interrupted backup", path)
         names = databases if databases is not None else tenant_databases(settings)
+        if restic.enabled(settings) and names:
+            restic.open_repository(settings, create=True)  # a wrong password stops here
         workers = max(1, min(concurrency or settings.backup_concurrency, len(names) or 1))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="backup") as pool:
             # one S3 client for the run (thread-safe; building one costs ~0.1 s)
-            client = s3.client(settings) if settings.s3_enabled else None
+            client = (
+                s3.client(settings)
+                if settings.s3_enabled and not restic.enabled(settings)
+                else None
+            )
             futures = [
                 pool.submit(
                     back_up_tenant, settings, db, fmt=fmt, backup=backup, stop=stop, client=client
@@ -280,6 +315,11 @@ def run_all(
         if stop.is_set():
             for path in sweep_partials(settings.backup_dir):
                 log.info("removed partial file %s", path)
+        elif restic.enabled(settings) and restic.prune_due(settings):
+            try:
+                restic.prune(settings)
+            except SaasError as exc:  # the backups are good; prune is retried next run
+                log.error("restic prune failed: %s", exc)
     return RunSummary(
         outcomes,
         time.monotonic() - started,

@@ -2,7 +2,8 @@
 
 `$BACKUP_DIR/.status/<database>.json`, written atomically (temp file + rename), keys:
 database, last_success, last_failure (unix seconds or null), last_error, last_duration_seconds,
-last_size_bytes, failures_total (cumulative), last_file, offsite ("verified"|"failed"|"disabled").
+last_size_bytes, failures_total (cumulative), last_file, offsite ("verified"|"failed"|"disabled");
+with BACKUP_OFFSITE=restic also last_added_bytes and repository_size_bytes.
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ from odoo_saas_tools.core.files import atomic_write_json, path_component
 from odoo_saas_tools.core.settings import Settings
 
 OFFSITE_STATES = ("verified", "failed", "disabled")
+# Written only by the restic engine (BACKUP_OFFSITE=restic): bytes the last run added to the
+# repository, and the repository's size after it.
+RESTIC_KEYS = ("last_added_bytes", "repository_size_bytes")
 _lock = threading.Lock()
 
 
@@ -50,7 +54,7 @@ def read_status(settings: Settings, database: str) -> dict[str, Any]:
     except (OSError, ValueError):
         return data
     if isinstance(loaded, dict):
-        data.update({k: v for k, v in loaded.items() if k in data})
+        data.update({k: v for k, v in loaded.items() if k in data or k in RESTIC_KEYS})
     return data
 
 
@@ -65,6 +69,8 @@ def record(
     size: int | None = None,
     file: Path | None = None,
     when: float | None = None,
+    added: int | None = None,
+    repository_size: int | None = None,
 ) -> dict[str, Any]:
     """Update the tenant's status after one backup attempt and return it."""
     assert offsite in OFFSITE_STATES
@@ -85,5 +91,9 @@ def record(
         if file is not None:
             data["last_file"] = str(file)
         data["offsite"] = offsite
+        if added is not None:
+            data["last_added_bytes"] = int(added)
+        if repository_size is not None:
+            data["repository_size_bytes"] = int(repository_size)
         atomic_write_json(status_path(settings, database), data)
     return data

@@ -4,6 +4,7 @@ The checksum check re-reads the file and compares it with the sha256 recorded wh
 written (`<file>.sha256`), then checks the container (zip members, dump header, gzip stream).
 `--restore-test` loads it into a scratch database with the reserved prefix (never a tenant name,
 never served), checks that it is an Odoo 19 database, and drops it with its filestore.
+A restic source (restic:TENANT[@ID|@TIME]) is verified by `restic check` of the repository.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from odoo_saas_tools.backups import archive
+from odoo_saas_tools.backups import archive, restic
 from odoo_saas_tools.backups.names import parse_backup_name, read_checksum, sha256_file
-from odoo_saas_tools.core.errors import SaasError
+from odoo_saas_tools.core.errors import ConfigError, SaasError
 from odoo_saas_tools.core.odoo_series import ODOO_SERIES, is_current
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.postgres import databases
@@ -97,7 +98,13 @@ def _restore_test(settings: Settings, path: Path, kind: str, scratch: str) -> tu
     try:
         databases.create_empty(settings, scratch)
         databases.set_comment(settings, scratch, restore.journal("verify", "", "scratch"))
-        restore.load_backup(settings, scratch, path, kind, settings.filestore(scratch), None, False)
+        if kind == restore.RESTIC:
+            source = restic.parse_source(path, settings)
+            assert source is not None
+            restic.load_snapshot(settings, scratch, source, settings.filestore(scratch))
+        else:
+            fs = settings.filestore(scratch)
+            restore.load_backup(settings, scratch, path, kind, fs, None, False)
         with connect(settings, scratch) as conn, conn.cursor() as cr:
             version = base_version(cr)
             if version is None:
@@ -123,5 +130,26 @@ def verify(settings: Settings, path: Path, *, restore: bool = False) -> VerifyRe
     if restore:
         result.restore_test = True
         result.odoo_version, result.installed_modules = restore_test(settings, path, kind)
+    result.duration_seconds = round(time.monotonic() - started, 3)
+    return result
+
+
+def verify_restic(settings: Settings, text: str, *, restore: bool = False) -> VerifyResult:
+    """`restic check` of the repository; with `restore` also load the snapshot `text` names
+    (restic:TENANT[@ID|@TIME]) into a scratch database. `restic:` alone checks only."""
+    from odoo_saas_tools.backups.restore import RESTIC
+
+    started = time.monotonic()
+    source = restic.parse_source(text, settings) if text != restic.SCHEME else None
+    if restore and source is None:
+        raise ConfigError("--restore-test needs a snapshot: restic:TENANT[@ID|@TIME]")
+    name = text
+    if source is not None:
+        name = restic.resolve(settings, source).source  # fails early if there is none
+    line = restic.check(settings)
+    result = VerifyResult(name, "", restic.repository_size(settings), f"restic ({line})")
+    if restore:
+        result.restore_test = True
+        result.odoo_version, result.installed_modules = restore_test(settings, Path(name), RESTIC)
     result.duration_seconds = round(time.monotonic() - started, 3)
     return result

@@ -319,6 +319,27 @@ class Settings:
         choices=SSE_MODES,
     )
     aws_s3_sse_kms_key_id: str = var("AWS_S3_SSE_KMS_KEY_ID", "KMS key for aws:kms.", "")
+    backup_offsite: str = var(
+        "BACKUP_OFFSITE",
+        "Off-site engine: `s3` (verified copies of each backup file) or `restic` (deduplicated, "
+        "encrypted snapshots in a restic repository under BACKUP_S3_PREFIX, see docs/backups.md).",
+        "s3",
+        kind="choice",
+        choices=("s3", "restic"),
+    )
+    backup_encryption_password: str = var(
+        "BACKUP_ENCRYPTION_PASSWORD",
+        "Key of the restic repository (client-side encryption); required with "
+        "BACKUP_OFFSITE=restic. Losing it loses every snapshot.",
+        "",
+        secret=True,
+    )
+    backup_prune_schedule: str = var(
+        "BACKUP_PRUNE_SCHEDULE",
+        "Cron expression (BACKUP_TZ) of `restic prune`, run after the first backup run due.",
+        "0 3 * * 0",
+        kind="cron",
+    )
 
     # --- Metrics and health -----------------------------------------------------------------
     metrics_enabled: bool = var(
@@ -499,6 +520,14 @@ class Settings:
             )
         if self.aws_s3_sse == "aws:kms" and not self.aws_s3_sse_kms_key_id:
             out.append("AWS_S3_SSE=aws:kms needs AWS_S3_SSE_KMS_KEY_ID")
+        if self.backup_offsite == "restic":
+            if not self.backup_encryption_password:
+                out.append(
+                    "BACKUP_OFFSITE=restic needs BACKUP_ENCRYPTION_PASSWORD (or "
+                    "BACKUP_ENCRYPTION_PASSWORD_FILE): the repository is encrypted with it"
+                )
+            if not self.aws_s3_bucket:
+                out.append("BACKUP_OFFSITE=restic needs AWS_S3_BUCKET (the repository's bucket)")
         for name in self.db_name:
             if not re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+", name) or len(name.encode()) > 63:
                 out.append(

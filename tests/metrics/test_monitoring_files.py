@@ -52,7 +52,7 @@ def exported_names() -> set[str]:
 
     class Full:
         def snapshot(self) -> Figures:
-            status = backups.BackupStatus("t", 1.0, 2.0, 3.0, 4, 5, "verified")
+            status = backups.BackupStatus("t", 1.0, 2.0, 3.0, 4, 5, "verified", 6, 7)
             return Figures(
                 odoo_up=True,
                 database_up=True,

@@ -1,11 +1,14 @@
-"""`backup list`: the backups kept for each tenant, here or (--remote) in the bucket."""
+"""`backup list`: the backups kept for each tenant, here or (--remote) in the bucket.
+
+With BACKUP_OFFSITE=restic, --remote lists the repository's snapshots (restic:TENANT@ID).
+"""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
-from odoo_saas_tools.backups import s3
+from odoo_saas_tools.backups import restic, s3
 from odoo_saas_tools.backups.names import offsite_url, parse_backup_name, read_checksum
 from odoo_saas_tools.backups.prune import local_backups, local_databases
 from odoo_saas_tools.core.errors import ConfigError
@@ -18,7 +21,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "list", help="list backups (local, or --remote in S3)", description=__doc__
     )
     p.add_argument("databases", nargs="*", metavar="DB", help="only these tenants")
-    p.add_argument("--remote", action="store_true", help="list the off-site copies in S3")
+    p.add_argument(
+        "--remote", action="store_true", help="list the off-site copies (or restic snapshots)"
+    )
     p.add_argument("--json", action="store_true", help="print the list as JSON")
     p.set_defaults(func=run)
 
@@ -47,6 +52,19 @@ def remote_rows(settings: Settings, databases: list[str]) -> list[dict[str, Any]
     if not settings.s3_enabled:
         raise ConfigError("AWS_S3_BUCKET is not set: there are no off-site copies to list")
     wanted = set(databases)
+    if restic.enabled(settings):
+        return [
+            {
+                "database": snap.tenant,
+                "url": snap.source,
+                "snapshot_id": snap.id,
+                "taken_at": snap.time.isoformat(),
+                "odoo_version": snap.odoo_version,
+                "size_bytes": None,
+            }
+            for snap in restic.snapshots(settings)
+            if not wanted or snap.tenant in wanted
+        ]
     return [
         {
             "database": b.database,
@@ -77,8 +95,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 for f, on in (("no-checksum", not row["sha256"]), ("off-site", row["offsite"]))
                 if on
             )
-        print(
-            f"{row['database']:<30} {row['taken_at']:<25} {human_size(row['size_bytes']):>10}  "
-            f"{where} {flags}".rstrip()
-        )
+        size = human_size(row["size_bytes"]) if row["size_bytes"] is not None else "-"
+        print(f"{row['database']:<30} {row['taken_at']:<25} {size:>10}  {where} {flags}".rstrip())
     return 0

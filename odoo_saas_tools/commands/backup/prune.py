@@ -2,6 +2,8 @@
 
 BACKUP_RETENTION_DAYS, or BACKUP_KEEP_DAILY/WEEKLY/MONTHLY when any is set; the newest good
 backup of each tenant is always kept. `--dry-run` only shows what would be deleted.
+With BACKUP_OFFSITE=restic the policy forgets each tenant's snapshots, then `restic prune`
+removes the data nothing references any more (under an exclusive lock).
 """
 
 from __future__ import annotations
@@ -41,7 +43,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         for path in r.deleted_local:
             print(f"{verb} {path}")
         for key in r.deleted_remote:
-            print(f"{verb} s3://{settings.aws_s3_bucket}/{key}")
+            print(
+                f"{verb} {key}"
+                if key.startswith("restic:")
+                else f"{verb} s3://{settings.aws_s3_bucket}/{key}"
+            )
         total += len(r.deleted_local) + len(r.deleted_remote)
     policy = Policy.from_settings(settings).describe()
     print(f"backup prune: {policy}; {len(results)} tenant(s), {verb} {total} backup(s)")

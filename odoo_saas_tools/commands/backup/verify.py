@@ -2,7 +2,9 @@
 
 With `--restore-test` it is also restored into a scratch database (reserved odoo_saas_
 prefix), checked to be an Odoo 19 database, and dropped. FILE may be an s3:// URL: it is
-downloaded (and checked) into a temporary directory first. Exit 0 good, 1 damaged or failing.
+downloaded (and checked) into a temporary directory first. FILE `restic:` runs `restic check`
+on the repository (BACKUP_OFFSITE=restic); `restic:TENANT[@ID|@TIME]` also names the snapshot
+that --restore-test loads. Exit 0 good, 1 damaged or failing.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from odoo_saas_tools.backups.verify import VerifyResult, verify
+from odoo_saas_tools.backups.verify import VerifyResult, verify, verify_restic
 from odoo_saas_tools.core.output import human_size, print_json
 from odoo_saas_tools.core.settings import Settings
 
@@ -22,7 +24,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="check a backup's recorded checksum (and --restore-test)",
         description=__doc__,
     )
-    p.add_argument("file", metavar="FILE", help="a backup file, or s3://BUCKET/KEY")
+    p.add_argument(
+        "file", metavar="FILE", help="a backup file, s3://BUCKET/KEY, or restic:[TENANT[@ID|@TIME]]"
+    )
     p.add_argument(
         "--restore-test",
         action="store_true",
@@ -33,6 +37,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    if args.file.startswith("restic:"):
+        return _report(args, verify_restic(settings, args.file, restore=args.restore_test))
     if args.file.startswith("s3://"):
         from odoo_saas_tools.backups import s3
 
@@ -48,6 +54,8 @@ def _report(args: argparse.Namespace, result: VerifyResult) -> int:
         print_json(result.as_dict())
         return 0
     line = f"OK {args.file}: sha256 matches, {result.container}, {human_size(result.size_bytes)}"
+    if not result.sha256:  # restic: the repository's own check
+        line = f"OK {result.file}: {result.container}, repository {human_size(result.size_bytes)}"
     if result.restore_test:
         line += (
             f"; restores as Odoo {result.odoo_version} "

@@ -1,7 +1,9 @@
 """`db restore NAME FILE`: restore a backup as tenant NAME, losing nothing if it fails.
 
 FILE is our zip or dump, Odoo's own zip or dump, a .sql.gz or a .sql (detected from the
-content), or an s3:// URL of an off-site copy (downloaded and checked first). An existing NAME
+content), an s3:// URL of an off-site copy (downloaded and checked first), or a restic snapshot:
+restic:TENANT (its latest), restic:TENANT@<snapshot id>, restic:TENANT@2026-11-20T06:00 (the
+newest at or before that time, BACKUP_TZ unless a zone is given). An existing NAME
 is refused unless --force; with --force the current tenant stays until the new one is fully
 loaded, then they are swapped. Any SQL error fails the restore (Odoo's own restore ignores
 them). The database identity (uuid, secret) is kept, as disaster recovery needs; --copy gives
@@ -30,12 +32,14 @@ from odoo_saas_tools.core.settings import Settings
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "restore",
-        help="restore a backup file (or s3:// URL) as a tenant",
+        help="restore a backup file (s3:// URL, restic snapshot) as a tenant",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("name", metavar="NAME", help="the tenant database to create or replace")
-    p.add_argument("source", metavar="FILE", help="backup file or s3://bucket/key")
+    p.add_argument(
+        "source", metavar="FILE", help="backup file, s3://bucket/key or restic:TENANT[@ID|@TIME]"
+    )
     p.add_argument(
         "--force",
         action="store_true",

@@ -31,6 +31,8 @@ class BackupStatus:
     last_size_bytes: int | None
     failures_total: int
     offsite: str
+    last_added_bytes: int | None = None  # restic engine only
+    repository_size_bytes: int | None = None  # restic engine only
 
 
 def _number(data: dict, key: str, kind: type) -> float | int | None:
@@ -59,6 +61,8 @@ def parse_status(data: object) -> BackupStatus:
         last_size_bytes=_number(data, "last_size_bytes", int),
         failures_total=int(failures),
         offsite=offsite if isinstance(offsite, str) else "disabled",
+        last_added_bytes=_number(data, "last_added_bytes", int),
+        repository_size_bytes=_number(data, "repository_size_bytes", int),
     )
 
 

@@ -148,10 +148,26 @@ def _backup_families(snap: Figures, tenants: list[str]) -> Iterator[Metric]:
         "1 when the last off-site copy was verified, 0 when it failed (absent: disabled).",
         labels=DB,
     )
+    added = _gauge(
+        "odoo_backup_last_added_bytes",
+        "Bytes the last backup added to the restic repository (BACKUP_OFFSITE=restic).",
+        labels=DB,
+    )
+    repository = _gauge(
+        "odoo_backup_repository_size_bytes",
+        "Size of the restic repository after the latest backup (BACKUP_OFFSITE=restic).",
+    )
+    latest: tuple[float, int] | None = None
     for name in tenants:
         status = snap.backups.get(name)
         if status is None:
             continue
+        if status.last_added_bytes is not None:
+            added.add_metric([name], status.last_added_bytes)
+        if status.repository_size_bytes is not None:
+            when = status.last_success or 0.0
+            if latest is None or when >= latest[0]:
+                latest = (when, status.repository_size_bytes)
         if status.last_success is not None:
             success.add_metric([name], status.last_success)
         if status.last_failure is not None:
@@ -163,7 +179,9 @@ def _backup_families(snap: Figures, tenants: list[str]) -> Iterator[Metric]:
         failures.add_metric([name], status.failures_total)
         if status.offsite in OFFSITE_OK:
             offsite.add_metric([name], OFFSITE_OK[status.offsite])
-    yield from (success, failure, duration, size, failures, offsite)
+    if latest is not None:
+        repository.add_metric([], latest[1])
+    yield from (success, failure, duration, size, failures, offsite, added, repository)
 
 
 class OdooCollector(Collector):
