@@ -80,13 +80,17 @@ def create_backup(
     *,
     progress: bool = False,
     lock: bool = True,
+    as_name: str | None = None,
 ) -> BackupResult:
     """Back up tenant `db` into `directory` (default $BACKUP_DIR/<db>/) as zip, dump or sql.gz.
+
+    `as_name`: the tenant's name when db is the tenant under a hidden name (drop's last
+    backup): the file and its manifest carry as_name, so it restores as that tenant.
 
     `lock=False` is for callers that already hold the tenant's lock (e.g. drop's last backup).
     Raises SaasError (BusyError when another operation holds the tenant).
     """
-    check_name(db)
+    label = check_name(as_name) if as_name else check_name(db)
     if fmt not in FORMATS:
         raise ConfigError(f"unknown backup format {fmt!r} (choose {', '.join(FORMATS)})")
     directory = Path(directory) if directory else backup_names.default_dir(settings, db)
@@ -96,15 +100,16 @@ def create_backup(
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         if directory == backup_names.default_dir(settings, db):
             backup_names.sweep_partials(directory)  # left by a killed backup
-        final = directory / backup_names.backup_name(db, fmt)
+        final = directory / backup_names.backup_name(label, fmt)
         if final.exists():  # two backups within the same second
             time.sleep(1.0)
-            final = directory / backup_names.backup_name(db, fmt)
+            final = directory / backup_names.backup_name(label, fmt)
         partial_fd, partial = backup_names.new_partial(final)
         temps = [partial]
         started = time.monotonic()
         try:
             with _snapshot(settings, db) as snap:
+                snap.manifest["db_name"] = label
                 if fmt == "sql.gz":
                     _check_space(directory, snap.db_size // 4)
                     sha, size = _write_sql_gz(settings, db, snap, partial_fd)

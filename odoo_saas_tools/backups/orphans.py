@@ -2,13 +2,14 @@
 
 A restore loads into a hidden scratch database and swaps it in by renames; a SIGKILL, an
 out-of-memory kill or a PostgreSQL restart can stop it anywhere. Every hidden database carries a
-journal (its comment, see restore.journal) naming the tenant it belongs to, and its maker holds
+journal (its comment, see databases.journal) naming the tenant it belongs to, and its maker holds
 locks while it works, so a later run can tell an orphan from work in progress:
 
 - a scratch database (restore, verify) nobody holds is dropped with its filestore;
 - a replaced tenant whose tenant database exists again was swapped out for good: dropped;
 - a replaced tenant whose tenant database is missing was cut off mid-swap: it is put back
-  (database and filestore), so the tenant is online again as it was before the restore.
+  (database and filestore), so the tenant is online again as it was before the restore;
+- a tenant renamed away by a drop that was killed before it dropped it is put back too.
 
 Run by `odoo-saas db sweep` and by pre-flight at every start of the stack.
 """
@@ -27,6 +28,7 @@ from odoo_saas_tools.postgres import databases
 from odoo_saas_tools.postgres.connection import RESERVED_PREFIX
 from odoo_saas_tools.postgres.locks import advisory_lock, is_locked
 from odoo_saas_tools.tenants import filestore
+from odoo_saas_tools.tenants.drop import DROPPING_PREFIX
 from odoo_saas_tools.tenants.locks import tenant_lock
 
 log = logging.getLogger(__name__)
@@ -63,6 +65,8 @@ def find(settings: Settings) -> list[Orphan]:
             kind = "scratch"
         elif name.startswith(OLD_PREFIX):
             kind = "replaced"
+        elif name.startswith(DROPPING_PREFIX):
+            kind = "dropping"
         else:
             continue  # the template cache, update snapshots: their own owners look after them
         seen.add(name)
@@ -72,7 +76,7 @@ def find(settings: Settings) -> list[Orphan]:
     root = settings.filestore_root
     if root.is_dir():
         for path in sorted(root.iterdir()):
-            prefixes = (*SCRATCH_PREFIXES, OLD_PREFIX)
+            prefixes = (*SCRATCH_PREFIXES, OLD_PREFIX, DROPPING_PREFIX)
             if path.name.startswith(prefixes) and path.name not in seen and not path.is_symlink():
                 found.append(Orphan(path.name, "filestore", None, is_locked(settings, path.name)))
     return found
@@ -108,6 +112,13 @@ def _fix(settings: Settings, orphan: Orphan, dry_run: bool) -> str:
     if not tenant:
         return "left alone: no journal says whose it is (remove it by hand once checked)"
     with tenant_lock(settings, tenant, operation="sweep"):
+        if orphan.kind == "dropping":
+            if databases.exists(settings, tenant):
+                return f"left alone: {tenant} exists again (remove this copy by hand once checked)"
+            if dry_run:
+                return f"would be put back as {tenant} (its drop was cut off)"
+            _put_back(settings, tenant, name)
+            return f"put back as {tenant} (its drop was cut off)"
         if databases.exists(settings, tenant):
             if dry_run:
                 return f"would be dropped: {tenant} was restored over it"

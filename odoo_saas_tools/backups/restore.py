@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import gzip
-import json
 import logging
 import os
 import tempfile
@@ -123,7 +122,7 @@ def restore_backup(
         stack.enter_context(advisory_lock(settings, tmp, busy=f"{tmp} is in use"))
         try:
             databases.create_empty(settings, tmp)
-            databases.set_comment(settings, tmp, journal("restore", name, "scratch"))
+            databases.set_comment(settings, tmp, databases.journal("restore", name, "scratch"))
             if snapshot is not None:
                 source, count = restic.load_snapshot(settings, tmp, snapshot, tmp_fs)
             else:
@@ -181,12 +180,6 @@ def replaced_dir(settings: Settings) -> Path:
     return settings.backup_dir / "replaced"
 
 
-def journal(operation: str, tenant: str, role: str, **extra: str) -> str:
-    """The comment a hidden database carries, so a later sweep knows whose it is and what to
-    do when the operation that made it was killed (SIGKILL, a PostgreSQL restart)."""
-    return json.dumps({"odoo_saas": operation, "tenant": tenant, "role": role, **extra})
-
-
 def _check_origin(
     name: str, path: Path, manifest: dict | None, other_tenant: bool, any_version: bool
 ) -> None:
@@ -231,7 +224,9 @@ def _swap_in(settings: Settings, name: str, tmp: str, exists: bool) -> None:
     try:
         if exists:
             # The comment travels with the rename: whoever finds `old` knows what to undo.
-            databases.set_comment(settings, name, journal("restore", name, "replaced", scratch=tmp))
+            databases.set_comment(
+                settings, name, databases.journal("restore", name, "replaced", scratch=tmp)
+            )
             undo.append(lambda: databases.clear_comment(settings, name))
             databases.rename(settings, name, old)
             undo.append(lambda: databases.rename(settings, old, name))

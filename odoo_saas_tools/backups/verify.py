@@ -97,7 +97,7 @@ def _restore_test(settings: Settings, path: Path, kind: str, scratch: str) -> tu
 
     try:
         databases.create_empty(settings, scratch)
-        databases.set_comment(settings, scratch, restore.journal("verify", "", "scratch"))
+        databases.set_comment(settings, scratch, databases.journal("verify", "", "scratch"))
         if kind == restore.RESTIC:
             source = restic.parse_source(path, settings)
             assert source is not None

@@ -8,6 +8,7 @@ copy (pg_dump | psql) is the fallback that leaves the source's users connected.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import time
 from dataclasses import dataclass
@@ -105,12 +106,21 @@ def copy_by_template(settings: Settings, src: str, dst: str) -> None:
 def create_empty(settings: Settings, name: str) -> None:
     """A new database exactly as Odoo's _create_empty_database makes it (template0, C collation,
     pg_trgm, unaccent when available, CREATE on public for everyone)."""
+    create_database(settings, name)
+    prepare_like_odoo(settings, name)
+
+
+def create_database(settings: Settings, name: str, *, owner: str | None = None) -> None:
+    """CREATE DATABASE as Odoo does (template0, unicode, C collation), optionally for owner."""
+    query = sql.SQL("CREATE DATABASE {} ENCODING 'unicode' TEMPLATE template0 LC_COLLATE 'C'")
+    if owner:
+        query = query + sql.SQL(" OWNER {}").format(ident(owner))
     with connect(settings) as conn, conn.cursor() as cr:
-        cr.execute(
-            sql.SQL(
-                "CREATE DATABASE {} ENCODING 'unicode' TEMPLATE template0 LC_COLLATE 'C'"
-            ).format(ident(name))
-        )
+        cr.execute(query.format(ident(name)))
+
+
+def prepare_like_odoo(settings: Settings, name: str) -> None:
+    """Odoo's extensions and grants, made by the role settings log in as."""
     with connect(settings, name) as conn, conn.cursor() as cr:
         cr.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
         try:
@@ -229,6 +239,12 @@ def set_comment(settings: Settings, name: str, comment: str) -> None:
         cr.execute(
             sql.SQL("COMMENT ON DATABASE {} IS {}").format(ident(name), sql.Literal(comment))
         )
+
+
+def journal(operation: str, tenant: str, role: str, **extra: str) -> str:
+    """The comment a hidden database carries, so a later sweep knows whose it is and what to
+    do when the operation that made it was killed (SIGKILL, a PostgreSQL restart)."""
+    return json.dumps({"odoo_saas": operation, "tenant": tenant, "role": role, **extra})
 
 
 def clear_comment(settings: Settings, name: str) -> None:

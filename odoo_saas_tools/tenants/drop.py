@@ -1,22 +1,28 @@
 """Dropping a tenant: database and filestore, after an optional last backup.
 
 The last backup is taken by a function the caller passes (backups sit above tenants), inside the
-same lock, so nothing can change the tenant between its last backup and its end.
+same lock. Before it, the tenant is renamed away (journaled, like a restore's swap): its users
+are disconnected and nobody can connect again, so the last backup is really the last state. A
+failed backup renames it back; a killed drop is put back by `db sweep`.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 from odoo_saas_tools.core.errors import EXIT_UNCHANGED, ConfigError, SaasError
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.postgres import databases
+from odoo_saas_tools.postgres.connection import RESERVED_PREFIX
 from odoo_saas_tools.tenants import filestore
 from odoo_saas_tools.tenants.locks import tenant_lock
 
-# (settings, database, directory) -> the backup file written
-LastBackup = Callable[[Settings, str, Path], Path]
+# (settings, database, directory, name the backup is of) -> the backup file written
+LastBackup = Callable[[Settings, str, Path, str], Path]
+
+DROPPING_PREFIX = RESERVED_PREFIX + "dropping_"
 
 
 def drop(settings: Settings, name: str, *, last_backup: LastBackup | None) -> dict:
@@ -30,11 +36,38 @@ def drop(settings: Settings, name: str, *, last_backup: LastBackup | None) -> di
         if not row.owned:
             raise ConfigError(f"{name} is not owned by {settings.db_user}: not a tenant of ours")
         backup_path = None
+        victim = name
         if last_backup is not None:
-            backup_path = str(last_backup(settings, name, settings.backup_dir / "dropped"))
+            victim = DROPPING_PREFIX + uuid.uuid4().hex[:12]
+            _rename_away(settings, name, victim)
+            try:
+                backup_path = str(
+                    last_backup(settings, victim, settings.backup_dir / "dropped", name)
+                )
+            except BaseException:
+                _rename_back(settings, name, victim)
+                raise
         lock.ensure_held("drop")
-        databases.drop(settings, name)
-        fs = settings.filestore(name)
+        databases.drop(settings, victim)
+        fs = settings.filestore(victim)
         had_filestore = fs.exists()
         filestore.remove(fs)
     return {"database": name, "backup": backup_path, "filestore_removed": had_filestore}
+
+
+def _rename_away(settings: Settings, name: str, hidden: str) -> None:
+    """Disconnect everyone and keep them out: the database and filestore take a hidden name."""
+    databases.set_comment(settings, name, databases.journal("drop", name, "dropping"))
+    databases.rename(settings, name, hidden)  # terminates the users' sessions first
+    try:
+        filestore.rename(settings.filestore(name), settings.filestore(hidden))
+    except BaseException:
+        databases.rename(settings, hidden, name)
+        databases.clear_comment(settings, name)
+        raise
+
+
+def _rename_back(settings: Settings, name: str, hidden: str) -> None:
+    filestore.rename(settings.filestore(hidden), settings.filestore(name))
+    databases.rename(settings, hidden, name)
+    databases.clear_comment(settings, name)

@@ -20,7 +20,7 @@ from odoo_saas_tools.backups.retention import Policy
 from odoo_saas_tools.core.errors import ConfigError
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.postgres.connection import connect
-from odoo_saas_tools.tenants.names import tenant_lock
+from odoo_saas_tools.tenants.locks import tenant_lock
 from tests.backups.conftest import ACCESS_KEY, SECRET_KEY, make_tenant
 from tests.support.cli import run_cli
 
@@ -316,10 +316,10 @@ def test_status_file_and_exporter_carry_added_bytes_and_repository_size(settings
     class Registry:
         def collect(self):
             from odoo_saas_tools.observability.metrics.database import TenantScan
-            from odoo_saas_tools.observability.metrics.refresher import Snapshot
+            from odoo_saas_tools.observability.metrics.refresher import Figures
 
             scan = TenantScan("19.0.1.3", 0)
-            return families(Snapshot(backups=statuses, tenants={"a": scan, "b": scan}))
+            return families(Figures(backups=statuses, tenants={"a": scan, "b": scan}))
 
     text = generate_latest(Registry()).decode()  # type: ignore[arg-type]
     assert 'odoo_backup_last_added_bytes{database="a"} 10.0' in text

@@ -309,3 +309,57 @@ def test_list_json(
     assert not any(n.startswith("odoo_saas_") for n in rows)
     text = run_cli(tenants_env, "db", "list")
     assert text.returncode == 0 and name in text.stdout
+
+
+def test_drop_disconnects_users_before_its_last_backup(
+    tenants_env: dict[str, str], tsettings: Settings, fake_odoo: Callable[..., str]
+) -> None:
+    """Issue 11 item 4: writes committed while `db drop` ran its last backup were missing from
+    it. Now the tenant is renamed away first (users disconnected, no new connection possible):
+    every write a client saw committed is in the last backup."""
+    import threading
+    import time
+
+    name = fake_odoo("busy")
+    with connect(tsettings, name) as conn, conn.cursor() as cr:
+        cr.execute("CREATE TABLE journal_entry (id serial PRIMARY KEY, at timestamp)")
+    committed: list[int] = []
+    stop = threading.Event()
+
+    def writer() -> None:  # a user saving records as fast as the server lets them
+        while not stop.is_set():
+            try:
+                conn = psycopg2.connect(**tsettings.connect_kwargs(name))
+                try:
+                    with conn.cursor() as cr:
+                        cr.execute("INSERT INTO journal_entry (at) VALUES (now()) RETURNING id")
+                        new_id = cr.fetchone()[0]
+                    conn.commit()
+                finally:
+                    conn.close()
+                committed.append(new_id)  # the commit returned: the user saw it saved
+            except psycopg2.Error:
+                time.sleep(0.01)  # disconnected, or the database is gone
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        while len(committed) < 20:
+            time.sleep(0.02)
+        proc = run_cli(tenants_env, "db", "drop", name, "--json")
+    finally:
+        stop.set()
+        thread.join(30)
+    assert proc.returncode == 0, proc.stderr
+    backup = json.loads(proc.stdout)["backup"]
+    restored = f"{name}_r"
+    restore = run_cli(tenants_env, "db", "restore", restored, backup)
+    assert restore.returncode == 0, restore.stderr
+    try:
+        with connect(tsettings, restored) as conn, conn.cursor() as cr:
+            cr.execute("SELECT id FROM journal_entry")
+            saved = {row[0] for row in cr.fetchall()}
+        assert set(committed) <= saved, f"lost: {sorted(set(committed) - saved)[:5]}"
+    finally:
+        databases.drop(tsettings, restored)
+        filestore.remove(tsettings.filestore(restored))

@@ -18,10 +18,10 @@ from odoo_saas_tools.tenants.drop import drop
 from odoo_saas_tools.tenants.names import check_name
 
 
-def last_backup(settings: Settings, name: str, directory: Path) -> Path:
+def last_backup(settings: Settings, db: str, directory: Path, name: str) -> Path:
     from odoo_saas_tools.backups.backup import create_backup
 
-    return create_backup(settings, name, directory, lock=False).path
+    return create_backup(settings, db, directory, lock=False, as_name=name).path
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
