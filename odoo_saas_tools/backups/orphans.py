@@ -20,11 +20,13 @@ import json
 import logging
 from dataclasses import asdict, dataclass
 
+import psycopg2
+
 from odoo_saas_tools.backups.restore import OLD_PREFIX, TEMP_PREFIX
 from odoo_saas_tools.backups.verify import SCRATCH_PREFIX
 from odoo_saas_tools.core.errors import BusyError
 from odoo_saas_tools.core.settings import Settings
-from odoo_saas_tools.postgres import databases
+from odoo_saas_tools.postgres import databases, loader
 from odoo_saas_tools.postgres.connection import RESERVED_PREFIX
 from odoo_saas_tools.postgres.locks import advisory_lock, is_locked
 from odoo_saas_tools.tenants import filestore
@@ -39,7 +41,7 @@ SCRATCH_PREFIXES = (TEMP_PREFIX, SCRATCH_PREFIX)
 @dataclass
 class Orphan:
     name: str
-    kind: str  # scratch | replaced | filestore
+    kind: str  # scratch | replaced | dropping | filestore | role
     tenant: str | None
     busy: bool  # its operation is still running (locks held): not an orphan yet
     action: str = ""
@@ -95,6 +97,16 @@ def sweep(settings: Settings, *, dry_run: bool = False) -> list[Orphan]:
             orphan.action = "left alone: its operation is still running"
         if not dry_run:
             log.warning("%s (%s of %s): %s", orphan.name, orphan.kind, orphan.tenant, orphan.action)
+    for role in loader.leftover_roles(settings):
+        # a killed restore's loading role; one still owning its scratch database is in use
+        orphan = Orphan(role, "role", None, False, "would be dropped" if dry_run else "")
+        if not dry_run:
+            try:
+                loader.drop_role(settings, role)
+                orphan.action = "dropped"
+            except psycopg2.Error:
+                orphan.busy, orphan.action = True, "left alone: its restore is still running"
+        orphans.append(orphan)
     return orphans
 
 

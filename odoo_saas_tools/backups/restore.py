@@ -31,7 +31,7 @@ from odoo_saas_tools.core.errors import ConfigError, SaasError
 from odoo_saas_tools.core.odoo_series import ODOO_SERIES, is_current
 from odoo_saas_tools.core.output import Progress
 from odoo_saas_tools.core.settings import Settings
-from odoo_saas_tools.postgres import databases
+from odoo_saas_tools.postgres import databases, loader
 from odoo_saas_tools.postgres import tools as pgtools
 from odoo_saas_tools.postgres.connection import RESERVED_PREFIX, base_version, connect
 from odoo_saas_tools.postgres.locks import advisory_lock
@@ -121,12 +121,14 @@ def restore_backup(
         # Held for the whole restore: a sweep sees the scratch database as in use, not orphaned.
         stack.enter_context(advisory_lock(settings, tmp, busy=f"{tmp} is in use"))
         try:
-            databases.create_empty(settings, tmp)
-            databases.set_comment(settings, tmp, databases.journal("restore", name, "scratch"))
-            if snapshot is not None:
-                source, count = restic.load_snapshot(settings, tmp, snapshot, tmp_fs)
-            else:
-                count = load_backup(settings, tmp, path, kind, tmp_fs, jobs, progress)
+            # The backup's SQL runs as a throw-away role owning only tmp (postgres/loader.py)
+            with loader.scratch_database(settings, tmp) as as_loader:
+                journal = databases.journal("restore", name, "scratch")
+                databases.set_comment(settings, tmp, journal)
+                if snapshot is not None:
+                    source, count = restic.load_snapshot(as_loader, tmp, snapshot, tmp_fs)
+                else:
+                    count = load_backup(as_loader, tmp, path, kind, tmp_fs, jobs, progress)
             version = _require_odoo(settings, tmp, path)
             if not is_current(version) and not any_version:
                 raise ConfigError(

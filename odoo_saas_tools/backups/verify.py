@@ -22,7 +22,7 @@ from odoo_saas_tools.backups.names import parse_backup_name, read_checksum, sha2
 from odoo_saas_tools.core.errors import ConfigError, SaasError
 from odoo_saas_tools.core.odoo_series import ODOO_SERIES, is_current
 from odoo_saas_tools.core.settings import Settings
-from odoo_saas_tools.postgres import databases
+from odoo_saas_tools.postgres import databases, loader
 from odoo_saas_tools.postgres.connection import RESERVED_PREFIX, base_version, connect
 from odoo_saas_tools.postgres.locks import advisory_lock
 
@@ -96,15 +96,15 @@ def _restore_test(settings: Settings, path: Path, kind: str, scratch: str) -> tu
     from odoo_saas_tools.backups import restore
 
     try:
-        databases.create_empty(settings, scratch)
-        databases.set_comment(settings, scratch, databases.journal("verify", "", "scratch"))
-        if kind == restore.RESTIC:
-            source = restic.parse_source(path, settings)
-            assert source is not None
-            restic.load_snapshot(settings, scratch, source, settings.filestore(scratch))
-        else:
+        with loader.scratch_database(settings, scratch) as as_loader:
+            databases.set_comment(settings, scratch, databases.journal("verify", "", "scratch"))
             fs = settings.filestore(scratch)
-            restore.load_backup(settings, scratch, path, kind, fs, None, False)
+            if kind == restore.RESTIC:
+                source = restic.parse_source(path, settings)
+                assert source is not None
+                restic.load_snapshot(as_loader, scratch, source, fs)
+            else:
+                restore.load_backup(as_loader, scratch, path, kind, fs, None, False)
         with connect(settings, scratch) as conn, conn.cursor() as cr:
             version = base_version(cr)
             if version is None:

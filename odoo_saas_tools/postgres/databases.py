@@ -112,11 +112,13 @@ def create_empty(settings: Settings, name: str) -> None:
 
 def create_database(settings: Settings, name: str, *, owner: str | None = None) -> None:
     """CREATE DATABASE as Odoo does (template0, unicode, C collation), optionally for owner."""
-    query = sql.SQL("CREATE DATABASE {} ENCODING 'unicode' TEMPLATE template0 LC_COLLATE 'C'")
+    query = sql.SQL(
+        "CREATE DATABASE {} ENCODING 'unicode' TEMPLATE template0 LC_COLLATE 'C'"
+    ).format(ident(name))
     if owner:
         query = query + sql.SQL(" OWNER {}").format(ident(owner))
     with connect(settings) as conn, conn.cursor() as cr:
-        cr.execute(query.format(ident(name)))
+        cr.execute(query)
 
 
 def prepare_like_odoo(settings: Settings, name: str) -> None:

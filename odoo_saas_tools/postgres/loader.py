@@ -76,7 +76,7 @@ def _create_role(settings: Settings, role: str, password: str) -> None:
         try:
             cr.execute(
                 sql.SQL(
-                    "CREATE ROLE {} LOGIN NOINHERIT NOCREATEDB NOCREATEROLE NOREPLICATION "
+                    "CREATE ROLE {} LOGIN NOCREATEDB NOCREATEROLE NOREPLICATION "
                     "CONNECTION LIMIT 16 PASSWORD {}"
                 ).format(ident(role), sql.Literal(password))
             )

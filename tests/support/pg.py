@@ -106,7 +106,9 @@ class PgCluster:
             )
         self.start()
         with self.admin() as conn, conn.cursor() as cr:
-            cr.execute(f"CREATE ROLE {ROLE} LOGIN CREATEDB PASSWORD %s", (ROLE_PASSWORD,))
+            cr.execute(
+                f"CREATE ROLE {ROLE} LOGIN CREATEDB CREATEROLE PASSWORD %s", (ROLE_PASSWORD,)
+            )
         return self
 
     def start(self) -> None:
