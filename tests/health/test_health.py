@@ -14,8 +14,8 @@ import pytest
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.observability import health
 from tests.support.cli import run_cli
-from tests.support.fake_odoo import FakeOdoo
 from tests.support.net import free_port
+from tests.support.odoo_standin import FakeOdoo
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.metrics.conftest import ROOT, labelled, value
-from tests.support.fake_odoo import FakeOdoo
+from tests.support.odoo_standin import FakeOdoo
 
 
 @pytest.fixture

@@ -123,7 +123,7 @@ class Stack:
 def standin_bin(directory: Path) -> Path:
     """The stand-in Odoo as an executable named `odoo` (this interpreter runs it)."""
     script = directory / "odoo"
-    source = Path(__file__).with_name("standin_odoo.py").read_text()
+    source = (Path(__file__).parents[1] / "support" / "odoo_standin.py").read_text()
     script.write_text(f"#!{sys.executable}\n{source}")
     script.chmod(0o755)
     return script

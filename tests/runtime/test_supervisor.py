@@ -1,6 +1,6 @@
 """The real supervisord as PID 1 (own PID namespace), driven through supervisorctl.
 
-Odoo itself is replaced by a stand-in process here (see standin_odoo.py) so that crashes and
+Odoo itself is replaced by the stand-in (tests/support/odoo_standin.py) so that crashes and
 signals can be provoked; test_odoo_stack.py runs the same stack with real Odoo.
 """
 

@@ -1,13 +1,18 @@
-"""A real process tree standing in for Odoo where Odoo is absent, and hostile HTTP servers.
+"""The one stand-in for Odoo where tests need no real Odoo: a real process tree.
 
-Run as a script: the "master" writes its pid file (as Odoo's `pidfile` option does), starts
-children (one titled like Odoo's gevent process), each holding some resident memory, and
-optionally answers /web/health like Odoo, or accepts connections and never answers (a hung Odoo).
+Run as a script with options, the "master" writes its pid file (as Odoo's `pidfile` option
+does), starts children (one titled like Odoo's gevent process), each holding some resident
+memory, and optionally answers /web/health like Odoo, or accepts connections and never answers
+(a hung Odoo). Run as `odoo server -c CONF` (see tests/runtime/stack.standin_bin), it reads
+http_port and pidfile from the config like Odoo, prints a line on each signal it gets, finishes
+gracefully on TERM and crashes at start when a file `crash` sits next to the config (to drive
+a supervisord program into FATAL). Real-Odoo tests use the real thing.
 """
 
 from __future__ import annotations
 
 import argparse
+import configparser
 import http.server
 import json
 import os
@@ -15,6 +20,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -66,7 +72,39 @@ def serve(port: int, mode: str) -> None:
     http.server.ThreadingHTTPServer(("127.0.0.1", port), Health).serve_forever()
 
 
+def server_mode(conf_path: str) -> None:
+    """`odoo server -c CONF`: what the supervisord tests drive."""
+    if os.path.exists(os.path.join(os.path.dirname(conf_path), "crash")):
+        print("standin-odoo: crashing on purpose", flush=True)
+        sys.exit(3)
+    conf = configparser.RawConfigParser()
+    conf.read(conf_path)
+    options = conf["options"]
+    print(f"standin-odoo: env keys {sorted(os.environ)}", flush=True)
+    Path(options["pidfile"]).write_text(str(os.getpid()))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", int(options["http_port"])), Health)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    stopping = threading.Event()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        print(f"standin-odoo: got {signal.Signals(signum).name}", flush=True)
+        if signum in (signal.SIGTERM, signal.SIGINT):
+            stopping.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, on_signal)
+    print("standin-odoo: serving", flush=True)
+    stopping.wait()
+    time.sleep(0.5)  # finishing requests in flight, as Odoo's graceful shutdown does
+    server.shutdown()
+    os.unlink(options["pidfile"])
+    print("standin-odoo: stopped", flush=True)
+
+
 def main() -> None:
+    if "server" in sys.argv and "-c" in sys.argv:
+        server_mode(sys.argv[sys.argv.index("-c") + 1])
+        return
     parser = argparse.ArgumentParser()
     parser.add_argument("--pidfile")
     parser.add_argument("--children", type=int, default=2)
