@@ -16,8 +16,8 @@ from odoo_saas_tools.backups.names import (
     partial_path,
     sweep_partials,
 )
+from odoo_saas_tools.backups.status import read_statuses
 from odoo_saas_tools.core.settings import Settings
-from odoo_saas_tools.observability.metrics.backups import read_statuses
 
 WHEN = datetime(2026, 11, 26, 17, 18, 0, tzinfo=timezone.utc)
 

@@ -303,13 +303,12 @@ def test_status_file_and_exporter_carry_added_bytes_and_repository_size(settings
     from prometheus_client import generate_latest
 
     from odoo_saas_tools.backups import status as backup_status
-    from odoo_saas_tools.observability.metrics import backups as metric_backups
     from odoo_saas_tools.observability.metrics.collector import families
 
     backup_status.record(settings, "a", ok=True, offsite="verified", added=10, repository_size=500)
     backup_status.record(settings, "b", ok=True, offsite="verified", when=1.0)
     backup_status.record(settings, "a", ok=False, offsite="failed", error="x")  # keeps them
-    statuses = metric_backups.read_statuses(settings)
+    statuses = backup_status.read_statuses(settings)
     assert statuses["a"].last_added_bytes == 10 and statuses["a"].repository_size_bytes == 500
     assert statuses["b"].last_added_bytes is None
 

@@ -11,6 +11,7 @@ import pytest
 import yaml
 from prometheus_client import generate_latest
 
+from odoo_saas_tools.backups.status import BackupStatus
 from odoo_saas_tools.observability.metrics import backups, database, process
 from odoo_saas_tools.observability.metrics.collector import make_registry
 from odoo_saas_tools.observability.metrics.refresher import Figures
@@ -52,7 +53,7 @@ def exported_names() -> set[str]:
 
     class Full:
         def snapshot(self) -> Figures:
-            status = backups.BackupStatus("t", 1.0, 2.0, 3.0, 4, 5, "verified", 6, 7)
+            status = BackupStatus("t", 1.0, 2.0, 3.0, 4, 5, "verified", 6, 7)
             return Figures(
                 odoo_up=True,
                 database_up=True,

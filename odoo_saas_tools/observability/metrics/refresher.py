@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import psycopg2
 
+from odoo_saas_tools.backups import status as backup_status
 from odoo_saas_tools.core.errors import SaasError
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.observability.metrics import backups, database, process, web
@@ -46,7 +47,7 @@ class Figures:
     sessions: int | None = None
     tree: process.TreeSample | None = None
     memory_limit: int | None = None
-    backups: dict[str, backups.BackupStatus] = field(default_factory=dict)
+    backups: dict[str, backup_status.BackupStatus] = field(default_factory=dict)
     backup_disk: backups.DiskUsage | None = None
     backup_period: float | None = None
     slow_refreshed_at: float | None = None
@@ -111,7 +112,7 @@ class Refresher:
         counts = self._attempt("PostgreSQL", lambda: database.connection_counts(s, names))
         self._set(database_up=counts is not None, connections=counts)
         self._set(
-            backups=backups.read_statuses(s),
+            backups=backup_status.read_statuses(s),
             backup_disk=backups.backup_disk(s),
         )
 
