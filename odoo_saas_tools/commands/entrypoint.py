@@ -31,6 +31,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run, log_as="entrypoint")
 
 
-def run(args: argparse.Namespace, s: Settings) -> int:
-    start(s, [c for c in args.cmd if c != "--"] if args.cmd else [], wait=not args.no_wait)
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    start(settings, [c for c in args.cmd if c != "--"] if args.cmd else [], wait=not args.no_wait)
     return 0  # not reached: start() execs

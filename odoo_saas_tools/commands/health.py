@@ -37,10 +37,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace, s: Settings) -> int:
+def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.timeout <= 0:
         raise ConfigError(f"--timeout must be positive, not {args.timeout:g}")
-    results = run_checks(s, budget=args.timeout)
+    results = run_checks(settings, budget=args.timeout)
     summary = report(results)
     if args.json:
         print_json(summary)

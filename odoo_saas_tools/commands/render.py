@@ -17,19 +17,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace, s: Settings) -> int:
-    plan = render.render_all(s)
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    plan = render.render_all(settings)
     if args.json:
         print_json(
             {
-                "odoo_conf": str(s.odoo_conf),
-                "supervisord_conf": str(s.supervisord_conf),
+                "odoo_conf": str(settings.odoo_conf),
+                "supervisord_conf": str(settings.supervisord_conf),
                 "workers": plan.workers,
                 "addons_path": plan.addons_path,
                 "server_wide_modules": plan.server_wide_modules,
             }
         )
     else:
-        print(s.odoo_conf)
-        print(s.supervisord_conf)
+        print(settings.odoo_conf)
+        print(settings.supervisord_conf)
     return 0

@@ -25,5 +25,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run, log_as="odoo")
 
 
-def run(args: argparse.Namespace, s: Settings) -> int:
-    return run_odoo(s, args.extra)
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    return run_odoo(settings, args.extra)

@@ -26,25 +26,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace, s: Settings) -> int:
+def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.markdown:
         print(markdown_table())
         return 0
     if args.check:
         from odoo_saas_tools.core.errors import ConfigError
 
-        problems = s.server_problems()
+        problems = settings.server_problems()
         if problems:
             raise ConfigError("\n".join(problems))
-    values = s.public_dict()
+    values = settings.public_dict()
     if args.json:
-        print_json({"settings": values, "warnings": s.warnings()})
+        print_json({"settings": values, "warnings": settings.warnings()})
         return 0
     docs = {row["name"]: row for row in documented_variables()}
     for name, value in values.items():
         shown = ",".join(value) if isinstance(value, list) else value
         marker = "" if str(shown) == docs[name]["default"] else "  (set)"
         print(f"{name}={shown}{marker}")
-    for warning in s.warnings():
+    for warning in settings.warnings():
         print(f"warning: {warning}")
     return 0

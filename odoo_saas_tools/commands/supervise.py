@@ -19,5 +19,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run, log_as="supervisord")
 
 
-def run(args: argparse.Namespace, s: Settings) -> int:
-    return supervise(s)
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    return supervise(settings)

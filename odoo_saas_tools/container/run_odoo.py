@@ -26,15 +26,21 @@ FORWARDED = (
 )
 
 
-def odoo_argv(s: Settings, extra: list[str]) -> list[str]:
-    return [s.odoo_bin, "server", "-c", str(s.odoo_conf), *[a for a in extra if a != "--"]]
+def odoo_argv(settings: Settings, extra: list[str]) -> list[str]:
+    return [
+        settings.odoo_bin,
+        "server",
+        "-c",
+        str(settings.odoo_conf),
+        *[a for a in extra if a != "--"],
+    ]
 
 
-def run_odoo(s: Settings, extra: list[str]) -> int:
+def run_odoo(settings: Settings, extra: list[str]) -> int:
     """Odoo's exit status (128+N for a signal), after every line it printed was relayed."""
     child = subprocess.Popen(
-        odoo_argv(s, extra),
-        env=odoo_environment(s),
+        odoo_argv(settings, extra),
+        env=odoo_environment(settings),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,

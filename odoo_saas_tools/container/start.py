@@ -21,43 +21,43 @@ from odoo_saas_tools.runtime import privileges, render
 log = logging.getLogger(__name__)
 
 
-def is_odoo_command(cmd: list[str], s: Settings) -> bool:
+def is_odoo_command(cmd: list[str], settings: Settings) -> bool:
     name = Path(cmd[0]).name
-    return name in ("odoo", "odoo-bin", Path(s.odoo_bin).name)
+    return name in ("odoo", "odoo-bin", Path(settings.odoo_bin).name)
 
 
-def start(s: Settings, cmd: list[str], *, wait: bool = True) -> None:
+def start(settings: Settings, cmd: list[str], *, wait: bool = True) -> None:
     """Never returns: execs the command or supervisord (errors raise before anything runs)."""
-    problems = s.server_problems()
+    problems = settings.server_problems()
     if problems and not cmd:
         raise ConfigError("\n".join(problems))
-    for warning in problems + s.warnings():
+    for warning in problems + settings.warnings():
         log.warning("%s", warning)
 
     user = None
     if os.geteuid() == 0:
-        user = privileges.lookup(s.runtime_user)
-        dirs = [s.data_dir, s.runtime_dir]
-        if s.runs_backup_scheduler:
-            dirs.append(s.backup_dir)
+        user = privileges.lookup(settings.runtime_user)
+        dirs = [settings.data_dir, settings.runtime_dir]
+        if settings.runs_backup_scheduler:
+            dirs.append(settings.backup_dir)
         privileges.fix_ownership(dirs, user)
         if user.uid == 0:
             log.warning("ODOO_SAAS_USER=root: Odoo runs as root")
-    render.render_all(s, uid=user.uid if user else None, gid=user.gid if user else None)
+    render.render_all(settings, uid=user.uid if user else None, gid=user.gid if user else None)
     if user:
         privileges.drop_to(user)
 
     if cmd:
-        if is_odoo_command(cmd, s):
-            os.execvpe(cmd[0], cmd, odoo_environment(s))
+        if is_odoo_command(cmd, settings):
+            os.execvpe(cmd[0], cmd, odoo_environment(settings))
         os.execvp(cmd[0], cmd)
 
     if wait:
-        wait_for_postgres(s)
+        wait_for_postgres(settings)
     # Errors stop the start (non-zero exit, item named); one-off commands above skip it.
-    before_start(s, postgres_required=wait)
+    before_start(settings, postgres_required=wait)
     log.info("starting supervisord")
     sys.stdout.flush()
     sys.stderr.flush()
     argv = [sys.executable, "-m", "odoo_saas_tools", "supervise"]
-    os.execve(sys.executable, argv, s.supervisor_environment())
+    os.execve(sys.executable, argv, settings.supervisor_environment())

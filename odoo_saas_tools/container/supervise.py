@@ -12,13 +12,13 @@ import sys
 from odoo_saas_tools.core.settings import Settings
 
 
-def supervise(s: Settings) -> int:
+def supervise(settings: Settings) -> int:
     from supervisor import supervisord
 
-    marker = s.runtime_dir / "fatal"
+    marker = settings.runtime_dir / "fatal"
     with contextlib.suppress(FileNotFoundError):
         marker.unlink()
-    supervisord.main(["-c", str(s.supervisord_conf)])
+    supervisord.main(["-c", str(settings.supervisord_conf)])
     if marker.exists():
         program = marker.read_text().strip() or "odoo"
         print(

@@ -37,36 +37,36 @@ class CheckResult:
         return self.status != FAIL
 
 
-def check_process(s: Settings) -> CheckResult:
-    master = process.master_process(s)
+def check_process(settings: Settings) -> CheckResult:
+    master = process.master_process(settings)
     if master is None:
         return CheckResult(
-            "process", FAIL, f"no running Odoo master (pid file {process.pidfile(s)})"
+            "process", FAIL, f"no running Odoo master (pid file {process.pidfile(settings)})"
         )
-    tree = process.TreeMonitor(s).sample()
+    tree = process.TreeMonitor(settings).sample()
     return CheckResult(
         "process", OK, f"Odoo master pid {master.pid}, {tree.processes} processes in its tree"
     )
 
 
-def check_http(s: Settings) -> CheckResult:
-    where = f"{web.odoo_host(s)}:{s.http_port}"
-    result = web.web_health(s, timeout=PROBE_TIMEOUT)
+def check_http(settings: Settings) -> CheckResult:
+    where = f"{web.odoo_host(settings)}:{settings.http_port}"
+    result = web.web_health(settings, timeout=PROBE_TIMEOUT)
     if result.ok:
         return CheckResult("http", OK, f"/web/health on {where} answers pass")
     return CheckResult("http", FAIL, f"/web/health on {where}: {result.detail}")
 
 
-def check_database(s: Settings) -> CheckResult:
+def check_database(settings: Settings) -> CheckResult:
     """As Odoo sees it (db_server_status); asked directly when Odoo itself does not answer."""
-    result = web.web_health(s, db_status=True, timeout=PROBE_TIMEOUT)
-    where = f"{s.db_host}:{s.db_port}"
+    result = web.web_health(settings, db_status=True, timeout=PROBE_TIMEOUT)
+    where = f"{settings.db_host}:{settings.db_port}"
     if result.ok:
         return CheckResult("database", OK, f"Odoo reaches PostgreSQL at {where}")
     if result.status is not None:
         return CheckResult("database", FAIL, f"Odoo cannot reach PostgreSQL at {where}")
     try:
-        database.ping(s)
+        database.ping(settings)
     except SaasError as exc:
         return CheckResult("database", FAIL, str(exc).splitlines()[0])
     return CheckResult(
@@ -74,47 +74,47 @@ def check_database(s: Settings) -> CheckResult:
     )
 
 
-def check_memory(s: Settings, limit: int | None = None) -> CheckResult:
+def check_memory(settings: Settings, limit: int | None = None) -> CheckResult:
     """Odoo's tree against the container's memory limit (`limit` overrides it, for tests)."""
-    tree = process.TreeMonitor(s).sample()
+    tree = process.TreeMonitor(settings).sample()
     if not tree.running:
         return CheckResult("memory", SKIP, "Odoo is not running")
     limit = limit or resources.memory_limit()
     share = 100 * tree.rss_bytes / limit
     text = (
         f"Odoo uses {human_size(tree.rss_bytes)} of {human_size(limit)} ({share:.0f}%, "
-        f"warning at {s.memory_warn_percent}%)"
+        f"warning at {settings.memory_warn_percent}%)"
     )
-    return CheckResult("memory", WARN if share >= s.memory_warn_percent else OK, text)
+    return CheckResult("memory", WARN if share >= settings.memory_warn_percent else OK, text)
 
 
-def check_sessions(s: Settings) -> CheckResult:
-    ok, message = check_redis(s, timeout=PROBE_TIMEOUT)
+def check_sessions(settings: Settings) -> CheckResult:
+    ok, message = check_redis(settings, timeout=PROBE_TIMEOUT)
     return CheckResult("redis", OK if ok else FAIL, message)
 
 
-def checks_for(s: Settings) -> list[tuple[str, Callable[[Settings], CheckResult]]]:
+def checks_for(settings: Settings) -> list[tuple[str, Callable[[Settings], CheckResult]]]:
     out = [
         ("process", check_process),
         ("http", check_http),
         ("database", check_database),
         ("memory", check_memory),
     ]
-    if s.enable_redis:
+    if settings.enable_redis:
         out.append(("redis", check_sessions))
     return out
 
 
-def run_checks(s: Settings, budget: float = DEFAULT_BUDGET) -> list[CheckResult]:
+def run_checks(settings: Settings, budget: float = DEFAULT_BUDGET) -> list[CheckResult]:
     """Every check, in parallel; whatever has not answered when the budget ends has failed."""
-    plan = checks_for(s)
+    plan = checks_for(settings)
     results: dict[str, CheckResult] = {}
     lock = threading.Lock()
 
     def one(name: str, func: Callable[[Settings], CheckResult]) -> None:
         started = time.monotonic()
         try:
-            result = func(s)
+            result = func(settings)
         except Exception as exc:  # a check that crashes says so instead of hiding the others
             result = CheckResult(name, FAIL, f"check failed: {exc}")
         result.seconds = round(time.monotonic() - started, 3)

@@ -13,17 +13,17 @@ from pathlib import Path
 from odoo_saas_tools.core.settings import Settings
 
 
-def odoo_environment(s: Settings, home: str | None = None) -> dict[str, str]:
+def odoo_environment(settings: Settings, home: str | None = None) -> dict[str, str]:
     """PATH, locale, HOME, ODOO_RC and the auto-installed dependencies' PYTHONPATH."""
     env = {
         "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
         "LANG": "C.UTF-8",
         "HOME": home or os.environ.get("HOME", "/"),
-        "ODOO_RC": str(s.odoo_conf),
+        "ODOO_RC": str(settings.odoo_conf),
         "PYTHONUNBUFFERED": "1",
     }
-    if trusted_dir(s.deps_dir):
-        env["PYTHONPATH"] = str(s.deps_dir)
+    if trusted_dir(settings.deps_dir):
+        env["PYTHONPATH"] = str(settings.deps_dir)
     return env
 
 

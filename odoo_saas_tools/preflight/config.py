@@ -25,10 +25,10 @@ def check_postgres(s: Settings, report: Report, *, required: bool = True) -> boo
     try:
         with connect(s, connect_timeout=5) as conn, conn.cursor() as cr:
             cr.execute(
-                "SELECT current_setting('server_version'), rolcreatedb OR rolsuper FROM pg_roles "
-                "WHERE rolname = current_user"
+                "SELECT current_setting('server_version'), rolcreatedb OR rolsuper, "
+                "rolcreaterole OR rolsuper FROM pg_roles WHERE rolname = current_user"
             )
-            version, createdb = cr.fetchone()
+            version, createdb, createrole = cr.fetchone()
     except SaasError as exc:
         report.add("postgres", where, ERROR if required else WARNING, str(exc))
         return False
@@ -39,5 +39,13 @@ def check_postgres(s: Settings, report: Report, *, required: bool = True) -> boo
             s.db_user,
             WARNING,
             f"role {s.db_user} lacks CREATEDB: new tenants, snapshots and restores will fail",
+        )
+    if not createrole:
+        report.add(
+            "postgres",
+            s.db_user,
+            WARNING,
+            f"role {s.db_user} lacks CREATEROLE: restores will fail (a backup's SQL is loaded "
+            "as a throw-away role); ALTER ROLE ... CREATEROLE",
         )
     return True

@@ -46,11 +46,11 @@ def self_command() -> str:
     return f"{shlex.quote(sys.executable)} -m odoo_saas_tools"
 
 
-def redis_url(s: Settings) -> str:
-    if s.redis_url:
-        return s.redis_url
-    auth = f":{quote(s.redis_password, safe='')}@" if s.redis_password else ""
-    return f"redis://{auth}{s.redis_host}:{s.redis_port}/{s.redis_dbindex}"
+def redis_url(settings: Settings) -> str:
+    if settings.redis_url:
+        return settings.redis_url
+    auth = f":{quote(settings.redis_password, safe='')}@" if settings.redis_password else ""
+    return f"redis://{auth}{settings.redis_host}:{settings.redis_port}/{settings.redis_dbindex}"
 
 
 @dataclass(frozen=True)
@@ -63,16 +63,16 @@ class RenderPlan:
     skipped_addons: list[str]
 
 
-def plan(s: Settings) -> RenderPlan:
-    workers = s.workers
+def plan(settings: Settings) -> RenderPlan:
+    workers = settings.workers
     if workers is None:
         workers = resources.derive_workers(resources.cpu_limit(), resources.memory_limit())
     addons: list[str] = []
     skipped: list[str] = []
-    for path in s.extra_addons:
+    for path in settings.extra_addons:
         (addons if path.is_dir() else skipped).append(str(path))
     modules = list(SERVER_WIDE_MODULES)
-    if s.enable_redis:
+    if settings.enable_redis:
         addons.append(str(BUNDLED_ADDONS))
         modules.append(SESSION_REDIS_MODULE)
     return RenderPlan(workers, addons, modules, skipped)
@@ -91,14 +91,14 @@ def _environment() -> jinja2.Environment:
     return env
 
 
-def render_text(s: Settings, name: str, p: RenderPlan, **extra: Any) -> str:
+def render_text(settings: Settings, name: str, p: RenderPlan, **extra: Any) -> str:
     context = {
-        "s": s,
+        "s": settings,
         "workers": p.workers,
         "addons_path": p.addons_path,
         "server_wide_modules": p.server_wide_modules,
         "odoo_saas": self_command(),
-        "redis_url": redis_url(s) if s.enable_redis else "",
+        "redis_url": redis_url(settings) if settings.enable_redis else "",
         **extra,
     }
     return _environment().get_template(name).render(**context)
@@ -109,26 +109,33 @@ def write_private(path: Path, text: str, *, uid: int | None = None, gid: int | N
     atomic_write(path, text, mode=0o600, uid=uid, gid=gid)
 
 
-def render_all(s: Settings, *, uid: int | None = None, gid: int | None = None) -> RenderPlan:
+def render_all(settings: Settings, *, uid: int | None = None, gid: int | None = None) -> RenderPlan:
     """Render odoo.conf and supervisord.conf into the runtime directory."""
-    p = plan(s)
+    p = plan(settings)
     for skipped in p.skipped_addons:
         log.warning("ODOO_EXTRA_ADDONS: %s is not a directory; left off the addons path", skipped)
     # An empty admin_passwd is how Odoo forbids the database manager outright.
-    if not s.admin_passwd or is_hashed(s.admin_passwd):
-        admin = s.admin_passwd
+    if not settings.admin_passwd or is_hashed(settings.admin_passwd):
+        admin = settings.admin_passwd
     else:
-        admin = hash_password(s.admin_passwd)
-    s.runtime_dir.mkdir(parents=True, exist_ok=True)
-    os.chmod(s.runtime_dir, 0o700)
+        admin = hash_password(settings.admin_passwd)
+    settings.runtime_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(settings.runtime_dir, 0o700)
     write_private(
-        s.odoo_conf, render_text(s, "odoo.conf.j2", p, admin_passwd_hash=admin), uid=uid, gid=gid
+        settings.odoo_conf,
+        render_text(settings, "odoo.conf.j2", p, admin_passwd_hash=admin),
+        uid=uid,
+        gid=gid,
     )
     run_as = ""
     if os.geteuid() == 0:
         run_as = pwd.getpwuid(uid).pw_name if uid is not None else "root"
     supervisord = render_text(
-        s, "supervisord.conf.j2", p, supervisor_password=secrets.token_urlsafe(24), run_as=run_as
+        settings,
+        "supervisord.conf.j2",
+        p,
+        supervisor_password=secrets.token_urlsafe(24),
+        run_as=run_as,
     )
-    write_private(s.supervisord_conf, supervisord, uid=uid, gid=gid)
+    write_private(settings.supervisord_conf, supervisord, uid=uid, gid=gid)
     return p

@@ -33,13 +33,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run, log_as="metrics")
 
 
-def run(args: argparse.Namespace, s: Settings) -> int:
-    bind = args.bind if args.bind is not None else s.metrics_bind
-    port = args.port if args.port is not None else s.metrics_port
-    refresher = Refresher(s)
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    bind = args.bind if args.bind is not None else settings.metrics_bind
+    port = args.port if args.port is not None else settings.metrics_port
+    refresher = Refresher(settings)
     try:
         server = MetricsServer(
-            (bind, port), make_registry(refresher), user=s.metrics_user, password=s.metrics_password
+            (bind, port),
+            make_registry(refresher),
+            user=settings.metrics_user,
+            password=settings.metrics_password,
         )
     except OSError as exc:
         raise SaasError(f"cannot listen on {bind}:{port}: {exc.strerror or exc}") from exc
@@ -55,8 +58,8 @@ def run(args: argparse.Namespace, s: Settings) -> int:
         "serving metrics on %s:%d%s (refresh every %d s)",
         bind,
         server.server_address[1],
-        " with basic auth" if s.metrics_user else "",
-        s.metrics_refresh_seconds,
+        " with basic auth" if settings.metrics_user else "",
+        settings.metrics_refresh_seconds,
     )
     try:
         server.serve_forever(poll_interval=0.5)

@@ -28,8 +28,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace, s: Settings) -> int:
-    refresher = Refresher(s)
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    refresher = Refresher(settings)
     refresher.refresh_slow()
     refresher.refresh_fast()
     time.sleep(CPU_WINDOW)  # CPU use is measured between two samples of the same processes
