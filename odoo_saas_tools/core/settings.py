@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from odoo_saas_tools.core.errors import ConfigError
+from odoo_saas_tools.core.execute import REDACTED
 from odoo_saas_tools.core.files import path_component
 
 TRUE = {"1", "true", "yes", "on"}
@@ -676,7 +677,7 @@ class Settings:
         for f in fields(self):
             value = getattr(self, f.name)
             if f.metadata["secret"]:
-                value = "***" if value else ""
+                value = REDACTED if value else ""
             elif isinstance(value, Path):
                 value = str(value)
             elif isinstance(value, tuple):
