@@ -22,6 +22,8 @@ STATUS_KEYS = {
     "failures_total",
     "last_file",
     "offsite",
+    "last_added_bytes",  # restic engine; null with s3
+    "repository_size_bytes",  # restic engine; null with s3
 }
 
 
