@@ -24,7 +24,9 @@ from tests.chart.conftest import (
 
 K8S_VERSION = "1.30.0"
 CRDS = {"ServiceMonitor", "PrometheusRule", "HTTPRoute"}
-SECRET_VARS = re.compile(r"(PASSWORD|PASSWD|SECRET_ACCESS_KEY|ACCESS_KEY_ID|SESSION_TOKEN|REDIS_URL)$")
+SECRET_VARS = re.compile(
+    r"(PASSWORD|PASSWD|SECRET_ACCESS_KEY|ACCESS_KEY_ID|SESSION_TOKEN|REDIS_URL)$"
+)
 
 
 def test_ci_cases_exist():
@@ -312,11 +314,17 @@ def test_tenants_hook_job(render):
     assert globex["args"][4] == "globex"
     volumes = {v["name"]: v for v in spec["volumes"]}
     assert volumes["admin-0"]["secret"]["secretName"] == "acme-admin"
-    assert not [d for d in render("minimal-values.yaml") if d["metadata"]["name"].endswith("-tenants")]
+    assert not [
+        d for d in render("minimal-values.yaml") if d["metadata"]["name"].endswith("-tenants")
+    ]
 
 
 def test_one_off_jobs_render_only_on_demand(render):
-    assert not [d for d in render("ha-values.yaml") if d["kind"] == "Job" and "restore" in json.dumps(d["metadata"])]
+    assert not [
+        d
+        for d in render("ha-values.yaml")
+        if d["kind"] == "Job" and "restore" in json.dumps(d["metadata"])
+    ]
     docs = render(
         "ha-values.yaml",
         sets=(

@@ -67,6 +67,9 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- if and .Values.odoo.smtp.server .Values.odoo.smtp.user (not .Values.odoo.smtp.existingSecret) -}}
 {{- fail "odoo.smtp.user needs odoo.smtp.existingSecret (the Secret with the SMTP password)" -}}
 {{- end -}}
+{{- if and .Values.httpRoute.enabled (not .Values.httpRoute.parentRefs) -}}
+{{- fail "httpRoute.parentRefs: name the Gateway (its listener terminates TLS for *.domain)" -}}
+{{- end -}}
 {{- if and .Values.restore.enabled (or (not .Values.restore.tenant) (not .Values.restore.file)) -}}
 {{- fail "restore.enabled=true needs restore.tenant and restore.file" -}}
 {{- end -}}
