@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.backups.conftest import seaweed  # noqa: F401 - the S3 server for the Jobs' runs
+
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "odoo-saas"
 CASES = sorted(p.name for p in (CHART / "ci").glob("*-values.yaml"))
