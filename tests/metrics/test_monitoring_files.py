@@ -18,7 +18,8 @@ from odoo_saas_tools.observability.metrics.refresher import Figures
 from tests.metrics.conftest import ROOT
 
 COMPOSE = ROOT / "compose"
-RULES = COMPOSE / "prometheus" / "alerts.yml"
+# one source for compose and the Helm chart (which renders it as a PrometheusRule)
+RULES = ROOT / "charts" / "odoo-saas" / "files" / "alerts.yml"
 DASHBOARD = COMPOSE / "grafana" / "dashboards" / "odoo-saas.json"
 METRIC = re.compile(r"\bodoo_[a-z_]+\b")
 
@@ -43,9 +44,20 @@ def test_alert_rules_fire_when_they_should():
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-def test_prometheus_config_is_valid():
-    proc = promtool("check", "config", str(COMPOSE / "prometheus" / "prometheus.yml"))
+def test_prometheus_config_is_valid(tmp_path):
+    """Checked in the layout compose mounts: the config and the chart's rules side by side."""
+    mounts = yaml.safe_load((COMPOSE / "multi-tenant.yml").read_text())["services"]["prometheus"]
+    etc = tmp_path / "etc-prometheus"
+    etc.mkdir()
+    for volume in mounts["volumes"]:
+        source, target = volume.split(":")[:2]
+        if target.startswith("/etc/prometheus/"):
+            shutil.copy(COMPOSE / source, etc / target.removeprefix("/etc/prometheus/"))
+    assert sorted(p.name for p in etc.iterdir()) == ["alerts.yml", "prometheus.yml"]
+    assert (etc / "alerts.yml").read_text() == RULES.read_text()
+    proc = promtool("check", "config", str(etc / "prometheus.yml"))
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "SUCCESS: 1 rule files found" in proc.stdout
 
 
 def exported_names() -> set[str]:
