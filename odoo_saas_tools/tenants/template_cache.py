@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import psycopg2
 
-from odoo_saas_tools.core.errors import BusyError, SaasError
+from odoo_saas_tools.core.errors import BusyError, ConfigError, SaasError
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.odoo import modules as odoo_addons
 from odoo_saas_tools.odoo import runner as odoo_runner
@@ -198,9 +198,18 @@ def _check_installed(settings: Settings, db: str, spec: Spec) -> None:
         if missing:
             raise SaasError(f"Odoo did not install {', '.join(sorted(missing))}: see Odoo's log")
         if spec.lang != "en_US":
-            cr.execute("SELECT 1 FROM res_lang WHERE code = %s AND active", (spec.lang,))
+            # Odoo invents a language for any unknown code (with a warning in its log): only the
+            # languages base ships (records base.lang_*) are real ones
+            cr.execute(
+                "SELECT 1 FROM res_lang l JOIN ir_model_data d ON d.model = 'res.lang' "
+                "AND d.res_id = l.id AND d.module = 'base' WHERE l.code = %s AND l.active",
+                (spec.lang,),
+            )
             if cr.fetchone() is None:
-                raise SaasError(f"Odoo did not load language {spec.lang!r}")
+                raise ConfigError(
+                    f"--lang {spec.lang!r} is not a language Odoo ships (e.g. fr_FR, de_DE, "
+                    "pt_BR): nothing created"
+                )
 
 
 def _touch(settings: Settings, tpl: Template) -> None:

@@ -78,8 +78,9 @@ def chart_sets(cluster: PgCluster, seaweed: SeaweedS3, bucket: str) -> tuple[str
 
 def container_env(
     spec: dict[str, Any], container: dict[str, Any], pool: Path, scratch: Path
-) -> dict[str, str]:
-    """The container's environment on this machine (Secrets resolved, mounts mapped)."""
+) -> tuple[dict[str, str], dict[str, Path]]:
+    """The container's environment on this machine (Secrets resolved, mounts mapped), and its
+    mounts (mount path -> directory here)."""
     mounts: dict[str, Path] = {}
     volumes = {v["name"]: v for v in spec["volumes"]}
     for m in container["volumeMounts"]:
@@ -105,18 +106,24 @@ def container_env(
             ref = e["valueFrom"]["secretKeyRef"]
             env[e["name"]] = SECRETS[(ref["name"], ref["key"])]
             continue
-        value = e["value"]
-        for mount_path, target in sorted(mounts.items(), key=lambda kv: -len(kv[0])):
-            if value == mount_path or value.startswith(mount_path + "/"):
-                value = str(target) + value[len(mount_path) :]
-                break
-        env[e["name"]] = value
+        env[e["name"]] = mapped(e["value"], mounts)
     # What the image provides: its addons directory, and the runtime user it runs as.
     env["ODOO_EXTRA_ADDONS"] = str(pool / "addons")
     if os.geteuid() == 0:
         env["ODOO_SAAS_USER"] = "root"
+    if os.environ.get("ODOO_BIN"):  # the image has Odoo on its PATH; here ODOO_BIN finds it
+        env["ODOO_BIN"] = os.environ["ODOO_BIN"]
     bindir = str(Path(sys.executable).parent)
-    return base_env({**env, "PATH": f"{bindir}:{os.environ.get('PATH', '/usr/bin:/bin')}"})
+    path = f"{bindir}:{os.environ.get('PATH', '/usr/bin:/bin')}"
+    return base_env({**env, "PATH": path}), mounts
+
+
+def mapped(value: str, mounts: dict[str, Path]) -> str:
+    """A path inside the pod as the directory that stands for it here."""
+    for mount_path, target in sorted(mounts.items(), key=lambda kv: -len(kv[0])):
+        if value == mount_path or value.startswith(mount_path + "/"):
+            return str(target) + value[len(mount_path) :]
+    return value
 
 
 @pytest.fixture
@@ -138,8 +145,9 @@ def run_container(
         container = spec["initContainers"][init] if init is not None else spec["containers"][0]
         scratch = tmp_path / f"pod-{uuid.uuid4().hex[:6]}"
         scratch.mkdir()
-        env = container_env(spec, container, pool, scratch)
+        env, mounts = container_env(spec, container, pool, scratch)
         command = args if args is not None else container.get("args", [])
+        command = [mapped(arg, mounts) for arg in command]
         return run_cli(env, "entrypoint", *command, timeout=600), env
 
     return do
