@@ -16,6 +16,7 @@ import contextlib
 import gzip
 import logging
 import os
+import shutil
 import tempfile
 import threading
 import time
@@ -31,7 +32,7 @@ from odoo_saas_tools.core.errors import ConfigError, SaasError
 from odoo_saas_tools.core.odoo_series import ODOO_SERIES, is_current
 from odoo_saas_tools.core.output import Progress
 from odoo_saas_tools.core.settings import Settings
-from odoo_saas_tools.postgres import databases, loader
+from odoo_saas_tools.postgres import databases, loader, plain_load
 from odoo_saas_tools.postgres import tools as pgtools
 from odoo_saas_tools.postgres.connection import RESERVED_PREFIX, base_version, connect
 from odoo_saas_tools.postgres.locks import advisory_lock
@@ -297,15 +298,27 @@ def load_backup(
         pgtools.pg_restore(settings, db, path, jobs=jobs)
         return 0
     if kind == archive.SQL:
-        with open(path, "rb") as fh:
-            pgtools.psql_load(settings, db, fh)
+        plain_load.load_file(settings, db, path, jobs=jobs)
         return 0
     if kind == archive.SQL_GZ:
-        try:
-            with gzip.open(path, "rb") as fh:
-                pgtools.psql_load(settings, db, fh)
-        except (OSError, EOFError) as exc:
-            raise SaasError(f"{path.name} is not a valid gzip file: {exc}") from exc
+        with _scratch_dir(settings) as workdir:
+            sql_file = Path(workdir) / "dump.sql"
+            # a .sql.gz says nothing reliable about its size: stop before the volume is full
+            room = shutil.disk_usage(workdir).free / archive.ROOM_MARGIN - archive.FREE_RESERVE
+            written = 0
+            try:
+                with gzip.open(path, "rb") as src, archive.create_new(sql_file) as out:
+                    while chunk := src.read(1 << 20):
+                        written += len(chunk)
+                        if written > room:
+                            raise SaasError(
+                                f"{path.name} inflates to more than the free space of "
+                                f"{settings.data_dir} (with a margin): nothing restored"
+                            )
+                        out.write(chunk)
+            except (OSError, EOFError, zlib.error) as exc:
+                raise SaasError(f"{path.name} is not a valid gzip file: {exc}") from exc
+            plain_load.load_file(settings, db, sql_file, jobs=jobs)
         return 0
     return _load_zip(settings, db, path, kind, fs_dir, jobs, progress)
 
@@ -355,14 +368,16 @@ def _load_zip(
     with contextlib.ExitStack() as stack:
         stack.enter_context(zf)
         members = [i for i in zf.infolist() if archive.safe_member(i.filename)]
+        workdir = Path(stack.enter_context(_scratch_dir(settings)))
         if kind == archive.ZIP_PLAIN:
 
             def load() -> None:
-                with zipfile.ZipFile(path) as own, own.open(archive.PLAIN_MEMBER) as fh:
-                    pgtools.psql_load(settings, db, fh)
+                sql_file = workdir / archive.PLAIN_MEMBER
+                with zipfile.ZipFile(path) as own:  # its own handle: the extraction reads zf
+                    archive.extract_member(own, archive.PLAIN_MEMBER, sql_file)
+                plain_load.load_file(settings, db, sql_file, jobs=jobs)
 
         else:
-            workdir = Path(stack.enter_context(_scratch_dir(settings)))
             dump = workdir / archive.CUSTOM_MEMBER
             archive.extract_member(zf, archive.CUSTOM_MEMBER, dump)
 

@@ -109,14 +109,20 @@ def kill(proc: subprocess.Popen[bytes]) -> None:
 
 
 def psql_popen(
-    settings: Settings, db: str, *, stdin: IO[Any] | int | None = subprocess.PIPE
+    settings: Settings,
+    db: str,
+    *,
+    stdin: IO[Any] | int | None = subprocess.PIPE,
+    single_transaction: bool = True,
 ) -> subprocess.Popen[bytes]:
-    """Start psql loading SQL from stdin, stopping at the first error in one transaction.
+    """Start psql loading SQL from stdin, stopping at the first error (in one transaction).
 
     Odoo's own restore runs psql without ON_ERROR_STOP and silently keeps a half-loaded
     database; here any SQL error fails the restore and rolls it back.
     """
-    argv = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction", "-f", "-"]
+    argv = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", "-"]
+    if single_transaction:
+        argv.insert(-2, "--single-transaction")
     return _start(settings, db, argv, stdin=stdin, stdout=subprocess.DEVNULL)
 
 
@@ -236,10 +242,7 @@ def _line_start(data: bytes, prefix: bytes, pos: int) -> int:
     return found + 1 if found >= 0 else -1
 
 
-def psql_load(settings: Settings, db: str, source: IO[bytes]) -> None:
-    """Load a SQL stream into db with psql: one transaction, stop at the first error, and no
-    meta-command from the file ever runs. A psql that stopped on an error is reported (with
-    its ERROR line), not the broken pipe."""
+def require_restrict() -> None:
     if not psql_supports_restrict():
         # A filter of our own cannot see every place psql finds a meta-command (mid-line after
         # a statement, inside what looks like a comment or COPY): without \\restrict, no SQL.
@@ -248,6 +251,13 @@ def psql_load(settings: Settings, db: str, source: IO[bytes]) -> None:
             "postgresql-client 13.22, 14.19, 15.14, 16.10, 17.6 or later); upgrade it, or restore "
             "a dump-format backup"
         )
+
+
+def psql_load(settings: Settings, db: str, source: IO[bytes]) -> None:
+    """Load a SQL stream into db with psql: one transaction, stop at the first error, and no
+    meta-command from the file ever runs. A psql that stopped on an error is reported (with
+    its ERROR line), not the broken pipe."""
+    require_restrict()
     guard = SqlGuard()
     proc = psql_popen(settings, db)
     assert proc.stdin is not None
