@@ -280,7 +280,14 @@ def stop(server: OdooServer) -> None:
 def test_without_the_redis_package_sessions_are_refused(stack: Stack) -> None:
     """Odoo's Python lacking `redis` must not quietly go back to session files."""
     env = odoo_environment(stack.settings)
-    env.pop("PYTHONPATH", None)
+    # Odoo's Python without `redis`, whether or not this machine's has it: a package that
+    # cannot be imported shadows any installed one
+    hide = stack.tmp / "no-redis-path" / "redis"
+    hide.mkdir(parents=True, exist_ok=True)
+    (hide / "__init__.py").write_text(
+        "raise ModuleNotFoundError(\"No module named 'redis'\", name='redis')\n"
+    )
+    env["PYTHONPATH"] = str(hide.parent)
     server = _start(stack.settings, stack.odoo_bin, "no-redis", stack.tmp, env)
     try:
         wait_port(server.port, 120)
