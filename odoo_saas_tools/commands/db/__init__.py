@@ -1,4 +1,4 @@
-"""`odoo-saas db ...`: tenant databases (create, backup, restore, clone, drop, list, rename)."""
+"""`odoo-saas db ...`: tenant databases (create, backup, restore, clone, drop, list, rename, sweep)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     register_group(
         subparsers,
         "db",
-        "tenant databases: create, backup, restore, clone, drop, list, rename",
+        "tenant databases: create, backup, restore, clone, drop, list, rename, sweep",
         __name__,
         __doc__,
     )
