@@ -1,4 +1,4 @@
-"""`odoo-saas db ...`: tenant databases (create, backup, restore, clone, drop, list, rename, sweep)."""
+"""`odoo-saas db ...`: tenant databases (create, backup, restore, clone, drop, list, sweep ...)."""
 
 from __future__ import annotations
 
