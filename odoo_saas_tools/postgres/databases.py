@@ -127,7 +127,8 @@ _SESSIONS_SQL = """
 # Idle (between transactions) and idle for a moment: a connection just reset by the pool is
 # about to be used, so it is left alone and looked at again on the next pass.
 _RELEASE_IDLE_SQL = """
-    SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+    SELECT coalesce(array_agg(pid) FILTER (WHERE pg_terminate_backend(pid)), '{}')
+      FROM pg_stat_activity
      WHERE datname = %(db)s AND pid <> pg_backend_pid() AND backend_type = 'client backend'
        AND pid <> %(creator)s AND state = 'idle' AND application_name ~ %(app)s
        AND usename = current_user AND state_change < clock_timestamp() - interval '50 ms'
@@ -146,13 +147,23 @@ def copy_by_template_live(settings: Settings, src: str, dst: str, *, wait: float
     copies online.
     """
     args = {"db": src, "app": POOLED_APP, "creator": 0}
-    with connect(settings) as conn, conn.cursor() as cr:
+    outcome: list[BaseException | None] = []
+    with connect(settings) as creator, connect(settings) as watcher, watcher.cursor() as cr:
         cr.execute(_SESSIONS_SQL, args)
         if cr.fetchone()[0]:
             raise SourceBusy(f"{src} has sessions that cannot be released")
-    outcome: list[BaseException | None] = []
-    with connect(settings) as creator, connect(settings) as watcher, watcher.cursor() as cr:
         args["creator"] = creator.get_backend_pid()
+        # Released first, and gone, before CREATE DATABASE looks: it re-checks only every 100 ms
+        # (pg_terminate_backend's own timeout waits in steps of 100 ms too).
+        cr.execute(_RELEASE_IDLE_SQL, args)
+        pids = cr.fetchone()[0]
+        released = len(pids)
+        gone_by = time.monotonic() + 0.2
+        while pids and time.monotonic() < gone_by:
+            time.sleep(0.005)
+            cr.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s)", (pids,))
+            if not cr.fetchone()[0]:
+                break
 
         def create() -> None:
             try:
@@ -162,13 +173,12 @@ def copy_by_template_live(settings: Settings, src: str, dst: str, *, wait: float
                 outcome.append(exc)
 
         thread = threading.Thread(target=create, name=f"create {dst}", daemon=True)
-        released = 0
         deadline = time.monotonic() + wait
         thread.start()
         try:
             while thread.is_alive():
                 cr.execute(_RELEASE_IDLE_SQL, args)
-                released += int(cr.fetchone()[0])
+                released += len(cr.fetchone()[0])
                 cr.execute(_SESSIONS_SQL, args)
                 others, pooled = cr.fetchone()
                 if others or (pooled and time.monotonic() > deadline):
