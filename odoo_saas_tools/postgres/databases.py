@@ -135,7 +135,9 @@ _RELEASE_IDLE_SQL = """
 """
 
 
-def copy_by_template_live(settings: Settings, src: str, dst: str, *, wait: float = 0.5) -> int:
+def copy_by_template_live(
+    settings: Settings, src: str, dst: str, *, wait: float = 0.5, hold: float = 1.5
+) -> int:
     """CREATE DATABASE dst TEMPLATE src while Odoo serves src; returns the sessions released.
 
     CREATE DATABASE locks src first, so from then on new connections to src wait (inside
@@ -143,8 +145,9 @@ def copy_by_template_live(settings: Settings, src: str, dst: str, *, wait: float
     Meanwhile Odoo's idle pooled sessions are disconnected (the pool opens a new connection on
     its next request, which waits for the copy) and busy ones get `wait` seconds to become idle.
     Raises SourceBusy, with nothing created, when a session that cannot be released (any other
-    program, another role) is connected or one stays busy longer than `wait`: the caller then
-    copies online.
+    program, another role) is connected, one stays busy longer than `wait`, or the whole copy
+    would hold new connections longer than `hold` seconds (a slow disk, a busy server): the
+    caller then copies online.
     """
     args = {"db": src, "app": POOLED_APP, "creator": 0}
     outcome: list[BaseException | None] = []
@@ -173,19 +176,24 @@ def copy_by_template_live(settings: Settings, src: str, dst: str, *, wait: float
                 outcome.append(exc)
 
         thread = threading.Thread(target=create, name=f"create {dst}", daemon=True)
-        deadline = time.monotonic() + wait
+        started = time.monotonic()
         thread.start()
+        reason = ""
         try:
             while thread.is_alive():
                 cr.execute(_RELEASE_IDLE_SQL, args)
                 released += len(cr.fetchone()[0])
                 cr.execute(_SESSIONS_SQL, args)
                 others, pooled = cr.fetchone()
-                if others or (pooled and time.monotonic() > deadline):
-                    # still waiting for a session: stop holding src's new connections
+                elapsed = time.monotonic() - started
+                if others or (pooled and elapsed > wait):
+                    reason = f"{src} stayed in use for more than {wait:g} s"
+                elif elapsed > hold:
+                    reason = f"copying {src} would hold its users more than {hold:g} s"
+                if reason:  # stop holding src's new connections
                     cr.execute("SELECT pg_cancel_backend(%s)", (args["creator"],))
                     break
-                thread.join(0.02)
+                thread.join(0.03)
         except BaseException:
             with contextlib.suppress(psycopg2.Error):
                 creator.cancel()
@@ -196,7 +204,7 @@ def copy_by_template_live(settings: Settings, src: str, dst: str, *, wait: float
         thread.join()
     error = outcome[0] if outcome else SaasError(f"creating {dst} from {src} stopped")
     if isinstance(error, psycopg2.errors.QueryCanceled):
-        raise SourceBusy(f"{src} stayed in use for more than {wait:g} s") from error
+        raise SourceBusy(reason or f"copying {src} was cancelled") from error
     if error is not None:
         raise error
     if released:

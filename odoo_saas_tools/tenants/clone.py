@@ -36,8 +36,10 @@ log = logging.getLogger(__name__)
 # Above this size the copy would hold SRC's new connections too long (WAL_LOG copies about
 # 150 MB/s here): such a source in use is copied online.
 LIVE_TEMPLATE_MAX_BYTES = 192 * 2**20
-# How long busy (in-transaction) pooled sessions of SRC may take to finish before giving up.
+# How long busy (in-transaction) pooled sessions of SRC may take to finish, and how long SRC's
+# new connections may be held in all, before giving up: the users' requests stay under 2 s.
 LIVE_TEMPLATE_WAIT = 0.5
+LIVE_TEMPLATE_HOLD = 1.5
 
 
 def clone_tenant(
@@ -86,7 +88,7 @@ def clone(
             if row is not None and row.size_bytes <= LIVE_TEMPLATE_MAX_BYTES:
                 try:
                     released = databases.copy_by_template_live(
-                        settings, src, dst, wait=LIVE_TEMPLATE_WAIT
+                        settings, src, dst, wait=LIVE_TEMPLATE_WAIT, hold=LIVE_TEMPLATE_HOLD
                     )
                     method, created_db = "template", True
                 except databases.SourceBusy as exc:

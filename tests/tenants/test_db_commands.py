@@ -207,6 +207,26 @@ def test_live_template_copy_holds_new_connections_during_the_copy(
     assert databases.exists(tsettings, dst)
 
 
+def test_live_template_copy_never_holds_new_connections_longer_than_hold(
+    tsettings: Settings, fake_odoo: Callable[..., str], dbname: Callable[[str], str]
+) -> None:
+    src = fake_odoo("hold")
+    dst = dbname("hold_copy")
+    busy = pooled_session(tsettings, src, in_transaction=True)  # the copy cannot start
+    started = time.monotonic()
+    try:
+        with pytest.raises(databases.SourceBusy, match=r"hold its users more than 0\.3 s"):
+            databases.copy_by_template_live(tsettings, src, dst, wait=10, hold=0.3)
+        assert time.monotonic() - started < 2
+        with connect(tsettings, src) as conn, conn.cursor() as cr:  # nobody is held any more
+            cr.execute("SELECT 1")
+        with busy.cursor() as cr:  # the busy session was left alone
+            cr.execute("SELECT count(*) FROM ir_attachment")
+    finally:
+        busy.close()
+    assert not databases.exists(tsettings, dst)
+
+
 @pytest.mark.parametrize("who", ["busy odoo", "other program"])
 def test_clone_falls_back_online_when_sessions_cannot_be_released(
     tenants_env: dict[str, str],
