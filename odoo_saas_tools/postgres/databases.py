@@ -10,10 +10,12 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import threading
 import time
 from dataclasses import dataclass
 
 import psycopg2
+import psycopg2.extensions
 from psycopg2 import sql
 
 from odoo_saas_tools.core.errors import SaasError
@@ -88,9 +90,14 @@ class SourceBusy(SaasError):
     """CREATE DATABASE ... TEMPLATE refused: someone is connected to the source."""
 
 
-def copy_by_template(settings: Settings, src: str, dst: str) -> None:
-    """CREATE DATABASE dst TEMPLATE src (needs no other session on src)."""
-    with connect(settings) as conn, conn.cursor() as cr:
+def copy_by_template(
+    settings: Settings, src: str, dst: str, *, conn: psycopg2.extensions.connection | None = None
+) -> None:
+    """CREATE DATABASE dst TEMPLATE src (needs no other session on src); on conn if given."""
+    with contextlib.ExitStack() as stack:
+        if conn is None:
+            conn = stack.enter_context(connect(settings))
+        cr = stack.enter_context(conn.cursor())
         try:
             cr.execute(
                 sql.SQL("CREATE DATABASE {} ENCODING 'unicode' TEMPLATE {}").format(
@@ -99,8 +106,111 @@ def copy_by_template(settings: Settings, src: str, dst: str) -> None:
             )
         except psycopg2.errors.ObjectInUse as exc:
             raise SourceBusy(f"{src} is in use by other sessions") from exc
+        except psycopg2.errors.QueryCanceled:
+            raise
         except psycopg2.Error as exc:
             raise SaasError(f"creating {dst} from {src} failed: {_first_line(exc)}") from exc
+
+
+# Sessions of a connection pool that reconnects by itself: Odoo names its connections
+# "odoo-<pid>" (db_app_name's default) and resets a pooled connection before lending it,
+# dropping it when the reset fails. Only such sessions, of our own role, are ever released.
+POOLED_APP = "^odoo-[0-9]+$"
+
+_SESSIONS_SQL = """
+    SELECT count(*) FILTER (WHERE NOT (application_name ~ %(app)s AND usename = current_user)),
+           count(*) FILTER (WHERE application_name ~ %(app)s AND usename = current_user)
+      FROM pg_stat_activity
+     WHERE datname = %(db)s AND pid <> pg_backend_pid() AND backend_type = 'client backend'
+       AND pid <> %(creator)s
+"""
+
+# Idle (between transactions) and idle for a moment: a connection just reset by the pool is
+# about to be used, so it is left alone and looked at again on the next pass.
+_RELEASE_IDLE_SQL = """
+    SELECT coalesce(array_agg(pid) FILTER (WHERE pg_terminate_backend(pid)), '{}')
+      FROM pg_stat_activity
+     WHERE datname = %(db)s AND pid <> pg_backend_pid() AND backend_type = 'client backend'
+       AND pid <> %(creator)s AND state = 'idle' AND application_name ~ %(app)s
+       AND usename = current_user AND state_change < clock_timestamp() - interval '50 ms'
+"""
+
+
+def copy_by_template_live(
+    settings: Settings, src: str, dst: str, *, wait: float = 0.5, hold: float = 1.5
+) -> int:
+    """CREATE DATABASE dst TEMPLATE src while Odoo serves src; returns the sessions released.
+
+    CREATE DATABASE locks src first, so from then on new connections to src wait (inside
+    PostgreSQL) until the copy is committed; it then waits for src's other sessions to leave.
+    Meanwhile Odoo's idle pooled sessions are disconnected (the pool opens a new connection on
+    its next request, which waits for the copy) and busy ones get `wait` seconds to become idle.
+    Raises SourceBusy, with nothing created, when a session that cannot be released (any other
+    program, another role) is connected, one stays busy longer than `wait`, or the whole copy
+    would hold new connections longer than `hold` seconds (a slow disk, a busy server): the
+    caller then copies online.
+    """
+    args = {"db": src, "app": POOLED_APP, "creator": 0}
+    outcome: list[BaseException | None] = []
+    with connect(settings) as creator, connect(settings) as watcher, watcher.cursor() as cr:
+        cr.execute(_SESSIONS_SQL, args)
+        if cr.fetchone()[0]:
+            raise SourceBusy(f"{src} has sessions that cannot be released")
+        args["creator"] = creator.get_backend_pid()
+        # Released first, and gone, before CREATE DATABASE looks: it re-checks only every 100 ms
+        # (pg_terminate_backend's own timeout waits in steps of 100 ms too).
+        cr.execute(_RELEASE_IDLE_SQL, args)
+        pids = cr.fetchone()[0]
+        released = len(pids)
+        gone_by = time.monotonic() + 0.2
+        while pids and time.monotonic() < gone_by:
+            time.sleep(0.005)
+            cr.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s)", (pids,))
+            if not cr.fetchone()[0]:
+                break
+
+        def create() -> None:
+            try:
+                copy_by_template(settings, src, dst, conn=creator)
+                outcome.append(None)
+            except BaseException as exc:  # handed to the calling thread
+                outcome.append(exc)
+
+        thread = threading.Thread(target=create, name=f"create {dst}", daemon=True)
+        started = time.monotonic()
+        thread.start()
+        reason = ""
+        try:
+            while thread.is_alive():
+                cr.execute(_RELEASE_IDLE_SQL, args)
+                released += len(cr.fetchone()[0])
+                cr.execute(_SESSIONS_SQL, args)
+                others, pooled = cr.fetchone()
+                elapsed = time.monotonic() - started
+                if others or (pooled and elapsed > wait):
+                    reason = f"{src} stayed in use for more than {wait:g} s"
+                elif elapsed > hold:
+                    reason = f"copying {src} would hold its users more than {hold:g} s"
+                if reason:  # stop holding src's new connections
+                    cr.execute("SELECT pg_cancel_backend(%s)", (args["creator"],))
+                    break
+                thread.join(0.03)
+        except BaseException:
+            with contextlib.suppress(psycopg2.Error):
+                creator.cancel()
+            thread.join()
+            if outcome == [None]:
+                drop_quietly(settings, dst)
+            raise
+        thread.join()
+    error = outcome[0] if outcome else SaasError(f"creating {dst} from {src} stopped")
+    if isinstance(error, psycopg2.errors.QueryCanceled):
+        raise SourceBusy(reason or f"copying {src} was cancelled") from error
+    if error is not None:
+        raise error
+    if released:
+        log.info("released %d idle pooled session(s) of %s for the copy", released, src)
+    return released
 
 
 def create_empty(settings: Settings, name: str) -> None:

@@ -7,8 +7,12 @@ keeps it as is. It always gets a new identity: uuid, secret (sessions of SRC do 
 DST), and it drops the enterprise code, expiration and subscription links of SRC.
 
 SRC's users stay connected: the fast copy (CREATE DATABASE ... TEMPLATE) needs SRC to itself,
-so when anyone is connected the clone is made online with pg_dump | psql instead (slower, SRC
-keeps working). `--force-disconnect` disconnects them instead, as Odoo's duplicate does.
+so when Odoo serves SRC its idle pooled connections are released while new ones wait inside
+PostgreSQL for the copy (a fraction of a second; Odoo's pool reconnects by itself, see
+postgres.databases.copy_by_template_live). When that cannot keep users unaware (another program
+is connected, a transaction stays open, SRC is too big to copy in that fraction) the clone is
+made online with pg_dump | psql instead (slower, SRC keeps working). `--force-disconnect`
+disconnects everyone instead, as Odoo's duplicate does.
 The filestore is hard-linked (same filesystem) or copied.
 """
 
@@ -28,6 +32,14 @@ from odoo_saas_tools.tenants.locks import tenant_locks
 from odoo_saas_tools.tenants.names import ensure_target_free
 
 log = logging.getLogger(__name__)
+
+# Above this size the copy would hold SRC's new connections too long (WAL_LOG copies about
+# 150 MB/s here): such a source in use is copied online.
+LIVE_TEMPLATE_MAX_BYTES = 192 * 2**20
+# How long busy (in-transaction) pooled sessions of SRC may take to finish, and how long SRC's
+# new connections may be held in all, before giving up: the users' requests stay under 2 s.
+LIVE_TEMPLATE_WAIT = 0.5
+LIVE_TEMPLATE_HOLD = 1.5
 
 
 def clone_tenant(
@@ -62,6 +74,7 @@ def clone(
     started = time.monotonic()
     method = "template"
     created_db = False
+    released = 0
     dst_fs = settings.filestore(dst)
     # The filestore is hard-linked in a thread while PostgreSQL copies the database.
     pool = ThreadPoolExecutor(max_workers=1)
@@ -71,7 +84,16 @@ def clone(
             databases.terminate(settings, src)
         elif databases.other_connections(settings, src):
             method = "online"
-        if method == "template":
+            row = databases.info(settings, src)
+            if row is not None and row.size_bytes <= LIVE_TEMPLATE_MAX_BYTES:
+                try:
+                    released = databases.copy_by_template_live(
+                        settings, src, dst, wait=LIVE_TEMPLATE_WAIT, hold=LIVE_TEMPLATE_HOLD
+                    )
+                    method, created_db = "template", True
+                except databases.SourceBusy as exc:
+                    log.info("%s; falling back to the online copy", exc)
+        if method == "template" and not created_db:
             try:
                 databases.copy_by_template(settings, src, dst)
             except databases.SourceBusy:
@@ -102,6 +124,7 @@ def clone(
         "source": src,
         "database": dst,
         "method": method,
+        "released_sessions": released,
         "filestore": fs_mode,
         "neutralized": neutralized,
         "neutralized_modules": modules,

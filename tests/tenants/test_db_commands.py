@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import threading
+import time
 from collections.abc import Callable
 
 import psycopg2
@@ -138,6 +140,123 @@ def test_clone_with_connected_source_copies_online(
     with connect(tsettings, dst) as conn, conn.cursor() as cr:
         cr.execute("SELECT count(*) FROM ir_attachment")
         assert cr.fetchone()[0] == 3
+
+
+def pooled_session(settings: Settings, db: str, *, in_transaction: bool = False):
+    """A connection as Odoo's pool keeps it (application_name odoo-<pid>), idle or in a
+    transaction."""
+    conn = psycopg2.connect(**{**settings.connect_kwargs(db), "application_name": "odoo-4242"})
+    with conn.cursor() as cr:
+        cr.execute("SELECT count(*) FROM ir_attachment")
+    if not in_transaction:
+        conn.rollback()
+    time.sleep(0.1)  # idle for a moment, as between two requests
+    return conn
+
+
+def test_clone_releases_idle_odoo_pool_sessions_and_copies_by_template(
+    tenants_env: dict[str, str],
+    tsettings: Settings,
+    fake_odoo: Callable[..., str],
+    dbname: Callable[[str], str],
+) -> None:
+    src = fake_odoo("pooled")
+    dst = dbname("pooled_copy")
+    pooled = pooled_session(tsettings, src)
+    try:
+        proc = run_cli(tenants_env, "db", "clone", src, dst, "--no-neutralize", "--json")
+        assert proc.returncode == 0, proc.stderr
+        result = json.loads(proc.stdout)
+        assert (result["method"], result["released_sessions"]) == ("template", 1)
+        # the pooled connection was released: Odoo's pool.borrow() resets it, fails, reconnects
+        with pytest.raises(psycopg2.OperationalError):
+            pooled.reset()
+    finally:
+        pooled.close()
+    with connect(tsettings, src) as conn, conn.cursor() as cr:  # the source serves again
+        cr.execute("SELECT count(*) FROM ir_attachment")
+        assert cr.fetchone()[0] == 3
+    assert params(tsettings, dst)["database.uuid"] != "old-uuid"
+
+
+def test_live_template_copy_holds_new_connections_during_the_copy(
+    tsettings: Settings, fake_odoo: Callable[..., str], dbname: Callable[[str], str]
+) -> None:
+    src = fake_odoo("held")
+    dst = dbname("held_copy")
+    pooled = pooled_session(tsettings, src)
+    seen: list[object] = []
+
+    def newcomer() -> None:  # a request that needs a new connection while the copy runs
+        time.sleep(0.05)
+        try:
+            with connect(tsettings, src) as conn, conn.cursor() as cr:
+                cr.execute("SELECT count(*) FROM ir_attachment")
+                seen.append(cr.fetchone()[0])
+        except Exception as exc:  # pragma: no cover - reported below
+            seen.append(exc)
+
+    thread = threading.Thread(target=newcomer)
+    thread.start()
+    try:
+        assert databases.copy_by_template_live(tsettings, src, dst, wait=0.5) == 1
+    finally:
+        thread.join()
+        pooled.close()
+    assert seen == [3]
+    assert databases.exists(tsettings, dst)
+
+
+def test_live_template_copy_never_holds_new_connections_longer_than_hold(
+    tsettings: Settings, fake_odoo: Callable[..., str], dbname: Callable[[str], str]
+) -> None:
+    src = fake_odoo("hold")
+    dst = dbname("hold_copy")
+    busy = pooled_session(tsettings, src, in_transaction=True)  # the copy cannot start
+    started = time.monotonic()
+    try:
+        with pytest.raises(databases.SourceBusy, match=r"hold its users more than 0\.3 s"):
+            databases.copy_by_template_live(tsettings, src, dst, wait=10, hold=0.3)
+        assert time.monotonic() - started < 2
+        with connect(tsettings, src) as conn, conn.cursor() as cr:  # nobody is held any more
+            cr.execute("SELECT 1")
+        with busy.cursor() as cr:  # the busy session was left alone
+            cr.execute("SELECT count(*) FROM ir_attachment")
+    finally:
+        busy.close()
+    assert not databases.exists(tsettings, dst)
+
+
+@pytest.mark.parametrize("who", ["busy odoo", "other program"])
+def test_clone_falls_back_online_when_sessions_cannot_be_released(
+    tenants_env: dict[str, str],
+    tsettings: Settings,
+    fake_odoo: Callable[..., str],
+    dbname: Callable[[str], str],
+    who: str,
+) -> None:
+    src = fake_odoo("inuse")
+    dst = dbname("inuse_copy")
+    if who == "busy odoo":  # a pooled session inside a transaction longer than the wait
+        user = pooled_session(tsettings, src, in_transaction=True)
+    else:  # psql, a BI tool ...: never disconnected, even when idle
+        user = psycopg2.connect(**{**tsettings.connect_kwargs(src), "application_name": "psql"})
+    try:
+        started = time.monotonic()
+        proc = run_cli(tenants_env, "db", "clone", src, dst, "--no-neutralize", "--json")
+        assert proc.returncode == 0, proc.stderr
+        result = json.loads(proc.stdout)
+        assert (result["method"], result["released_sessions"]) == ("online", 0)
+        assert time.monotonic() - started < 30
+        with user.cursor() as cr:  # the user's session and transaction survived
+            cr.execute("SELECT count(*) FROM ir_attachment")
+            assert cr.fetchone()[0] == 3
+    finally:
+        user.close()
+    assert params(tsettings, dst)["database.uuid"] != "old-uuid"
+    with connect(tsettings) as conn, conn.cursor() as cr:  # no half-made copy left behind
+        cr.execute("SELECT count(*) FROM pg_database WHERE datname LIKE %s", (f"{dst}%",))
+        assert cr.fetchone()[0] == 1
 
 
 def test_clone_force_disconnect_uses_fast_path(

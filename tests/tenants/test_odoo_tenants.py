@@ -5,16 +5,22 @@ One template (base) is built per session (~15 s); every tenant is a copy of it.
 
 from __future__ import annotations
 
+import http.cookiejar
 import json
+import subprocess
+import threading
 import time
+import urllib.request
 from collections.abc import Callable
 
 import pytest
 
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.odoo import runner as odoo_runner
+from odoo_saas_tools.odoo.environment import odoo_environment
 from odoo_saas_tools.postgres.connection import connect
 from tests.support.cli import run_cli
+from tests.support.net import free_port, wait_port
 
 pytestmark = pytest.mark.usefixtures("odoo_template")
 
@@ -202,3 +208,95 @@ def test_clone_is_neutralized_like_odoo_does_it(
             return [servers, crons, cr.fetchall()]
 
     assert state(ours) == state(theirs)
+
+
+def jsonrpc(opener, url: str, params: dict) -> dict:
+    body = json.dumps({"jsonrpc": "2.0", "method": "call", "params": params}).encode()
+    request = urllib.request.Request(url, body, {"Content-Type": "application/json"})  # noqa: S310
+    with opener.open(request, timeout=30) as response:
+        answer = json.loads(response.read())
+    if "error" in answer:
+        raise RuntimeError(str(answer["error"])[:300])
+    return answer["result"]
+
+
+def test_clone_of_a_served_tenant_is_fast_and_its_users_do_not_notice(
+    odoo_env: dict[str, str], dbname: Callable[[str], str], tmp_path
+) -> None:
+    """Odoo (workers 2, a cron worker) serves the source; a logged-in client polls it every
+    100 ms through Odoo during the clone: the fast copy is used and the client sees no error
+    and no request slower than 2 s (Odoo's pool reconnects the released connections)."""
+    settings = Settings.from_env(odoo_env)
+    src, dst = dbname("served"), dbname("served_copy")
+    created = run_cli(odoo_env, "db", "create", src, "--json")
+    assert created.returncode == 0, created.stderr
+    password = json.loads(created.stdout)["admin_password"]
+    port = free_port()
+    argv = [settings.odoo_bin, "server", "-c", str(odoo_runner.config_path(settings)), "-d", src]
+    argv += ["--db-filter", f"^{src}$", "--workers", "2", "--max-cron-threads", "1"]
+    argv += ["--http-interface", "127.0.0.1", "--http-port", str(port)]
+    argv += ["--gevent-port", str(free_port())]
+    log_path = tmp_path / "odoo.log"
+    with open(log_path, "wb") as log:
+        server = subprocess.Popen(
+            argv, env=odoo_environment(settings), stdout=log, stderr=subprocess.STDOUT
+        )
+    seen: list[tuple[float, str]] = []
+    stop = threading.Event()
+    try:
+        wait_port(port, 120)
+        url = f"http://127.0.0.1:{port}"
+        opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+        )
+        login = {"db": src, "login": "admin", "password": password}
+        deadline = time.monotonic() + 60
+        while True:  # the workers may still be starting
+            try:
+                assert jsonrpc(opener, url + "/web/session/authenticate", login)["uid"]
+                break
+            except (OSError, RuntimeError):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+        call = {
+            "model": "res.partner",
+            "method": "search_read",
+            "args": [[]],
+            "kwargs": {"fields": ["name"], "limit": 20},
+        }
+
+        def poll() -> None:
+            while not stop.is_set():
+                started = time.monotonic()
+                error = ""
+                try:
+                    jsonrpc(opener, url + "/web/dataset/call_kw/res.partner/search_read", call)
+                except Exception as exc:  # what the user would see
+                    error = repr(exc)[:300]
+                seen.append((time.monotonic() - started, error))
+                stop.wait(max(0.0, 0.1 - (time.monotonic() - started)))
+
+        poller = threading.Thread(target=poll, daemon=True)
+        poller.start()
+        time.sleep(2)  # both workers' pools hold connections to the source now
+        before = len(seen)
+        proc = run_cli(odoo_env, "db", "clone", src, dst, "--json")
+        time.sleep(1)
+        stop.set()
+        poller.join(30)
+        assert proc.returncode == 0, proc.stderr
+        result = json.loads(proc.stdout)
+        assert result["method"] == "template", result
+        assert result["released_sessions"] >= 1
+        during = seen[before:]
+        assert len(during) >= 3
+        assert [e for _, e in during if e] == []
+        assert max(t for t, _ in during) < 2.0, during
+    finally:
+        stop.set()
+        server.terminate()
+        server.wait(60)
+    with connect(settings, dst) as conn, conn.cursor() as cr:
+        cr.execute("SELECT value FROM ir_config_parameter WHERE key = 'database.is_neutralized'")
+        assert cr.fetchone() == ("true",)

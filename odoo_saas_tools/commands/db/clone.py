@@ -7,8 +7,11 @@ keeps it as is. It always gets a new identity: uuid, secret (sessions of SRC do 
 DST), and it drops the enterprise code, expiration and subscription links of SRC.
 
 SRC's users stay connected: the fast copy (CREATE DATABASE ... TEMPLATE) needs SRC to itself,
-so when anyone is connected the clone is made online with pg_dump | psql instead (slower, SRC
-keeps working). `--force-disconnect` disconnects them instead, as Odoo's duplicate does.
+so when Odoo serves SRC its idle pooled connections are released and new requests wait inside
+PostgreSQL for the copy (at most 1.5 s; Odoo reconnects by itself). When that cannot be done
+(another program connected, a transaction that stays open, SRC too big) the clone is made
+online with pg_dump | psql (slower, SRC keeps working). `--force-disconnect` disconnects
+everyone instead, as Odoo's duplicate does.
 The filestore is hard-linked (same filesystem) or copied.
 
 Exit codes: 0 cloned, 1 failed (DST not left behind), 2 bad name, 3 DST exists, 4 busy.
