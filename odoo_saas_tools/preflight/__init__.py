@@ -30,23 +30,25 @@ from odoo_saas_tools.runtime import render
 log = logging.getLogger(__name__)
 
 
-def probe_odoo(s: Settings, needs: pydeps.Needs, report: Report) -> ProbeResult | None:
+def probe_odoo(settings: Settings, needs: pydeps.Needs, report: Report) -> ProbeResult | None:
     """One run of Odoo's interpreter for its addons path and the requirements (~1.5 s)."""
-    odoo = odoo_found(s)
+    odoo = odoo_found(settings)
     if not odoo:
         report.add(
             "odoo",
-            s.odoo_bin,
+            settings.odoo_bin,
             ERROR,
-            f"ODOO_BIN={s.odoo_bin}: not found on PATH; Odoo cannot start",
+            f"ODOO_BIN={settings.odoo_bin}: not found on PATH; Odoo cannot start",
         )
         if not needs:
             return None
     try:
-        result = pydeps.probe(s, needs)
+        result = pydeps.probe(settings, needs)
     except SaasError as exc:
         # Without requirements only the addons path is lost: Odoo's own dirs go unchecked.
-        report.add("odoo", s.odoo_bin, ERROR if needs else WARNING, f"cannot ask Odoo: {exc}")
+        report.add(
+            "odoo", settings.odoo_bin, ERROR if needs else WARNING, f"cannot ask Odoo: {exc}"
+        )
         return None
     if odoo:
         report.add("odoo", odoo, OK, f"answers; Python {result.executable}")
@@ -54,7 +56,7 @@ def probe_odoo(s: Settings, needs: pydeps.Needs, report: Report) -> ProbeResult 
 
 
 def run_checks(
-    s: Settings,
+    settings: Settings,
     *,
     fix: bool,
     check_settings: bool = True,
@@ -68,28 +70,28 @@ def run_checks(
     """
     report = Report()
     if check_settings:
-        config.check_settings(s, report)
-    directories.check_directories(s, report)
+        config.check_settings(settings, report)
+    directories.check_directories(settings, report)
     if odoo:
-        needs = pydeps.collect(addons_check.resolve(s, None), report)
-        result = probe_odoo(s, needs, report)
-        ap = addons_check.resolve(s, result.addons_path if result else None)
-        addons_check.check_addons(s, ap, report)
-        pydeps.check_python(s, needs, result, report, fix=fix)
-    if not config.check_postgres(s, report, required=postgres_required):
+        needs = pydeps.collect(addons_check.resolve(settings, None), report)
+        result = probe_odoo(settings, needs, report)
+        ap = addons_check.resolve(settings, result.addons_path if result else None)
+        addons_check.check_addons(settings, ap, report)
+        pydeps.check_python(settings, needs, result, report, fix=fix)
+    if not config.check_postgres(settings, report, required=postgres_required):
         return report
     if fix:
-        sweep_orphans(s, report)
+        sweep_orphans(settings, report)
     if not odoo:
-        tenant_versions.scan(s, report, with_state=False)
+        tenant_versions.scan(settings, report, with_state=False)
         return report
-    if s.auto_update and fix:
+    if settings.auto_update and fix:
         try:
-            autoupdate.recover_interrupted(s, report)
+            autoupdate.recover_interrupted(settings, report)
         except (SaasError, psycopg2.Error) as exc:  # BusyError included: someone is on it
             report.add("update", "recovery", WARNING, f"interrupted update not repaired: {exc}")
-    tenants = tenant_versions.scan(s, report, with_state=s.auto_update)
-    if not s.auto_update:
+    tenants = tenant_versions.scan(settings, report, with_state=settings.auto_update)
+    if not settings.auto_update:
         return report
     if result is None or not result.addons_path:
         # Without Odoo's own directories core modules would look removed, and -u cannot run.
@@ -99,14 +101,14 @@ def run_checks(
     elif report.errors:
         report.add("update", "tenants", WARNING, "auto-update skipped: fix the errors first")
     else:
-        autoupdate.update_tenants(s, tenants, addons_check.module_paths(ap), report)
+        autoupdate.update_tenants(settings, tenants, addons_check.module_paths(ap), report)
     return report
 
 
-def sweep_orphans(s: Settings, report: Report) -> None:
+def sweep_orphans(settings: Settings, report: Report) -> None:
     """What killed restores left (a tenant renamed away mid-swap is put back online)."""
     try:
-        found = orphans.sweep(s)
+        found = orphans.sweep(settings)
     except (SaasError, psycopg2.Error) as exc:
         report.add("orphans", "sweep", WARNING, f"not swept: {exc}")
         return
@@ -121,7 +123,7 @@ def log_report(report: Report) -> None:
     log.log(logging.ERROR if report.errors else logging.INFO, "pre-flight: %s", report.summary())
 
 
-def before_start(s: Settings, *, postgres_required: bool = True) -> Settings:
+def before_start(settings: Settings, *, postgres_required: bool = True) -> Settings:
     """Run at container start (settings already validated by the entrypoint): errors stop it.
 
     Returns the settings Odoo is rendered with: tenants that must not be served (another Odoo
@@ -130,19 +132,19 @@ def before_start(s: Settings, *, postgres_required: bool = True) -> Settings:
     and cron roles report what is pending and leave the work to one job (`preflight --fix`).
     """
     report = run_checks(
-        s,
-        fix=s.role == "all",
+        settings,
+        fix=settings.role == "all",
         check_settings=False,
         postgres_required=postgres_required,
-        odoo=s.runs_odoo,
+        odoo=settings.runs_odoo,
     )
     log_report(report)
     if report.errors:
         lines = [f"pre-flight {f.check} {f.item}: {f.message}" for f in report.errors]
         error_class = ConfigError if report.exit_code == ConfigError.exit_code else SaasError
         raise error_class("\n".join(lines), exit_code=report.exit_code)
-    serving = tenant_versions.serving_settings(s, report)
-    if serving is not s:
+    serving = tenant_versions.serving_settings(settings, report)
+    if serving is not settings:
         log.warning(
             "not serving %s: dbfilter is now %s",
             ", ".join(sorted(report.excluded_tenants)),

@@ -89,9 +89,9 @@ def binaries(manifest: dict[str, Any]) -> list[str]:
     return [str(b) for b in found] if isinstance(found, (list, tuple)) else []
 
 
-def resolve(s: Settings, odoo_dirs: list[str] | None) -> AddonsPath:
+def resolve(settings: Settings, odoo_dirs: list[str] | None) -> AddonsPath:
     """Odoo's own order when the probe found it, else the hoster's directories alone."""
-    extra = [Path(p) for p in render.plan(s).addons_path]
+    extra = [Path(p) for p in render.plan(settings).addons_path]
     dirs = [Path(p) for p in odoo_dirs] if odoo_dirs else list(extra)
     for d in extra:  # Odoo may have skipped a directory without addons: still show it
         if d not in dirs:
@@ -123,8 +123,8 @@ def hoster_addons(ap: AddonsPath) -> list[Addon]:
     return [a for a in ap.addons if a.path.parent in ap.extra_dirs]
 
 
-def check_addons(s: Settings, ap: AddonsPath, report: Report) -> None:
-    for skipped in render.plan(s).skipped_addons:
+def check_addons(settings: Settings, ap: AddonsPath, report: Report) -> None:
+    for skipped in render.plan(settings).skipped_addons:
         report.add(
             "addons", skipped, WARNING, "ODOO_EXTRA_ADDONS entry is not a directory: left out"
         )

@@ -70,45 +70,45 @@ def plan(tenant: Tenant, cache: ChecksumCache) -> Plan:
     return Plan(changed, unknown, False)
 
 
-def record_checksums(s: Settings, tenant: Tenant, cache: ChecksumCache) -> None:
+def record_checksums(settings: Settings, tenant: Tenant, cache: ChecksumCache) -> None:
     """Store the checksums of what is installed now (after an update, or as a baseline)."""
-    read_state(s, tenant)
+    read_state(settings, tenant)
     value = json.dumps(current_checksums(tenant, cache), sort_keys=True)
-    with connect(s, tenant.name, autocommit=False) as conn, conn.cursor() as cr:
+    with connect(settings, tenant.name, autocommit=False) as conn, conn.cursor() as cr:
         set_params(cr, {PARAM_CHECKSUMS: value})
         conn.commit()
 
 
-def take_snapshot(s: Settings, db: str, snap: str) -> None:
+def take_snapshot(settings: Settings, db: str, snap: str) -> None:
     """Database and filestore, or neither (a half snapshot would block the next update)."""
-    databases.terminate(s, db)
-    databases.copy_by_template(s, db, snap)
+    databases.terminate(settings, db)
+    databases.copy_by_template(settings, db, snap)
     try:
-        databases.set_comment(s, snap, json.dumps({"snapshot_of": db}))
-        filestore.remove(s.filestore(snap))
-        filestore.copy_tree(s.filestore(db), s.filestore(snap))
+        databases.set_comment(settings, snap, json.dumps({"snapshot_of": db}))
+        filestore.remove(settings.filestore(snap))
+        filestore.copy_tree(settings.filestore(db), settings.filestore(snap))
     except BaseException:
-        databases.drop_quietly(s, snap)
+        databases.drop_quietly(settings, snap)
         raise
 
 
-def drop_snapshot(s: Settings, name: str) -> None:
-    databases.drop(s, name)
-    filestore.remove(s.filestore(name))
+def drop_snapshot(settings: Settings, name: str) -> None:
+    databases.drop(settings, name)
+    filestore.remove(settings.filestore(name))
 
 
-def roll_back(s: Settings, db: str, snap: str) -> None:
+def roll_back(settings: Settings, db: str, snap: str) -> None:
     """Swap the snapshot in under the tenant's name; the failed copy is dropped afterwards."""
     failed = f"{RESERVED_PREFIX}failed_{_suffix(db)}"
-    drop_snapshot(s, failed)
-    databases.rename(s, db, failed)
-    databases.rename(s, snap, db)
-    filestore.rename(s.filestore(db), s.filestore(failed))
-    filestore.rename(s.filestore(snap), s.filestore(db))
-    drop_snapshot(s, failed)
+    drop_snapshot(settings, failed)
+    databases.rename(settings, db, failed)
+    databases.rename(settings, snap, db)
+    filestore.rename(settings.filestore(db), settings.filestore(failed))
+    filestore.rename(settings.filestore(snap), settings.filestore(db))
+    drop_snapshot(settings, failed)
 
 
-def odoo_error(stderr: bytes | None, s: Settings) -> str:
+def odoo_error(stderr: bytes | None, settings: Settings) -> str:
     """The line of Odoo's log that says what went wrong: its last ERROR/CRITICAL entry, plus
     the exception that ended it (Odoo's last line is usually an unhelpful INFO)."""
     lines = [ln.strip() for ln in (stderr or b"").decode(errors="replace").splitlines()]
@@ -119,11 +119,11 @@ def odoo_error(stderr: bytes | None, s: Settings) -> str:
     if raised and raised[-1] not in message:
         message = f"{message} ({raised[-1]})" if message else raised[-1]
     message = message or (lines[-1] if lines else "no output")
-    return redact_text(message, s.secret_values())[:400]
+    return redact_text(message, settings.secret_values())[:400]
 
 
-def _pending(s: Settings, db: str) -> list[str]:
-    with connect(s, db) as conn, conn.cursor() as cr:
+def _pending(settings: Settings, db: str) -> list[str]:
+    with connect(settings, db) as conn, conn.cursor() as cr:
         cr.execute(
             "SELECT name FROM ir_module_module "
             "WHERE state IN ('to install', 'to upgrade', 'to remove') ORDER BY name"
@@ -131,36 +131,38 @@ def _pending(s: Settings, db: str) -> list[str]:
         return [r[0] for r in cr.fetchall()]
 
 
-def upgrade(s: Settings, tenant: Tenant, modules: list[str], cache: ChecksumCache) -> str | None:
+def upgrade(
+    settings: Settings, tenant: Tenant, modules: list[str], cache: ChecksumCache
+) -> str | None:
     """Snapshot, -u, verify; roll back on failure. Returns None, or why it failed."""
     db = tenant.name
     snap = snapshot_name(db)
-    if databases.exists(s, snap):
+    if databases.exists(settings, snap):
         return (
             f"a snapshot of an interrupted update exists ({snap}): kept untouched; check "
             f"{db}, then drop {snap} (or rename it back) to let auto-update run again"
         )
-    take_snapshot(s, db, snap)
+    take_snapshot(settings, db, snap)
     log.warning("%s: upgrading %s (snapshot %s)", db, ",".join(modules), snap)
     try:
         proc = odoo_runner.server_job(
-            s, db, ["-u", ",".join(modules)], timeout=UPGRADE_TIMEOUT, check=False
+            settings, db, ["-u", ",".join(modules)], timeout=UPGRADE_TIMEOUT, check=False
         )
         if proc.returncode != 0:
-            raise SaasError(f"odoo exited {proc.returncode}: {odoo_error(proc.stderr, s)}")
-        pending = _pending(s, db)
+            raise SaasError(f"odoo exited {proc.returncode}: {odoo_error(proc.stderr, settings)}")
+        pending = _pending(settings, db)
         if pending:
             raise SaasError(f"modules left half-way: {', '.join(pending)}")
     except SaasError as exc:
         log.error("%s: upgrade of %s failed, rolling back: %s", db, ",".join(modules), exc)
-        roll_back(s, db, snap)
+        roll_back(settings, db, snap)
         return f"upgrade of {', '.join(modules)} failed and was rolled back: {exc}"
-    record_checksums(s, tenant, cache)
-    drop_snapshot(s, snap)
+    record_checksums(settings, tenant, cache)
+    drop_snapshot(settings, snap)
     return None
 
 
-def update_tenant(s: Settings, tenant: Tenant, cache: ChecksumCache, report: Report) -> None:
+def update_tenant(settings: Settings, tenant: Tenant, cache: ChecksumCache, report: Report) -> None:
     p = plan(tenant, cache)
     if p.unknown:
         report.add(
@@ -179,9 +181,9 @@ def update_tenant(s: Settings, tenant: Tenant, cache: ChecksumCache, report: Rep
     if not p.baseline and not p.changed:
         report.add("update", tenant.name, OK, f"{len(tenant.installed)} modules unchanged")
         return
-    with tenant_lock(s, tenant.name, operation="update"):
+    with tenant_lock(settings, tenant.name, operation="update"):
         if p.baseline:
-            record_checksums(s, tenant, cache)
+            record_checksums(settings, tenant, cache)
             report.add(
                 "update",
                 tenant.name,
@@ -190,30 +192,30 @@ def update_tenant(s: Settings, tenant: Tenant, cache: ChecksumCache, report: Rep
                 "on are upgraded",
             )
             return
-        failure = upgrade(s, tenant, p.changed, cache)
+        failure = upgrade(settings, tenant, p.changed, cache)
     if failure is None:
         report.add("update", tenant.name, OK, f"upgraded {', '.join(p.changed)}")
-    elif tenant.name in s.db_name:
+    elif tenant.name in settings.db_name:
         report.add("update", tenant.name, ERROR, failure)
     else:
         report.excluded_tenants[tenant.name] = "failed update"
         report.add("update", tenant.name, WARNING, failure + "; not served until fixed")
 
 
-def recover_interrupted(s: Settings, report: Report) -> None:
+def recover_interrupted(settings: Settings, report: Report) -> None:
     """A start that died between the two renames of a swap-back left the tenant missing and
     its snapshot present: put the snapshot (the state before the update) back in place."""
-    for snap, comment in databases.comments(s, f"{RESERVED_PREFIX}upd_").items():
+    for snap, comment in databases.comments(settings, f"{RESERVED_PREFIX}upd_").items():
         try:
             tenant = json.loads(comment).get("snapshot_of")
         except (ValueError, AttributeError):
             continue
-        if not tenant or snapshot_name(tenant) != snap or databases.exists(s, tenant):
+        if not tenant or snapshot_name(tenant) != snap or databases.exists(settings, tenant):
             continue
-        with tenant_lock(s, tenant, operation="update"):
-            databases.rename(s, snap, tenant)
-            if not s.filestore(tenant).exists():
-                filestore.rename(s.filestore(snap), s.filestore(tenant))
+        with tenant_lock(settings, tenant, operation="update"):
+            databases.rename(settings, snap, tenant)
+            if not settings.filestore(tenant).exists():
+                filestore.rename(settings.filestore(snap), settings.filestore(tenant))
         report.add(
             "update",
             tenant,
@@ -224,12 +226,12 @@ def recover_interrupted(s: Settings, report: Report) -> None:
 
 
 def update_tenants(
-    s: Settings, tenants: list[Tenant], paths: dict[str, Path], report: Report
+    settings: Settings, tenants: list[Tenant], paths: dict[str, Path], report: Report
 ) -> None:
     cache = ChecksumCache(paths)
     for tenant in tenants:
         try:
-            update_tenant(s, tenant, cache, report)
+            update_tenant(settings, tenant, cache, report)
         except BusyError as exc:
             report.add("update", tenant.name, WARNING, f"not updated: {exc}")
         except (SaasError, psycopg2.Error, OSError) as exc:
@@ -238,7 +240,7 @@ def update_tenants(
             report.add(
                 "update",
                 tenant.name,
-                ERROR if tenant.name in s.db_name else WARNING,
+                ERROR if tenant.name in settings.db_name else WARNING,
                 f"auto-update stopped: {first} (any snapshot {snapshot_name(tenant.name)} is "
                 "kept); not served until checked",
             )

@@ -8,22 +8,22 @@ from odoo_saas_tools.postgres.connection import connect
 from odoo_saas_tools.preflight.findings import ERROR, OK, WARNING, Report
 
 
-def check_settings(s: Settings, report: Report) -> None:
+def check_settings(settings: Settings, report: Report) -> None:
     """Settings.from_env already refused unusable values; what a server start needs on top."""
-    problems = s.server_problems()
+    problems = settings.server_problems()
     for problem in problems:
         report.add("settings", problem.split()[0], ERROR, problem)
-    for warning in s.warnings():
+    for warning in settings.warnings():
         report.add("settings", warning.split()[0].split("=")[0], WARNING, warning)
     if not problems:
         report.add("settings", "environment", OK, "valid for starting the server")
 
 
-def check_postgres(s: Settings, report: Report, *, required: bool = True) -> bool:
+def check_postgres(settings: Settings, report: Report, *, required: bool = True) -> bool:
     """One connection attempt (the entrypoint has already waited); the error names host:port."""
-    where = f"{s.db_host}:{s.db_port}"
+    where = f"{settings.db_host}:{settings.db_port}"
     try:
-        with connect(s, connect_timeout=5) as conn, conn.cursor() as cr:
+        with connect(settings, connect_timeout=5) as conn, conn.cursor() as cr:
             cr.execute(
                 "SELECT current_setting('server_version'), rolcreatedb OR rolsuper, "
                 "rolcreaterole OR rolsuper FROM pg_roles WHERE rolname = current_user"
@@ -32,20 +32,21 @@ def check_postgres(s: Settings, report: Report, *, required: bool = True) -> boo
     except SaasError as exc:
         report.add("postgres", where, ERROR if required else WARNING, str(exc))
         return False
-    report.add("postgres", where, OK, f"PostgreSQL {version} reachable as {s.db_user}")
+    report.add("postgres", where, OK, f"PostgreSQL {version} reachable as {settings.db_user}")
     if not createdb:
         report.add(
             "postgres",
-            s.db_user,
+            settings.db_user,
             WARNING,
-            f"role {s.db_user} lacks CREATEDB: new tenants, snapshots and restores will fail",
+            f"role {settings.db_user} lacks CREATEDB: new tenants, snapshots and restores "
+            "will fail",
         )
     if not createrole:
         report.add(
             "postgres",
-            s.db_user,
+            settings.db_user,
             WARNING,
-            f"role {s.db_user} lacks CREATEROLE: restores will fail (a backup's SQL is loaded "
-            "as a throw-away role); ALTER ROLE ... CREATEROLE",
+            f"role {settings.db_user} lacks CREATEROLE: restores will fail (a backup's SQL is "
+            "loaded as a throw-away role); ALTER ROLE ... CREATEROLE",
         )
     return True

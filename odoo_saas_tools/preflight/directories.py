@@ -23,17 +23,19 @@ from odoo_saas_tools.runtime import privileges
 MIB = 1024**2
 
 
-def directories(s: Settings) -> list[tuple[str, Path, bool]]:
+def directories(settings: Settings) -> list[tuple[str, Path, bool]]:
     """(label, path, required): the backup directory only matters when backups are scheduled."""
     return [
-        ("data dir", s.data_dir, True),
-        ("filestore", s.filestore_root, True),
-        ("sessions", s.sessions_dir, True),
-        ("backup dir", s.backup_dir, s.runs_backup_scheduler),
+        ("data dir", settings.data_dir, True),
+        ("filestore", settings.filestore_root, True),
+        ("sessions", settings.sessions_dir, True),
+        ("backup dir", settings.backup_dir, settings.runs_backup_scheduler),
     ]
 
 
-def check_directory(s: Settings, label: str, path: Path, required: bool, report: Report) -> None:
+def check_directory(
+    settings: Settings, label: str, path: Path, required: bool, report: Report
+) -> None:
     bad = ERROR if required else WARNING
     try:
         path.mkdir(parents=True, exist_ok=True)  # Odoo would create them too; say so now if not
@@ -52,29 +54,30 @@ def check_directory(s: Settings, label: str, path: Path, required: bool, report:
             "directories", str(path), bad, f"{label}: not writable by uid {os.getuid()}: {why}"
         )
         return
-    other = _runtime_user_problem(s, path)
+    other = _runtime_user_problem(settings, path)
     if other:
         report.add("directories", str(path), bad, f"{label}: {other}")
         return
     free = shutil.disk_usage(path).free
-    if free < s.min_free_disk_mb * MIB:
+    if free < settings.min_free_disk_mb * MIB:
         report.add(
             "directories",
             str(path),
             WARNING,
-            f"{label}: only {human_size(free)} free (ODOO_MIN_FREE_DISK_MB={s.min_free_disk_mb})",
+            f"{label}: only {human_size(free)} free "
+            f"(ODOO_MIN_FREE_DISK_MB={settings.min_free_disk_mb})",
         )
         return
     report.add("directories", str(path), OK, f"{label}: writable, {human_size(free)} free")
 
 
-def _runtime_user_problem(s: Settings, path: Path) -> str | None:
+def _runtime_user_problem(settings: Settings, path: Path) -> str | None:
     """Run as root (`docker exec`), the file test proves nothing: judge the runtime user's
     access from the permission bits, as the start (which drops to that user) will meet them."""
-    if os.geteuid() != 0 or s.runtime_user == "root":
+    if os.geteuid() != 0 or settings.runtime_user == "root":
         return None
     try:
-        user = privileges.lookup(s.runtime_user)
+        user = privileges.lookup(settings.runtime_user)
     except ConfigError:
         return None  # the entrypoint reports an unknown user
     st = path.stat()
@@ -92,6 +95,6 @@ def _runtime_user_problem(s: Settings, path: Path) -> str | None:
     )
 
 
-def check_directories(s: Settings, report: Report) -> None:
-    for label, path, required in directories(s):
-        check_directory(s, label, path, required, report)
+def check_directories(settings: Settings, report: Report) -> None:
+    for label, path, required in directories(settings):
+        check_directory(settings, label, path, required, report)

@@ -36,11 +36,11 @@ class ProbeResult:
     installed: dict[str, str] = field(default_factory=dict)
 
 
-def odoo_found(s: Settings) -> str | None:
-    return shutil.which(s.odoo_bin)
+def odoo_found(settings: Settings) -> str | None:
+    return shutil.which(settings.odoo_bin)
 
 
-def run_probe(s: Settings, requirements: list[dict[str, str]]) -> ProbeResult:
+def run_probe(settings: Settings, requirements: list[dict[str, str]]) -> ProbeResult:
     """requirements: [{"spec": ..., "kind": "external" | "requirement"}]; SaasError if it fails."""
     script = (
         f"REQUEST = {json.dumps({'requirements': requirements})!r}\n"
@@ -48,14 +48,14 @@ def run_probe(s: Settings, requirements: list[dict[str, str]]) -> ProbeResult:
         + SCRIPT.read_text()
         + "\nmain(REQUEST)\n"
     )
-    odoo = odoo_found(s)
+    odoo = odoo_found(settings)
     if odoo:
-        out = odoo_runner.probe_shell(s, script)
+        out = odoo_runner.probe_shell(settings, script)
     else:
         with tempfile.TemporaryDirectory(prefix="odoo-saas-probe-") as tmp:
             proc = execute.run(
                 [sys.executable, "-"],
-                env=odoo_environment(s),
+                env=odoo_environment(settings),
                 clean_env=True,
                 input=script.encode(),
                 capture=True,

@@ -73,8 +73,8 @@ def collect(ap: AddonsPath, report: Report) -> Needs:
     return needs
 
 
-def probe(s: Settings, needs: Needs) -> ProbeResult:
-    return run_probe(s, [{"spec": spec, "kind": kind} for spec, kind in needs])
+def probe(settings: Settings, needs: Needs) -> ProbeResult:
+    return run_probe(settings, [{"spec": spec, "kind": kind} for spec, kind in needs])
 
 
 def unmet(result: ProbeResult) -> list[dict[str, str]]:
@@ -95,7 +95,7 @@ def index_for_log(url: str) -> str:
     return parts._replace(netloc=parts.hostname or "").geturl() if parts.netloc else url
 
 
-def install(s: Settings, result: ProbeResult, specs: list[str]) -> None:
+def install(settings: Settings, result: ProbeResult, specs: list[str]) -> None:
     """pip install --target deps_dir, with Odoo's installed versions as constraints."""
     if not result.has_pip:
         raise SaasError(f"{result.executable} has no pip: cannot install {', '.join(specs)}")
@@ -106,15 +106,15 @@ def install(s: Settings, result: ProbeResult, specs: list[str]) -> None:
             f"refusing to install {', '.join(refused)}: only plain package requirements "
             "(name, optional version) are installed, never URLs or paths"
         )
-    s.deps_dir.mkdir(parents=True, exist_ok=True)
+    settings.deps_dir.mkdir(parents=True, exist_ok=True)
     # A clean environment (no secret for a build backend to read) and wheels only (no code
     # of a package runs while installing it).
-    env = {"PIP_INDEX_URL": s.pip_index_url} if s.pip_index_url else {}
+    env = {"PIP_INDEX_URL": settings.pip_index_url} if settings.pip_index_url else {}
     log.warning(
         "installing missing Python packages %s into %s from %s",
         ", ".join(specs),
-        s.deps_dir,
-        index_for_log(s.pip_index_url),
+        settings.deps_dir,
+        index_for_log(settings.pip_index_url),
     )
     with tempfile.NamedTemporaryFile("w", suffix=".txt", prefix="odoo-saas-constraints-") as fh:
         requested = {dist_name(spec) for spec in specs}
@@ -129,7 +129,7 @@ def install(s: Settings, result: ProbeResult, specs: list[str]) -> None:
                 "pip",
                 "install",
                 "--target",
-                str(s.deps_dir),
+                str(settings.deps_dir),
                 "--upgrade",
                 "--no-input",
                 "--disable-pip-version-check",
@@ -142,7 +142,7 @@ def install(s: Settings, result: ProbeResult, specs: list[str]) -> None:
             ],
             env=env,
             clean_env=True,
-            secrets=[s.pip_index_url, *s.secret_values()],
+            secrets=[settings.pip_index_url, *settings.secret_values()],
             capture=True,
             cwd=tempfile.gettempdir(),
             timeout=900,
@@ -163,7 +163,7 @@ def describe(r: dict[str, str], needs: Needs) -> str:
 
 
 def check_python(
-    s: Settings, needs: Needs, result: ProbeResult | None, report: Report, *, fix: bool
+    settings: Settings, needs: Needs, result: ProbeResult | None, report: Report, *, fix: bool
 ) -> None:
     """Report (and with fix + ODOO_AUTO_PATCH_DEPS, install) what the probe found unmet."""
     if not needs:
@@ -173,20 +173,24 @@ def check_python(
         return  # the probe failure is reported already
     where = "Odoo's Python" if result.via_odoo else "this Python (Odoo not found)"
     missing = unmet(result)
-    if missing and s.auto_patch_deps and fix:
+    if missing and settings.auto_patch_deps and fix:
         try:
-            install(s, result, [r["spec"] for r in missing])
-            result = probe(s, needs)
+            install(settings, result, [r["spec"] for r in missing])
+            result = probe(settings, needs)
         except SaasError as exc:
-            report.add("python", "pip", ERROR, f"installing into {s.deps_dir} failed: {exc}")
+            report.add("python", "pip", ERROR, f"installing into {settings.deps_dir} failed: {exc}")
         else:
             still = {r["spec"] for r in unmet(result)}
             for r in missing:
                 if r["spec"] not in still:
-                    done = f"installed into {s.deps_dir} (ODOO_AUTO_PATCH_DEPS)"
+                    done = f"installed into {settings.deps_dir} (ODOO_AUTO_PATCH_DEPS)"
                     report.add("python", r["spec"], OK, done)
         missing = unmet(result)
-    hint = "" if s.auto_patch_deps and fix else " (ODOO_AUTO_PATCH_DEPS=true installs it at start)"
+    hint = (
+        ""
+        if settings.auto_patch_deps and fix
+        else " (ODOO_AUTO_PATCH_DEPS=true installs it at start)"
+    )
     for r in missing:
         report.add("python", r["spec"], ERROR, describe(r, needs) + hint)
     for r in result.results:

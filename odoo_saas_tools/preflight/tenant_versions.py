@@ -56,9 +56,9 @@ def _apply_state(tenant: Tenant, row: tuple) -> Tenant:
     return tenant
 
 
-def read_state(s: Settings, tenant: Tenant) -> Tenant:
+def read_state(settings: Settings, tenant: Tenant) -> Tenant:
     """Refresh what auto-update needs (checksums, languages, installed modules)."""
-    with connect(s, tenant.name) as conn, conn.cursor() as cr:
+    with connect(settings, tenant.name) as conn, conn.cursor() as cr:
         cr.execute(STATE_SQL)
         return _apply_state(tenant, cr.fetchone())
 
@@ -66,10 +66,10 @@ def read_state(s: Settings, tenant: Tenant) -> Tenant:
 Inspection = tuple[str, str | None, tuple | None, str | None]  # name, version, state, error
 
 
-def inspect(s: Settings, name: str, with_state: bool) -> Inspection:
+def inspect(settings: Settings, name: str, with_state: bool) -> Inspection:
     """One connection: base's version (None: not an Odoo database) and the update state."""
     try:
-        with connect(s, name) as conn, conn.cursor() as cr:
+        with connect(settings, name) as conn, conn.cursor() as cr:
             version = base_version(cr)
             if version is None:
                 return name, None, None, None
@@ -84,17 +84,19 @@ def inspect(s: Settings, name: str, with_state: bool) -> Inspection:
         return name, None, None, first
 
 
-def scan(s: Settings, report: Report, *, with_state: bool) -> list[Tenant]:
+def scan(settings: Settings, report: Report, *, with_state: bool) -> list[Tenant]:
     """Odoo 19 tenants served by this stack; others reported (and excluded when not asked for).
 
     Databases are inspected in parallel: with hundreds of tenants on a remote server the
     connection set-up, not the queries, is what costs.
     """
     names = [
-        n for n in owned_databases(s) if not n.startswith(RESERVED_PREFIX) and filter_allows(s, n)
+        n
+        for n in owned_databases(settings)
+        if not n.startswith(RESERVED_PREFIX) and filter_allows(settings, n)
     ]
     with ThreadPoolExecutor(max_workers=max(1, min(SCAN_THREADS, len(names)))) as pool:
-        inspections = list(pool.map(lambda n: inspect(s, n, with_state), names))
+        inspections = list(pool.map(lambda n: inspect(settings, n, with_state), names))
     tenants: list[Tenant] = []
     others = 0
     for name, version, state, error in inspections:
@@ -106,7 +108,7 @@ def scan(s: Settings, report: Report, *, with_state: bool) -> list[Tenant]:
         if not is_current(version):
             others += 1
             major = ".".join(version.split(".")[:2])
-            if name in s.db_name:
+            if name in settings.db_name:
                 report.add(
                     "tenants",
                     name,
@@ -137,7 +139,7 @@ def scan(s: Settings, report: Report, *, with_state: bool) -> list[Tenant]:
     return tenants
 
 
-def exclusion_filter(s: Settings, names: list[str]) -> str:
+def exclusion_filter(settings: Settings, names: list[str]) -> str:
     """A dbfilter that keeps the configured one and refuses exactly these database names.
 
     Odoo applies the filter with re.match after replacing %d / %h, so a negative lookahead at
@@ -145,14 +147,16 @@ def exclusion_filter(s: Settings, names: list[str]) -> str:
     allowed. (With only ODOO_DB_NAME set, Odoo serves just those names and never lists others.)
     """
     alternatives = "|".join(re.escape(n) for n in sorted(names))
-    allowed = s.db_filter or ".*"
+    allowed = settings.db_filter or ".*"
     return f"^(?!(?:{alternatives})$)(?:{allowed})"
 
 
-def serving_settings(s: Settings, report: Report) -> Settings:
+def serving_settings(settings: Settings, report: Report) -> Settings:
     """The settings Odoo must be rendered with: s itself, or s with the excluding dbfilter."""
     if not report.excluded_tenants:
-        return s
-    if s.db_name and not s.db_filter:
-        return s  # Odoo serves exactly ODOO_DB_NAME (checked above), nothing else is reachable
-    return replace(s, db_filter=exclusion_filter(s, list(report.excluded_tenants)))
+        return settings
+    if settings.db_name and not settings.db_filter:
+        return (
+            settings  # Odoo serves exactly ODOO_DB_NAME (checked above), nothing else is reachable
+        )
+    return replace(settings, db_filter=exclusion_filter(settings, list(report.excluded_tenants)))
