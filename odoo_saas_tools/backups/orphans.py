@@ -16,72 +16,19 @@ Run by `odoo-saas db sweep` and by pre-flight at every start of the stack.
 
 from __future__ import annotations
 
-import json
 import logging
-from dataclasses import asdict, dataclass
 
 import psycopg2
 
-from odoo_saas_tools.backups.restore import OLD_PREFIX, TEMP_PREFIX
-from odoo_saas_tools.backups.verify import SCRATCH_PREFIX
 from odoo_saas_tools.core.errors import BusyError
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.postgres import databases, loader
-from odoo_saas_tools.postgres.connection import RESERVED_PREFIX
-from odoo_saas_tools.postgres.locks import advisory_lock, is_locked
+from odoo_saas_tools.postgres.locks import advisory_lock
 from odoo_saas_tools.tenants import filestore
-from odoo_saas_tools.tenants.drop import DROPPING_PREFIX
+from odoo_saas_tools.tenants.hidden import RESTORE_PREFIX, Orphan, find, journal_of
 from odoo_saas_tools.tenants.locks import tenant_lock
 
 log = logging.getLogger(__name__)
-
-SCRATCH_PREFIXES = (TEMP_PREFIX, SCRATCH_PREFIX)
-
-
-@dataclass
-class Orphan:
-    name: str
-    kind: str  # scratch | replaced | dropping | filestore | role
-    tenant: str | None
-    busy: bool  # its operation is still running (locks held): not an orphan yet
-    action: str = ""
-
-    def as_dict(self) -> dict[str, object]:
-        return asdict(self)
-
-
-def _journal(comment: str) -> dict:
-    try:
-        data = json.loads(comment) if comment else {}
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) and "odoo_saas" in data else {}
-
-
-def find(settings: Settings) -> list[Orphan]:
-    """Hidden databases and filestores left by restores and verifications."""
-    found: list[Orphan] = []
-    seen: set[str] = set()
-    for name, comment in databases.comments(settings, RESERVED_PREFIX).items():
-        if name.startswith(SCRATCH_PREFIXES):
-            kind = "scratch"
-        elif name.startswith(OLD_PREFIX):
-            kind = "replaced"
-        elif name.startswith(DROPPING_PREFIX):
-            kind = "dropping"
-        else:
-            continue  # the template cache, update snapshots: their own owners look after them
-        seen.add(name)
-        tenant = _journal(comment).get("tenant")
-        busy = is_locked(settings, name) or bool(tenant and is_locked(settings, tenant))
-        found.append(Orphan(name, kind, tenant, busy))
-    root = settings.filestore_root
-    if root.is_dir():
-        for path in sorted(root.iterdir()):
-            prefixes = (*SCRATCH_PREFIXES, OLD_PREFIX, DROPPING_PREFIX)
-            if path.name.startswith(prefixes) and path.name not in seen and not path.is_symlink():
-                found.append(Orphan(path.name, "filestore", None, is_locked(settings, path.name)))
-    return found
 
 
 def sweep(settings: Settings, *, dry_run: bool = False) -> list[Orphan]:
@@ -147,7 +94,7 @@ def _put_back(settings: Settings, tenant: str, old: str) -> None:
     """Undo a swap cut off after `tenant` was renamed to `old` (see restore._swap_in)."""
     live_fs, old_fs = settings.filestore(tenant), settings.filestore(old)
     comment = databases.comments(settings, old).get(old, "")
-    scratch = _journal(comment).get("scratch") or f"{TEMP_PREFIX}unknown"
+    scratch = journal_of(comment).get("scratch") or f"{RESTORE_PREFIX}unknown"
     if old_fs.exists():
         if live_fs.exists():  # the restored filestore was already in place: back to scratch
             filestore.rename(live_fs, settings.filestore(scratch))

@@ -34,18 +34,19 @@ from odoo_saas_tools.core.output import Progress
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.postgres import databases, loader, plain_load
 from odoo_saas_tools.postgres import tools as pgtools
-from odoo_saas_tools.postgres.connection import RESERVED_PREFIX, base_version, connect
+from odoo_saas_tools.postgres.connection import base_version, connect
 from odoo_saas_tools.postgres.locks import advisory_lock
 from odoo_saas_tools.runtime import privileges
 from odoo_saas_tools.tenants import filestore, identity
 from odoo_saas_tools.tenants import neutralize as neutralizer
+from odoo_saas_tools.tenants.hidden import REPLACED_PREFIX, RESTORE_PREFIX
 from odoo_saas_tools.tenants.locks import tenant_lock
 from odoo_saas_tools.tenants.names import check_name
 
 log = logging.getLogger(__name__)
 
-TEMP_PREFIX = RESERVED_PREFIX + "restore_"  # the database being loaded
-OLD_PREFIX = RESERVED_PREFIX + "replaced_"  # a tenant replaced by --force, until dropped
+TEMP_PREFIX = RESTORE_PREFIX  # the database being loaded
+OLD_PREFIX = REPLACED_PREFIX  # a tenant replaced by --force, until dropped
 RESTIC = "restic"  # the kind of a restic:TENANT[@ID|@TIME] source
 
 

@@ -23,12 +23,13 @@ from odoo_saas_tools.core.errors import ConfigError, SaasError
 from odoo_saas_tools.core.odoo_series import ODOO_SERIES, is_current
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.postgres import databases, loader
-from odoo_saas_tools.postgres.connection import RESERVED_PREFIX, base_version, connect
+from odoo_saas_tools.postgres.connection import base_version, connect
 from odoo_saas_tools.postgres.locks import advisory_lock
+from odoo_saas_tools.tenants.hidden import VERIFY_PREFIX
 
 log = logging.getLogger(__name__)
 
-SCRATCH_PREFIX = RESERVED_PREFIX + "verify_"
+SCRATCH_PREFIX = VERIFY_PREFIX
 
 
 @dataclass

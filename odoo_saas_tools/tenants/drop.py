@@ -15,14 +15,12 @@ from pathlib import Path
 from odoo_saas_tools.core.errors import EXIT_UNCHANGED, ConfigError, SaasError
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.postgres import databases
-from odoo_saas_tools.postgres.connection import RESERVED_PREFIX
 from odoo_saas_tools.tenants import filestore
+from odoo_saas_tools.tenants.hidden import DROPPING_PREFIX
 from odoo_saas_tools.tenants.locks import tenant_lock
 
 # (settings, database, directory, name the backup is of) -> the backup file written
 LastBackup = Callable[[Settings, str, Path, str], Path]
-
-DROPPING_PREFIX = RESERVED_PREFIX + "dropping_"
 
 
 def drop(settings: Settings, name: str, *, last_backup: LastBackup | None) -> dict:

@@ -2,38 +2,21 @@
 
 Lists the databases our role owns that Odoo could serve (not templates, not odoo-saas's own
 cache). State: `ready`, `neutralized` (a staging copy), `pending` (module operations left
-unfinished: to install/upgrade/remove), `other-version` (not Odoo 19.0), `not-odoo`.
+unfinished: to install/upgrade/remove), `other-version` (not Odoo 19.0), `not-odoo`. What a
+killed restore, verify or drop left behind is listed flagged `orphaned-<kind>` (put it right with
+`odoo-saas db sweep`), or `in-progress-<kind>` while its operation runs.
 `--all` adds the cached templates.
 """
 
 from __future__ import annotations
 
 import argparse
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
-import psycopg2
-
-from odoo_saas_tools.core.errors import SaasError
-from odoo_saas_tools.core.odoo_series import is_current
 from odoo_saas_tools.core.output import human_size, print_json
 from odoo_saas_tools.core.settings import Settings
-from odoo_saas_tools.postgres.connection import (
-    RESERVED_PREFIX,
-    base_version,
-    connect,
-    owned_databases,
-)
-from odoo_saas_tools.tenants import filestore, template_cache
-
-
-@dataclass
-class TenantRow:
-    name: str
-    db_size_bytes: int
-    filestore_bytes: int
-    odoo_version: str | None
-    state: str
-    connections: int
+from odoo_saas_tools.tenants import template_cache
+from odoo_saas_tools.tenants.listing import tenants
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -46,67 +29,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print a JSON list")
     p.add_argument("--all", action="store_true", help="include the template cache")
     p.set_defaults(func=run)
-
-
-def _inspect(settings: Settings, name: str) -> tuple[str | None, str]:
-    """(base version, state) read from the tenant itself."""
-    try:
-        with connect(settings, name) as conn, conn.cursor() as cr:
-            version = base_version(cr)
-            if version is None:
-                return None, "not-odoo"
-            version = version or None
-            if not is_current(version):
-                return version, "other-version"
-            cr.execute(
-                "SELECT count(*) FROM ir_module_module "
-                "WHERE state IN ('to install', 'to upgrade', 'to remove')"
-            )
-            if cr.fetchone()[0]:
-                return version, "pending"
-            cr.execute(
-                "SELECT value FROM ir_config_parameter WHERE key = 'database.is_neutralized'"
-            )
-            row = cr.fetchone()
-            if row and row[0].lower() in ("true", "1"):
-                return version, "neutralized"
-            return version, "ready"
-    except SaasError:
-        return None, "unreachable"
-    except psycopg2.Error:
-        # an Odoo-looking database missing Odoo's tables: listed, not a crash of the whole list
-        return None, "damaged"
-
-
-def tenants(settings: Settings) -> list[TenantRow]:
-    names = [n for n in owned_databases(settings) if not n.startswith(RESERVED_PREFIX)]
-    with connect(settings) as conn, conn.cursor() as cr:
-        cr.execute(
-            """
-            SELECT d.datname, pg_database_size(d.datname),
-                   (SELECT count(*) FROM pg_stat_activity a WHERE a.datname = d.datname)
-              FROM pg_database d WHERE d.datname = ANY(%s)
-            """,
-            (names,),
-        )
-        facts = {name: (size, conns) for name, size, conns in cr.fetchall()}
-    rows = []
-    for name in names:
-        if name not in facts:
-            continue  # dropped meanwhile
-        version, state = _inspect(settings, name)
-        size, conns = facts[name]
-        rows.append(
-            TenantRow(
-                name=name,
-                db_size_bytes=int(size),
-                filestore_bytes=filestore.size(settings.filestore(name)),
-                odoo_version=version,
-                state=state,
-                connections=int(conns),
-            )
-        )
-    return rows
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:

@@ -216,6 +216,10 @@ def test_swap_cut_off_is_put_back_by_sweep(settings, saas_env, fake_tenant, tmp_
     assert not databases.exists(settings, db)  # offline, as the issue found it
     found = {o.kind: o for o in orphans.find(settings)}
     assert found["replaced"].tenant == db and not found["replaced"].busy
+    listed = {
+        r["name"]: r["state"] for r in json.loads(run_cli(saas_env, "db", "list", "--json").stdout)
+    }
+    assert listed[found["replaced"].name] == "orphaned-replaced"  # flagged, not hidden
     proc = run_cli(saas_env, "db", "sweep", "--json")
     assert proc.returncode == 0, proc.stderr
     assert databases.exists(settings, db)

@@ -1,0 +1,72 @@
+"""odoo-saas's hidden databases: what they are, whose they are, and whether someone still
+works on them.
+
+Restores load into `odoo_saas_restore_*`, a forced restore renames the tenant it replaces to
+`odoo_saas_replaced_*`, `backup verify` loads into `odoo_saas_verify_*`, a drop renames the tenant
+to `odoo_saas_dropping_*` before its last backup. Each carries a journal in its comment
+(databases.journal) naming its tenant; the operation holds the lock of the hidden name (or of the
+tenant) while it works. `db list` shows what is left of killed operations, `db sweep`
+(backups.orphans) puts it right.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+
+from odoo_saas_tools.core.settings import Settings
+from odoo_saas_tools.postgres import databases
+from odoo_saas_tools.postgres.connection import RESERVED_PREFIX
+from odoo_saas_tools.postgres.locks import is_locked
+
+RESTORE_PREFIX = RESERVED_PREFIX + "restore_"  # a backup being loaded
+REPLACED_PREFIX = RESERVED_PREFIX + "replaced_"  # a tenant replaced by restore --force
+VERIFY_PREFIX = RESERVED_PREFIX + "verify_"  # backup verify --restore-test
+DROPPING_PREFIX = RESERVED_PREFIX + "dropping_"  # a tenant being dropped, after its last backup
+SCRATCH_PREFIXES = (RESTORE_PREFIX, VERIFY_PREFIX)
+
+
+@dataclass
+class Orphan:
+    name: str
+    kind: str  # scratch | replaced | dropping | filestore | role
+    tenant: str | None
+    busy: bool  # its operation is still running (locks held): not an orphan yet
+    action: str = ""
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def journal_of(comment: str) -> dict:
+    try:
+        data = json.loads(comment) if comment else {}
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) and "odoo_saas" in data else {}
+
+
+def find(settings: Settings) -> list[Orphan]:
+    """Hidden databases and filestores left by restores and verifications."""
+    found: list[Orphan] = []
+    seen: set[str] = set()
+    for name, comment in databases.comments(settings, RESERVED_PREFIX).items():
+        if name.startswith(SCRATCH_PREFIXES):
+            kind = "scratch"
+        elif name.startswith(REPLACED_PREFIX):
+            kind = "replaced"
+        elif name.startswith(DROPPING_PREFIX):
+            kind = "dropping"
+        else:
+            continue  # the template cache, update snapshots: their own owners look after them
+        seen.add(name)
+        tenant = journal_of(comment).get("tenant")
+        busy = is_locked(settings, name) or bool(tenant and is_locked(settings, tenant))
+        found.append(Orphan(name, kind, tenant, busy))
+    root = settings.filestore_root
+    if root.is_dir():
+        for path in sorted(root.iterdir()):
+            prefixes = (*SCRATCH_PREFIXES, REPLACED_PREFIX, DROPPING_PREFIX)
+            if path.name.startswith(prefixes) and path.name not in seen and not path.is_symlink():
+                found.append(Orphan(path.name, "filestore", None, is_locked(settings, path.name)))
+    return found
