@@ -64,9 +64,19 @@ class HeldLock:
 
 @contextlib.contextmanager
 def advisory_lock(
-    settings: Settings, name: str, *, busy: str, wait_seconds: float | None = None
+    settings: Settings,
+    name: str,
+    *,
+    busy: str,
+    wait_seconds: float | None = None,
+    shared: bool = False,
 ) -> Iterator[HeldLock]:
-    """Hold name's lock; BusyError(busy) when taken elsewhere (after wait_seconds, if given)."""
+    """Hold name's lock; BusyError(busy) when taken elsewhere (after wait_seconds, if given).
+
+    shared: many holders at once, but none while someone holds it exclusively (copies of a
+    template run side by side; its build or removal waits for them, and they for it).
+    """
+    mode = "_shared" if shared else ""
     with connect(settings, keepalive=True) as conn, conn.cursor() as cr:
         # A lock that silently dies with an idle session protects nothing.
         for setting in ("idle_session_timeout", "idle_in_transaction_session_timeout"):
@@ -76,18 +86,18 @@ def advisory_lock(
         if wait_seconds is not None:
             cr.execute("SET lock_timeout = %s", (f"{int(wait_seconds)}s",))
             try:
-                cr.execute("SELECT pg_advisory_lock(%s, %s)", lock.key)
+                cr.execute(f"SELECT pg_advisory_lock{mode}(%s, %s)", lock.key)
             except psycopg2.errors.LockNotAvailable:
                 raise BusyError(busy) from None
         else:
-            cr.execute("SELECT pg_try_advisory_lock(%s, %s)", lock.key)
+            cr.execute(f"SELECT pg_try_advisory_lock{mode}(%s, %s)", lock.key)
             if not cr.fetchone()[0]:
                 raise BusyError(busy)
         try:
             yield lock
         finally:
             with contextlib.suppress(Exception):
-                cr.execute("SELECT pg_advisory_unlock(%s, %s)", lock.key)
+                cr.execute(f"SELECT pg_advisory_unlock{mode}(%s, %s)", lock.key)
 
 
 def is_locked(settings: Settings, name: str) -> bool:

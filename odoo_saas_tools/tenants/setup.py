@@ -80,15 +80,16 @@ def _xmlid(cr: psycopg2.extensions.cursor, name: str) -> int:
     return int(row[0])
 
 
-def apply(settings: Settings, db: str, setup: Setup) -> None:
-    """Write setup into db in one transaction."""
+def apply(settings: Settings, db: str, setup: Setup, *, password_hash: str | None = None) -> None:
+    """Write setup into db in one transaction (password_hash: the admin password, already
+    hashed, when the caller computed it meanwhile)."""
     with connect(settings, db, autocommit=False) as conn:
         with conn.cursor() as cr:
-            _apply(cr, setup)
+            _apply(cr, setup, password_hash or passwords.hash_password(setup.admin_password))
         conn.commit()
 
 
-def _apply(cr: psycopg2.extensions.cursor, setup: Setup) -> None:
+def _apply(cr: psycopg2.extensions.cursor, setup: Setup, password_hash: str) -> None:
     admin = _xmlid(cr, "user_admin")
     company = _xmlid(cr, "main_company")
     cr.execute("SELECT partner_id FROM res_users WHERE id = %s", (admin,))
@@ -102,7 +103,7 @@ def _apply(cr: psycopg2.extensions.cursor, setup: Setup) -> None:
     cr.execute(
         "UPDATE res_users SET login = %s, password = %s, write_date = now() AT TIME ZONE 'UTC' "
         "WHERE id = %s",
-        (setup.admin_login, passwords.hash_password(setup.admin_password), admin),
+        (setup.admin_login, password_hash, admin),
     )
     email = setup.admin_email or (setup.admin_login if "@" in setup.admin_login else None)
     if email:

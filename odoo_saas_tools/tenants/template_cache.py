@@ -113,13 +113,19 @@ def templates(settings: Settings) -> list[Template]:
 
 
 @contextlib.contextmanager
-def _lock(settings: Settings, name: str, *, wait: bool = True) -> Iterator[None]:
-    """The template's advisory lock; waits (for a build elsewhere) unless wait=False."""
+def _lock(
+    settings: Settings, name: str, *, wait: bool = True, shared: bool = False
+) -> Iterator[None]:
+    """The template's advisory lock; waits (for a build elsewhere) unless wait=False.
+
+    Copies hold it shared (a signup burst copies one template side by side); a build, a
+    rebuild or a removal holds it alone.
+    """
     if wait:
         busy, seconds = f"template {name} is still being built elsewhere", LOCK_WAIT_SECONDS
     else:
         busy, seconds = f"template {name} is in use", None
-    with advisory_lock(settings, name, busy=busy, wait_seconds=seconds):
+    with advisory_lock(settings, name, busy=busy, wait_seconds=seconds, shared=shared):
         yield
 
 
@@ -138,20 +144,30 @@ def checked_out(settings: Settings, spec: Spec, *, rebuild: bool = False) -> Ite
     """
     facts = describe(settings, spec)
     name = template_name(facts)
-    with _lock(settings, name):
-        current = next((t for t in templates(settings) if t.name == name), None)
-        if current is not None and (
-            rebuild or _expired(settings, current) or _lost_filestore(settings, current)
-        ):
-            log.info("template %s is %s: rebuilding", name, "refreshed" if rebuild else "stale")
-            _drop(settings, name)
-            current = None
-        if current is None:
-            current = _build(settings, name, spec, facts)
-        else:
-            _touch(settings, current)
-        yield current
+    current = None
+    if not rebuild:
+        with _lock(settings, name, shared=True):
+            current = _usable(settings, name)
+            if current is not None:  # the common case: copy side by side with other copies
+                _touch(settings, current)
+                yield current
+    if current is None:
+        with _lock(settings, name):  # alone: build (once, however many wait for it), then copy
+            current = None if rebuild else _usable(settings, name)
+            if current is None:
+                _drop(settings, name)
+                current = _build(settings, name, spec, facts)
+            yield current
     prune(settings, keep={name})
+
+
+def _usable(settings: Settings, name: str) -> Template | None:
+    """The cached template name, unless missing, too old or without its filestore here."""
+    current = next((t for t in templates(settings) if t.name == name), None)
+    if current is not None and (_expired(settings, current) or _lost_filestore(settings, current)):
+        log.info("template %s is stale: rebuilding", name)
+        return None
+    return current
 
 
 def _lost_filestore(settings: Settings, tpl: Template) -> bool:

@@ -300,3 +300,36 @@ def test_clone_of_a_served_tenant_is_fast_and_its_users_do_not_notice(
     with connect(settings, dst) as conn, conn.cursor() as cr:
         cr.execute("SELECT value FROM ir_config_parameter WHERE key = 'database.is_neutralized'")
         assert cr.fetchone() == ("true",)
+
+
+def test_signup_burst_copies_the_template_side_by_side(
+    odoo_env: dict[str, str], dbname: Callable[[str], str], odoo_template: str
+) -> None:
+    """Issue 13 goal 3: 20 provisions at once on a warm cache all succeed, no template is
+    built again, and an existing name still exits 3 (times are measured in bench_burst.py)."""
+    import sys
+    from concurrent.futures import ThreadPoolExecutor
+
+    env = {**odoo_env, "TENANT_DB_PREFIX": ""}
+    names = [dbname(f"burst{i}") for i in range(20)]
+
+    def provision(name: str) -> tuple[subprocess.CompletedProcess, float]:
+        started = time.monotonic()
+        proc = subprocess.run(
+            [sys.executable, "-m", "odoo_saas_tools", "tenant", "provision", name, "--json"],
+            env=env, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        return proc, time.monotonic() - started
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=len(names)) as pool:
+        results = list(pool.map(provision, names))
+    wall = time.monotonic() - started
+    for proc, _ in results:
+        assert proc.returncode == 0, proc.stderr
+        result = json.loads(proc.stdout)
+        assert result["created"] and result["template"] == odoo_template
+        assert result["template_built"] is False
+    assert wall < 60, f"20 provisions took {wall:.1f} s"
+    again = run_cli(env, "tenant", "provision", names[0])
+    assert again.returncode == 3

@@ -1,0 +1,76 @@
+"""Signup burst: N `odoo-saas tenant provision` calls started at once on a warm template cache.
+
+Reports each call's time (median, p95, max), the burst's wall time and tenants per second, and
+checks that every call succeeded, that no template was built during the burst and that one more
+call for an existing name exits 3. Targets (issue 13): p95 <= 2 s, >= 3 tenants/s on 2 cores.
+
+    python bench/bench_burst.py --tenants 20 [--rounds 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+from common import drop, odoo_saas
+
+from odoo_saas_tools.core.settings import Settings
+
+
+def provision(name: str) -> tuple[int, float, dict]:
+    started = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-m", "odoo_saas_tools", "-q", "tenant", "provision", name, "--json"],
+        capture_output=True,
+        text=True,
+    )
+    elapsed = time.perf_counter() - started
+    return proc.returncode, elapsed, json.loads(proc.stdout) if proc.returncode == 0 else {}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--tenants", type=int, default=20)
+    p.add_argument("--rounds", type=int, default=2)
+    args = p.parse_args(argv)
+    settings = Settings.from_env()
+    tag = uuid.uuid4().hex[:6]
+    made = [f"{settings.tenant_db_prefix}burst_warm_{tag}"]
+    failures = 0
+    try:
+        odoo_saas("tenant", "provision", f"burst_warm_{tag}")  # the cache is warm from here on
+        print(f"signup burst: {args.tenants} provisions at once, {args.rounds} round(s)")
+        heads = ("median s", "p95 s", "max s", "wall s", "tenants/s")
+        print(f"{'round':>5} " + " ".join(f"{h:>9}" for h in heads))
+        for r in range(args.rounds):
+            names = [f"burst_{tag}_{r}_{i}" for i in range(args.tenants)]
+            made += [settings.tenant_db_prefix + n for n in names]
+            started = time.perf_counter()
+            with ThreadPoolExecutor(max_workers=len(names)) as pool:
+                results = list(pool.map(provision, names))
+            wall = time.perf_counter() - started
+            times = sorted(t for _, t, _ in results)
+            failures += sum(rc != 0 for rc, _, _ in results)
+            built = sum(bool(res.get("template_built")) for _, _, res in results)
+            p95 = times[max(0, round(0.95 * len(times)) - 1)]
+            print(
+                f"{r + 1:>5} {statistics.median(times):>9.2f} {p95:>9.2f} {times[-1]:>9.2f} "
+                f"{wall:>9.2f} {len(names) / wall:>9.2f}   failed {failures}, templates built "
+                f"{built}"
+            )
+        rc, _, _ = provision(f"burst_{tag}_0_0")
+        print(f"provision of an existing tenant: exit {rc} (expected 3)")
+    finally:
+        for name in made:
+            drop(settings, name)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
