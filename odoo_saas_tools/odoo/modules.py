@@ -126,8 +126,65 @@ def _all_modules(paths: Iterable[Path]) -> dict[str, Path]:
     return found
 
 
-def install_closure(paths: Iterable[Path], modules: Iterable[str]) -> dict[str, Path]:
+class ModuleCache:
+    """What install_closure and source_hash read, remembered by file stamps (mtime, size).
+
+    An Odoo tree has thousands of modules: parsing every manifest for auto_install and hashing
+    the installed modules' files took ~0.9 s of CPU per provisioning (the template cache key).
+    With the cache a provisioning only stats those files; whatever changed is read again.
+    """
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path
+        self.manifests: dict[str, list] = {}
+        self.hashes: dict[str, list] = {}
+        self.dirty = False
+        if path is not None:
+            try:
+                data = json.loads(path.read_text())
+                self.manifests = data.get("manifests", {})
+                self.hashes = data.get("hashes", {})
+            except (OSError, ValueError, AttributeError):
+                pass
+
+    def manifest(self, directory: Path) -> dict:
+        """depends, auto_install and installable of a module's manifest."""
+        file = directory / "__manifest__.py"
+        try:
+            st = file.stat()
+        except OSError as exc:
+            raise SaasError(f"cannot read the manifest of {directory.name}: {exc}") from exc
+        stamp = [st.st_mtime_ns, st.st_size]
+        known = self.manifests.get(str(file))
+        if known and known[0] == stamp:
+            return known[1]
+        data = manifest(directory)
+        auto = data.get("auto_install", False)
+        kept = {
+            "depends": list(data.get("depends", [])),
+            "auto_install": list(auto) if isinstance(auto, (list, tuple, set)) else bool(auto),
+            "installable": bool(data.get("installable", True)),
+        }
+        self.manifests[str(file)] = [stamp, kept]
+        self.dirty = True
+        return kept
+
+    def save(self) -> None:
+        if self.path is None or not self.dirty:
+            return
+        try:
+            atomic_write(
+                self.path, json.dumps({"manifests": self.manifests, "hashes": self.hashes})
+            )
+        except OSError as exc:
+            log.warning("cannot cache module facts in %s: %s", self.path, exc.strerror)
+
+
+def install_closure(
+    paths: Iterable[Path], modules: Iterable[str], cache: ModuleCache | None = None
+) -> dict[str, Path]:
     """The modules `-i modules` installs: their dependencies and satisfied auto_install ones."""
+    cache = cache or ModuleCache()
     paths = list(paths)
     wanted = set(modules) | {"base"}
     chosen: dict[str, Path] = {}
@@ -141,7 +198,7 @@ def install_closure(paths: Iterable[Path], modules: Iterable[str]) -> dict[str, 
         if directory is None:
             raise SaasError(f"module {name!r} is not on the addons path")
         chosen[name] = directory
-        manifests[name] = manifest(directory)
+        manifests[name] = cache.manifest(directory)
         todo.extend(manifests[name].get("depends", []))
     # auto_install: installed as soon as all (or the listed) dependencies are installed.
     everything = _all_modules(paths)
@@ -152,7 +209,7 @@ def install_closure(paths: Iterable[Path], modules: Iterable[str]) -> dict[str, 
             if name in chosen:
                 continue
             try:
-                data = manifest(directory)
+                data = cache.manifest(directory)
             except SaasError:
                 continue
             auto = data.get("auto_install")
@@ -165,25 +222,46 @@ def install_closure(paths: Iterable[Path], modules: Iterable[str]) -> dict[str, 
     return dict(sorted(chosen.items()))
 
 
-def source_hash(modules: dict[str, Path], lang: str = "en_US") -> str:
+def source_hash(
+    modules: dict[str, Path], lang: str = "en_US", cache: ModuleCache | None = None
+) -> str:
     """SHA-1 over the files of the modules that shape a new database (click-odoo-initdb idea).
 
     Translation files count only for the language that is loaded; tests and bytecode never.
+    With a cache, a module whose files all have the stamps (path, mtime, size) they had when it
+    was hashed is not read again.
     """
     lang_files = {f"{lang}.po", f"{lang.split('_')[0]}.po"}
     digest = hashlib.sha1(usedforsecurity=False)
     for name, directory in sorted(modules.items()):
         digest.update(f"\0module:{name}\0".encode())
-        for root, dirs, files in os.walk(directory):
+        files: list[tuple[str, str]] = []
+        for root, dirs, names in os.walk(directory):
             dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS)
             in_translations = Path(root).name in TRANSLATION_DIRS
-            for file in sorted(files):
+            for file in sorted(names):
                 if file.endswith((".pyc", ".pyo")):
                     continue
                 if in_translations and file not in lang_files:
                     continue
                 path = os.path.join(root, file)
-                digest.update(os.path.relpath(path, directory).encode() + b"\0")
-                with open(path, "rb") as fh:
-                    digest.update(hashlib.sha1(fh.read(), usedforsecurity=False).digest())
+                files.append((os.path.relpath(path, directory), path))
+        stamps = hashlib.sha1(usedforsecurity=False)
+        for rel, path in files:
+            st = os.stat(path)
+            stamps.update(f"{rel}\0{st.st_mtime_ns}\0{st.st_size}\0".encode())
+        key = f"{directory}\0{lang}"
+        known = cache.hashes.get(key) if cache else None
+        if known and known[0] == stamps.hexdigest():
+            digest.update(bytes.fromhex(known[1]))
+            continue
+        module = hashlib.sha1(usedforsecurity=False)
+        for rel, path in files:
+            module.update(rel.encode() + b"\0")
+            with open(path, "rb") as fh:
+                module.update(hashlib.sha1(fh.read(), usedforsecurity=False).digest())
+        digest.update(module.digest())
+        if cache is not None:
+            cache.hashes[key] = [stamps.hexdigest(), module.hexdigest()]
+            cache.dirty = True
     return digest.hexdigest()

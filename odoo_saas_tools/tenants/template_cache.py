@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 PREFIX = RESERVED_PREFIX + "tpl_"
 BUILDING_SUFFIX = "_new"
+MODULE_CACHE = "odoo-module-facts.json"  # in the runtime directory, see odoo.modules
 LOCK_WAIT_SECONDS = 1800  # a build of many modules can take minutes; waiters wait for it
 
 
@@ -81,15 +82,18 @@ def _now() -> datetime.datetime:
 def describe(settings: Settings, spec: Spec) -> dict:
     """The facts the cache key is made of (cheap: no Odoo start once the addons path is cached)."""
     install = odoo_addons.odoo_install(settings)
-    closure = odoo_addons.install_closure(install.paths, spec.install_list())
-    return {
+    cache = odoo_addons.ModuleCache(settings.runtime_dir / MODULE_CACHE)
+    closure = odoo_addons.install_closure(install.paths, spec.install_list(), cache)
+    facts = {
         "odoo_version": install.version,
         "modules": spec.install_list(),
         "installed": sorted(closure),
-        "source_sha1": odoo_addons.source_hash(closure, spec.lang),
+        "source_sha1": odoo_addons.source_hash(closure, spec.lang, cache),
         "lang": spec.lang,
         "demo": spec.demo,
     }
+    cache.save()
+    return facts
 
 
 def template_name(facts: dict) -> str:
