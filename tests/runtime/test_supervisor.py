@@ -123,6 +123,12 @@ def test_sigterm_stops_odoo_gracefully_and_exits_0(stack):
     # Odoo got exactly one TERM (a second one would make it stop hard) and finished cleanly
     assert stack.output.count("[odoo] standin-odoo: got SIGTERM") == 1
     assert "[odoo] standin-odoo: stopped" in stack.output
+    # supervisord's own lines reach the container log once each (a real container showed
+    # every one twice), and the watchdog ends as a normal stop, not as an interrupted command
+    assert stack.output.count("supervisord started with pid") == 1, stack.output
+    assert stack.output.count("stopped: odoo (exit status 0)") == 1, stack.output
+    assert "stopped: watchdog (exit status 0)" in stack.output, stack.output
+    assert "interrupted" not in stack.output
 
 
 def test_fatal_odoo_ends_supervisord_with_failure(stack_env):
