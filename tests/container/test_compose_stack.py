@@ -69,11 +69,12 @@ def run(*cmd: str, env: dict[str, str] | None = None, timeout: float = 600, chec
 
 
 def build_image() -> None:
-    """Dockerfile.custom as it ships; a host CA bundle in PIP_CERT is lent to the pip step."""
+    """Dockerfile.custom as it ships; the host's CA bundle (PIP_CERT) replaces the image's for
+    the build, for machines whose PyPI goes through a TLS-inspecting proxy."""
     extra: list[str] = []
     cert = os.environ.get("PIP_CERT")
     if cert and Path(cert).is_file():
-        extra += ["--volume", f"{cert}:{cert}:ro", "--build-arg", f"PIP_CERT={cert}"]
+        extra += ["--volume", f"{cert}:/etc/ssl/certs/ca-certificates.crt:ro"]
     isolation = os.environ.get("BUILDAH_ISOLATION", "chroot")
     run(
         "podman", "build", "--isolation", isolation, "--format", "docker", *extra,

@@ -54,6 +54,9 @@ def test_dockerfile_is_what_the_runtime_expects():
     assert users[-1] == "odoo", "the runtime user must not be root"
     assert ("ENTRYPOINT", '["/usr/local/bin/odoo-saas", "entrypoint"]') in ins
     assert ins[-1] == ("CMD", "[]"), "the base image's CMD must be reset"
+    # buildah (podman build) warns about every ARG without a default that the build is not given
+    for arg in args:
+        assert "=" in arg, f"ARG {arg} has no default"
     # the package goes into its own venv; the copied files are the ones the package needs
     run = " ".join(rest for kw, rest in ins if kw == "RUN")
     assert "python3 -m venv /opt/odoo-saas/venv" in run
