@@ -175,3 +175,33 @@ def test_all_programs_run_when_enabled(stack_env):
         assert s.terminate(timeout=60) == 0, s.output
     finally:
         s.kill()
+
+
+def test_health_of_a_role_without_odoo_follows_its_program(stack_env):
+    """A real container showed the image's HEALTHCHECK failing in backup and metrics containers
+    (it looked for Odoo); it now asks supervisord about the role's program."""
+    env = {**stack_env, "ODOO_SAAS_ROLE": "metrics", "ODOO_METRICS_PORT": str(free_port())}
+    s = Stack(env)
+    try:
+        s.wait_running("metrics")
+        health = subprocess.run(
+            [sys.executable, "-m", "odoo_saas_tools", "health"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert health.returncode == 0, health.stdout + health.stderr
+        assert "ok    programs: metrics RUNNING" in health.stdout
+        s.ctl("stop", "metrics")
+        health = subprocess.run(
+            [sys.executable, "-m", "odoo_saas_tools", "health"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert health.returncode == 1, health.stdout
+        assert "not running: metrics" in health.stdout
+    finally:
+        s.kill()
