@@ -221,9 +221,12 @@ def test_every_role_runs_its_programs_and_is_healthy(stack):
                 line.split()[0] for line in status.splitlines() if line.split()[1:2] == ["RUNNING"]
             }
             assert running == programs, f"{container}:\n{status}"
-            # the image's HEALTHCHECK, as the engine runs it
+            # the service's health check, as the engine runs it (compose's or the image's)
             health = run("podman", "healthcheck", "run", container, check=False)
             assert health.returncode == 0, f"{container}: {health.stdout}{health.stderr}"
+            # the image's own HEALTHCHECK command, which must suit every role without compose
+            image_check = run("podman", "exec", container, "health-check.sh", check=False)
+            assert image_check.returncode == 0, f"{container}: {image_check.stdout}"
     # code installed as root, not writable by the runtime user; data directories are its own
     web = stack.containers("web")[0]
     probe = stack.exec(
