@@ -3,7 +3,9 @@
 Checks that Odoo's master process runs, /web/health answers, Odoo reaches PostgreSQL, Odoo's
 memory is below ODOO_MEMORY_WARN_PERCENT of the container's limit (above it: a warning, still
 healthy) and, with ODOO_ENABLE_REDIS, that Redis answers. One line per check; the whole run ends
-within --timeout seconds even when Odoo hangs.
+within --timeout seconds even when Odoo hangs. Per ODOO_SAAS_ROLE: `cron` has no HTTP to ask (it
+asks PostgreSQL itself); `backup` and `metrics` run no Odoo: their program must be RUNNING under
+supervisord and PostgreSQL must answer.
 
 Exit codes: 0 healthy (warnings allowed), 1 unhealthy.
 """

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import signal
+import sys
 from pathlib import Path
 
 from odoo_saas_tools.container.watchdog import listen
@@ -28,4 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # supervisord stops its listeners with TERM at every `docker stop`: a normal end, exit 0
+    # (not the CLI's "interrupted", 130, which supervisord logs as an unexpected WARN)
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(0))
     return listen(args.program, args.marker)

@@ -7,10 +7,13 @@ still running when the budget is spent counts as failed. Nothing here changes an
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from odoo_saas_tools.core.errors import SaasError
 from odoo_saas_tools.core.output import human_size
@@ -74,6 +77,37 @@ def check_database(settings: Settings) -> CheckResult:
     )
 
 
+def check_database_directly(settings: Settings) -> CheckResult:
+    """Roles without Odoo's HTTP server (cron, backup, metrics) ask PostgreSQL themselves."""
+    where = f"{settings.db_host}:{settings.db_port}"
+    try:
+        database.ping(settings)
+    except SaasError as exc:
+        return CheckResult("database", FAIL, str(exc).splitlines()[0])
+    return CheckResult("database", OK, f"PostgreSQL at {where} answers")
+
+
+def check_programs(settings: Settings) -> CheckResult:
+    """Roles without Odoo (backup, metrics): their main programs RUNNING under supervisord."""
+    beside = Path(sys.executable).with_name("supervisorctl")
+    ctl = str(beside) if beside.exists() else "supervisorctl"
+    cmd = [ctl, "-c", str(settings.supervisord_conf), "status", *settings.main_programs]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=PROBE_TIMEOUT)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return CheckResult("programs", FAIL, f"supervisorctl: {exc}")
+    states = {}
+    for line in proc.stdout.splitlines():
+        words = line.split()
+        if len(words) >= 2:
+            states[words[0]] = words[1]
+    down = [p for p in settings.main_programs if states.get(p) != "RUNNING"]
+    if down:
+        said = proc.stdout.strip() or proc.stderr.strip() or f"exit {proc.returncode}"
+        return CheckResult("programs", FAIL, f"not running: {', '.join(down)} ({said})")
+    return CheckResult("programs", OK, f"{', '.join(settings.main_programs)} RUNNING")
+
+
 def check_memory(settings: Settings, limit: int | None = None) -> CheckResult:
     """Odoo's tree against the container's memory limit (`limit` overrides it, for tests)."""
     tree = process.TreeMonitor(settings).sample()
@@ -94,12 +128,15 @@ def check_sessions(settings: Settings) -> CheckResult:
 
 
 def checks_for(settings: Settings) -> list[tuple[str, Callable[[Settings], CheckResult]]]:
-    out = [
-        ("process", check_process),
-        ("http", check_http),
-        ("database", check_database),
-        ("memory", check_memory),
-    ]
+    """What the role runs decides what is checked: the image's HEALTHCHECK serves every role."""
+    if not settings.runs_odoo:
+        return [("programs", check_programs), ("database", check_database_directly)]
+    out: list[tuple[str, Callable[[Settings], CheckResult]]] = [("process", check_process)]
+    if settings.http_enabled:
+        out += [("http", check_http), ("database", check_database)]
+    else:
+        out.append(("database", check_database_directly))
+    out.append(("memory", check_memory))
     if settings.enable_redis:
         out.append(("redis", check_sessions))
     return out

@@ -70,12 +70,25 @@ def plan(settings: Settings) -> RenderPlan:
     addons: list[str] = []
     skipped: list[str] = []
     for path in settings.extra_addons:
-        (addons if path.is_dir() else skipped).append(str(path))
+        if not path.is_dir():
+            skipped.append(str(path))
+        elif not is_empty_dir(path):
+            addons.append(str(path))
+        # An empty directory (the image's /mnt/extra-addons with nothing mounted, the compose
+        # stacks' empty ./addons) is left off quietly: Odoo would warn about it in every process.
     modules = list(SERVER_WIDE_MODULES)
     if settings.enable_redis:
         addons.append(str(BUNDLED_ADDONS))
         modules.append(SESSION_REDIS_MODULE)
     return RenderPlan(workers, addons, modules, skipped)
+
+
+def is_empty_dir(path: Path) -> bool:
+    """Nothing but hidden entries (a .gitkeep); unreadable counts as not empty (Odoo will say)."""
+    try:
+        return all(entry.name.startswith(".") for entry in path.iterdir())
+    except OSError:
+        return False
 
 
 def _environment() -> jinja2.Environment:

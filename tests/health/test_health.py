@@ -184,3 +184,23 @@ def test_pid_file_naming_a_younger_process_is_stale(health_env):
     finally:
         other.kill()
         other.wait()
+
+
+def test_cron_role_has_no_http_to_ask(health_env, odoo_factory):
+    odoo_factory("pass")
+    proc = run_cli({**health_env, "ODOO_SAAS_ROLE": "cron"}, "health")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert lines(proc.stdout) == {"process": "ok", "database": "ok", "memory": "ok"}
+    assert "PostgreSQL at" in proc.stdout and "Odoo does not answer" not in proc.stdout
+
+
+@pytest.mark.parametrize("role", ["backup", "metrics"])
+def test_roles_without_odoo_check_their_program_not_odoo(health_env, role):
+    """The image's HEALTHCHECK in a backup or metrics container (no supervisord here: unhealthy,
+    for the program, never for a missing Odoo)."""
+    proc = run_cli({**health_env, "ODOO_SAAS_ROLE": role}, "health")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert lines(proc.stdout) == {"programs": "fail", "database": "ok"}
+    program = "backup-scheduler" if role == "backup" else "metrics"
+    assert f"not running: {program}" in proc.stdout
+    assert "Odoo" not in proc.stdout

@@ -54,6 +54,9 @@ def test_dockerfile_is_what_the_runtime_expects():
     assert users[-1] == "odoo", "the runtime user must not be root"
     assert ("ENTRYPOINT", '["/usr/local/bin/odoo-saas", "entrypoint"]') in ins
     assert ins[-1] == ("CMD", "[]"), "the base image's CMD must be reset"
+    # buildah (podman build) warns about every ARG without a default that the build is not given
+    for arg in args:
+        assert "=" in arg, f"ARG {arg} has no default"
     # the package goes into its own venv; the copied files are the ones the package needs
     run = " ".join(rest for kw, rest in ins if kw == "RUN")
     assert "python3 -m venv /opt/odoo-saas/venv" in run
@@ -188,7 +191,14 @@ def test_multi_tenant_stack_splits_roles_like_the_chart():
 
 def test_multi_tenant_nginx_resolves_the_web_replicas_per_request():
     nginx = (ROOT / "compose" / "nginx" / "odoo.conf").read_text()
-    assert "resolver 127.0.0.11 valid=5s" in nginx
+    # the resolver is the container network's (Docker's 127.0.0.11, Podman's gateway): written
+    # at the proxy's start by resolver.sh, run by nginx's entrypoint from /docker-entrypoint.d
+    assert not re.search(r"^\s*resolver ", nginx, re.M)
+    proxy = yaml.safe_load((ROOT / "compose" / "multi-tenant.yml").read_text())["services"]["proxy"]
+    hook = "./nginx/resolver.sh:/docker-entrypoint.d/15-odoo-saas-resolver.sh:ro"
+    assert hook in proxy["volumes"]
+    assert os.access(ROOT / "compose" / "nginx" / "resolver.sh", os.X_OK), "nginx skips it"
+    subprocess.run(["sh", "-n", str(ROOT / "compose" / "nginx" / "resolver.sh")], check=True)
     assert "upstream" not in nginx, "an upstream block resolves once, at start"
     assert re.search(r"location /websocket \{[^}]*proxy_pass http://\$odoo_web:8072;", nginx)
     assert re.search(r"location / \{[^}]*proxy_pass http://\$odoo_web:8069;", nginx)

@@ -100,17 +100,25 @@ class Proxy:
         self.dns = WebDNS()
         self.replicas: list[tuple[Recorder, Recorder]] = []
         self.port = free_port()
-        conf = (ROOT / "compose" / "nginx" / "odoo.conf").read_text()
-        assert "resolver 127.0.0.11 valid=5s" in conf
+        self.workdir = Path(tempfile.mkdtemp(prefix="odoo-saas-nginx-"))
+        # what the container's start does: resolver.sh, then conf.d/*.conf in order
+        resolver = run_resolver_sh(self.workdir, "nameserver 127.0.0.1\n")
+        assert resolver.returncode == 0, resolver.stderr
         conf = (
-            conf.replace(
-                "resolver 127.0.0.11 valid=5s", f"resolver 127.0.0.1:{self.dns.port} valid={valid}"
+            (self.workdir / "00-resolver.conf")
+            .read_text()
+            .replace(
+                "resolver 127.0.0.1 valid=5s", f"resolver 127.0.0.1:{self.dns.port} valid={valid}"
             )
+        )
+        assert f":{self.dns.port} valid=" in conf
+        conf += (
+            (ROOT / "compose" / "nginx" / "odoo.conf")
+            .read_text()
             .replace("http://$odoo_web:8069", f"http://$odoo_web:{self.http_port}")
             .replace("http://$odoo_web:8072", f"http://$odoo_web:{self.ws_port}")
             .replace("listen 80 default_server;", f"listen 127.0.0.1:{self.port} default_server;")
         )
-        self.workdir = Path(tempfile.mkdtemp(prefix="odoo-saas-nginx-"))
         (self.workdir / "site.conf").write_text(conf)
         (self.workdir / "nginx.conf").write_text(
             f"daemon off;\npid {self.workdir}/nginx.pid;\nerror_log {self.workdir}/error.log;\n"
@@ -198,13 +206,58 @@ def test_database_manager_is_not_reachable_through_the_proxy(proxy):
     assert status == 403
 
 
+RESOLVER_SH = ROOT / "compose" / "nginx" / "resolver.sh"
+
+
+def run_resolver_sh(workdir: Path, resolv_conf: str) -> subprocess.CompletedProcess[str]:
+    """compose/nginx/resolver.sh as nginx's entrypoint runs it, on a given resolv.conf."""
+    (workdir / "resolv.conf").write_text(resolv_conf)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "RESOLV_CONF": str(workdir / "resolv.conf"),
+        "RESOLVER_CONF": str(workdir / "00-resolver.conf"),
+    }
+    return subprocess.run([str(RESOLVER_SH)], env=env, capture_output=True, text=True, timeout=30)
+
+
+@pytest.mark.parametrize(
+    ("resolv_conf", "resolver"),
+    [
+        ("nameserver 127.0.0.11\noptions ndots:0\n", "127.0.0.11"),  # Docker
+        # Podman (aardvark-dns on the gateway), then the host's server that knows no `web`
+        ("search dns.podman\nnameserver 10.89.0.1\nnameserver 10.255.255.53\n", "10.89.0.1"),
+        ("nameserver fd00::1\n", "[fd00::1]"),
+    ],
+    ids=["docker", "podman", "ipv6"],
+)
+def test_resolver_sh_takes_the_container_networks_dns_only(tmp_path, resolv_conf, resolver):
+    proc = run_resolver_sh(tmp_path, resolv_conf)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "00-resolver.conf").read_text() == (
+        f"resolver {resolver} valid=5s ipv6=off;\nresolver_timeout 5s;\n"
+    )
+    assert resolver in proc.stdout
+
+
+def test_resolver_sh_without_a_nameserver_stops_the_start(tmp_path):
+    proc = run_resolver_sh(tmp_path, "search example.org\n")
+    assert proc.returncode == 1
+    assert "no nameserver" in proc.stderr
+    assert not (tmp_path / "00-resolver.conf").exists()
+
+
 def test_shipped_config_passes_nginx_t(tmp_path):
-    """The file as mounted into nginx's image: inside its http block, next to nothing else."""
+    """The files as nginx's image reads them: conf.d/*.conf in its http block."""
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    site = ROOT / "compose" / "nginx" / "odoo.conf"
+    confd = tmp_path / "conf.d"
+    confd.mkdir()
+    (confd / "default.conf").write_text((ROOT / "compose" / "nginx" / "odoo.conf").read_text())
+    proc = run_resolver_sh(tmp_path, "nameserver 127.0.0.11\n")
+    assert proc.returncode == 0, proc.stderr
+    (tmp_path / "00-resolver.conf").rename(confd / "00-resolver.conf")
     (tmp_path / "nginx.conf").write_text(
         f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\n"
-        f"http {{\n  access_log off;\n  include {site};\n}}\n"
+        f"http {{\n  access_log off;\n  include {confd}/*.conf;\n}}\n"
     )
     proc = subprocess.run(
         [nginx, "-t", "-c", str(tmp_path / "nginx.conf"), "-p", str(tmp_path)],

@@ -44,6 +44,7 @@ def test_odoo_conf_is_private_and_complete(saas_env, tmp_path):
         "ODOO_SMTP_PASSWORD": "smtp-secret-77",
         "ODOO_EXTRA_ADDONS": f"{tmp_path / 'addons'},{tmp_path / 'absent'}",
     }
+    (tmp_path / "addons" / "my_mod").mkdir(parents=True, exist_ok=True)
     s = Settings.from_env(env)
     plan = render.render_all(s)
     assert plan.skipped_addons == [str(tmp_path / "absent")]
@@ -122,3 +123,16 @@ def test_workers_are_derived_when_unset(saas_env, workers):
     plan = render.render_all(s)
     assert plan.workers >= 1
     assert read_options(s.odoo_conf)["options"]["workers"] == str(plan.workers)
+
+
+def test_an_empty_addons_directory_is_left_off_the_path_quietly(saas_env, tmp_path):
+    """The image's /mnt/extra-addons with nothing mounted (or compose's ./addons with only its
+    .gitkeep): Odoo would log "invalid addons directory" in every one of its processes."""
+    empty, hidden_only, used = tmp_path / "empty", tmp_path / "hidden", tmp_path / "used"
+    for d in (empty, hidden_only, used / "my_mod"):
+        d.mkdir(parents=True)
+    (hidden_only / ".gitkeep").touch()
+    env = {**saas_env, "ODOO_EXTRA_ADDONS": f"{empty},{hidden_only},{used}"}
+    plan = render.render_all(Settings.from_env(env))
+    assert plan.addons_path == [str(used)]
+    assert plan.skipped_addons == []

@@ -123,6 +123,12 @@ def test_sigterm_stops_odoo_gracefully_and_exits_0(stack):
     # Odoo got exactly one TERM (a second one would make it stop hard) and finished cleanly
     assert stack.output.count("[odoo] standin-odoo: got SIGTERM") == 1
     assert "[odoo] standin-odoo: stopped" in stack.output
+    # supervisord's own lines reach the container log once each (a real container showed
+    # every one twice), and the watchdog ends as a normal stop, not as an interrupted command
+    assert stack.output.count("supervisord started with pid") == 1, stack.output
+    assert stack.output.count("stopped: odoo (exit status 0)") == 1, stack.output
+    assert "stopped: watchdog (exit status 0)" in stack.output, stack.output
+    assert "interrupted" not in stack.output
 
 
 def test_fatal_odoo_ends_supervisord_with_failure(stack_env):
@@ -203,5 +209,35 @@ def test_no_process_odoo_can_read_holds_secrets_it_does_not_need(stack_env, role
             s.wait_running("backup-scheduler")
             assert "the S3 keys run under Odoo's user in role all" in s.output
         assert s.terminate(timeout=60) == 0, s.output
+    finally:
+        s.kill()
+
+
+def test_health_of_a_role_without_odoo_follows_its_program(stack_env):
+    """A real container showed the image's HEALTHCHECK failing in backup and metrics containers
+    (it looked for Odoo); it now asks supervisord about the role's program."""
+    env = {**stack_env, "ODOO_SAAS_ROLE": "metrics", "ODOO_METRICS_PORT": str(free_port())}
+    s = Stack(env)
+    try:
+        s.wait_running("metrics")
+        health = subprocess.run(
+            [sys.executable, "-m", "odoo_saas_tools", "health"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert health.returncode == 0, health.stdout + health.stderr
+        assert "ok    programs: metrics RUNNING" in health.stdout
+        s.ctl("stop", "metrics")
+        health = subprocess.run(
+            [sys.executable, "-m", "odoo_saas_tools", "health"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert health.returncode == 1, health.stdout
+        assert "not running: metrics" in health.stdout
     finally:
         s.kill()
