@@ -4,9 +4,10 @@ built in parallel, then the rest in the dump's order.
 
 psql reads a plain dump in one stream on one core; pg_dump writes a header before every object
 (`-- Name: X; Type: T; Schema: S; Owner: O`, `-- Data for Name: ...`), so the file splits into the
-same table of contents a custom-format dump has. Without those headers (a hand-written .sql) the
-file is loaded in one stream as before. The database is a scratch one nobody uses yet (dropped
-on any failure), so loads need no single transaction and may skip waiting for WAL flushes.
+same table of contents a custom-format dump has; a big table's rows are split over several COPYs
+too (pg_restore cannot do that). Without those headers (a hand-written .sql) the file is loaded
+in one stream as before. The database is a scratch one nobody uses yet (dropped on any failure):
+schema and data streams run as one transaction each, and none waits for WAL flushes.
 """
 
 from __future__ import annotations
@@ -37,13 +38,46 @@ SESSION = b"SET synchronous_commit = off;\nSET maintenance_work_mem = '256MB';\n
 
 @dataclass(frozen=True)
 class Entry:
+    """A TOC entry's bytes [start, end) of the file; a part of a big table's data also carries
+    its own COPY line (prefix) and end marker (suffix)."""
+
     start: int
     end: int
     type: bytes
+    prefix: bytes = b""
+    suffix: bytes = b""
 
     @property
     def size(self) -> int:
         return self.end - self.start
+
+
+SPLIT_BYTES = 8 * 1024 * 1024  # a table's rows above this are loaded by several connections
+
+
+def split_data(data: bytes | mmap.mmap, entry: Entry, parts: int) -> list[Entry]:
+    """A big table's COPY as `parts` COPYs of consecutive rows (tables have no index yet while
+    their data loads, so the parts go in side by side); other entries as they are."""
+    if entry.type != b"TABLE DATA" or entry.size < SPLIT_BYTES or parts < 2:
+        return [entry]
+    copy = data.find(b"COPY ", entry.start, entry.end)
+    if copy == -1:
+        return [entry]
+    rows = data.find(b"\n", copy, entry.end) + 1
+    end = data.find(_COPY_END, rows - 1, entry.end)
+    if rows == 0 or end == -1:
+        return [entry]
+    end += 1  # the last row's newline belongs to the rows
+    copy_line = data[copy:rows]
+    out: list[Entry] = []
+    start = rows
+    for i in range(1, parts + 1):
+        cut = end if i == parts else data.find(b"\n", rows + (end - rows) * i // parts) + 1
+        if cut <= start or cut > end:
+            continue
+        out.append(Entry(start, cut, entry.type, prefix=copy_line, suffix=b"\\.\n"))
+        start = cut
+    return out or [entry]
 
 
 def table_of_contents(data: bytes | mmap.mmap) -> tuple[int, list[Entry]]:
@@ -118,15 +152,27 @@ def load_file(settings: Settings, db: str, path: Path, *, jobs: int) -> None:
             for parallel, group in phases(entries):
                 if not group:
                     continue
+                if parallel:
+                    group = [part for e in group for part in split_data(data, e, jobs)]
                 chunks = share(group, jobs) if parallel else [group]
-                _run_streams(settings, db, data, head, chunks)
+                # One transaction per stream saves a commit per statement, but ALTER TABLE ...
+                # ADD CONSTRAINT locks its tables: parallel index/constraint streams autocommit
+                # each statement, or two streams would deadlock on each other's locks.
+                in_one = not parallel or group[0].type in DATA_TYPES
+                _run_streams(settings, db, data, head, chunks, single_transaction=in_one)
 
 
 def _run_streams(
-    settings: Settings, db: str, data: mmap.mmap, head: bytes, chunks: list[list[Entry]]
+    settings: Settings,
+    db: str,
+    data: mmap.mmap,
+    head: bytes,
+    chunks: list[list[Entry]],
+    *,
+    single_transaction: bool,
 ) -> None:
     """One psql per chunk, all at once; the first failure stops the others."""
-    procs = [tools.psql_popen(settings, db, single_transaction=False) for _ in chunks]
+    procs = [tools.psql_popen(settings, db, single_transaction=single_transaction) for _ in chunks]
     errors: list[BaseException] = []
 
     def feed(proc: subprocess.Popen[bytes], chunk: list[Entry]) -> None:
@@ -164,5 +210,9 @@ def _run_streams(
 
 def _pieces(data: mmap.mmap, chunk: Iterable[Entry], size: int = 1 << 20) -> Iterable[bytes]:
     for entry in chunk:
+        if entry.prefix:
+            yield entry.prefix
         for pos in range(entry.start, entry.end, size):
             yield data[pos : min(pos + size, entry.end)]
+        if entry.suffix:
+            yield entry.suffix
