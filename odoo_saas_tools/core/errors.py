@@ -11,6 +11,12 @@ EXIT_BUSY = 4  # another operation holds the tenant's lock
 EXIT_INTERRUPTED = 130
 
 
+def first_line(exc: BaseException, default: str | None = None) -> str:
+    """The first line of an exception's text (drivers' messages run over several lines)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else default or type(exc).__name__
+
+
 class SaasError(Exception):
     """A failure the user should read as one line; ``exit_code`` says what kind."""
 

@@ -12,7 +12,7 @@ import psycopg2
 import psycopg2.extensions
 from psycopg2 import sql
 
-from odoo_saas_tools.core.errors import SaasError
+from odoo_saas_tools.core.errors import SaasError, first_line
 from odoo_saas_tools.core.files import path_component
 from odoo_saas_tools.core.odoo_series import ODOO_SERIES
 from odoo_saas_tools.core.settings import Settings
@@ -46,7 +46,7 @@ def connect(
             connect_timeout=connect_timeout, **extra, **settings.connect_kwargs(dbname)
         )
     except psycopg2.OperationalError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "connection failed"
+        first = first_line(exc, "connection failed")
         raise SaasError(
             f"cannot connect to PostgreSQL at {settings.db_host}:{settings.db_port} "
             f"(database {dbname}, user {settings.db_user}): {first}"

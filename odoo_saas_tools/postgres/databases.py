@@ -18,7 +18,7 @@ import psycopg2
 import psycopg2.extensions
 from psycopg2 import sql
 
-from odoo_saas_tools.core.errors import SaasError
+from odoo_saas_tools.core.errors import SaasError, first_line
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.postgres import tools as pgtools
 from odoo_saas_tools.postgres.connection import connect, ident
@@ -109,7 +109,7 @@ def copy_by_template(
         except psycopg2.errors.QueryCanceled:
             raise
         except psycopg2.Error as exc:
-            raise SaasError(f"creating {dst} from {src} failed: {_first_line(exc)}") from exc
+            raise SaasError(f"creating {dst} from {src} failed: {first_line(exc)}") from exc
 
 
 # Sessions of a connection pool that reconnects by itself: Odoo names its connections
@@ -261,7 +261,7 @@ def create_empty_like(settings: Settings, src: str, dst: str) -> None:
                 )
             )
         except psycopg2.Error as exc:
-            raise SaasError(f"creating {dst} failed: {_first_line(exc)}") from exc
+            raise SaasError(f"creating {dst} failed: {first_line(exc)}") from exc
 
 
 def copy_online(settings: Settings, src: str, dst: str) -> None:
@@ -312,7 +312,7 @@ def drop(settings: Settings, name: str, *, attempts: int = 5) -> bool:
                 if attempt == attempts - 1:
                     raise SaasError(f"cannot drop {name}: clients keep reconnecting") from None
             except psycopg2.Error as exc:
-                raise SaasError(f"dropping {name} failed: {_first_line(exc)}") from exc
+                raise SaasError(f"dropping {name} failed: {first_line(exc)}") from exc
         time.sleep(0.2 * (attempt + 1))
     return False
 
@@ -329,7 +329,7 @@ def rename(settings: Settings, old: str, new: str, *, attempts: int = 5) -> None
                 if attempt == attempts - 1:
                     raise SaasError(f"cannot rename {old}: clients keep reconnecting") from None
             except psycopg2.Error as exc:
-                raise SaasError(f"renaming {old} to {new} failed: {_first_line(exc)}") from exc
+                raise SaasError(f"renaming {old} to {new} failed: {first_line(exc)}") from exc
         time.sleep(0.2 * (attempt + 1))
 
 
@@ -386,8 +386,3 @@ def drop_quietly(settings: Settings, name: str) -> None:
         except SaasError as exc:
             log.error("could not remove %s after the failure: %s", name, exc)
             raise
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

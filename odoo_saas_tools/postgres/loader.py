@@ -25,7 +25,7 @@ from collections.abc import Iterator
 import psycopg2
 from psycopg2 import sql
 
-from odoo_saas_tools.core.errors import ConfigError, SaasError
+from odoo_saas_tools.core.errors import ConfigError, SaasError, first_line
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.postgres import databases
 from odoo_saas_tools.postgres.connection import RESERVED_PREFIX, connect, ident
@@ -33,11 +33,6 @@ from odoo_saas_tools.postgres.connection import RESERVED_PREFIX, connect, ident
 log = logging.getLogger(__name__)
 
 ROLE_PREFIX = RESERVED_PREFIX + "load_"
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 @contextlib.contextmanager
@@ -82,7 +77,7 @@ def _create_role(settings: Settings, role: str, password: str) -> None:
             )
             cr.execute(sql.SQL("GRANT {} TO CURRENT_USER").format(ident(role)))
         except psycopg2.Error as exc:
-            raise SaasError(f"cannot create the loading role: {_first_line(exc)}") from exc
+            raise SaasError(f"cannot create the loading role: {first_line(exc)}") from exc
 
 
 def _hand_back(settings: Settings, name: str, role: str) -> None:
@@ -93,7 +88,7 @@ def _hand_back(settings: Settings, name: str, role: str) -> None:
                 cr.execute(sql.SQL("REASSIGN OWNED BY {} TO CURRENT_USER").format(ident(role)))
                 cr.execute(sql.SQL("DROP OWNED BY {}").format(ident(role)))
         except (psycopg2.Error, SaasError) as exc:
-            log.error("handing %s back from %s failed: %s", name, role, _first_line(exc))
+            log.error("handing %s back from %s failed: %s", name, role, first_line(exc))
             raise SaasError(f"handing {name} back from the loading role failed") from exc
     with connect(settings) as conn, conn.cursor() as cr:
         # its sessions first (a killed psql may linger for a moment)
@@ -103,7 +98,7 @@ def _hand_back(settings: Settings, name: str, role: str) -> None:
         try:
             cr.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(ident(role)))
         except psycopg2.Error as exc:
-            log.error("the loading role %s was not dropped: %s", role, _first_line(exc))
+            log.error("the loading role %s was not dropped: %s", role, first_line(exc))
 
 
 def leftover_roles(settings: Settings) -> list[str]:

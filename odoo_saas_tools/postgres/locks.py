@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 import psycopg2
 
-from odoo_saas_tools.core.errors import BusyError, SaasError
+from odoo_saas_tools.core.errors import BusyError, SaasError, first_line
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.postgres.connection import connect
 
@@ -54,9 +54,9 @@ class HeldLock:
                 )
                 held = cr.fetchone()[0] > 0
         except psycopg2.Error as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise LockLost(
-                f"the lock on {self.name} was lost ({first}): {step} not done, nothing destroyed"
+                f"the lock on {self.name} was lost ({first_line(exc)}): {step} not done, "
+                "nothing destroyed"
             ) from exc
         if not held:
             raise LockLost(f"the lock on {self.name} is no longer held: {step} not done")

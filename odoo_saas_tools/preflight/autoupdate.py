@@ -20,7 +20,7 @@ from pathlib import Path
 
 import psycopg2
 
-from odoo_saas_tools.core.errors import BusyError, SaasError
+from odoo_saas_tools.core.errors import BusyError, SaasError, first_line
 from odoo_saas_tools.core.execute import redact_text
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.odoo import runner as odoo_runner
@@ -235,7 +235,7 @@ def update_tenants(
         except BusyError as exc:
             report.add("update", tenant.name, WARNING, f"not updated: {exc}")
         except (SaasError, psycopg2.Error, OSError) as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            first = first_line(exc)
             report.excluded_tenants[tenant.name] = "update error"
             report.add(
                 "update",

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 
 import psycopg2
 
-from odoo_saas_tools.core.errors import SaasError
+from odoo_saas_tools.core.errors import SaasError, first_line
 from odoo_saas_tools.core.odoo_series import ODOO_SERIES as ODOO_MAJOR
 from odoo_saas_tools.core.odoo_series import is_current
 from odoo_saas_tools.core.settings import Settings
@@ -80,8 +80,7 @@ def inspect(settings: Settings, name: str, with_state: bool) -> Inspection:
                 state = cr.fetchone()
             return name, version, state, None
     except (SaasError, psycopg2.Error) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return name, None, None, first
+        return name, None, None, first_line(exc)
 
 
 def scan(settings: Settings, report: Report, *, with_state: bool) -> list[Tenant]:

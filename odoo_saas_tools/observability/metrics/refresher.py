@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import psycopg2
 
 from odoo_saas_tools.backups import status as backup_status
-from odoo_saas_tools.core.errors import SaasError
+from odoo_saas_tools.core.errors import SaasError, first_line
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.observability.metrics import backups, database, process, web
 from odoo_saas_tools.runtime import resources
@@ -83,7 +83,7 @@ class Refresher:
         try:
             result = func()
         except (SaasError, StoreError, OSError, psycopg2.Error) as exc:
-            message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            message = first_line(exc)
             if self._failing.get(source) != message:
                 log.warning("%s: %s", source, message)
             self._failing[source] = message
