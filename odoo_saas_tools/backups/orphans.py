@@ -25,7 +25,7 @@ from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.postgres import databases, loader
 from odoo_saas_tools.postgres.locks import advisory_lock
 from odoo_saas_tools.tenants import filestore
-from odoo_saas_tools.tenants.hidden import RESTORE_PREFIX, Orphan, find, journal_of
+from odoo_saas_tools.tenants.hidden import Orphan, find, put_back
 from odoo_saas_tools.tenants.locks import tenant_lock
 
 log = logging.getLogger(__name__)
@@ -76,7 +76,7 @@ def _fix(settings: Settings, orphan: Orphan, dry_run: bool) -> str:
                 return f"left alone: {tenant} exists again (remove this copy by hand once checked)"
             if dry_run:
                 return f"would be put back as {tenant} (its drop was cut off)"
-            _put_back(settings, tenant, name)
+            put_back(settings, tenant, name)
             return f"put back as {tenant} (its drop was cut off)"
         if databases.exists(settings, tenant):
             if dry_run:
@@ -86,18 +86,5 @@ def _fix(settings: Settings, orphan: Orphan, dry_run: bool) -> str:
             return f"dropped: {tenant} was restored over it"
         if dry_run:
             return f"would be put back as {tenant} (the restore over it was cut off)"
-        _put_back(settings, tenant, name)
+        put_back(settings, tenant, name)
         return f"put back as {tenant} (the restore over it was cut off)"
-
-
-def _put_back(settings: Settings, tenant: str, old: str) -> None:
-    """Undo a swap cut off after `tenant` was renamed to `old` (see restore._swap_in)."""
-    live_fs, old_fs = settings.filestore(tenant), settings.filestore(old)
-    comment = databases.comments(settings, old).get(old, "")
-    scratch = journal_of(comment).get("scratch") or f"{RESTORE_PREFIX}unknown"
-    if old_fs.exists():
-        if live_fs.exists():  # the restored filestore was already in place: back to scratch
-            filestore.rename(live_fs, settings.filestore(scratch))
-        filestore.rename(old_fs, live_fs)
-    databases.rename(settings, old, tenant)
-    databases.clear_comment(settings, tenant)

@@ -45,8 +45,6 @@ from odoo_saas_tools.tenants.names import check_name
 
 log = logging.getLogger(__name__)
 
-TEMP_PREFIX = RESTORE_PREFIX  # the database being loaded
-OLD_PREFIX = REPLACED_PREFIX  # a tenant replaced by --force, until dropped
 RESTIC = "restic"  # the kind of a restic:TENANT[@ID|@TIME] source
 
 
@@ -118,7 +116,7 @@ def restore_backup(
             manifest = archive.read_manifest(path, kind)
             archive.check_room(path, kind, settings.data_dir)
         _check_origin(name, path, manifest, from_other_tenant or not exists, any_version)
-        tmp = TEMP_PREFIX + uuid.uuid4().hex[:12]
+        tmp = RESTORE_PREFIX + uuid.uuid4().hex[:12]
         tmp_fs = settings.filestore(tmp)
         # Held for the whole restore: a sweep sees the scratch database as in use, not orphaned.
         stack.enter_context(advisory_lock(settings, tmp, busy=f"{tmp} is in use"))
@@ -221,7 +219,7 @@ def discard(settings: Settings, tmp: str) -> None:
 def _swap_in(settings: Settings, name: str, tmp: str, exists: bool) -> None:
     """Put the restored database and filestore in place; undo everything if a step fails."""
     live_fs, tmp_fs = settings.filestore(name), settings.filestore(tmp)
-    old = OLD_PREFIX + uuid.uuid4().hex[:12]
+    old = REPLACED_PREFIX + uuid.uuid4().hex[:12]
     old_fs = settings.filestore(old)
     tmp_fs.mkdir(parents=True, exist_ok=True)
     undo: list[Callable[[], None]] = []

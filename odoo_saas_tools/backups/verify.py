@@ -29,8 +29,6 @@ from odoo_saas_tools.tenants.hidden import VERIFY_PREFIX
 
 log = logging.getLogger(__name__)
 
-SCRATCH_PREFIX = VERIFY_PREFIX
-
 
 @dataclass
 class VerifyResult:
@@ -87,7 +85,7 @@ def check_container(path: Path) -> str:
 def restore_test(settings: Settings, path: Path, kind: str) -> tuple[str, int]:
     """Load into a scratch database, check it is Odoo 19, drop it; (version, modules)."""
 
-    scratch = SCRATCH_PREFIX + uuid.uuid4().hex[:12]
+    scratch = VERIFY_PREFIX + uuid.uuid4().hex[:12]
     # Held while the scratch exists, so a sweep never takes it for an orphan.
     with advisory_lock(settings, scratch, busy=f"{scratch} is in use"):
         return _restore_test(settings, path, kind, scratch)

@@ -28,6 +28,17 @@ class LockLost(SaasError):
     """The lock's session ended (server restart, failover, a timeout): stop before destroying."""
 
 
+# pg_locks shows a two-key advisory lock's keys as oids (unsigned)
+HELD_SQL = (
+    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 2"
+    " AND classid = %s::oid AND objid = %s::oid"
+)
+
+
+def _oids(name: str) -> tuple[int, int]:
+    return LOCK_NAMESPACE % 2**32, lock_key(name) % 2**32
+
+
 def lock_key(name: str) -> int:
     """A stable signed 32-bit key for a name (advisory locks take integers)."""
     return zlib.crc32(name.encode()) - 2**31
@@ -43,15 +54,9 @@ class HeldLock:
 
     def ensure_held(self, step: str) -> None:
         """Raise LockLost unless this session is alive and holds the lock (before `step`)."""
-        classid, objid = (k % 2**32 for k in self.key)  # pg_locks shows the keys as oids
         try:
             with self.conn.cursor() as cr:
-                cr.execute(
-                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
-                    " AND pid = pg_backend_pid() AND objsubid = 2"
-                    " AND classid = %s::oid AND objid = %s::oid",
-                    (classid, objid),
-                )
+                cr.execute(HELD_SQL + " AND pid = pg_backend_pid()", _oids(self.name))
                 held = cr.fetchone()[0] > 0
         except psycopg2.Error as exc:
             raise LockLost(
@@ -102,11 +107,6 @@ def advisory_lock(
 
 def is_locked(settings: Settings, name: str) -> bool:
     """Whether some session holds name's lock right now (without taking it)."""
-    classid, objid = ((k % 2**32) for k in (LOCK_NAMESPACE, lock_key(name)))
     with connect(settings) as conn, conn.cursor() as cr:
-        cr.execute(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
-            " AND objsubid = 2 AND classid = %s::oid AND objid = %s::oid",
-            (classid, objid),
-        )
+        cr.execute(HELD_SQL, _oids(name))
         return cr.fetchone()[0] > 0

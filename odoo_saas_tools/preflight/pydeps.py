@@ -37,8 +37,8 @@ def requirement_lines(path: Path) -> tuple[list[str], list[str]]:
         line = raw.split(" #", 1)[0].strip()
         if not line or line.startswith("#"):
             continue
-        if line.startswith("-") or "://" in line or line.startswith((".", "/")):
-            unchecked.append(line)  # options, URLs and local paths: pip's business
+        if not is_plain_requirement(line):
+            unchecked.append(line)  # options, URLs and local paths: never installed by us
             continue
         specs.append(line)
     return specs, unchecked

@@ -16,7 +16,7 @@ from odoo_saas_tools.core.errors import EXIT_UNCHANGED, ConfigError, SaasError
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.postgres import databases
 from odoo_saas_tools.tenants import filestore
-from odoo_saas_tools.tenants.hidden import DROPPING_PREFIX
+from odoo_saas_tools.tenants.hidden import DROPPING_PREFIX, put_back
 from odoo_saas_tools.tenants.locks import tenant_lock
 
 # (settings, database, directory, name the backup is of) -> the backup file written
@@ -43,7 +43,7 @@ def drop(settings: Settings, name: str, *, last_backup: LastBackup | None) -> di
                     last_backup(settings, victim, settings.backup_dir / "dropped", name)
                 )
             except BaseException:
-                _rename_back(settings, name, victim)
+                put_back(settings, name, victim)
                 raise
         lock.ensure_held("drop")
         databases.drop(settings, victim)
@@ -63,9 +63,3 @@ def _rename_away(settings: Settings, name: str, hidden: str) -> None:
         databases.rename(settings, hidden, name)
         databases.clear_comment(settings, name)
         raise
-
-
-def _rename_back(settings: Settings, name: str, hidden: str) -> None:
-    filestore.rename(settings.filestore(hidden), settings.filestore(name))
-    databases.rename(settings, hidden, name)
-    databases.clear_comment(settings, name)

@@ -18,6 +18,7 @@ from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.postgres import databases
 from odoo_saas_tools.postgres.connection import RESERVED_PREFIX
 from odoo_saas_tools.postgres.locks import is_locked
+from odoo_saas_tools.tenants import filestore
 
 RESTORE_PREFIX = RESERVED_PREFIX + "restore_"  # a backup being loaded
 REPLACED_PREFIX = RESERVED_PREFIX + "replaced_"  # a tenant replaced by restore --force
@@ -70,3 +71,20 @@ def find(settings: Settings) -> list[Orphan]:
             if path.name.startswith(prefixes) and path.name not in seen and not path.is_symlink():
                 found.append(Orphan(path.name, "filestore", None, is_locked(settings, path.name)))
     return found
+
+
+def put_back(settings: Settings, tenant: str, hidden: str) -> None:
+    """tenant online again: the database renamed away as `hidden` and its filestore go back.
+
+    Undoes a drop (before its last backup) and a restore swap that was cut off; in the latter
+    a restored filestore already moved in goes back to the scratch named in hidden's journal.
+    """
+    live_fs, hidden_fs = settings.filestore(tenant), settings.filestore(hidden)
+    if hidden_fs.exists():
+        if live_fs.exists():
+            comment = databases.comments(settings, hidden).get(hidden, "")
+            scratch = journal_of(comment).get("scratch") or f"{RESTORE_PREFIX}unknown"
+            filestore.rename(live_fs, settings.filestore(scratch))
+        filestore.rename(hidden_fs, live_fs)
+    databases.rename(settings, hidden, tenant)
+    databases.clear_comment(settings, tenant)

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from odoo_saas_tools.backups import restore
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.postgres import databases
 from odoo_saas_tools.postgres.connection import connect
+from odoo_saas_tools.tenants import hidden
 
 FAKE_SCHEMA = """
 CREATE TABLE ir_module_module (id serial PRIMARY KEY, name varchar NOT NULL UNIQUE,
@@ -100,8 +100,8 @@ def fake_tenant(settings: Settings) -> Iterator[Callable[..., str]]:
             "OR datname LIKE %s",
             (
                 made,
-                restore.TEMP_PREFIX.replace("_", "\\_") + "%",
-                restore.OLD_PREFIX.replace("_", "\\_") + "%",
+                hidden.RESTORE_PREFIX.replace("_", "\\_") + "%",
+                hidden.REPLACED_PREFIX.replace("_", "\\_") + "%",
             ),
         )
         leftovers = [name for (name,) in cr.fetchall()]

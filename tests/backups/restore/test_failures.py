@@ -9,9 +9,10 @@ import pytest
 from psycopg2 import sql
 
 from odoo_saas_tools.backups.backup import create_backup
-from odoo_saas_tools.backups.restore import OLD_PREFIX, TEMP_PREFIX
 from odoo_saas_tools.postgres import databases
 from odoo_saas_tools.postgres.connection import connect
+from odoo_saas_tools.tenants.hidden import REPLACED_PREFIX as OLD_PREFIX
+from odoo_saas_tools.tenants.hidden import RESTORE_PREFIX as TEMP_PREFIX
 from odoo_saas_tools.tenants.locks import tenant_lock
 from tests.backups.restore.conftest import db_rows, partial_files, tenant_files, unique_name
 from tests.support.cli import run_cli

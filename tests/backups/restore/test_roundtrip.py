@@ -14,8 +14,10 @@ import pytest
 
 from odoo_saas_tools.backups import names as backup_names
 from odoo_saas_tools.backups.backup import create_backup
-from odoo_saas_tools.backups.restore import OLD_PREFIX, TEMP_PREFIX, restore_backup
+from odoo_saas_tools.backups.restore import restore_backup
 from odoo_saas_tools.postgres import databases
+from odoo_saas_tools.tenants.hidden import REPLACED_PREFIX as OLD_PREFIX
+from odoo_saas_tools.tenants.hidden import RESTORE_PREFIX as TEMP_PREFIX
 from tests.backups.restore.conftest import (
     add_attachment,
     db_rows,

@@ -17,10 +17,12 @@ import pytest
 
 from odoo_saas_tools.backups import orphans
 from odoo_saas_tools.backups.backup import create_backup
-from odoo_saas_tools.backups.restore import OLD_PREFIX, TEMP_PREFIX, restore_backup
+from odoo_saas_tools.backups.restore import restore_backup
 from odoo_saas_tools.core.errors import ConfigError, SaasError
 from odoo_saas_tools.postgres import databases
 from odoo_saas_tools.postgres.locks import LockLost
+from odoo_saas_tools.tenants.hidden import REPLACED_PREFIX as OLD_PREFIX
+from odoo_saas_tools.tenants.hidden import RESTORE_PREFIX as TEMP_PREFIX
 from odoo_saas_tools.tenants.locks import tenant_lock
 from tests.backups.restore.conftest import db_rows, tenant_files, unique_name
 from tests.support.cli import run_cli
