@@ -17,6 +17,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from odoo_saas_tools.core.settings import Settings
+from odoo_saas_tools.postgres import databases
 from tests.support.net import free_port, wait_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -68,7 +69,10 @@ class TenantFactory:
         return name
 
     def drop(self, name: str) -> None:
-        self.sql("postgres", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        # Not DROP ... WITH (FORCE): as a non-superuser that fails when an autovacuum worker is in
+        # the database ("must be a member of the role whose process is being terminated"); the
+        # product's drop terminates the role's own sessions and lets PostgreSQL stop autovacuum.
+        databases.drop(self.settings, name)
         if name in self.made:
             self.made.remove(name)
 
