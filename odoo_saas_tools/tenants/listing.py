@@ -1,7 +1,8 @@
 """Every tenant with its sizes, Odoo version and state, and what killed operations left.
 
-One query gives every database's size and connections; each tenant is then asked for its version
-and state over 8 connections at once (500 tenants: well under the 2 s a hoster waits for `db list`).
+One query gives every database's write counters and connections; the tenants written to since the
+last listing (see tenants.listing_memo) are then measured and asked for their version and state,
+over 8 connections at once.
 Hidden databases of odoo-saas's own operations are listed too when one is left behind (state
 `orphaned-<kind>`) or still being worked on (`in-progress-<kind>`): see tenants.hidden.
 """
@@ -22,7 +23,7 @@ from odoo_saas_tools.postgres.connection import (
     connect,
     owned_databases,
 )
-from odoo_saas_tools.tenants import filestore, hidden
+from odoo_saas_tools.tenants import filestore, hidden, listing_memo
 
 INSPECTORS = 8
 
@@ -73,38 +74,67 @@ def _inspect(settings: Settings, name: str) -> tuple[str | None, str]:
         return None, "damaged"
 
 
-def tenants(settings: Settings) -> list[TenantRow]:
-    """Tenants (not templates, not our hidden databases) and the hidden ones left behind."""
+def tenants(settings: Settings, *, fresh: bool = False) -> list[TenantRow]:
+    """Tenants (not templates, not our hidden databases) and the hidden ones left behind.
+
+    Tenants nobody wrote to since the last listing are not asked again (tenants.listing_memo);
+    `fresh` asks every one.
+    """
     names = [n for n in owned_databases(settings) if not n.startswith(RESERVED_PREFIX)]
     with connect(settings) as conn, conn.cursor() as cr:
         cr.execute(
             """
-            SELECT d.datname, pg_database_size(d.datname),
-                   (SELECT count(*) FROM pg_stat_activity a WHERE a.datname = d.datname)
-              FROM pg_database d WHERE d.datname = ANY(%s)
+            SELECT d.datname, d.oid, s.stats_reset,
+                   s.tup_inserted + s.tup_updated + s.tup_deleted, coalesce(a.n, 0)
+              FROM pg_database d
+              LEFT JOIN pg_stat_database s ON s.datid = d.oid
+              LEFT JOIN (SELECT datname, count(*) AS n FROM pg_stat_activity GROUP BY 1) a
+                     ON a.datname = d.datname
+             WHERE d.datname = ANY(%s)
             """,
             (names,),
         )
-        facts = {name: (size, conns) for name, size, conns in cr.fetchall()}
-    present = [name for name in names if name in facts]  # not dropped meanwhile
-    with ThreadPoolExecutor(max_workers=INSPECTORS) as pool:
-        inspected = dict(
-            zip(present, pool.map(lambda n: _inspect(settings, n), present), strict=True)
+        found = {
+            name: (f"{oid}:{reset}:{writes}", conns)
+            for name, oid, reset, writes, conns in cr.fetchall()
+        }
+        cr.execute("SELECT pg_postmaster_start_time(), current_setting('track_counts')::bool")
+        started, counting = cr.fetchone()
+        server = f"{settings.db_host}:{settings.db_port}:{settings.db_user}:{started}"
+        memo = listing_memo.ListingMemo.open(settings, server, fresh=fresh or not counting)
+        present = [name for name in names if name in found]  # not dropped meanwhile
+        known = {name: memo.facts(name, found[name][0]) for name in present}
+        asked = [name for name in present if known[name] is None]
+        cr.execute(
+            "SELECT datname, pg_database_size(datname) FROM pg_database WHERE datname = ANY(%s)",
+            (asked,),
         )
+        sizes = dict(cr.fetchall())
+    asked = [name for name in asked if name in sizes]
+    with ThreadPoolExecutor(max_workers=INSPECTORS) as pool:
+        inspected = dict(zip(asked, pool.map(lambda n: _inspect(settings, n), asked), strict=True))
     rows = []
     for name in present:
-        version, state = inspected[name]
-        size, conns = facts[name]
+        facts = known[name]
+        if facts is None:
+            if name not in inspected:
+                continue
+            version, state = inspected[name]
+            facts = listing_memo.TenantFacts(version, state, int(sizes[name]))
+            if state != "unreachable":
+                memo.remember(name, found[name][0], facts)
         rows.append(
             TenantRow(
                 name=name,
-                db_size_bytes=int(size),
-                filestore_bytes=filestore.size(settings.filestore(name)),
-                odoo_version=version,
-                state=state,
-                connections=int(conns),
+                db_size_bytes=facts.db_size_bytes,
+                filestore_bytes=memo.filestore_size(name, settings.filestore(name), filestore.size),
+                odoo_version=facts.version,
+                state=facts.state,
+                connections=int(found[name][1]),
             )
         )
+    memo.keep_only({row.name for row in rows})
+    memo.save()
     for orphan in hidden.find(settings):
         state = ("in-progress-" if orphan.busy else "orphaned-") + orphan.kind
         rows.append(TenantRow(orphan.name, 0, 0, None, state, 0))

@@ -431,6 +431,39 @@ def test_list_json(
     assert text.returncode == 0 and name in text.stdout
 
 
+def test_list_remembers_unwritten_tenants_and_asks_written_ones_again(
+    tenants_env: dict[str, str], tsettings: Settings, fake_odoo: Callable[..., str]
+) -> None:
+    """Issue 13 goal 4 (db list of 500 tenants <= 2 s): a tenant nobody wrote to is not asked
+    again; a write, a new file or --fresh shows the truth."""
+
+    def listed(*extra: str) -> dict[str, dict]:
+        proc = run_cli(tenants_env, "db", "list", "--json", *extra)
+        assert proc.returncode == 0, proc.stderr
+        return {r["name"]: r for r in json.loads(proc.stdout)}
+
+    name = fake_odoo("memo", files=2)
+    assert listed()[name]["state"] == "ready"
+    # Unreachable for the tenant role from now on, and nothing written in the tenant: the
+    # listing does not connect to it, so it still shows what it learnt.
+    with connect(tsettings) as conn, conn.cursor() as cr:
+        cr.execute(f'ALTER DATABASE "{name}" CONNECTION LIMIT 0')
+    assert listed()[name]["state"] == "ready"
+    assert listed("--fresh")[name]["state"] == "unreachable"
+    with connect(tsettings) as conn, conn.cursor() as cr:
+        cr.execute(f'ALTER DATABASE "{name}" CONNECTION LIMIT -1')
+    # A write (its session ended, so PostgreSQL has published the counters): asked again.
+    with connect(tsettings, name) as conn, conn.cursor() as cr:
+        cr.execute("UPDATE ir_module_module SET state = 'to upgrade' WHERE name = 'base'")
+    assert listed()[name]["state"] == "pending"
+    # A new attachment file: the filestore is measured again.
+    before = listed()[name]["filestore_bytes"]
+    extra = tsettings.filestore(name) / "ff" / ("f" * 40)
+    extra.parent.mkdir(exist_ok=True)
+    extra.write_bytes(b"x" * 1234)
+    assert listed()[name]["filestore_bytes"] == before + 1234
+
+
 def test_drop_disconnects_users_before_its_last_backup(
     tenants_env: dict[str, str], tsettings: Settings, fake_odoo: Callable[..., str]
 ) -> None:

@@ -5,7 +5,9 @@ cache). State: `ready`, `neutralized` (a staging copy), `pending` (module operat
 unfinished: to install/upgrade/remove), `other-version` (not Odoo 19.0), `not-odoo`. What a
 killed restore, verify or drop left behind is listed flagged `orphaned-<kind>` (put it right with
 `odoo-saas db sweep`), or `in-progress-<kind>` while its operation runs.
-`--all` adds the cached templates.
+`--all` adds the cached templates. A tenant nobody wrote to since the last listing is not asked
+again (its facts are kept in the runtime directory; a state may lag a write by ~10 s, while
+PostgreSQL publishes its counters); `--fresh` asks every tenant.
 """
 
 from __future__ import annotations
@@ -28,11 +30,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--json", action="store_true", help="print a JSON list")
     p.add_argument("--all", action="store_true", help="include the template cache")
+    p.add_argument(
+        "--fresh",
+        action="store_true",
+        help="ask every tenant (by default one nobody wrote to since the last list is not "
+        "asked again; its state may lag a write by ~10 s)",
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    rows = tenants(settings)
+    rows = tenants(settings, fresh=args.fresh)
     cached = template_cache.templates(settings) if args.all else []
     if args.json:
         data: object = [asdict(r) for r in rows]
