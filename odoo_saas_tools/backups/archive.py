@@ -13,6 +13,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import zipfile
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
@@ -152,12 +153,16 @@ def safe_member(name: str) -> str | None:
 
 
 def extract_filestore(
-    zf: zipfile.ZipFile, dest: Path, progress: Callable[[int], None] | None = None
+    zf: zipfile.ZipFile,
+    dest: Path,
+    progress: Callable[[int], None] | None = None,
+    reuse: FileReuse | None = None,
 ) -> int:
     """Extract every filestore/ member of an open zip into dest; returns the file count.
 
     Members are checked before anything is written (no '..', no absolute paths) and each
-    file's CRC is verified by zipfile while it is read.
+    file's CRC is verified by zipfile while it is read. A file `reuse` finds already on disk
+    (another filestore holding the same content) is hard-linked instead.
     """
     members = [(info, rel) for info in zf.infolist() if (rel := safe_member(info.filename))]
     made: set[Path] = set()
@@ -167,11 +172,74 @@ def extract_filestore(
         if parent not in made:
             parent.mkdir(parents=True, exist_ok=True)
             made.add(parent)
-        with zf.open(info) as src, create_new(target) as out:
-            shutil.copyfileobj(src, out, _CHUNK)
+        if reuse is None or not reuse.link(rel, info.file_size, target):
+            with zf.open(info) as src, create_new(target) as out:
+                shutil.copyfileobj(src, out, _CHUNK)
         if progress:
             progress(1)
     return len(members)
+
+
+_CONTENT_NAME = re.compile(r"[0-9a-f]{2}/([0-9a-f]{40})")
+
+
+def _link_open_file(fd: int, target: Path) -> None:
+    """Hard-link the very inode open as fd (whatever its path holds by now) at target.
+
+    linkat(AT_SYMLINK_FOLLOW) on /proc/self/fd/N; os.link calls plain link() (which does not
+    follow) unless a directory fd is given, hence the "/" one.
+    """
+    root = os.open("/", os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.link(f"/proc/self/fd/{fd}", target, src_dir_fd=root, follow_symlinks=True)
+    finally:
+        os.close(root)
+
+
+class FileReuse:
+    """Attachment files taken from filestores already on this volume instead of the backup.
+
+    Odoo names a file by the SHA-1 of its content and never rewrites one, so a file of the same
+    name in the tenant being replaced (a roll-back) or in the tenant the backup was taken of (a
+    copy) holds the same bytes: a hard link costs no space and no write. It is used only when
+    its content still hashes to its name (a file damaged or encrypted in place is not carried
+    over: the backup's copy is extracted), it is a regular file of the expected owner (no link
+    to a file someone else planted) and it is on the same filesystem.
+    """
+
+    def __init__(self, donors: list[Path], owner_uid: int) -> None:
+        self.donors = [d for d in donors if d.is_dir()]
+        self.owner_uid = owner_uid
+        self.linked = 0
+
+    def link(self, rel: str, size: int, target: Path) -> bool:
+        match = _CONTENT_NAME.fullmatch(rel)
+        if not match:
+            return False
+        for donor in self.donors:
+            try:
+                fd = os.open(donor / rel, os.O_RDONLY | os.O_NOFOLLOW)
+            except OSError:
+                continue
+            try:
+                st = os.fstat(fd)
+                if (
+                    not stat.S_ISREG(st.st_mode)
+                    or st.st_size != size
+                    or st.st_uid != self.owner_uid
+                ):
+                    continue
+                with open(fd, "rb", closefd=False) as fh:
+                    if hashlib.file_digest(fh, "sha1").hexdigest() != match[1]:
+                        continue
+                _link_open_file(fd, target)
+            except OSError:
+                continue
+            finally:
+                os.close(fd)
+            self.linked += 1
+            return True
+        return False
 
 
 # A member that inflates more than this is a zip bomb, not a backup (SQL deflates ~10x).

@@ -128,7 +128,16 @@ def restore_backup(
                 if snapshot is not None:
                     source, count = restic.load_snapshot(as_loader, tmp, snapshot, tmp_fs)
                 else:
-                    count = load_backup(as_loader, tmp, path, kind, tmp_fs, jobs, progress)
+                    reuse = _file_reuse(settings, name, manifest)
+                    count = load_backup(
+                        as_loader, tmp, path, kind, tmp_fs, jobs, progress, reuse=reuse
+                    )
+                    if reuse.linked:
+                        log.info(
+                            "%d of %d attachment files taken from filestores on disk (hard links)",
+                            reuse.linked,
+                            count,
+                        )
             version = _require_odoo(settings, tmp, path)
             if not is_current(version) and not any_version:
                 raise ConfigError(
@@ -274,6 +283,20 @@ def _local_file(settings: Settings, source: Path | str) -> Iterator[Path]:
         yield s3.download(settings, text, Path(tmpdir))
 
 
+def _file_reuse(settings: Settings, name: str, manifest: dict | None) -> archive.FileReuse:
+    """Where a restore may find the backup's attachment files already: the tenant it replaces
+    (a roll-back) and the tenant the backup is of (a copy)."""
+    donors = [settings.filestore(name)]
+    origin = (manifest or {}).get("db_name")
+    if isinstance(origin, str) and origin != name:
+        with contextlib.suppress(ConfigError):
+            donors.append(settings.filestore(origin))
+    uid = os.geteuid()
+    if uid == 0:
+        uid = privileges.lookup(settings.runtime_user).uid
+    return archive.FileReuse(donors, uid)
+
+
 def _non_empty_dir(path: Path) -> bool:
     return path.is_dir() and any(path.iterdir())
 
@@ -286,9 +309,12 @@ def load_backup(
     fs_dir: Path,
     jobs: int | None,
     progress: bool,
+    *,
+    reuse: archive.FileReuse | None = None,
 ) -> int:
     """Load `path` (of `kind`, see archive.detect) into the existing empty database db and
     extract its filestore into fs_dir, in parallel; returns the number of files extracted.
+    Files `reuse` finds on disk are hard-linked instead of extracted.
 
     The building block of restore and of `backup verify --restore` (scratch loads).
     """
@@ -319,7 +345,7 @@ def load_backup(
                 raise SaasError(f"{path.name} is not a valid gzip file: {exc}") from exc
             plain_load.load_file(settings, db, sql_file, jobs=jobs)
         return 0
-    return _load_zip(settings, db, path, kind, fs_dir, jobs, progress)
+    return _load_zip(settings, db, path, kind, fs_dir, jobs, progress, reuse)
 
 
 class _Worker(threading.Thread):
@@ -359,6 +385,7 @@ def _load_zip(
     fs_dir: Path,
     jobs: int,
     progress: bool,
+    reuse: archive.FileReuse | None,
 ) -> int:
     try:
         zf = zipfile.ZipFile(path)
@@ -397,7 +424,7 @@ def _load_zip(
         def extract() -> None:
             _lower_priority()  # the database load is the critical path: let it have the CPU
             fs_dir.mkdir(parents=True, exist_ok=True)
-            extracted.append(archive.extract_filestore(zf, fs_dir, advance))
+            extracted.append(archive.extract_filestore(zf, fs_dir, advance, reuse))
 
         worker = _Worker(extract)
         worker.start()

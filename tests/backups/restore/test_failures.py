@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import shutil
 import zipfile
 
 import pytest
@@ -60,6 +61,8 @@ def test_failing_forced_restore_leaves_old_tenant_intact(
     victim = fake_tenant(files=4)
     before = _snapshot(settings, victim)
     good = create_backup(settings, src).path
+    # The origin's files would be hard-linked instead of read from the (damaged) backup
+    shutil.rmtree(settings.filestore(src))
     bad = tmp_path / f"bad_{damage}.zip"
     if damage == "truncated":
         bad.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
