@@ -2,7 +2,9 @@
 
 Makes Odoo's own zip (`odoo db dump`) and our zip and dump of the tenant once, then per round
 restores: Odoo's zip with `odoo db load` (the baseline), the same file with ours, our zip, and
-our dump (parallel pg_restore). Each restore goes to a fresh database that is dropped again.
+our dump (parallel pg_restore); our zip and Odoo's once more with the tenant's filestore set
+aside (a disaster recovery: no attachment file on disk to hard-link, every one is extracted).
+Each restore goes to a fresh database that is dropped again.
 Target: ours <= 0.5 of Odoo's.
 
     python bench/bench_restore.py bench_tenant --rounds 3
@@ -14,6 +16,7 @@ import argparse
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from common import drop, odoo_db, odoo_saas, report, timed
@@ -45,6 +48,15 @@ def main(argv: list[str] | None = None) -> int:
             "odoo-saas restore (our dump)": lambda: odoo_saas(
                 "db", "restore", target, ours_dump, *jobs
             ),
+            # A disaster recovery: the backup's origin has no filestore to link files from
+            "odoo-saas restore (our zip, no files on disk)": lambda: without_origin_files(
+                settings.filestore(args.name),
+                lambda: odoo_saas("db", "restore", target, ours_zip),
+            ),
+            "odoo-saas restore (Odoo's zip, no files on disk)": lambda: without_origin_files(
+                settings.filestore(args.name),
+                lambda: odoo_saas("db", "restore", target, odoo_zip),
+            ),
         }
         rows: dict[str, list[float]] = {label: [] for label in runs}
         drop(settings, target)
@@ -57,6 +69,16 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(work, ignore_errors=True)
     report(f"restore of {args.name}", list(rows.items()), "odoo db load (Odoo's zip)")
     return 0
+
+
+def without_origin_files(filestore: Path, run: Callable[[], object]) -> None:
+    """Run with the tenant's filestore set aside (put back whatever happens)."""
+    aside = filestore.with_name(filestore.name + ".bench-aside")
+    filestore.rename(aside)
+    try:
+        run()
+    finally:
+        aside.rename(filestore)
 
 
 if __name__ == "__main__":

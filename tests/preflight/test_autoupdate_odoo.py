@@ -4,6 +4,8 @@ a failing upgrade rolled back to the snapshot. One Odoo database per session, co
 from __future__ import annotations
 
 import json
+import os
+import pwd
 import shutil
 import time
 from pathlib import Path
@@ -57,6 +59,9 @@ def make_env(pg, root: Path, addons: Path, odoo_bin: str, **extra: str) -> dict[
             "ODOO_EXTRA_ADDONS": str(addons),
             "ODOO_BIN": odoo_bin,
             "ODOO_WORKERS": "0",
+            # the directories are ours: checked for us, whether or not this machine has an
+            # `odoo` user (the default) that could not write them
+            "ODOO_SAAS_USER": pwd.getpwuid(os.getuid()).pw_name,
             **extra,
         }
     )
