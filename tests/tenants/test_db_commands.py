@@ -452,9 +452,24 @@ def test_list_remembers_unwritten_tenants_and_asks_written_ones_again(
     assert listed("--fresh")[name]["state"] == "unreachable"
     with connect(tsettings) as conn, conn.cursor() as cr:
         cr.execute(f'ALTER DATABASE "{name}" CONNECTION LIMIT -1')
-    # A write (its session ended, so PostgreSQL has published the counters): asked again.
+    # A write, once PostgreSQL has published the counters (at the latest when its session
+    # ends; waited for here, the backend exits after the client): asked again.
+    writes = (
+        "SELECT tup_inserted + tup_updated + tup_deleted FROM pg_stat_database WHERE datname = %s"
+    )
+    with connect(tsettings) as conn, conn.cursor() as cr:
+        cr.execute(writes, (name,))
+        before_write = cr.fetchone()[0]
     with connect(tsettings, name) as conn, conn.cursor() as cr:
         cr.execute("UPDATE ir_module_module SET state = 'to upgrade' WHERE name = 'base'")
+    deadline = time.monotonic() + 15
+    while True:
+        with connect(tsettings) as conn, conn.cursor() as cr:
+            cr.execute("SELECT pg_stat_clear_snapshot()")
+            cr.execute(writes, (name,))
+            if cr.fetchone()[0] != before_write or time.monotonic() > deadline:
+                break
+        time.sleep(0.1)
     assert listed()[name]["state"] == "pending"
     # A new attachment file: the filestore is measured again.
     before = listed()[name]["filestore_bytes"]
