@@ -10,12 +10,15 @@ executable and the configuration that shapes the path.
 from __future__ import annotations
 
 import ast
+import contextlib
+import fcntl
 import hashlib
 import json
 import logging
 import os
 import shutil
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -126,6 +129,23 @@ def _all_modules(paths: Iterable[Path]) -> dict[str, Path]:
     return found
 
 
+@contextlib.contextmanager
+def exclusive(path: Path) -> Iterator[None]:
+    """Hold an exclusive flock beside path (calls computing the same facts wait for one
+    another); without a writable directory, go on unlocked (slower, never wrong)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    except OSError:
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
 class ModuleCache:
     """What install_closure and source_hash read, remembered by file stamps (mtime, size).
 
@@ -138,14 +158,27 @@ class ModuleCache:
         self.path = path
         self.manifests: dict[str, list] = {}
         self.hashes: dict[str, list] = {}
+        self.recent: dict[str, list] = {}
         self.dirty = False
         if path is not None:
             try:
                 data = json.loads(path.read_text())
                 self.manifests = data.get("manifests", {})
                 self.hashes = data.get("hashes", {})
+                self.recent = data.get("recent", {})
             except (OSError, ValueError, AttributeError):
                 pass
+
+    def recently_described(self, request: str, seconds: float) -> dict | None:
+        """What described(request, ...) recorded less than `seconds` ago, else None."""
+        entry = self.recent.get(request)
+        if not entry or not 0 <= time.time() - entry[0] < seconds:
+            return None
+        return entry[1]
+
+    def described(self, request: str, facts: dict) -> None:
+        self.recent = {request: [time.time(), facts]}  # the latest request only: stays small
+        self.dirty = True
 
     def manifest(self, directory: Path) -> dict:
         """depends, auto_install and installable of a module's manifest."""
@@ -174,7 +207,10 @@ class ModuleCache:
             return
         try:
             atomic_write(
-                self.path, json.dumps({"manifests": self.manifests, "hashes": self.hashes})
+                self.path,
+                json.dumps(
+                    {"manifests": self.manifests, "hashes": self.hashes, "recent": self.recent}
+                ),
             )
         except OSError as exc:
             log.warning("cannot cache module facts in %s: %s", self.path, exc.strerror)

@@ -127,3 +127,21 @@ def test_template_cache_prunes_old_and_surplus_templates(
         for name in names:
             databases.drop(settings, name)
             filestore.remove(settings.filestore(name))
+
+
+def test_module_facts_verified_moments_ago_are_reused_then_verified_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A signup burst computes the template key once (issue 13 goal 3)."""
+    memo = tmp_path / "facts.json"
+    cache = odoo_addons.ModuleCache(memo)
+    cache.described("request-a", {"source_sha1": "abc"})
+    cache.save()
+    again = odoo_addons.ModuleCache(memo)
+    assert again.recently_described("request-a", 2.0) == {"source_sha1": "abc"}
+    assert again.recently_described("request-b", 2.0) is None  # other modules, language ...
+    later = odoo_addons.time.time() + 2.5
+    monkeypatch.setattr(odoo_addons.time, "time", lambda: later)
+    assert again.recently_described("request-a", 2.0) is None
+    with odoo_addons.exclusive(memo):  # a lock file beside the memo, nothing else
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["facts.json", "facts.json.lock"]
