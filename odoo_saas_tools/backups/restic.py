@@ -41,6 +41,7 @@ from odoo_saas_tools.backups.retention import Policy
 from odoo_saas_tools.core import execute
 from odoo_saas_tools.core.errors import BusyError, CommandError, ConfigError, SaasError
 from odoo_saas_tools.core.settings import Settings
+from odoo_saas_tools.postgres import sql_stream
 from odoo_saas_tools.postgres import tools as pgtools
 
 log = logging.getLogger(__name__)
@@ -423,7 +424,7 @@ def _load_dump(settings: Settings, db: str, snapshot_id: str, path: str) -> None
     )
     assert proc.stdout is not None
     try:
-        pgtools.psql_load(settings, db, proc.stdout)
+        sql_stream.load_stream(settings, db, proc.stdout)
     except BaseException:
         with contextlib.suppress(OSError):
             proc.kill()

@@ -32,7 +32,7 @@ from odoo_saas_tools.core.errors import ConfigError, SaasError
 from odoo_saas_tools.core.odoo_series import ODOO_SERIES, is_current
 from odoo_saas_tools.core.output import Progress
 from odoo_saas_tools.core.settings import Settings
-from odoo_saas_tools.postgres import databases, loader, plain_load
+from odoo_saas_tools.postgres import databases, loader, plain_load, sql_stream
 from odoo_saas_tools.postgres import tools as pgtools
 from odoo_saas_tools.postgres.connection import base_version, connect
 from odoo_saas_tools.postgres.locks import advisory_lock
@@ -401,7 +401,7 @@ def _load_zip(
                 # 2-core machine has no core left for a parallel load, which would first have
                 # to inflate dump.sql to disk (measured: 0.4 s slower here; see bench/README.md)
                 with zipfile.ZipFile(path) as own, own.open(archive.PLAIN_MEMBER) as fh:
-                    pgtools.psql_load(settings, db, fh)
+                    sql_stream.load_stream(settings, db, fh)
 
         else:
             dump = Path(stack.enter_context(_scratch_dir(settings))) / archive.CUSTOM_MEMBER
