@@ -83,7 +83,8 @@ def test_sigterm_mid_backup_leaves_nothing_half_written(tenant_env):
         )
         try:
             wait_for(lambda: partials(settings.backup_dir), 30, "the backup to start writing")
-            assert dumps_running(db)
+            # the partial file is created just before pg_dump is started (CI saw the gap)
+            wait_for(lambda: dumps_running(db), 10, "pg_dump to run")
             proc.send_signal(signal.SIGTERM)
             out, err = proc.communicate(timeout=20)
         finally:
