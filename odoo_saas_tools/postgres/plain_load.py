@@ -32,8 +32,6 @@ _HEADER = re.compile(
 _COPY_END = b"\n\\.\n"
 DATA_TYPES = {b"TABLE DATA", b"SEQUENCE SET", b"BLOBS", b"LARGE OBJECT", b"MATERIALIZED VIEW DATA"}
 PARALLEL_POST = (b"INDEX", b"CONSTRAINT")  # need only their table: built side by side
-# Safe for a database nobody uses yet: a crash loses only the scratch, which is dropped anyway.
-SESSION = b"SET synchronous_commit = off;\nSET maintenance_work_mem = '256MB';\n"
 
 
 @dataclass(frozen=True)
@@ -180,7 +178,9 @@ def _run_streams(
         assert proc.stdin is not None
         try:
             with contextlib.suppress(BrokenPipeError):
-                proc.stdin.write(guard.header() + SESSION + guard.feed(head) + guard.finish())
+                proc.stdin.write(
+                    guard.header() + tools.SCRATCH_SESSION + guard.feed(head) + guard.finish()
+                )
                 for piece in _pieces(data, chunk):
                     proc.stdin.write(guard.feed(piece))
                 proc.stdin.write(guard.finish())

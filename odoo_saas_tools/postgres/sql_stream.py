@@ -19,16 +19,15 @@ import psycopg2.errors
 
 from odoo_saas_tools.core.errors import SaasError, first_line
 from odoo_saas_tools.core.settings import Settings
+from odoo_saas_tools.postgres import tools as pgtools
 from odoo_saas_tools.postgres.connection import connect
 
 _CHUNK = 1 << 20
 _COPY = re.compile(rb"^COPY [^\n]+ FROM stdin;\n", re.M)
-_DUMP_RESTRICT = re.compile(rb"^\\(?:un)?restrict [A-Za-z0-9]+$", re.M)
+_DUMP_RESTRICT = re.compile(rb"^" + pgtools.DUMP_RESTRICT_LINE + rb"$", re.M)
 _END = b"\\.\n"
 FLUSH_BYTES = 16 << 20  # SQL held before it is sent (cut only between two pg_dump entries)
 _ENTRY_CUT = b";\n\n--\n-- "
-# Safe for a database nobody uses yet: a crash loses only the scratch, which is dropped anyway.
-SESSION = "SET synchronous_commit = off; SET maintenance_work_mem = '256MB'"
 
 
 class DumpError(SaasError):
@@ -88,7 +87,7 @@ def load_stream(settings: Settings, db: str, stream: IO[bytes]) -> None:
     source = _Source(stream)
     try:
         with connect(settings, db, autocommit=False) as conn, conn.cursor() as cr:
-            cr.execute(SESSION)
+            cr.execute(pgtools.SCRATCH_SESSION)
             pending: list[bytes] = []
             held = 0
             while True:

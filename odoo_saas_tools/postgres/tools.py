@@ -156,12 +156,18 @@ def default_jobs() -> int:
 
 
 # --- loading SQL files that may come from anyone ------------------------------------------------
+# Settings of every session loading a backup: safe for a database nobody uses yet (a crash loses
+# only the scratch, which is dropped anyway).
+SCRATCH_SESSION = b"SET synchronous_commit = off;\nSET maintenance_work_mem = '256MB';\n"
+
 # psql runs backslash meta-commands found in its input (`\\! cmd` runs a shell command), so a
-# .sql file or an uploaded zip's dump.sql could execute commands here. PostgreSQL's psql (since
+# .sql or .sql.gz file could execute commands here (a zip's dump.sql never reaches psql:
+# postgres/sql_stream.py). PostgreSQL's psql (since
 # 13.22/14.19/15.14/16.10/17.6) has `\\restrict KEY`: afterwards every meta-command is refused
 # until `\\unrestrict KEY`. We start the stream with our own random key and drop the file's own
 # (pg_dump's) `\\restrict`/`\\unrestrict` lines, so nothing in the file can lift it.
-_RESTRICT = re.compile(rb"\\(?:un)?restrict [A-Za-z0-9]+\s*")
+DUMP_RESTRICT_LINE = rb"\\(?:un)?restrict [A-Za-z0-9]+"  # pg_dump's own, on a line of its own
+_RESTRICT = re.compile(DUMP_RESTRICT_LINE + rb"\s*")
 _RESTRICT_VERSIONS = {13: 22, 14: 19, 15: 14, 16: 10, 17: 6}
 
 
