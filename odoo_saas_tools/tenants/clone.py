@@ -1,18 +1,10 @@
-"""A staging copy of a tenant that cannot reach the real world.
+"""A staging copy of a tenant that cannot reach the real world (what it does for the hoster:
+`odoo-saas db clone --help`, commands/db/clone.py).
 
-The copy is neutralized by default (outgoing mail servers replaced by a dead one, crons off
-except the autovacuum, webhooks, payment providers, IAP ... disabled: every installed module's
-data/neutralize.sql, as `odoo neutralize` does, but without starting Odoo); `--no-neutralize`
-keeps it as is. It always gets a new identity: uuid, secret (sessions of SRC do not work on
-DST), and it drops the enterprise code, expiration and subscription links of SRC.
-
-SRC's users stay connected: the fast copy (CREATE DATABASE ... TEMPLATE) needs SRC to itself,
-so when Odoo serves SRC its idle pooled connections are released while new ones wait inside
-PostgreSQL for the copy (a fraction of a second; Odoo's pool reconnects by itself, see
-postgres.databases.copy_by_template_live). When that cannot keep users unaware (another program
-is connected, a transaction stays open, SRC is too big to copy in that fraction) the clone is
-made online with pg_dump | psql instead (slower, SRC keeps working). `--force-disconnect`
-disconnects everyone instead, as Odoo's duplicate does.
+Neutralized by the installed modules' own data/neutralize.sql without starting Odoo, with a new
+identity. The fast copy (CREATE DATABASE ... TEMPLATE) needs SRC to itself, so SRC's users are
+held for a fraction of a second instead of disconnected (postgres.databases.
+copy_by_template_live); when that cannot keep them unaware, pg_dump | psql copies SRC online.
 The filestore is hard-linked (same filesystem) or copied.
 """
 

@@ -18,9 +18,8 @@ from odoo_saas_tools.postgres.connection import RESERVED_PREFIX
 from odoo_saas_tools.preflight import before_start, run_checks
 from odoo_saas_tools.preflight.autoupdate import snapshot_name
 from odoo_saas_tools.preflight.checksums import PARAM_CHECKSUMS
-from tests.conftest import ADMIN_PASSWD
+from tests.conftest import stack_environment
 from tests.preflight.conftest import unique, write_addon
-from tests.support.cli import base_env
 
 pytestmark = pytest.mark.odoo
 
@@ -47,23 +46,16 @@ def write_module(root: Path, value: str = "v1", extra: str = "") -> Path:
 
 
 def make_env(pg, root: Path, addons: Path, odoo_bin: str, **extra: str) -> dict[str, str]:
-    for name in ("data", "run", "backups"):
-        (root / name).mkdir(parents=True, exist_ok=True)
-    return base_env(
-        {
-            **pg.env(),
-            "ODOO_ADMIN_PASSWD": ADMIN_PASSWD,
-            "ODOO_DATA_DIR": str(root / "data"),
-            "BACKUP_DIR": str(root / "backups"),
-            "ODOO_SAAS_RUNTIME_DIR": str(root / "run"),
-            "ODOO_EXTRA_ADDONS": str(addons),
-            "ODOO_BIN": odoo_bin,
-            "ODOO_WORKERS": "0",
-            # the directories are ours: checked for us, whether or not this machine has an
-            # `odoo` user (the default) that could not write them
-            "ODOO_SAAS_USER": pwd.getpwuid(os.getuid()).pw_name,
-            **extra,
-        }
+    return stack_environment(
+        pg,
+        root,
+        ODOO_EXTRA_ADDONS=str(addons),
+        ODOO_BIN=odoo_bin,
+        ODOO_WORKERS="0",
+        # the directories are ours: checked for us, whether or not this machine has an `odoo`
+        # user (the default) that could not write them
+        ODOO_SAAS_USER=pwd.getpwuid(os.getuid()).pw_name,
+        **extra,
     )
 
 

@@ -217,26 +217,24 @@ def test_health_of_a_role_without_odoo_follows_its_program(stack_env):
     """A real container showed the image's HEALTHCHECK failing in backup and metrics containers
     (it looked for Odoo); it now asks supervisord about the role's program."""
     env = {**stack_env, "ODOO_SAAS_ROLE": "metrics", "ODOO_METRICS_PORT": str(free_port())}
+
+    def check_health() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "odoo_saas_tools", "health"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
     s = Stack(env)
     try:
         s.wait_running("metrics")
-        health = subprocess.run(
-            [sys.executable, "-m", "odoo_saas_tools", "health"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        health = check_health()
         assert health.returncode == 0, health.stdout + health.stderr
         assert "ok    programs: metrics RUNNING" in health.stdout
         s.ctl("stop", "metrics")
-        health = subprocess.run(
-            [sys.executable, "-m", "odoo_saas_tools", "health"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        health = check_health()
         assert health.returncode == 1, health.stdout
         assert "not running: metrics" in health.stdout
     finally:

@@ -35,19 +35,25 @@ def unique_name(prefix: str = "tb") -> str:
     return f"{prefix}_{uuid.uuid4().hex[:10]}"
 
 
-def tenant_files(settings: Settings, db: str) -> dict[str, str]:
-    """Every attachment file of db: relative path -> sha1 of its content.
+def attachment_paths(settings: Settings, db: str) -> dict[str, Path]:
+    """Every attachment file of db: relative path -> path.
 
     Odoo's GC markers (checklist/, empty files) are not attachments and are left out.
     """
     root = settings.filestore(db)
-    out = {}
-    for path in root.rglob("*"):
-        if path.is_file() and path.relative_to(root).parts[0] != "checklist":
-            out[str(path.relative_to(root))] = hashlib.sha1(
-                path.read_bytes(), usedforsecurity=False
-            ).hexdigest()
-    return out
+    return {
+        str(path.relative_to(root)): path
+        for path in root.rglob("*")
+        if path.is_file() and path.relative_to(root).parts[0] != "checklist"
+    }
+
+
+def tenant_files(settings: Settings, db: str) -> dict[str, str]:
+    """Every attachment file of db: relative path -> sha1 of its content."""
+    return {
+        rel: hashlib.sha1(path.read_bytes(), usedforsecurity=False).hexdigest()
+        for rel, path in attachment_paths(settings, db).items()
+    }
 
 
 def db_rows(settings: Settings, db: str, query: str) -> list[tuple]:

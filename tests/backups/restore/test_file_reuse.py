@@ -10,16 +10,11 @@ import zipfile
 from odoo_saas_tools.backups import archive
 from odoo_saas_tools.backups.backup import create_backup
 from odoo_saas_tools.backups.restore import restore_backup
-from tests.backups.restore.conftest import tenant_files, unique_name
+from tests.backups.restore.conftest import attachment_paths, tenant_files, unique_name
 
 
 def _inodes(settings, db: str) -> dict[str, int]:
-    root = settings.filestore(db)
-    return {
-        str(p.relative_to(root)): p.stat().st_ino
-        for p in root.rglob("*")
-        if p.is_file() and p.relative_to(root).parts[0] != "checklist"
-    }
+    return {rel: path.stat().st_ino for rel, path in attachment_paths(settings, db).items()}
 
 
 def test_a_copy_links_the_origins_files_and_a_damaged_one_comes_from_the_backup(

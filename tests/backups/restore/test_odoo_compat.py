@@ -24,8 +24,7 @@ from odoo_saas_tools.odoo import runner as odoo_runner
 from odoo_saas_tools.postgres import databases
 from odoo_saas_tools.postgres.connection import connect, ident
 from tests.backups.restore.conftest import add_attachment, db_rows, tenant_files
-from tests.conftest import ADMIN_PASSWD
-from tests.support.cli import base_env
+from tests.conftest import stack_environment
 from tests.support.pg import PgCluster
 
 PARAM = "SELECT value FROM ir_config_parameter WHERE key = %s"
@@ -36,22 +35,7 @@ def odoo_settings(
     pg: PgCluster, odoo_bin: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Settings:
     root = tmp_path_factory.mktemp("tb_odoo")
-    for name in ("data", "backups", "run", "addons"):
-        (root / name).mkdir()
-    env = base_env(
-        {
-            **pg.env(),
-            "ODOO_ADMIN_PASSWD": ADMIN_PASSWD,
-            "ODOO_DATA_DIR": str(root / "data"),
-            "BACKUP_DIR": str(root / "backups"),
-            "ODOO_SAAS_RUNTIME_DIR": str(root / "run"),
-            "ODOO_EXTRA_ADDONS": str(root / "addons"),
-            "ODOO_SAAS_USER": "root",
-            "ODOO_BIN": odoo_bin,
-            "ODOO_LOG_LEVEL": "warn",
-            "ODOO_WORKERS": "0",
-        }
-    )
+    env = stack_environment(pg, root, ODOO_BIN=odoo_bin, ODOO_LOG_LEVEL="warn", ODOO_WORKERS="0")
     return Settings.from_env(env)
 
 
