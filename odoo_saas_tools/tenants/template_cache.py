@@ -39,6 +39,7 @@ PREFIX = RESERVED_PREFIX + "tpl_"
 BUILDING_SUFFIX = "_new"
 MODULE_CACHE = "odoo-module-facts.json"  # in the runtime directory, see odoo.modules
 RECHECK_SECONDS = 2.0  # facts verified this recently by another call are not verified again
+TOUCH_SECONDS = 60  # a template's last use is recorded at most this often
 LOCK_WAIT_SECONDS = 1800  # a build of many modules can take minutes; waiters wait for it
 
 
@@ -171,25 +172,29 @@ def checked_out(settings: Settings, spec: Spec, *, rebuild: bool = False) -> Ite
     facts = describe(settings, spec)
     name = template_name(facts)
     current = None
+    listing: list[Template] = []
     if not rebuild:
         with _lock(settings, name, shared=True):
-            current = _usable(settings, name)
+            listing = templates(settings)
+            current = _usable(settings, name, listing)
             if current is not None:  # the common case: copy side by side with other copies
                 _touch(settings, current)
                 yield current
     if current is None:
         with _lock(settings, name):  # alone: build (once, however many wait for it), then copy
-            current = None if rebuild else _usable(settings, name)
+            listing = templates(settings)
+            current = None if rebuild else _usable(settings, name, listing)
             if current is None:
                 _drop(settings, name)
                 current = _build(settings, name, spec, facts)
+                listing = []  # changed: prune reads it again
             yield current
-    prune(settings, keep={name})
+    prune(settings, keep={name}, listing=listing or None)
 
 
-def _usable(settings: Settings, name: str) -> Template | None:
+def _usable(settings: Settings, name: str, listing: list[Template]) -> Template | None:
     """The cached template name, unless missing, too old or without its filestore here."""
-    current = next((t for t in templates(settings) if t.name == name), None)
+    current = next((t for t in listing if t.name == name), None)
     if current is not None and (_expired(settings, current) or _lost_filestore(settings, current)):
         log.info("template %s is stale: rebuilding", name)
         return None
@@ -255,7 +260,11 @@ def _check_installed(settings: Settings, db: str, spec: Spec) -> None:
 
 
 def _touch(settings: Settings, tpl: Template) -> None:
-    """Record the last use (pruning keeps the templates used most recently)."""
+    """Record the last use (pruning keeps the templates used most recently); to the minute,
+    so that a signup burst does not queue up writing the same catalog row."""
+    used = tpl.used
+    if used is not None and _now() - used < datetime.timedelta(seconds=TOUCH_SECONDS):
+        return
     tpl.meta["used"] = _now().isoformat()
     with contextlib.suppress(SaasError, psycopg2.Error):
         databases.set_comment(settings, tpl.name, json.dumps(tpl.meta, sort_keys=True))
@@ -266,14 +275,20 @@ def _drop(settings: Settings, name: str) -> None:
     filestore.remove(settings.filestore(name))
 
 
-def prune(settings: Settings, *, keep: set[str] = frozenset(), drop_all: bool = False) -> list[str]:
+def prune(
+    settings: Settings,
+    *,
+    keep: set[str] = frozenset(),
+    drop_all: bool = False,
+    listing: list[Template] | None = None,
+) -> list[str]:
     """Drop templates past TEMPLATE_CACHE_MAX_AGE_DAYS or beyond TEMPLATE_CACHE_MAX_COUNT.
 
     Templates in use (locked) are skipped; returns the names dropped.
     """
     dropped = []
     kept = 0
-    for tpl in templates(settings):
+    for tpl in templates(settings) if listing is None else listing:
         if tpl.name in keep:
             kept += 1
             continue
