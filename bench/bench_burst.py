@@ -4,7 +4,11 @@ Reports each call's time (median, p95, max), the burst's wall time and tenants p
 checks that every call succeeded, that no template was built during the burst and that one more
 call for an existing name exits 3. Targets (issue 13): p95 <= 2 s, >= 3 tenants/s on 2 cores.
 
-    python bench/bench_burst.py --tenants 20 [--rounds 2]
+Rounds alternate two set-ups: `copy` (no spare tenants: every call copies the template) and
+`spares` (`tenant spares --fill` made one spare per call beforehand, then the machine was left
+alone for --settle seconds, as spares are made well before a burst).
+
+    python bench/bench_burst.py --tenants 20 [--rounds 2] [--modes copy,spares]
 """
 
 from __future__ import annotations
@@ -38,7 +42,10 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--tenants", type=int, default=20)
     p.add_argument("--rounds", type=int, default=2)
+    p.add_argument("--modes", default="copy,spares")
+    p.add_argument("--settle", type=float, default=20.0)
     args = p.parse_args(argv)
+    modes = [m for m in args.modes.split(",") if m]
     settings = Settings.from_env()
     tag = uuid.uuid4().hex[:6]
     made = [f"{settings.tenant_db_prefix}burst_warm_{tag}"]
@@ -47,9 +54,13 @@ def main(argv: list[str] | None = None) -> int:
         odoo_saas("tenant", "provision", f"burst_warm_{tag}")  # the cache is warm from here on
         print(f"signup burst: {args.tenants} provisions at once, {args.rounds} round(s)")
         heads = ("median s", "p95 s", "max s", "wall s", "tenants/s")
-        print(f"{'round':>5} " + " ".join(f"{h:>9}" for h in heads))
-        for r in range(args.rounds):
-            names = [f"burst_{tag}_{r}_{i}" for i in range(args.tenants)]
+        print(f"{'round':>5} {'mode':>7} " + " ".join(f"{h:>9}" for h in heads))
+        for r, mode in ((r, m) for r in range(args.rounds) for m in modes):
+            count = args.tenants if mode == "spares" else 0
+            odoo_saas("tenant", "spares", "--fill", "--count", str(count))  # 0: drops them
+            if mode == "spares":
+                time.sleep(args.settle)
+            names = [f"burst_{tag}_{r}_{mode}_{i}" for i in range(args.tenants)]
             made += [settings.tenant_db_prefix + n for n in names]
             started = time.perf_counter()
             with ThreadPoolExecutor(max_workers=len(names)) as pool:
@@ -58,15 +69,17 @@ def main(argv: list[str] | None = None) -> int:
             times = sorted(t for _, t, _ in results)
             failures += sum(rc != 0 for rc, _, _ in results)
             built = sum(bool(res.get("template_built")) for _, _, res in results)
+            claimed = sum(bool(res.get("spare")) for _, _, res in results)
             p95 = times[max(0, round(0.95 * len(times)) - 1)]
             print(
-                f"{r + 1:>5} {statistics.median(times):>9.2f} {p95:>9.2f} {times[-1]:>9.2f} "
-                f"{wall:>9.2f} {len(names) / wall:>9.2f}   failed {failures}, templates built "
-                f"{built}"
+                f"{r + 1:>5} {mode:>7} {statistics.median(times):>9.2f} {p95:>9.2f} "
+                f"{times[-1]:>9.2f} {wall:>9.2f} {len(names) / wall:>9.2f}   failed {failures}, "
+                f"templates built {built}, spares claimed {claimed}"
             )
-        rc, _, _ = provision(f"burst_{tag}_0_0")
+        rc, _, _ = provision(names[0])
         print(f"provision of an existing tenant: exit {rc} (expected 3)")
     finally:
+        odoo_saas("tenant", "spares", "--fill", "--count", "0")
         for name in made:
             drop(settings, name)
     return 1 if failures else 0

@@ -390,6 +390,13 @@ class Settings:
     template_cache_max_count: int = var(
         "TEMPLATE_CACHE_MAX_COUNT", "Cached template databases kept.", 5, kind="int", minimum=1
     )
+    provision_spares: int = var(
+        "PROVISION_SPARES",
+        "Spare copies of the default template kept ready for instant signups (0: none).",
+        0,
+        kind="int",
+        minimum=0,
+    )
 
     # --- Auto-patch -------------------------------------------------------------------------
     auto_patch_deps: bool = var(
@@ -458,6 +465,11 @@ class Settings:
     @property
     def runs_metrics(self) -> bool:
         return self.role == "metrics" or (self.metrics_enabled and self.runs_odoo)
+
+    @property
+    def runs_spares(self) -> bool:
+        """The spare tenants are kept once per pool: by the all-in-one or the cron container."""
+        return self.provision_spares > 0 and self.role in ("all", "cron")
 
     @property
     def metrics_pool(self) -> bool:

@@ -1,19 +1,21 @@
 """A ready tenant in about a second: a copy of the cached template with its own identity.
 
 Only the first tenant of a module set, language and code version waits for Odoo to build the
-template; the others are a CREATE DATABASE ... TEMPLATE, hard links and a few UPDATEs.
+template; the others are a CREATE DATABASE ... TEMPLATE, hard links and a few UPDATEs, or, when
+a spare copy is ready (tenants.spares), a rename and the UPDATEs.
 """
 
 from __future__ import annotations
 
 import contextlib
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from odoo_saas_tools.core import passwords
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.postgres import databases
-from odoo_saas_tools.tenants import filestore, identity, template_cache
+from odoo_saas_tools.postgres.connection import connect
+from odoo_saas_tools.tenants import filestore, identity, spares, template_cache
 from odoo_saas_tools.tenants import setup as tenant_setup
 from odoo_saas_tools.tenants.locks import tenant_lock
 from odoo_saas_tools.tenants.names import ensure_target_free
@@ -53,28 +55,46 @@ def create_tenant(
     base_url: str | None = None,
     rebuild_template: bool = False,
 ) -> dict:
-    """Copy the template for spec to name and set it up; the caller holds name's lock.
+    """Copy the template for spec to name (or claim a spare of it) and set it up; the caller
+    holds name's lock. setup.admin_password None: a generated one, returned as admin_password.
 
     On any failure the new database and filestore are removed again.
     """
     started = time.monotonic()
     created_db = created_fs = False
     fs = settings.filestore(name)
-    # pbkdf2 with 600,000 rounds is the slowest step of all (~0.4 s of CPU); hashlib releases
-    # the GIL, so it runs while PostgreSQL copies the template
+    password = setup.admin_password
     hashing = ThreadPoolExecutor(max_workers=1)
-    password_hash = hashing.submit(passwords.hash_password, setup.admin_password)
-    hashing.shutdown(wait=False)
+    password_hash: Future[str] | None = None
+    if password is not None:
+        # pbkdf2 with 600,000 rounds is the slowest step of all (~0.3 s of CPU); hashlib
+        # releases the GIL, so it runs while PostgreSQL copies the template
+        password_hash = hashing.submit(passwords.hash_password, password)
+    spare = None
     try:
         with template_cache.checked_out(settings, spec, rebuild=rebuild_template) as tpl:
             copy_started = time.monotonic()
-            databases.copy_by_template(settings, tpl.name, name)
-            created_db = True
-            mode = filestore.copy_tree(settings.filestore(tpl.name), fs)
-            created_fs = mode != "none"
-        values = identity.renew(settings, name, base_url=base_url)
-        tenant_setup.apply(settings, name, setup, password_hash=password_hash.result())
+            claimed = None if rebuild_template else spares.claim(settings, tpl.name, name)
+            if claimed is not None:
+                spare, mode = claimed.spare, claimed.filestore
+                created_db = created_fs = True
+                if password is None and claimed.password_hash:
+                    password = claimed.password
+                    password_hash = Future()
+                    password_hash.set_result(claimed.password_hash)
+            if password is None:
+                password = tenant_setup.generate_password()
+            if password_hash is None:
+                password_hash = hashing.submit(passwords.hash_password, password)
+            if claimed is None:
+                databases.copy_by_template(settings, tpl.name, name)
+                created_db = True
+                mode = filestore.copy_tree(settings.filestore(tpl.name), fs)
+                created_fs = mode != "none"
+        hashing.shutdown(wait=False)
+        values = _write_identity_and_setup(settings, name, setup, password_hash.result(), base_url)
     except BaseException:
+        hashing.shutdown(wait=False, cancel_futures=True)
         if created_db:
             databases.drop_quietly(settings, name)
         if created_fs:
@@ -86,11 +106,32 @@ def create_tenant(
         "uuid": values["database.uuid"],
         "url": base_url,
         "admin_login": setup.admin_login,
+        "admin_password": password if setup.admin_password is None else None,
         "template": tpl.name,
         "template_built": tpl.built,
+        "spare": spare,
         "filestore": mode,
         "modules": spec.install_list(),
         "lang": spec.lang,
         "seconds": round(time.monotonic() - started, 2),
         "copy_seconds": round(time.monotonic() - copy_started, 2),
     }
+
+
+def _write_identity_and_setup(
+    settings: Settings,
+    name: str,
+    setup: tenant_setup.Setup,
+    password_hash: str,
+    base_url: str | None,
+) -> dict[str, str]:
+    """The new tenant's own uuid and secret, then its admin and company: one transaction."""
+    values = identity.new_values()
+    if base_url:
+        values["web.base.url"] = base_url
+    with connect(settings, name, autocommit=False) as conn:
+        with conn.cursor() as cr:
+            identity.set_params(cr, values)
+            tenant_setup.write(cr, setup, password_hash)
+        conn.commit()
+    return values

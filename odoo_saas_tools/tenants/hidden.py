@@ -3,10 +3,11 @@ works on them.
 
 Restores load into `odoo_saas_restore_*`, a forced restore renames the tenant it replaces to
 `odoo_saas_replaced_*`, `backup verify` loads into `odoo_saas_verify_*`, a drop renames the tenant
-to `odoo_saas_dropping_*` before its last backup. Each carries a journal in its comment
-(databases.journal) naming its tenant; the operation holds the lock of the hidden name (or of the
-tenant) while it works. `db list` shows what is left of killed operations, `db sweep`
-(backups.orphans) puts it right.
+to `odoo_saas_dropping_*` before its last backup. Spare tenants (tenants.spares) are made as
+`odoo_saas_newspare_*` and wait, ready, as `odoo_saas_spare_*`. Each of the others carries a
+journal in its comment (databases.journal) naming its tenant; the operation holds the lock of
+the hidden name (or of the tenant) while it works. `db list` shows what is left of killed
+operations, `db sweep` (backups.orphans) puts it right.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ RESTORE_PREFIX = RESERVED_PREFIX + "restore_"  # a backup being loaded
 REPLACED_PREFIX = RESERVED_PREFIX + "replaced_"  # a tenant replaced by restore --force
 VERIFY_PREFIX = RESERVED_PREFIX + "verify_"  # backup verify --restore-test
 DROPPING_PREFIX = RESERVED_PREFIX + "dropping_"  # a tenant being dropped, after its last backup
-SCRATCH_PREFIXES = (RESTORE_PREFIX, VERIFY_PREFIX)
+NEW_SPARE_PREFIX = RESERVED_PREFIX + "newspare_"  # a spare tenant being made
+SPARE_PREFIX = RESERVED_PREFIX + "spare_"  # a spare tenant, ready to be claimed
+SCRATCH_PREFIXES = (RESTORE_PREFIX, VERIFY_PREFIX, NEW_SPARE_PREFIX)
 
 
 @dataclass
@@ -58,6 +61,9 @@ def find(settings: Settings) -> list[Orphan]:
             kind = "replaced"
         elif name.startswith(DROPPING_PREFIX):
             kind = "dropping"
+        elif name.startswith(SPARE_PREFIX):
+            seen.add(name)  # ready for a signup: not an orphan
+            continue
         else:
             continue  # the template cache, update snapshots: their own owners look after them
         seen.add(name)
@@ -67,7 +73,7 @@ def find(settings: Settings) -> list[Orphan]:
     root = settings.filestore_root
     if root.is_dir():
         for path in sorted(root.iterdir()):
-            prefixes = (*SCRATCH_PREFIXES, REPLACED_PREFIX, DROPPING_PREFIX)
+            prefixes = (*SCRATCH_PREFIXES, REPLACED_PREFIX, DROPPING_PREFIX, SPARE_PREFIX)
             if path.name.startswith(prefixes) and path.name not in seen and not path.is_symlink():
                 found.append(Orphan(path.name, "filestore", None, is_locked(settings, path.name)))
     return found

@@ -29,7 +29,7 @@ class Setup:
     """What to write; None leaves the template's value."""
 
     admin_login: str = "admin"
-    admin_password: str = ""
+    admin_password: str | None = None  # None: generate one
     admin_email: str | None = None
     company_name: str | None = None
     lang: str | None = None
@@ -85,11 +85,18 @@ def apply(settings: Settings, db: str, setup: Setup, *, password_hash: str | Non
     hashed, when the caller computed it meanwhile)."""
     with connect(settings, db, autocommit=False) as conn:
         with conn.cursor() as cr:
-            _apply(cr, setup, password_hash or passwords.hash_password(setup.admin_password))
+            write(cr, setup, password_hash or passwords.hash_password(setup.admin_password))
         conn.commit()
 
 
-def _apply(cr: psycopg2.extensions.cursor, setup: Setup, password_hash: str) -> None:
+def set_admin_password(cr: psycopg2.extensions.cursor, password_hash: str) -> None:
+    """Only the admin's password (a spare tenant gets its generated one ahead of time)."""
+    admin = _xmlid(cr, "user_admin")
+    cr.execute("UPDATE res_users SET password = %s WHERE id = %s", (password_hash, admin))
+
+
+def write(cr: psycopg2.extensions.cursor, setup: Setup, password_hash: str) -> None:
+    """setup, on the caller's transaction (which may also write the tenant's identity)."""
     admin = _xmlid(cr, "user_admin")
     company = _xmlid(cr, "main_company")
     cr.execute("SELECT partner_id FROM res_users WHERE id = %s", (admin,))

@@ -358,3 +358,16 @@ def test_minimal_case_is_one_web_pod_without_redis(render):
     assert "ODOO_ENABLE_REDIS" not in env and env["TENANT_DB_PREFIX"] == ""
     assert env["TENANT_URL_TEMPLATE"] == "https://{tenant}.example.com"
     assert not [d for d in docs if d["kind"] in CRDS | {"HorizontalPodAutoscaler"}]
+
+
+def test_spares_are_kept_by_the_cron_pod(render, render_error):
+    """PROVISION_SPARES reaches the pods; only the single cron pod runs the `spares` program
+    (the role decides, see tests/runtime/test_roles.py)."""
+    docs = render("ha-values.yaml", sets=("provisionSpares=10",))
+    cron = env_of(pod_spec(find(docs, "Deployment", "-cron"))["containers"][0])
+    assert cron["PROVISION_SPARES"] == "10" and cron["ODOO_SAAS_ROLE"] == "cron"
+    default = env_of(
+        pod_spec(find(render("ha-values.yaml"), "Deployment", "-cron"))["containers"][0]
+    )
+    assert "PROVISION_SPARES" not in default
+    assert "provisionSpares" in render_error("ha-values.yaml", sets=("provisionSpares=-1",))

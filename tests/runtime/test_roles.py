@@ -81,3 +81,22 @@ def test_metrics_scope_per_role(saas_env):
 def test_unknown_role_is_one_clear_error(saas_env):
     with pytest.raises(ConfigError, match="ODOO_SAAS_ROLE"):
         Settings.from_env({**saas_env, "ODOO_SAAS_ROLE": "webs"})
+
+
+@pytest.mark.parametrize(
+    ("role", "runs"), [("all", True), ("cron", True), ("web", False), ("backup", False)]
+)
+def test_spares_are_kept_once_per_pool(saas_env, role, runs):
+    """PROVISION_SPARES: the all-in-one or the single cron container keeps them, never a web
+    replica (N replicas would each make them) nor a container of another role."""
+    _, sup = rendered(saas_env, ODOO_SAAS_ROLE=role, PROVISION_SPARES="3")
+    assert ("spares" in programs(sup)) is runs
+    if runs:
+        assert "tenant spares --watch" in sup
+    _, sup = rendered(saas_env, ODOO_SAAS_ROLE=role, PROVISION_SPARES="0")
+    assert "spares" not in programs(sup)
+
+
+def test_negative_spares_are_refused(saas_env):
+    with pytest.raises(ConfigError, match="PROVISION_SPARES"):
+        Settings.from_env({**saas_env, "PROVISION_SPARES": "-1"})

@@ -164,6 +164,9 @@ Secrets only as *_FILE paths into the `secrets` volume.
 {{- if $v.provisionModules }}
 - {name: PROVISION_MODULES, value: {{ join "," $v.provisionModules | quote }}}
 {{- end }}
+{{- if $v.provisionSpares }}
+- {name: PROVISION_SPARES, value: {{ $v.provisionSpares | quote }}}
+{{- end }}
 - {name: ODOO_AUTO_UPDATE, value: {{ ternary "true" "false" (default false .autoUpdate) | quote }}}
 - {name: ODOO_AUTO_PATCH_DEPS, value: {{ ternary "true" "false" (and (default false .autoUpdate) $v.upgrade.patchDeps) | quote }}}
 {{- if $v.redis.enabled }}

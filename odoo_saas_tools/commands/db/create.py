@@ -66,32 +66,33 @@ def spec_from_args(
     return spec_for((*args.modules.split(","), *extra_modules), args.lang, args.demo)
 
 
-def admin_password(args: argparse.Namespace) -> tuple[str, bool]:
-    """(password, generated?)"""
+def admin_password(args: argparse.Namespace) -> str | None:
+    """The password in --admin-password-file, or None: a generated one."""
     if args.admin_password_file:
-        return tenant_setup.read_password_file(args.admin_password_file), False
-    return tenant_setup.generate_password(), True
+        return tenant_setup.read_password_file(args.admin_password_file)
+    return None
 
 
-def print_result(result: dict, password: str, generated: bool, as_json: bool) -> None:
+def print_result(result: dict, as_json: bool) -> None:
     """The admin password is printed only when generated, and only here (shown once)."""
     if as_json:
-        print_json({**result, "admin_password": password if generated else None})
+        print_json(result)
         return
     how = "built a new template" if result["template_built"] else "from the template cache"
+    if result.get("spare"):
+        how = "a spare copy of the template"
     print(f"created {result['database']} in {result['seconds']:.1f} s ({how})")
     if result.get("url"):
         print(f"url:            {result['url']}")
     print(f"admin login:    {result['admin_login']}")
-    if generated:
-        print(f"admin password: {password}  (shown once: store it now)")
+    if result.get("admin_password"):
+        print(f"admin password: {result['admin_password']}  (shown once: store it now)")
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     name = check_name(args.name, settings)
-    password, generated = admin_password(args)
     setup = tenant_setup.Setup(
-        admin_login=args.admin_login, admin_password=password, lang=args.lang
+        admin_login=args.admin_login, admin_password=admin_password(args), lang=args.lang
     )
     result = create(
         settings,
@@ -103,5 +104,5 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         else None,
         rebuild_template=args.rebuild_template,
     )
-    print_result(result, password, generated, args.json)
+    print_result(result, args.json)
     return 0

@@ -8,4 +8,4 @@ from odoo_saas_tools.commands._registry import register_group
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    register_group(subparsers, "tenant", "provision tenants", __name__, __doc__)
+    register_group(subparsers, "tenant", "provision tenants, keep spares", __name__, __doc__)

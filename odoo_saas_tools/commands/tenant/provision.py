@@ -47,10 +47,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     db = tenant_database(settings, args.name)
-    password, generated = admin_password(args)
     setup = tenant_setup.Setup(
         admin_login=args.admin_login,
-        admin_password=password,
+        admin_password=admin_password(args),
         admin_email=args.admin_email,
         company_name=args.company_name,
         lang=args.lang,
@@ -64,5 +63,5 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             print_json(result)
         sys.stdout.flush()
         raise SaasError(f"tenant {db} already exists: nothing changed", EXIT_UNCHANGED)
-    print_result(result, password, generated, args.json)
+    print_result(result, args.json)
     return 0

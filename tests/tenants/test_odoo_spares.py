@@ -1,0 +1,78 @@
+"""With real Odoo: spare tenants made by `tenant spares --fill` become tenants Odoo logs in to,
+each with its own identity, and are never handed out for another template."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import pytest
+
+from odoo_saas_tools.core.settings import Settings
+from odoo_saas_tools.postgres import databases
+from odoo_saas_tools.tenants import filestore, hidden, spares, template_cache
+from tests.support.cli import run_cli
+from tests.tenants.conftest import make_fake_odoo
+from tests.tenants.test_odoo_tenants import odoo_check, params
+
+pytestmark = [pytest.mark.odoo, pytest.mark.usefixtures("odoo_template")]
+
+
+def test_provisioning_claims_a_spare_and_its_owner_logs_in(
+    odoo_env: dict[str, str], dbname: Callable[[str], str], tmp_path, odoo_template: str
+) -> None:
+    env = {**odoo_env, "TENANT_DB_PREFIX": ""}
+    settings = Settings.from_env(env)
+    key = odoo_template.removeprefix(template_cache.PREFIX)
+    stale = f"{hidden.SPARE_PREFIX}{'0' * 24}_0badc0de"  # of a template that is gone
+    make_fake_odoo(settings, stale)
+    names = [dbname("spare1"), dbname("spare2"), dbname("spare3")]
+    try:
+        fill = run_cli(env, "tenant", "spares", "--fill", "--count", "2", "--json")
+        assert fill.returncode == 0, fill.stderr
+        filled = json.loads(fill.stdout)
+        assert filled["template"] == odoo_template and filled["ready"] == 2
+        assert filled["dropped"] == [stale] and not databases.exists(settings, stale)
+        assert all(name.startswith(f"{hidden.SPARE_PREFIX}{key}_") for name in filled["made"])
+
+        first = run_cli(env, "tenant", "provision", names[0], "--json")
+        assert first.returncode == 0, first.stderr
+        one = json.loads(first.stdout)
+        assert one["spare"] in filled["made"] and one["admin_password"]
+        pw_file = tmp_path / "pw"
+        pw_file.write_text("Chosen-At-Signup-7\n")
+        second = run_cli(
+            env, "tenant", "provision", names[1], "--json", "--admin-password-file", str(pw_file)
+        )
+        assert second.returncode == 0, second.stderr
+        two = json.loads(second.stdout)
+        assert two["spare"] in filled["made"] and two["spare"] != one["spare"]
+        assert two["admin_password"] is None
+        third = run_cli(env, "tenant", "provision", names[2], "--json")  # none left: a copy
+        assert third.returncode == 0, third.stderr
+        assert json.loads(third.stdout)["spare"] is None
+        assert spares.ready(settings) == []
+
+        assert odoo_check(settings, names[0], [("admin", one["admin_password"])])["uids"] == [2]
+        checked = odoo_check(
+            settings,
+            names[1],
+            [("admin", "Chosen-At-Signup-7"), ("admin", one["admin_password"])],
+        )
+        assert checked["uids"] == [2, None]  # the spare's generated password was replaced
+        uuids = {params(settings, n)["database.uuid"] for n in names}
+        assert len(uuids) == 3  # each its own identity (spares are copies of one template)
+        assert {one["uuid"], two["uuid"]} <= uuids
+        assert attachments_moved(settings, one["spare"], names[0], one["filestore"])
+    finally:
+        for name in spares.ready(settings):
+            databases.drop(settings, name)
+            filestore.remove(settings.filestore(name))
+        databases.drop(settings, stale)
+
+
+def attachments_moved(settings: Settings, spare: str, tenant: str, mode: str) -> bool:
+    """The spare's filestore became the tenant's (or the template had none)."""
+    if mode == "none":
+        return not settings.filestore(tenant).exists()
+    return settings.filestore(tenant).is_dir() and not settings.filestore(spare).exists()

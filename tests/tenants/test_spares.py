@@ -1,0 +1,144 @@
+"""Spare tenants without Odoo: claiming is atomic, moves the filestore and hands out the
+pre-hashed password once; half-made spares are orphans a sweep removes."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from odoo_saas_tools.core import passwords
+from odoo_saas_tools.core.errors import SaasError
+from odoo_saas_tools.core.files import atomic_write_json
+from odoo_saas_tools.core.settings import Settings
+from odoo_saas_tools.postgres import databases
+from odoo_saas_tools.tenants import filestore, hidden, spares, template_cache
+from tests.tenants.conftest import make_fake_odoo
+
+
+@pytest.fixture
+def template() -> str:
+    """A template name of its own per test (claims only look at spares of their template)."""
+    return template_cache.PREFIX + uuid.uuid4().hex[:24]
+
+
+@pytest.fixture
+def make_spare(tsettings: Settings, template: str) -> Iterator[Callable[..., str]]:
+    made: list[str] = []
+
+    def make(*, password: str | None = None) -> str:
+        suffix = uuid.uuid4().hex[:8]
+        name = f"{hidden.SPARE_PREFIX}{template.removeprefix(template_cache.PREFIX)}_{suffix}"
+        made.append(name)
+        make_fake_odoo(tsettings, name)
+        if password is not None:
+            secret = {"password": password, "hash": passwords.hash_password(password, rounds=1)}
+            atomic_write_json(tsettings.runtime_dir / spares.SECRETS_DIR / name, secret)
+        return name
+
+    yield make
+    for name in made:
+        databases.drop(tsettings, name)
+        filestore.remove(tsettings.filestore(name))
+
+
+def attachments(settings: Settings, db: str) -> list[str]:
+    return sorted(p.name for p in settings.filestore(db).rglob("*") if p.is_file())
+
+
+def test_claim_renames_a_spare_moves_its_files_and_hands_out_its_password_once(
+    tsettings: Settings, template: str, make_spare, dbname
+) -> None:
+    spare = make_spare(password="Spare-Pass-1")
+    files = attachments(tsettings, spare)
+    target = dbname("claim")
+
+    claimed = spares.claim(tsettings, template, target)
+
+    assert claimed is not None and claimed.spare == spare
+    assert claimed.filestore == "moved"
+    assert claimed.password == "Spare-Pass-1"
+    assert passwords.verify_password("Spare-Pass-1", claimed.password_hash or "")
+    assert databases.exists(tsettings, target) and not databases.exists(tsettings, spare)
+    assert attachments(tsettings, target) == files and len(files) == 3
+    assert not tsettings.filestore(spare).exists()
+    assert not (tsettings.runtime_dir / spares.SECRETS_DIR / spare).exists()  # shown once
+    assert spares.ready(tsettings, template) == []
+
+
+def test_a_spare_claimed_elsewhere_gets_a_password_hashed_at_claim_time(
+    tsettings: Settings, template: str, make_spare, dbname
+) -> None:
+    """Its password file lives in another container's runtime directory: None here."""
+    make_spare()
+    claimed = spares.claim(tsettings, template, dbname("claim"))
+    assert claimed is not None and claimed.password is None and claimed.password_hash is None
+
+
+def test_no_spare_of_the_template_means_none_and_nothing_made(
+    tsettings: Settings, template: str, make_spare, dbname
+) -> None:
+    other = template_cache.PREFIX + uuid.uuid4().hex[:24]
+    make_spare()  # a spare, but of another template (older code, other modules)
+    target = dbname("claim")
+    assert spares.claim(tsettings, other, target) is None
+    assert not databases.exists(tsettings, target)
+    assert len(spares.ready(tsettings, template)) == 1
+
+
+def test_signups_at_once_never_share_a_spare(
+    tsettings: Settings, template: str, make_spare, dbname
+) -> None:
+    made = {make_spare() for _ in range(3)}
+    targets = [dbname(f"race{i}") for i in range(6)]
+    results: dict[str, spares.Claimed | None] = {}
+    barrier = threading.Barrier(len(targets))
+
+    def claim(target: str) -> None:
+        barrier.wait()
+        results[target] = spares.claim(tsettings, template, target)
+
+    threads = [threading.Thread(target=claim, args=(t,)) for t in targets]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    won = {t: c.spare for t, c in results.items() if c is not None}
+    assert sorted(won.values()) == sorted(made)  # each spare once, all of them used
+    assert len(won) == 3 and sum(c is None for c in results.values()) == 3
+    for target in targets:
+        assert databases.exists(tsettings, target) is (target in won)
+
+
+def test_a_spare_whose_files_cannot_move_is_given_up_not_half_claimed(
+    tsettings: Settings, template: str, make_spare, dbname
+) -> None:
+    make_spare()
+    target = dbname("claim")
+    tsettings.filestore(target).mkdir(parents=True)  # in the way
+    with pytest.raises(SaasError, match="filestore"):
+        spares.claim(tsettings, template, target)
+    assert not databases.exists(tsettings, target)
+
+
+def test_half_made_spares_are_orphans_ready_ones_are_not(
+    tsettings: Settings, template: str, make_spare
+) -> None:
+    ready = make_spare()
+    key = template.removeprefix(template_cache.PREFIX)
+    half = f"{hidden.NEW_SPARE_PREFIX}{key}_deadbeef"
+    make_fake_odoo(tsettings, half)
+    stray = tsettings.filestore(f"{hidden.SPARE_PREFIX}{key}_cafecafe")  # its database never came
+    stray.mkdir(parents=True)
+    try:
+        found = {o.name: o for o in hidden.find(tsettings)}
+        assert ready not in found
+        assert found[half].kind == "scratch" and not found[half].busy
+        assert found[stray.name].kind == "filestore"
+    finally:
+        databases.drop(tsettings, half)
+        filestore.remove(tsettings.filestore(half))
+        filestore.remove(stray)
