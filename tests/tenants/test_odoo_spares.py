@@ -76,3 +76,41 @@ def attachments_moved(settings: Settings, spare: str, tenant: str, mode: str) ->
     if mode == "none":
         return not settings.filestore(tenant).exists()
     return settings.filestore(tenant).is_dir() and not settings.filestore(spare).exists()
+
+
+def test_the_spares_program_refills_and_stops_cleanly(
+    odoo_env: dict[str, str], odoo_template: str
+) -> None:
+    """`tenant spares --watch` (supervisord's `spares` program) makes the missing spares and,
+    stopped with TERM while making one, leaves no half-made spare behind."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    settings = Settings.from_env(odoo_env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "odoo_saas_tools", "tenant", "spares", "--watch", "--count", "3"],
+        env=odoo_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while len(spares.ready(settings, odoo_template)) < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert spares.ready(settings, odoo_template), "no spare made within 120 s"
+        proc.send_signal(signal.SIGTERM)  # most likely while the second one is being made
+        out, _ = proc.communicate(timeout=60)
+        assert proc.returncode != 0 and "interrupted" in out, out
+        assert not databases.comments(settings, hidden.NEW_SPARE_PREFIX)
+        made = spares.ready(settings, odoo_template)
+        assert 1 <= len(made) <= 3
+        secrets_dir = settings.runtime_dir / spares.SECRETS_DIR
+        assert sorted(p.name for p in secrets_dir.iterdir()) == sorted(made)
+        assert all(oct(p.stat().st_mode & 0o777) == "0o600" for p in secrets_dir.iterdir())
+        assert oct(secrets_dir.stat().st_mode & 0o777) == "0o700"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        fill = run_cli(odoo_env, "tenant", "spares", "--fill", "--count", "0", "--json")
+        assert fill.returncode == 0, fill.stderr
+        assert spares.ready(settings) == []

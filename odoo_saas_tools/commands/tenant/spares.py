@@ -36,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--count", type=int, help="spares wanted (default PROVISION_SPARES)", metavar="N"
     )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, log_as=lambda args: "spares" if args.watch else None)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
