@@ -12,6 +12,7 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from odoo_saas_tools.core import passwords
+from odoo_saas_tools.core.errors import SaasError
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.postgres import databases
 from odoo_saas_tools.postgres.connection import connect
@@ -61,7 +62,7 @@ def create_tenant(
     On any failure the new database and filestore are removed again.
     """
     started = time.monotonic()
-    created_db = created_fs = False
+    created = False
     fs = settings.filestore(name)
     password = setup.admin_password
     hashing = ThreadPoolExecutor(max_workers=1)
@@ -70,35 +71,37 @@ def create_tenant(
         # pbkdf2 with 600,000 rounds is the slowest step of all (~0.3 s of CPU); hashlib
         # releases the GIL, so it runs while PostgreSQL copies the template
         password_hash = hashing.submit(passwords.hash_password, password)
-    spare = None
     try:
-        with template_cache.checked_out(settings, spec, rebuild=rebuild_template) as tpl:
-            copy_started = time.monotonic()
-            claimed = None if rebuild_template else spares.claim(settings, tpl.name, name)
-            if claimed is not None:
-                spare, mode = claimed.spare, claimed.filestore
-                created_db = created_fs = True
-                if password is None and claimed.password_hash:
-                    password = claimed.password
-                    password_hash = Future()
-                    password_hash.set_result(claimed.password_hash)
-            if password is None:
-                password = tenant_setup.generate_password()
-            if password_hash is None:
-                password_hash = hashing.submit(passwords.hash_password, password)
-            if claimed is None:
+        claimed = None
+        if not rebuild_template:  # a spare of the current template needs no template lock
+            template = template_cache.template_name(template_cache.describe(settings, spec))
+            claimed = spares.claim(settings, template, name)
+        copy_started = time.monotonic()
+        if claimed is not None:
+            created, built, mode, spare = True, False, claimed.filestore, claimed.spare
+            if password is None and claimed.password_hash:
+                password = claimed.password
+                password_hash = Future()
+                password_hash.set_result(claimed.password_hash)
+        if password is None:
+            password = tenant_setup.generate_password()
+        if password_hash is None:
+            password_hash = hashing.submit(passwords.hash_password, password)
+        if claimed is None:
+            spare = None
+            with template_cache.checked_out(settings, spec, rebuild=rebuild_template) as tpl:
+                copy_started = time.monotonic()
                 databases.copy_by_template(settings, tpl.name, name)
-                created_db = True
+                created = True
                 mode = filestore.copy_tree(settings.filestore(tpl.name), fs)
-                created_fs = mode != "none"
+            template, built = tpl.name, tpl.built
         hashing.shutdown(wait=False)
         values = _write_identity_and_setup(settings, name, setup, password_hash.result(), base_url)
     except BaseException:
         hashing.shutdown(wait=False, cancel_futures=True)
-        if created_db:
+        if created:  # name was free when we started (the caller checked, under its lock)
             databases.drop_quietly(settings, name)
-        if created_fs:
-            with contextlib.suppress(OSError):
+            with contextlib.suppress(OSError, SaasError):
                 filestore.remove(fs)
         raise
     return {
@@ -107,8 +110,8 @@ def create_tenant(
         "url": base_url,
         "admin_login": setup.admin_login,
         "admin_password": password if setup.admin_password is None else None,
-        "template": tpl.name,
-        "template_built": tpl.built,
+        "template": template,
+        "template_built": built,
         "spare": spare,
         "filestore": mode,
         "modules": spec.install_list(),
