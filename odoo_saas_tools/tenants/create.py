@@ -90,6 +90,8 @@ def create_tenant(
         if claimed is None:
             spare = None
             with template_cache.checked_out(settings, spec, rebuild=rebuild_template) as tpl:
+                if rebuild_template:  # copies of the old build are not handed out either
+                    spares.discard(settings, tpl.name)
                 copy_started = time.monotonic()
                 databases.copy_by_template(settings, tpl.name, name)
                 created = True

@@ -137,9 +137,7 @@ def fill(settings: Settings, spec: template_cache.Spec, count: int) -> dict:
     ):
         dropped = _drop_others(settings, tpl.name)
         have = ready(settings, tpl.name)
-        for extra in have[count:]:  # PROVISION_SPARES was lowered
-            _drop_spare(settings, extra)
-            dropped.append(extra)
+        dropped += [extra for extra in have[count:] if _drop_spare(settings, extra)]
         while len(have) + len(made) < count:
             made.append(_make(settings, tpl.name))
     return {
@@ -187,23 +185,27 @@ def _make(settings: Settings, template: str) -> str:
     return spare
 
 
-def _drop_spare(settings: Settings, spare: str) -> None:
-    databases.drop(settings, spare)
+def discard(settings: Settings, template: str) -> list[str]:
+    """Drop the ready spares of template (it was rebuilt: a module changed in place)."""
+    return [spare for spare in ready(settings, template) if _drop_spare(settings, spare)]
+
+
+def _drop_spare(settings: Settings, spare: str) -> bool:
+    """Drop spare unless a signup claimed it meanwhile (its files are that tenant's now)."""
+    if not databases.drop(settings, spare):
+        return False
     filestore.remove(settings.filestore(spare))
     with contextlib.suppress(OSError):
         _secret_path(settings, spare).unlink()
+    return True
 
 
 def _drop_others(settings: Settings, template: str) -> list[str]:
     """Spares of templates other than template (older code, other modules), and secrets whose
     spare is gone (claimed from another container, dropped by hand)."""
     current = SPARE_PREFIX + _key(template) + "_"
-    dropped = []
     existing = ready(settings)
-    for spare in existing:
-        if not spare.startswith(current):
-            _drop_spare(settings, spare)
-            dropped.append(spare)
+    dropped = [s for s in existing if not s.startswith(current) and _drop_spare(settings, s)]
     folder = settings.runtime_dir / SECRETS_DIR
     if folder.is_dir():
         for path in folder.iterdir():

@@ -142,3 +142,14 @@ def test_half_made_spares_are_orphans_ready_ones_are_not(
         databases.drop(tsettings, half)
         filestore.remove(tsettings.filestore(half))
         filestore.remove(stray)
+
+
+def test_a_rebuilt_template_discards_its_spares(
+    tsettings: Settings, template: str, make_spare
+) -> None:
+    mine = [make_spare(password="x-1"), make_spare()]
+    other = template_cache.PREFIX + uuid.uuid4().hex[:24]
+    assert sorted(spares.discard(tsettings, template)) == sorted(mine)
+    assert spares.ready(tsettings, template) == [] and spares.discard(tsettings, other) == []
+    assert not any(databases.exists(tsettings, s) for s in mine)
+    assert not (tsettings.runtime_dir / spares.SECRETS_DIR / mine[0]).exists()
