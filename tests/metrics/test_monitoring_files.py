@@ -79,6 +79,7 @@ def exported_names() -> set[str]:
                 backups={"t": status},
                 backup_disk=backups.DiskUsage(2, 1),
                 backup_period=1.0,
+                spares_ready=1,
                 slow_refreshed_at=1.0,
                 slow_duration=1.0,
             )

@@ -227,3 +227,17 @@ def test_pool_and_pod_exporters_split_the_figures(metrics_env, tenants, prefix):
     _, pod = measure(Settings.from_env({**metrics_env, "ODOO_SAAS_ROLE": "web"}))
     assert value(pod, "odoo_process_running") == 0  # no Odoo started here
     assert not [k for k in pod if k[0] in ("odoo_tenants", "odoo_database_size_bytes")]
+
+
+def test_spare_tenants_are_counted_apart_from_tenants(metrics_env, tenants, prefix):
+    """With PROVISION_SPARES, the ready spares are a figure of their own (an alert when a
+    burst used them up), never tenants; without it the figure is absent."""
+    from odoo_saas_tools.tenants.hidden import SPARE_PREFIX
+
+    tenants.create(f"{prefix}_a")
+    tenants.create(f"{SPARE_PREFIX}{'a' * 24}_{prefix[-8:]}")
+    _, samples = measure(Settings.from_env({**metrics_env, "PROVISION_SPARES": "2"}))
+    assert value(samples, "odoo_spare_tenants") == 1
+    assert value(samples, "odoo_tenants") == 1
+    _, samples = measure(Settings.from_env(metrics_env))
+    assert value(samples, "odoo_spare_tenants") is None

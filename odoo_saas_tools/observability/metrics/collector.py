@@ -60,6 +60,13 @@ def families(snap: Figures) -> Iterator[Metric]:
             yield conns
         yield from _backup_families(snap, tenants)
 
+    if snap.spares_ready is not None:
+        yield _gauge(
+            "odoo_spare_tenants",
+            "Spare tenants ready for instant signups (PROVISION_SPARES wanted).",
+            snap.spares_ready,
+        )
+
     if snap.sessions is not None:
         yield _gauge("odoo_session_count", "HTTP sessions in the session store.", snap.sessions)
 

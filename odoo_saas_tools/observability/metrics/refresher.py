@@ -25,7 +25,7 @@ from odoo_saas_tools.observability.metrics import backups, database, process, we
 from odoo_saas_tools.runtime import resources
 from odoo_saas_tools.sessions.status import count_sessions
 from odoo_saas_tools.sessions.store import StoreError
-from odoo_saas_tools.tenants import filestore
+from odoo_saas_tools.tenants import filestore, spares
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,7 @@ class Figures:
     backups: dict[str, backup_status.BackupStatus] = field(default_factory=dict)
     backup_disk: backups.DiskUsage | None = None
     backup_period: float | None = None
+    spares_ready: int | None = None
     slow_refreshed_at: float | None = None
     slow_duration: float | None = None
 
@@ -131,6 +132,9 @@ class Refresher:
                 sizes = {name: old[name] for name in names if name in old}
             stores = {name: filestore.size(s.filestore(name)) for name in names}
             self._set(tenants=tenants, database_sizes=sizes, filestore_sizes=stores)
+        if s.provision_spares:
+            ready = self._attempt("spare tenants", lambda: len(spares.ready(s)))
+            self._set(spares_ready=ready)
         sessions = self._attempt("session count", lambda: count_sessions(s))
         self._set(sessions=sessions, slow_duration=time.monotonic() - started)
         if tenants is not None:
