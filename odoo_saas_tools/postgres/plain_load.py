@@ -105,7 +105,11 @@ def table_of_contents(data: bytes | mmap.mmap) -> tuple[int, list[Entry]]:
 
 def phases(entries: list[Entry]) -> list[tuple[bool, list[Entry]]]:
     """[(parallel?, entries)] in load order: schema, data, indexes/constraints, foreign keys,
-    the rest (triggers, comments, grants ...) as the dump orders it."""
+    the rest (triggers, comments, grants ...) as the dump orders it.
+
+    Foreign keys go in one stream: ADD FOREIGN KEY locks both of its tables, so two streams
+    adding a->b and b->a at the same moment deadlock and PostgreSQL aborts one (pg_restore -j
+    tracks those locks; here the whole phase takes ~0.2 s for an Odoo tenant anyway)."""
     data_at = [i for i, e in enumerate(entries) if e.type in DATA_TYPES]
     if not data_at:
         return [(False, entries)]
@@ -118,7 +122,7 @@ def phases(entries: list[Entry]) -> list[tuple[bool, list[Entry]]]:
         (False, pre),
         (True, data),
         (True, [e for e in post if e.type in PARALLEL_POST]),
-        (True, [e for e in post if e.type == b"FK CONSTRAINT"]),
+        (False, [e for e in post if e.type == b"FK CONSTRAINT"]),
         (False, [e for e in post if e.type not in (*PARALLEL_POST, b"FK CONSTRAINT")]),
     ]
 

@@ -51,8 +51,9 @@ def test_toc_finds_pg_dumps_sections_and_skips_copy_rows(settings, fake_tenant, 
     assert entries[0].start == preamble and entries[-1].end == len(data)
     assert all(a.end == b.start for a, b in itertools.pairwise(entries))
     phases = plain_load.phases(entries)
-    assert [parallel for parallel, _ in phases] == [False, True, True, True, False]
+    assert [parallel for parallel, _ in phases] == [False, True, True, False, False]
     assert {e.type for e in phases[1][1]} <= plain_load.DATA_TYPES
+    assert {e.type for e in phases[3][1]} == {b"FK CONSTRAINT"}  # one stream: no lock cycles
 
 
 def test_parallel_load_builds_the_same_database_as_one_stream(settings, fake_tenant, tmp_path):
