@@ -90,7 +90,8 @@ class Settings:
     )
     db_filter: str = var(
         "ODOO_DB_FILTER",
-        "Odoo dbfilter regex; `^%d$` serves the database named like the host's first label.",
+        "Odoo dbfilter regex; `^%d$` serves the database named like the host's first label "
+        "(odoo-saas's own `odoo_saas_*` databases are never served).",
         "",
     )
     list_db: bool = var(

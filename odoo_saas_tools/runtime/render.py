@@ -16,6 +16,7 @@ from urllib.parse import quote
 from odoo_saas_tools.core.files import atomic_write
 from odoo_saas_tools.core.passwords import hash_password, is_hashed
 from odoo_saas_tools.core.settings import Settings
+from odoo_saas_tools.postgres.connection import RESERVED_PREFIX
 from odoo_saas_tools.runtime import resources
 
 if TYPE_CHECKING:
@@ -62,6 +63,18 @@ class RenderPlan:
     addons_path: list[str]
     server_wide_modules: list[str]
     skipped_addons: list[str]
+    dbfilter: str | None
+
+
+def odoo_dbfilter(settings: Settings) -> str | None:
+    """ODOO_DB_FILTER, never matching odoo-saas's hidden databases (spare tenants, restores
+    in progress, replaced tenants): Odoo would list them in its database selector and serve
+    them. With ODOO_DB_NAME and no filter, Odoo serves only those names (a dbfilter would
+    override that)."""
+    hidden = f"(?!{RESERVED_PREFIX})"
+    if settings.db_filter:
+        return f"{hidden}(?:{settings.db_filter})"
+    return None if settings.db_name else f"^{hidden}"
 
 
 def plan(settings: Settings) -> RenderPlan:
@@ -81,7 +94,7 @@ def plan(settings: Settings) -> RenderPlan:
     if settings.enable_redis:
         addons.append(str(BUNDLED_ADDONS))
         modules.append(SESSION_REDIS_MODULE)
-    return RenderPlan(workers, addons, modules, skipped)
+    return RenderPlan(workers, addons, modules, skipped, odoo_dbfilter(settings))
 
 
 def is_empty_dir(path: Path) -> bool:
@@ -113,6 +126,7 @@ def render_text(settings: Settings, name: str, p: RenderPlan, **extra: Any) -> s
         "workers": p.workers,
         "addons_path": p.addons_path,
         "server_wide_modules": p.server_wide_modules,
+        "dbfilter": p.dbfilter,
         "odoo_saas": self_command(),
         "redis_url": redis_url(settings) if settings.enable_redis else "",
         **extra,

@@ -20,6 +20,7 @@ from odoo_saas_tools.preflight import (
     tenant_versions,
 )
 from odoo_saas_tools.preflight.findings import ERROR, OK, WARNING, Report
+from odoo_saas_tools.runtime import render
 from tests.preflight.conftest import settings_of, unique, write_addon
 from tests.runtime.stack import standin_bin
 from tests.support.cli import run_cli
@@ -193,8 +194,9 @@ def test_entrypoint_renders_the_exclusion(pg, saas_env, addons_dir, tmp_path):
         assert serving.db_filter != s.db_filter
         conf = Path(saas_env["ODOO_SAAS_RUNTIME_DIR"], "odoo.conf").read_text()
         (line,) = [ln for ln in conf.splitlines() if ln.startswith("dbfilter")]
-        assert line == f"dbfilter = {serving.db_filter}"
-        assert re.escape(old) in line
+        assert line == f"dbfilter = {render.odoo_dbfilter(serving)}"
+        rendered = line.removeprefix("dbfilter = ")
+        assert re.match(rendered, new) and not re.match(rendered, old)
     finally:
         drop(pg, old, new)
 

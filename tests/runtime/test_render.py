@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import configparser
+import re
 import stat
 
 import pytest
@@ -55,7 +56,8 @@ def test_odoo_conf_is_private_and_complete(saas_env, tmp_path):
     o = read_options(s.odoo_conf)["options"]
     assert o["addons_path"] == str(tmp_path / "addons")
     assert o["db_host"] == "127.0.0.1" and o["db_password"] == saas_env["ODOO_DB_PASSWORD"]
-    assert o["dbfilter"] == "^%d$" and o["proxy_mode"] == "True" and o["list_db"] == "False"
+    assert o["dbfilter"] == "(?!odoo_saas_)(?:^%d$)"
+    assert o["proxy_mode"] == "True" and o["list_db"] == "False"
     assert o["workers"] == "3" and o["gevent_port"] == "8072" and o["http_port"] == "8069"
     assert o["server_wide_modules"] == "base,rpc,web"
     assert o["data_dir"] == saas_env["ODOO_DATA_DIR"]
@@ -136,3 +138,32 @@ def test_an_empty_addons_directory_is_left_off_the_path_quietly(saas_env, tmp_pa
     plan = render.render_all(Settings.from_env(env))
     assert plan.addons_path == [str(used)]
     assert plan.skipped_addons == []
+
+
+def odoo_serves(dbfilter: str | None, db_name: list[str], dbs: list[str], host: str) -> list[str]:
+    """Odoo 19's http.db_filter: the dbfilter (with %d, %h) wins, else db_name, else all."""
+    if dbfilter:
+        domain = host.partition(".")[0]
+        rx = re.compile(dbfilter.replace("%h", re.escape(host)).replace("%d", re.escape(domain)))
+        return [db for db in dbs if rx.match(db)]
+    return sorted(set(db_name) & set(dbs)) if db_name else dbs
+
+
+@pytest.mark.parametrize(
+    ("db_filter", "db_name", "host", "served"),
+    [
+        ("", "", "x.example.com", ["acme", "beta"]),  # everything but the hidden ones
+        ("^%d$", "", "acme.example.com", ["acme"]),
+        ("^%d$", "", "odoo_saas_spare_1.example.com", []),
+        (".*", "", "x.example.com", ["acme", "beta"]),
+        ("", "acme", "x.example.com", ["acme"]),  # db_name alone: Odoo serves only it
+    ],
+)
+def test_odoo_never_serves_hidden_databases(saas_env, db_filter, db_name, host, served):
+    """Spare tenants, restores in progress and replaced tenants are odoo_saas_* databases of
+    the same role: the rendered dbfilter keeps them out of Odoo's database selector."""
+    s = Settings.from_env({**saas_env, "ODOO_DB_FILTER": db_filter, "ODOO_DB_NAME": db_name})
+    render.render_all(s)
+    options = read_options(s.odoo_conf)["options"]
+    dbs = ["acme", "beta", "odoo_saas_spare_1", "odoo_saas_restore_2", "odoo_saas_replaced_3"]
+    assert odoo_serves(options.get("dbfilter"), [db_name] if db_name else [], dbs, host) == served
