@@ -74,7 +74,8 @@ def create_tenant(
     try:
         claimed = None
         if not rebuild_template:  # a spare of the current template needs no template lock
-            template = template_cache.template_name(template_cache.describe(settings, spec))
+            facts = template_cache.describe(settings, spec, recheck=spares.RECHECK_FACTS_SECONDS)
+            template = template_cache.template_name(facts)
             claimed = spares.claim(settings, template, name)
         copy_started = time.monotonic()
         if claimed is not None:

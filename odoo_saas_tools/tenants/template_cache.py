@@ -81,7 +81,7 @@ def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC).replace(microsecond=0)
 
 
-def describe(settings: Settings, spec: Spec) -> dict:
+def describe(settings: Settings, spec: Spec, *, recheck: float = RECHECK_SECONDS) -> dict:
     """The facts the cache key is made of (cheap: no Odoo start once the addons path is cached).
 
     Computing them stats every file of the installed modules (~0.3 s of CPU for base here). A
@@ -102,7 +102,7 @@ def describe(settings: Settings, spec: Spec) -> dict:
     memo = settings.runtime_dir / MODULE_CACHE
     with odoo_addons.exclusive(memo):
         cache = odoo_addons.ModuleCache(memo)
-        recent = cache.recently_described(request, RECHECK_SECONDS)
+        recent = cache.recently_described(request, recheck)
         if recent is not None:
             return recent
         closure = odoo_addons.install_closure(install.paths, spec.install_list(), cache)
