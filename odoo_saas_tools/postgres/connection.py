@@ -15,12 +15,10 @@ from psycopg2 import sql
 from odoo_saas_tools.core.errors import SaasError, first_line
 from odoo_saas_tools.core.files import path_component
 from odoo_saas_tools.core.odoo_series import ODOO_SERIES
+from odoo_saas_tools.core.reserved import RESERVED_PREFIX
 from odoo_saas_tools.core.settings import Settings
 
 log = logging.getLogger(__name__)
-
-# Databases odoo-saas itself keeps (template cache, scratch restores): never tenants.
-RESERVED_PREFIX = "odoo_saas_"
 
 
 @contextlib.contextmanager

@@ -15,8 +15,8 @@ from urllib.parse import quote
 
 from odoo_saas_tools.core.files import atomic_write
 from odoo_saas_tools.core.passwords import hash_password, is_hashed
+from odoo_saas_tools.core.reserved import RESERVED_PREFIX
 from odoo_saas_tools.core.settings import Settings
-from odoo_saas_tools.postgres.connection import RESERVED_PREFIX
 from odoo_saas_tools.runtime import resources
 
 if TYPE_CHECKING:

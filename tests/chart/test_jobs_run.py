@@ -162,7 +162,7 @@ def test_web_and_cron_pods_render_their_roles(run_container):
     assert proc.returncode == 0, proc.stderr
     conf = (Path(env["ODOO_SAAS_RUNTIME_DIR"]) / "odoo.conf").read_text()
     assert "max_cron_threads = 0" in conf and "http_enable = True" in conf
-    assert "proxy_mode = True" in conf and "dbfilter = ^%d$" in conf
+    assert "proxy_mode = True" in conf and "dbfilter = (?!odoo_saas_)(?:^%d$)" in conf
     assert "[session_redis]" in conf and "valkey-test-secret" in conf
     assert ROLE_PASSWORD in conf and ADMIN_PASSWD not in conf  # master password hashed
     assert "db_maxconn = 8" in conf and "workers = 4" in conf
