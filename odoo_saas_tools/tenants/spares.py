@@ -221,11 +221,13 @@ def _drop_others(settings: Settings, template: str) -> list[str]:
 
 
 def watch(settings: Settings, spec: template_cache.Spec, count: int) -> None:
-    """Keep count spares ready for good (the `spares` program); a failed fill is logged and
-    tried again on the next round."""
+    """Keep count spares ready for good (the `spares` program). A failed fill (a module that
+    does not install, a full disk) is logged and tried again after a growing pause, so a
+    broken template is not rebuilt every few seconds."""
     with contextlib.suppress(OSError):
         os.nice(10)  # signups and Odoo come first
     checked = 0.0
+    failures = 0
     while True:
         due = time.monotonic() - checked > RECHECK_SECONDS
         try:
@@ -239,8 +241,15 @@ def watch(settings: Settings, spec: template_cache.Spec, count: int) -> None:
                         len(result["made"]),
                         len(result["dropped"]),
                     )
+            failures = 0
         except BusyError:
             pass  # another container fills them
-        except (SaasError, psycopg2.Error) as exc:
-            log.error("spares: %s", exc)
-        time.sleep(WATCH_SECONDS)
+        except (SaasError, psycopg2.Error, OSError) as exc:
+            failures += 1
+            log.error("spares: %s (next try in %.0f s)", exc, retry_pause(failures))
+        time.sleep(retry_pause(failures))
+
+
+def retry_pause(failures: int) -> float:
+    """WATCH_SECONDS, doubled after each failure in a row, at most RECHECK_SECONDS."""
+    return min(RECHECK_SECONDS, WATCH_SECONDS * 2 ** min(failures, 10))

@@ -153,3 +153,33 @@ def test_a_rebuilt_template_discards_its_spares(
     assert spares.ready(tsettings, template) == [] and spares.discard(tsettings, other) == []
     assert not any(databases.exists(tsettings, s) for s in mine)
     assert not (tsettings.runtime_dir / spares.SECRETS_DIR / mine[0]).exists()
+
+
+def test_a_failing_fill_is_retried_after_a_growing_pause() -> None:
+    """A template that does not build must not be rebuilt every 15 s for good."""
+    pauses = [spares.retry_pause(n) for n in range(8)]
+    assert pauses[0] == spares.WATCH_SECONDS
+    assert pauses == sorted(pauses) and pauses[1] == 2 * pauses[0]
+    assert pauses[-1] == spares.RECHECK_SECONDS
+
+
+def test_the_spares_program_survives_a_template_that_cannot_be_built(tenants_env, tmp_path):
+    """No Odoo to build the template: one line in the log, the program keeps running (and
+    waits longer before the next try)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    env = {**tenants_env, "ODOO_BIN": str(tmp_path / "no-odoo")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "odoo_saas_tools", "tenant", "spares", "--watch", "--count", "1"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        time.sleep(3)
+        assert proc.poll() is None, proc.communicate()[0]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=30)
+    assert "spares:" in out and "next try in 30 s" in out, out
