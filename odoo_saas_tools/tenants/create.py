@@ -132,12 +132,9 @@ def _write_identity_and_setup(
     base_url: str | None,
 ) -> dict[str, str]:
     """The new tenant's own uuid and secret, then its admin and company: one transaction."""
-    values = identity.new_values()
-    if base_url:
-        values["web.base.url"] = base_url
     with connect(settings, name, autocommit=False) as conn:
         with conn.cursor() as cr:
-            identity.set_params(cr, values)
+            values = identity.write(cr, base_url=base_url)
             tenant_setup.write(cr, setup, password_hash)
         conn.commit()
     return values

@@ -56,22 +56,28 @@ def renew(
     clone: bool = False,
     base_url: str | None = None,
 ) -> dict[str, str]:
-    """Give db a new identity (and web.base.url when given); clones also lose the subscription.
+    """Give db a new identity in a transaction of its own (see write)."""
+    with connect(settings, db, autocommit=False) as conn:
+        with conn.cursor() as cr:
+            values = write(cr, clone=clone, base_url=base_url)
+        conn.commit()
+    return values
 
-    Returns the new values (the caller may report the uuid).
-    """
+
+def write(
+    cr: psycopg2.extensions.cursor, *, clone: bool = False, base_url: str | None = None
+) -> dict[str, str]:
+    """A new identity (and web.base.url when given) on the caller's transaction; clones also
+    lose the subscription. Returns the new values (the caller may report the uuid)."""
     values = new_values()
     if base_url:
         values["web.base.url"] = base_url
-    with connect(settings, db, autocommit=False) as conn:
-        with conn.cursor() as cr:
-            set_params(cr, values)
-            if clone:
-                cr.execute(
-                    "DELETE FROM ir_config_parameter WHERE key = ANY(%s) OR key LIKE %s",
-                    (list(SUBSCRIPTION_KEYS), SUBSCRIPTION_LIKE),
-                )
-        conn.commit()
+    set_params(cr, values)
+    if clone:
+        cr.execute(
+            "DELETE FROM ir_config_parameter WHERE key = ANY(%s) OR key LIKE %s",
+            (list(SUBSCRIPTION_KEYS), SUBSCRIPTION_LIKE),
+        )
     return values
 
 

@@ -16,10 +16,7 @@ from pathlib import Path
 
 import psycopg2.extensions
 
-from odoo_saas_tools.core import passwords
 from odoo_saas_tools.core.errors import ConfigError, SaasError
-from odoo_saas_tools.core.settings import Settings
-from odoo_saas_tools.postgres.connection import connect
 
 ZONE_TABLES = (Path("/usr/share/zoneinfo/zone.tab"),)  # the table pytz's country_timezones reads
 
@@ -78,15 +75,6 @@ def _xmlid(cr: psycopg2.extensions.cursor, name: str) -> int:
     if row is None:
         raise SaasError(f"base.{name} is missing: not an Odoo database made by base")
     return int(row[0])
-
-
-def apply(settings: Settings, db: str, setup: Setup, *, password_hash: str | None = None) -> None:
-    """Write setup into db in one transaction (password_hash: the admin password, already
-    hashed, when the caller computed it meanwhile)."""
-    with connect(settings, db, autocommit=False) as conn:
-        with conn.cursor() as cr:
-            write(cr, setup, password_hash or passwords.hash_password(setup.admin_password))
-        conn.commit()
 
 
 def set_admin_password(cr: psycopg2.extensions.cursor, password_hash: str) -> None:
