@@ -172,7 +172,7 @@ def checked_out(settings: Settings, spec: Spec, *, rebuild: bool = False) -> Ite
     facts = describe(settings, spec)
     name = template_name(facts)
     current = None
-    listing: list[Template] = []
+    listing: list[Template] | None = None  # what prune looks at, unless a build changed it
     if not rebuild:
         with _lock(settings, name, shared=True):
             listing = templates(settings)
@@ -187,9 +187,9 @@ def checked_out(settings: Settings, spec: Spec, *, rebuild: bool = False) -> Ite
             if current is None:
                 _drop(settings, name)
                 current = _build(settings, name, spec, facts)
-                listing = []  # changed: prune reads it again
+                listing = None
             yield current
-    prune(settings, keep={name}, listing=listing or None)
+    prune(settings, keep={name}, listing=listing)
 
 
 def _usable(settings: Settings, name: str, listing: list[Template]) -> Template | None:
