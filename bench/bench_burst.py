@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -27,12 +28,14 @@ from common import drop, odoo_saas
 from odoo_saas_tools.core.settings import Settings
 
 
-def provision(name: str) -> tuple[int, float, dict]:
+def provision(name: str, spares: int = 0) -> tuple[int, float, dict]:
+    """One signup as a hoster's script runs it, with PROVISION_SPARES=spares."""
     started = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, "-m", "odoo_saas_tools", "-q", "tenant", "provision", name, "--json"],
         capture_output=True,
         text=True,
+        env={**os.environ, "PROVISION_SPARES": str(spares)},
     )
     elapsed = time.perf_counter() - started
     return proc.returncode, elapsed, json.loads(proc.stdout) if proc.returncode == 0 else {}
@@ -64,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
             made += [settings.tenant_db_prefix + n for n in names]
             started = time.perf_counter()
             with ThreadPoolExecutor(max_workers=len(names)) as pool:
-                results = list(pool.map(provision, names))
+                results = list(pool.map(provision, names, [count] * len(names)))
             wall = time.perf_counter() - started
             times = sorted(t for _, t, _ in results)
             failures += sum(rc != 0 for rc, _, _ in results)

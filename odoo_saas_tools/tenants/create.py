@@ -29,6 +29,11 @@ def spec_for(modules: str | tuple[str, ...], lang: str, demo: bool) -> template_
     return template_cache.Spec(modules=tuple(sorted(names | {"base"})), lang=lang, demo=demo)
 
 
+def spare_spec(settings: Settings) -> template_cache.Spec:
+    """The one module set spares are kept of (tenants.spares): base, PROVISION_MODULES, en_US."""
+    return spec_for(settings.provision_modules, "en_US", False)
+
+
 def create(
     settings: Settings,
     name: str,
@@ -73,7 +78,8 @@ def create_tenant(
         password_hash = hashing.submit(passwords.hash_password, password)
     try:
         claimed = None
-        if not rebuild_template:  # a spare of the current template needs no template lock
+        wants_spare = settings.provision_spares and spec == spare_spec(settings)
+        if wants_spare and not rebuild_template:  # a spare needs no template lock
             facts = template_cache.describe(settings, spec, recheck=spares.RECHECK_FACTS_SECONDS)
             template = template_cache.template_name(facts)
             claimed = spares.claim(settings, template, name)

@@ -21,12 +21,12 @@ pytestmark = [pytest.mark.odoo, pytest.mark.usefixtures("odoo_template")]
 def test_provisioning_claims_a_spare_and_its_owner_logs_in(
     odoo_env: dict[str, str], dbname: Callable[[str], str], tmp_path, odoo_template: str
 ) -> None:
-    env = {**odoo_env, "TENANT_DB_PREFIX": ""}
+    env = {**odoo_env, "TENANT_DB_PREFIX": "", "PROVISION_SPARES": "2"}
     settings = Settings.from_env(env)
     key = odoo_template.removeprefix(template_cache.PREFIX)
     stale = f"{hidden.SPARE_PREFIX}{'0' * 24}_0badc0de"  # of a template that is gone
     make_fake_odoo(settings, stale)
-    names = [dbname("spare1"), dbname("spare2"), dbname("spare3")]
+    names = [dbname("spare1"), dbname("spare2"), dbname("spare3"), dbname("nospare")]
     try:
         fill = run_cli(env, "tenant", "spares", "--fill", "--count", "2", "--json")
         assert fill.returncode == 0, fill.stderr
@@ -34,6 +34,12 @@ def test_provisioning_claims_a_spare_and_its_owner_logs_in(
         assert filled["template"] == odoo_template and filled["ready"] == 2
         assert filled["dropped"] == [stale] and not databases.exists(settings, stale)
         assert all(name.startswith(f"{hidden.SPARE_PREFIX}{key}_") for name in filled["made"])
+
+        off = {**env, "PROVISION_SPARES": "0"}  # spares left over, feature off: not used
+        plain = run_cli(off, "tenant", "provision", names[3], "--json")
+        assert plain.returncode == 0, plain.stderr
+        assert json.loads(plain.stdout)["spare"] is None
+        assert sorted(spares.ready(settings)) == sorted(filled["made"])
 
         first = run_cli(env, "tenant", "provision", names[0], "--json")
         assert first.returncode == 0, first.stderr
@@ -61,7 +67,7 @@ def test_provisioning_claims_a_spare_and_its_owner_logs_in(
         )
         assert checked["uids"] == [2, None]  # the spare's generated password was replaced
         uuids = {params(settings, n)["database.uuid"] for n in names}
-        assert len(uuids) == 3  # each its own identity (spares are copies of one template)
+        assert len(uuids) == 4  # each its own identity (spares are copies of one template)
         assert {one["uuid"], two["uuid"]} <= uuids
         assert attachments_moved(settings, one["spare"], names[0], one["filestore"])
     finally:

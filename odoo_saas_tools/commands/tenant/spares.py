@@ -2,8 +2,9 @@
 
 With PROVISION_SPARES=N, N copies of the default template (base plus PROVISION_MODULES, en_US)
 wait as hidden databases, each with its filestore and a generated admin password already
-hashed; `tenant provision` and `db create` of that module set then rename one instead of copying
-the template (a spare is never handed out twice, nor one of an older code version).
+hashed; while PROVISION_SPARES > 0, `tenant provision` and `db create` of that module set
+rename one instead of copying the template (a spare is never handed out twice, nor one of an
+older code version).
 
 Without options it lists the ready spares; --fill makes the missing ones once (a Kubernetes
 CronJob, or after an upgrade); --watch keeps them filled for good (the `spares` program that
@@ -19,7 +20,7 @@ from odoo_saas_tools.core.errors import ConfigError
 from odoo_saas_tools.core.output import print_json
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.tenants import spares
-from odoo_saas_tools.tenants.create import spec_for
+from odoo_saas_tools.tenants.create import spare_spec
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -43,7 +44,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     count = settings.provision_spares if args.count is None else args.count
     if count < 0:
         raise ConfigError(f"--count {count}: must be 0 or more")
-    spec = spec_for(settings.provision_modules, "en_US", False)
+    spec = spare_spec(settings)
     if args.watch:
         if count == 0:
             raise ConfigError("PROVISION_SPARES is 0: no spares to keep (or give --count)")
