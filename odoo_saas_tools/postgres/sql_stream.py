@@ -5,8 +5,8 @@ answer before the next; here all statements between two COPYs go to the server a
 each COPY's rows stream through the COPY protocol (10-20 % less time for an Odoo dump, see
 bench/README.md). No psql meta-command can run: the text reaches PostgreSQL as SQL, where a
 backslash command is a syntax error; only pg_dump's own `\\restrict`/`\\unrestrict` lines are
-dropped. Like `psql -1 -v ON_ERROR_STOP=1`: one
-transaction, and the first error ends it with nothing committed.
+dropped. Like `psql -1 -v ON_ERROR_STOP=1`: one transaction, and the first error ends it with
+nothing committed.
 """
 
 from __future__ import annotations
