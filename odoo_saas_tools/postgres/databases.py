@@ -21,7 +21,7 @@ from psycopg2 import sql
 from odoo_saas_tools.core.errors import SaasError, first_line
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.postgres import tools as pgtools
-from odoo_saas_tools.postgres.connection import connect, ident
+from odoo_saas_tools.postgres.connection import connect, ident, server_session
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +52,10 @@ def info(settings: Settings, name: str) -> DbRow | None:
     return DbRow(*row) if row else None
 
 
-def exists(settings: Settings, name: str) -> bool:
-    with connect(settings) as conn, conn.cursor() as cr:
+def exists(
+    settings: Settings, name: str, *, conn: psycopg2.extensions.connection | None = None
+) -> bool:
+    with server_session(settings, conn) as session, session.cursor() as cr:
         cr.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
         return cr.fetchone() is not None
 

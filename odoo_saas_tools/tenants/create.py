@@ -11,6 +11,8 @@ import contextlib
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 
+import psycopg2.extensions
+
 from odoo_saas_tools.core import passwords
 from odoo_saas_tools.core.errors import SaasError
 from odoo_saas_tools.core.settings import Settings
@@ -45,10 +47,17 @@ def create(
     operation: str = "create",
 ) -> dict:
     """Create tenant name under its lock; SaasError(exit 3) when it exists already."""
-    with tenant_lock(settings, name, operation=operation):
-        ensure_target_free(settings, name)
+    with tenant_lock(settings, name, operation=operation) as held:
+        # the lock's session also checks the name and claims a spare: fewer connections
+        ensure_target_free(settings, name, conn=held.conn)
         return create_tenant(
-            settings, name, spec, setup, base_url=base_url, rebuild_template=rebuild_template
+            settings,
+            name,
+            spec,
+            setup,
+            base_url=base_url,
+            rebuild_template=rebuild_template,
+            server=held.conn,
         )
 
 
@@ -60,9 +69,11 @@ def create_tenant(
     *,
     base_url: str | None = None,
     rebuild_template: bool = False,
+    server: psycopg2.extensions.connection | None = None,
 ) -> dict:
     """Copy the template for spec to name (or claim a spare of it) and set it up; the caller
-    holds name's lock. setup.admin_password None: a generated one, returned as admin_password.
+    holds name's lock (server: its session, used for the claim). setup.admin_password None: a
+    generated one, returned as admin_password.
 
     On any failure the new database and filestore are removed again.
     """
@@ -82,7 +93,7 @@ def create_tenant(
         if wants_spare and not rebuild_template:  # a spare needs no template lock
             facts = template_cache.describe(settings, spec, recheck=spares.RECHECK_FACTS_SECONDS)
             template = template_cache.template_name(facts)
-            claimed = spares.claim(settings, template, name)
+            claimed = spares.claim(settings, template, name, conn=server)
         copy_started = time.monotonic()
         if claimed is not None:
             created, built, mode, spare = True, False, claimed.filestore, claimed.spare

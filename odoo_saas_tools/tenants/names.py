@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import re
 
+import psycopg2.extensions
+
 from odoo_saas_tools.core.errors import EXIT_UNCHANGED, ConfigError, SaasError
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.postgres import databases
@@ -43,10 +45,13 @@ def check_name(name: str, settings: Settings | None = None, *, what: str = "data
     return name
 
 
-def ensure_target_free(settings: Settings, name: str) -> None:
+def ensure_target_free(
+    settings: Settings, name: str, *, conn: psycopg2.extensions.connection | None = None
+) -> None:
     """The one check before a tenant is created under name (create, provision, clone, rename,
-    restore): neither the database nor a stray filestore may exist (Odoo's _check_target)."""
-    if databases.exists(settings, name):
+    restore): neither the database nor a stray filestore may exist (Odoo's _check_target).
+    conn: the caller's connection to the postgres database, if it has one."""
+    if databases.exists(settings, name, conn=conn):
         raise SaasError(f"{name} already exists: nothing changed", EXIT_UNCHANGED)
     fs = settings.filestore(name)
     if fs.exists():

@@ -34,7 +34,7 @@ from odoo_saas_tools.core.errors import BusyError, SaasError
 from odoo_saas_tools.core.files import atomic_write_json
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.postgres import databases
-from odoo_saas_tools.postgres.connection import RESERVED_PREFIX, connect, ident
+from odoo_saas_tools.postgres.connection import RESERVED_PREFIX, connect, ident, server_session
 from odoo_saas_tools.postgres.locks import advisory_lock
 from odoo_saas_tools.tenants import filestore, template_cache
 from odoo_saas_tools.tenants import setup as tenant_setup
@@ -75,14 +75,21 @@ def ready(settings: Settings, template: str | None = None) -> list[str]:
     return list(databases.comments(settings, prefix))
 
 
-def claim(settings: Settings, template: str, target: str) -> Claimed | None:
+def claim(
+    settings: Settings,
+    template: str,
+    target: str,
+    *,
+    conn: psycopg2.extensions.connection | None = None,
+) -> Claimed | None:
     """Rename a ready spare of template to target (None when there is none left).
 
     The caller holds target's lock and has checked that target is free; the rename is the
-    claim, so concurrent claims of one spare leave all but one looking for the next.
+    claim, so concurrent claims of one spare leave all but one looking for the next. conn: the
+    caller's connection to the postgres database (its lock's), if it has one.
     """
     spare = None
-    with connect(settings) as conn, conn.cursor() as cr:
+    with server_session(settings, conn) as session, session.cursor() as cr:
         cr.execute(
             "SELECT datname FROM pg_database WHERE starts_with(datname, %s)",
             (f"{SPARE_PREFIX}{_key(template)}_",),

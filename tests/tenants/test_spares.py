@@ -7,6 +7,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 
+import psycopg2
 import pytest
 
 from odoo_saas_tools.core import passwords
@@ -15,6 +16,8 @@ from odoo_saas_tools.core.files import atomic_write_json
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.postgres import databases
 from odoo_saas_tools.tenants import filestore, hidden, spares, template_cache
+from odoo_saas_tools.tenants.locks import tenant_lock
+from odoo_saas_tools.tenants.names import ensure_target_free
 from tests.tenants.conftest import make_fake_odoo
 
 
@@ -75,6 +78,26 @@ def test_a_spare_claimed_elsewhere_gets_a_password_hashed_at_claim_time(
     make_spare()
     claimed = spares.claim(tsettings, template, dbname("claim"))
     assert claimed is not None and claimed.password is None and claimed.password_hash is None
+
+
+def test_a_claim_under_the_tenants_lock_uses_the_locks_session(
+    tsettings: Settings, template: str, make_spare, dbname, monkeypatch
+) -> None:
+    """Provisioning checks the name and claims the spare over its lock's session: every
+    connection costs PostgreSQL a backend start, a tenth of a signup's server time."""
+    spare = make_spare()
+    target = dbname("claim")
+    with tenant_lock(tsettings, target) as held:
+        opened: list[object] = []
+        real = psycopg2.connect
+        monkeypatch.setattr(psycopg2, "connect", lambda *a, **k: opened.append(1) or real(*a, **k))
+        ensure_target_free(tsettings, target, conn=held.conn)
+        claimed = spares.claim(tsettings, template, target, conn=held.conn)
+        monkeypatch.undo()
+        assert opened == []
+        assert claimed is not None and claimed.spare == spare
+        held.ensure_held("after the claim")  # the session still holds the tenant's lock
+    assert databases.exists(tsettings, target)
 
 
 def test_no_spare_of_the_template_means_none_and_nothing_made(
