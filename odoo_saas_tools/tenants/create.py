@@ -91,7 +91,7 @@ def create_tenant(
         claimed = None
         wants_spare = settings.provision_spares and spec == spare_spec(settings)
         if wants_spare and not rebuild_template:  # a spare needs no template lock
-            facts = template_cache.describe(settings, spec, recheck=spares.RECHECK_FACTS_SECONDS)
+            facts = template_cache.describe(settings, spec)
             template = template_cache.template_name(facts)
             claimed = spares.claim(settings, template, name, conn=server)
         copy_started = time.monotonic()

@@ -46,11 +46,6 @@ FILL_LOCK = RESERVED_PREFIX + "spares"  # one filler at a time per PostgreSQL se
 SECRETS_DIR = "spares"  # in the runtime directory
 WATCH_SECONDS = 15.0  # how often the watcher counts the spares
 RECHECK_SECONDS = 600.0  # how often it also checks they are of the current template
-# A signup looks for a spare of the template its module facts name; facts verified this
-# recently are taken as they are, so a burst does not start with every call waiting for one
-# to stat the addons' 7,000 files (an addon edited in place within this minute may still be
-# handed out in its previous state, as the spares made before the edit are until the next check)
-RECHECK_FACTS_SECONDS = 60.0
 
 
 @dataclass

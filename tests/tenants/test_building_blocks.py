@@ -145,3 +145,21 @@ def test_module_facts_verified_moments_ago_are_reused_then_verified_again(
     assert again.recently_described("request-a", 2.0) is None
     with odoo_addons.exclusive(memo):  # a lock file beside the memo, nothing else
         assert sorted(p.name for p in tmp_path.iterdir()) == ["facts.json", "facts.json.lock"]
+
+
+def test_a_signup_reuses_facts_of_the_last_minute_and_a_rebuild_verifies_them(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Verifying the key stats every file of the installed modules (a third of a signup):
+    within a minute it is taken as it is; `--rebuild-template` looks again (an edited addon)."""
+    base = make_module(tmp_path, "base")
+    install = odoo_addons.OdooInstall(paths=(tmp_path,), version="19.0", serie="19.0")
+    monkeypatch.setattr(odoo_addons, "odoo_install", lambda _settings: install)
+    spec = template_cache.Spec()
+    first = template_cache.describe(settings, spec)
+    (base / "models.py").write_text("# edited in place\n")
+    assert template_cache.describe(settings, spec) == first
+    assert template_cache.RECHECK_SECONDS == 60
+    fresh = template_cache.describe(settings, spec, recheck=0)
+    assert fresh["source_sha1"] != first["source_sha1"]
+    assert template_cache.describe(settings, spec) == fresh
