@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import resource
+import os
 import subprocess
 import sys
 import time
@@ -118,12 +118,24 @@ def main(argv: list[str] | None = None) -> int:
         seconds, proc = timed_cli("preflight", "--json")
         print(f"pre-flight: {seconds:.2f} s (exit {proc.returncode}: without Odoo here it reports)")
 
-        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-        seconds, proc = timed_cli("backup", "run", "--json")
-        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        # its own peak: wait4 reports the memory of this child (and of what it waited for) only,
+        # not of earlier children such as pre-flight's Odoo probe
+        started = time.perf_counter()
+        child = subprocess.Popen(
+            [sys.executable, "-m", "odoo_saas_tools", "backup", "run", "--json"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        assert child.stdout is not None
+        out = child.stdout.read()
+        _pid, status, usage = os.wait4(child.pid, 0)
+        child.returncode = os.waitstatus_to_exitcode(status)
+        seconds = time.perf_counter() - started
+        proc = subprocess.CompletedProcess(child.args, child.returncode, out, "")
         print(
             f"backup run: {seconds:.1f} s for {args.tenants} tenants "
-            f"({args.tenants / seconds:.1f}/s), peak RSS {max(peak, before) / 1024:.0f} MiB, "
+            f"({args.tenants / seconds:.1f}/s), peak RSS {usage.ru_maxrss / 1024:.0f} MiB, "
             f"exit {proc.returncode}"
         )
         import json
