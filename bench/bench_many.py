@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -25,6 +26,7 @@ from psycopg2 import sql
 
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.postgres.connection import connect, ident
+from odoo_saas_tools.tenants import listing_memo
 
 SCHEMA = """
 CREATE TABLE ir_module_module (id serial PRIMARY KEY, name varchar NOT NULL,
@@ -55,6 +57,21 @@ def make(settings: Settings, name: str) -> None:
                 "VALUES (%s, %s, %s, %s)",
                 (f"f{i}", f"{sha[:2]}/{sha}", sha, len(data)),
             )
+
+
+MEMO_AGE = 900.0  # longer than any memo entry is trusted (tenants.listing_memo.MAX_AGE)
+
+
+def age_memo(settings: Settings) -> None:
+    """Make db list's memo look MEMO_AGE seconds old: the next listing is the one a hoster gets
+    after a quarter of an hour without any."""
+    path = settings.runtime_dir / listing_memo.MEMO_FILE
+    data = json.loads(path.read_text())
+    for entry in data.get("tenants", {}).values():
+        for stamp in ("sized", "until"):  # "until": the memo of earlier versions
+            if stamp in entry:
+                entry[stamp] -= MEMO_AGE
+    path.write_text(json.dumps(data))
 
 
 def timed_cli(*args: str) -> tuple[float, subprocess.CompletedProcess]:
@@ -91,6 +108,12 @@ def main(argv: list[str] | None = None) -> int:
         seconds, proc = timed_cli("db", "list", "--json")
         print(
             f"db list --json, {len(written)} tenants written since: {seconds:.2f} s "
+            f"(exit {proc.returncode})"
+        )
+        age_memo(settings)
+        seconds, proc = timed_cli("db", "list", "--json")
+        print(
+            f"db list --json, the last listing {MEMO_AGE:.0f} s ago: {seconds:.2f} s "
             f"(exit {proc.returncode})"
         )
 
@@ -138,7 +161,6 @@ def main(argv: list[str] | None = None) -> int:
             f"({args.tenants / seconds:.1f}/s), peak RSS {usage.ru_maxrss / 1024:.0f} MiB, "
             f"exit {proc.returncode}"
         )
-        import json
 
         outcomes = json.loads(proc.stdout).get("tenants", []) if proc.stdout else []
         durations = [o.get("duration_seconds", 0) for o in outcomes]

@@ -105,11 +105,15 @@ def tenants(settings: Settings, *, fresh: bool = False) -> list[TenantRow]:
         present = [name for name in names if name in found]  # not dropped meanwhile
         known = {name: memo.facts(name, found[name][0]) for name in present}
         asked = [name for name in present if known[name] is None]
+        resize = memo.sizes_due([name for name in present if known[name] is not None])
         cr.execute(
             "SELECT datname, pg_database_size(datname) FROM pg_database WHERE datname = ANY(%s)",
-            (asked,),
+            (asked + resize,),
         )
         sizes = dict(cr.fetchall())
+    for name in resize:
+        if name in sizes:
+            known[name] = memo.resized(name, int(sizes[name]))
     asked = [name for name in asked if name in sizes]
     with ThreadPoolExecutor(max_workers=INSPECTORS) as pool:
         inspected = dict(zip(asked, pool.map(lambda n: _inspect(settings, n), asked), strict=True))

@@ -5,8 +5,11 @@ Asking a tenant costs PostgreSQL a backend start and a catalog load; with 500 te
 most of two seconds on 2 cores. The write counters of pg_stat_database, read for every database
 in one query, say which tenants had rows inserted, updated or deleted since they were last asked
 (a module state, the neutralized flag and the data behind the size all change by writes); only
-those are asked again, and every entry at the latest after MAX_AGE (a VACUUM FULL shrinks a
-database without a write). A server restart or a stats reset forgets everything.
+those are asked again. A database's size can also shrink without a write (VACUUM FULL, a
+vacuum truncating its tables): a size older than MAX_AGE is read again from the server, at most
+SIZES_PER_LISTING of them per listing (the oldest first; each costs the server a directory
+scan of the database, ~4 ms for an Odoo tenant), so no listing pays for all tenants at once. A
+server restart or a stats reset forgets everything.
 
 The price: PostgreSQL publishes a session's counters up to about 10 s after its commit, so a
 state can lag a write by that long. `db list --fresh` asks every tenant.
@@ -23,7 +26,6 @@ import json
 import logging
 import os
 import time
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +36,8 @@ from odoo_saas_tools.core.settings import Settings
 log = logging.getLogger(__name__)
 
 MEMO_FILE = "tenant-list-memo.json"
-MAX_AGE = 600.0  # seconds; each entry gets between half and all of it (spreads the re-asking)
+MAX_AGE = 600.0  # seconds a remembered database size is trusted
+SIZES_PER_LISTING = 50  # older sizes read again per listing, at most
 SETTLE = 5.0  # seconds a filestore directory must be untouched before its size is remembered
 
 
@@ -70,8 +73,9 @@ class ListingMemo:
         return cls(path, server, data)
 
     def facts(self, name: str, key: str) -> TenantFacts | None:
+        """What was learnt of name, while nobody has written to it since (its key)."""
         entry = self.tenants.get(name)
-        if not entry or entry.get("key") != key or entry.get("until", 0) < time.time():
+        if not entry or entry.get("key") != key:
             return None
         return TenantFacts(entry.get("version"), entry["state"], int(entry["db_size_bytes"]))
 
@@ -81,9 +85,23 @@ class ListingMemo:
             "version": facts.version,
             "state": facts.state,
             "db_size_bytes": facts.db_size_bytes,
-            "until": time.time() + MAX_AGE * (0.5 + zlib.crc32(name.encode()) % 1000 / 2000),
+            "sized": time.time(),
         }
         self.changed = True
+
+    def sizes_due(self, names: list[str]) -> list[str]:
+        """Those of names whose remembered size is older than MAX_AGE: the oldest
+        SIZES_PER_LISTING of them."""
+        now = time.time()
+        due = [n for n in names if now - self.tenants[n].get("sized", 0) > MAX_AGE]
+        due.sort(key=lambda n: self.tenants[n].get("sized", 0))
+        return due[:SIZES_PER_LISTING]
+
+    def resized(self, name: str, db_size_bytes: int) -> TenantFacts:
+        entry = self.tenants[name]
+        entry["db_size_bytes"], entry["sized"] = db_size_bytes, time.time()
+        self.changed = True
+        return TenantFacts(entry.get("version"), entry["state"], db_size_bytes)
 
     def filestore_size(self, name: str, path: Path, measure: Callable[[Path], int]) -> int:
         """path's size: remembered while its directories are untouched, else measure(path)."""

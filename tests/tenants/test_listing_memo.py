@@ -16,16 +16,27 @@ def _memo(tmp_path: Path, server: str = "s1") -> ListingMemo:
     return ListingMemo(tmp_path / "memo.json", server, None)
 
 
-def test_remembered_until_the_key_changes_or_it_is_too_old(tmp_path, monkeypatch):
+def test_remembered_until_the_key_changes_and_old_sizes_read_again_a_few_at_a_time(
+    tmp_path, monkeypatch
+):
     memo = _memo(tmp_path)
-    memo.remember("t", "oid:reset:10", FACTS)
+    names = [f"t{i}" for i in range(listing_memo.SIZES_PER_LISTING + 10)]
+    for name in names:
+        memo.remember(name, "oid:reset:10", FACTS)
     memo.save()
     again = ListingMemo.open_file(tmp_path / "memo.json", "s1")
-    assert again.facts("t", "oid:reset:10") == FACTS
-    assert again.facts("t", "oid:reset:11") is None  # written to since
+    assert again.facts("t0", "oid:reset:10") == FACTS
+    assert again.facts("t0", "oid:reset:11") is None  # written to since
+    assert again.sizes_due(names) == []
     later = time.time() + listing_memo.MAX_AGE + 1
     monkeypatch.setattr(listing_memo.time, "time", lambda: later)
-    assert again.facts("t", "oid:reset:10") is None  # asked again at the latest after MAX_AGE
+    # version and state stay known (they change only by writes); the size may have shrunk
+    assert again.facts("t0", "oid:reset:10") == FACTS
+    due = again.sizes_due(names)
+    assert len(due) == listing_memo.SIZES_PER_LISTING  # no listing re-reads every tenant
+    assert again.resized(due[0], 99) == TenantFacts("19.0.1.3", "ready", 99)
+    assert due[0] not in again.sizes_due(names)
+    assert again.facts(due[0], "oid:reset:10") == TenantFacts("19.0.1.3", "ready", 99)
 
 
 def test_another_server_or_a_restart_forgets_everything(tmp_path):
