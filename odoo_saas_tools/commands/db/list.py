@@ -7,7 +7,8 @@ killed restore, verify or drop left behind is listed flagged `orphaned-<kind>` (
 `odoo-saas db sweep`), or `in-progress-<kind>` while its operation runs.
 `--all` adds the cached templates. A tenant nobody wrote to since the last listing is not asked
 again (its facts are kept in the runtime directory; a state may lag a write by ~10 s, while
-PostgreSQL publishes its counters); `--fresh` asks every tenant.
+PostgreSQL publishes its counters; a database size older than 10 minutes is read again, 50 per
+listing); `--fresh` asks every tenant.
 """
 
 from __future__ import annotations
