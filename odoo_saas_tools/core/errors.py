@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+REDACTED = "***"  # what a secret is shown as in logs and reports
+
 # Exit codes shared by every command, so scripts can branch on them.
 EXIT_OK = 0
 EXIT_FAILURE = 1  # the operation failed (or, for health: unhealthy)

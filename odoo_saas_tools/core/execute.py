@@ -10,11 +10,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from odoo_saas_tools.core.errors import CommandError
+from odoo_saas_tools.core.errors import REDACTED, CommandError
 
 log = logging.getLogger(__name__)
-
-REDACTED = "***"
 
 
 def redact_text(text: str, secrets: Iterable[str]) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +36,8 @@ def atomic_write(
     gid: int | None = None,
 ) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
+    import tempfile  # not at import: most commands write no file (start-up cost)
+
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.fchmod(fd, mode)

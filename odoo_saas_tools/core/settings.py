@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import os
 import re
-import zoneinfo
 from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from odoo_saas_tools.core.errors import ConfigError
-from odoo_saas_tools.core.execute import REDACTED
+from odoo_saas_tools.core.errors import REDACTED, ConfigError
 from odoo_saas_tools.core.files import path_component
 
 TRUE = {"1", "true", "yes", "on"}
@@ -769,6 +767,8 @@ def parse_value(name: str, raw: str, meta: Mapping[str, Any]) -> Any:
             )
         return value
     if kind == "tz":
+        import zoneinfo  # only when a time zone is set (start-up cost of every command)
+
         try:
             zoneinfo.ZoneInfo(value)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):

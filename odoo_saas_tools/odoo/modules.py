@@ -25,7 +25,6 @@ from pathlib import Path
 from odoo_saas_tools.core.errors import SaasError
 from odoo_saas_tools.core.files import atomic_write
 from odoo_saas_tools.core.settings import Settings
-from odoo_saas_tools.odoo import runner as odoo_runner
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +76,10 @@ def odoo_install(settings: Settings, *, refresh: bool = False) -> OdooInstall:
                 return _install(data)
         except (OSError, ValueError):
             pass
+    # runner pulls subprocess, tempfile ...: not at import, as a signup from a spare or a
+    # warm cache never starts Odoo (start-up cost of every provisioning)
+    from odoo_saas_tools.odoo import runner as odoo_runner
+
     out = odoo_runner.probe_shell(settings, PROBE)
     data = odoo_runner.read_marker(out, MARKER)
     if data is None:

@@ -20,7 +20,6 @@ from psycopg2 import sql
 
 from odoo_saas_tools.core.errors import SaasError, first_line
 from odoo_saas_tools.core.settings import Settings
-from odoo_saas_tools.postgres import tools as pgtools
 from odoo_saas_tools.postgres.connection import connect, ident, server_session
 
 log = logging.getLogger(__name__)
@@ -272,6 +271,10 @@ def copy_online(settings: Settings, src: str, dst: str) -> None:
     pg_dump reads one consistent snapshot; psql loads it in one transaction and stops at the
     first error. dst is created here and dropped again if anything fails.
     """
+    # tools (subprocess, tempfile ...) only here: creating or claiming a tenant never runs
+    # pg_dump (start-up cost of every provisioning)
+    from odoo_saas_tools.postgres import tools as pgtools
+
     create_empty_like(settings, src, dst)
     try:
         dump = pgtools.pg_dump_popen(settings, src, fmt="plain")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import secrets
-import zoneinfo
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,6 +49,8 @@ def read_password_file(path: Path) -> str:
 
 
 def check_tz(tz: str) -> str:
+    import zoneinfo  # only when --tz is given (start-up cost of every provisioning)
+
     try:
         zoneinfo.ZoneInfo(tz)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):

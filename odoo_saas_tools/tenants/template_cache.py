@@ -27,7 +27,6 @@ import psycopg2
 from odoo_saas_tools.core.errors import BusyError, ConfigError, SaasError
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.odoo import modules as odoo_addons
-from odoo_saas_tools.odoo import runner as odoo_runner
 from odoo_saas_tools.postgres import databases
 from odoo_saas_tools.postgres.connection import RESERVED_PREFIX, connect
 from odoo_saas_tools.postgres.locks import advisory_lock
@@ -221,6 +220,8 @@ def _build(settings: Settings, name: str, spec: Spec, facts: dict) -> Template:
     started = time.monotonic()
     log.info("building template %s (%s)", name, ", ".join(spec.install_list()))
     try:
+        from odoo_saas_tools.odoo import runner as odoo_runner  # only for a build
+
         odoo_runner.server_job(settings, tmp, args)
         _check_installed(settings, tmp, spec)
         databases.rename(settings, tmp, name)
