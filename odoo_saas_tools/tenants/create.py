@@ -89,6 +89,7 @@ def create_tenant(
         password_hash = hashing.submit(passwords.hash_password, password)
     try:
         claimed = None
+        facts: dict | None = None
         wants_spare = settings.provision_spares and spec == spare_spec(settings)
         if wants_spare and not rebuild_template:  # a spare needs no template lock
             facts = template_cache.describe(settings, spec)
@@ -107,7 +108,10 @@ def create_tenant(
             password_hash = hashing.submit(passwords.hash_password, password)
         if claimed is None:
             spare = None
-            with template_cache.checked_out(settings, spec, rebuild=rebuild_template) as tpl:
+            # the facts of a spare's lookup (no spare left) name the template to copy as well
+            with template_cache.checked_out(
+                settings, spec, rebuild=rebuild_template, facts=facts
+            ) as tpl:
                 if rebuild_template:  # copies of the old build are not handed out either
                     spares.discard(settings, tpl.name)
                 copy_started = time.monotonic()

@@ -165,13 +165,17 @@ def _expired(settings: Settings, tpl: Template) -> bool:
 
 
 @contextlib.contextmanager
-def checked_out(settings: Settings, spec: Spec, *, rebuild: bool = False) -> Iterator[Template]:
+def checked_out(
+    settings: Settings, spec: Spec, *, rebuild: bool = False, facts: dict | None = None
+) -> Iterator[Template]:
     """A template for spec, built first if missing or too old; locked while the caller copies.
 
-    Pruning of old templates happens after the caller is done. A rebuild verifies the module
-    facts afresh: it is how an addon edited a moment ago gets into new tenants.
+    Pruning of old templates happens after the caller is done. facts: describe(spec), when the
+    caller has just made it. A rebuild verifies the module facts afresh: it is how an addon
+    edited a moment ago gets into new tenants.
     """
-    facts = describe(settings, spec, recheck=0 if rebuild else RECHECK_SECONDS)
+    if rebuild or facts is None:
+        facts = describe(settings, spec, recheck=0 if rebuild else RECHECK_SECONDS)
     name = template_name(facts)
     current = None
     listing: list[Template] | None = None  # what prune looks at, unless a build changed it
