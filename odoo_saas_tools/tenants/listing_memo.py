@@ -48,6 +48,10 @@ class TenantFacts:
     db_size_bytes: int
 
 
+def _facts_of(entry: dict) -> TenantFacts:
+    return TenantFacts(entry.get("version"), entry["state"], int(entry["db_size_bytes"]))
+
+
 class ListingMemo:
     """The remembered facts of one cluster; `server` tells clusters and server lives apart."""
 
@@ -77,7 +81,7 @@ class ListingMemo:
         entry = self.tenants.get(name)
         if not entry or entry.get("key") != key:
             return None
-        return TenantFacts(entry.get("version"), entry["state"], int(entry["db_size_bytes"]))
+        return _facts_of(entry)
 
     def remember(self, name: str, key: str, facts: TenantFacts) -> None:
         self.tenants[name] = {
@@ -101,7 +105,7 @@ class ListingMemo:
         entry = self.tenants[name]
         entry["db_size_bytes"], entry["sized"] = db_size_bytes, time.time()
         self.changed = True
-        return TenantFacts(entry.get("version"), entry["state"], db_size_bytes)
+        return _facts_of(entry)
 
     def filestore_size(self, name: str, path: Path, measure: Callable[[Path], int]) -> int:
         """path's size: remembered while its directories are untouched, else measure(path)."""
