@@ -65,7 +65,7 @@ MEMO_AGE = 900.0  # longer than any memo entry is trusted (tenants.listing_memo.
 def age_memo(settings: Settings) -> None:
     """Make db list's memo look MEMO_AGE seconds old: the next listing is the one a hoster gets
     after a quarter of an hour without any."""
-    path = settings.runtime_dir / listing_memo.MEMO_FILE
+    path = settings.state_dir / listing_memo.MEMO_FILE
     data = json.loads(path.read_text())
     for entry in data.get("tenants", {}).values():
         for stamp in ("sized", "until"):  # "until": the memo of earlier versions

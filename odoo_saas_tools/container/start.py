@@ -37,7 +37,7 @@ def start(settings: Settings, cmd: list[str], *, wait: bool = True) -> None:
     user = None
     if os.geteuid() == 0:
         user = privileges.lookup(settings.runtime_user)
-        dirs = [settings.data_dir, settings.runtime_dir]
+        dirs = [settings.data_dir, settings.state_dir, settings.runtime_dir]
         if settings.runs_backup_scheduler:
             dirs.append(settings.backup_dir)
         privileges.fix_ownership(dirs, user)

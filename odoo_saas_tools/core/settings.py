@@ -170,7 +170,7 @@ class Settings:
     )
     data_dir: Path = var(
         "ODOO_DATA_DIR",
-        "Odoo's data directory (filestores, sessions).",
+        "Odoo's data directory (filestores, sessions; odoo-saas's caches in .odoo-saas).",
         Path("/var/lib/odoo"),
         kind="path",
     )
@@ -626,6 +626,13 @@ class Settings:
     @property
     def sessions_dir(self) -> Path:
         return self.data_dir / "sessions"
+
+    @property
+    def state_dir(self) -> Path:
+        """Caches odoo-saas keeps beside the filestores, so that a new container (an image
+        upgrade, a restarted pod) finds them; nothing secret goes there (the data volume is
+        snapshotted and copied: spare passwords stay in the runtime directory)."""
+        return self.data_dir / ".odoo-saas"
 
     @property
     def s3_enabled(self) -> bool:

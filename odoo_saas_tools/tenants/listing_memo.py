@@ -9,7 +9,8 @@ those are asked again. A database's size can also shrink without a write (VACUUM
 vacuum truncating its tables): a size older than MAX_AGE is read again from the server, at most
 SIZES_PER_LISTING of them per listing (the oldest first; each costs the server a directory
 scan of the database, ~4 ms for an Odoo tenant), so no listing pays for all tenants at once. A
-server restart or a stats reset forgets everything.
+server restart or a stats reset forgets everything; a new container does not (the memo is on the
+data volume, settings.state_dir).
 
 The price: PostgreSQL publishes a session's counters up to about 10 s after its commit, so a
 state can lag a write by that long. `db list --fresh` asks every tenant.
@@ -65,7 +66,7 @@ class ListingMemo:
 
     @classmethod
     def open(cls, settings: Settings, server: str, *, fresh: bool = False) -> ListingMemo:
-        path = settings.runtime_dir / MEMO_FILE
+        path = settings.state_dir / MEMO_FILE
         return cls(path, server, None) if fresh else cls.open_file(path, server)
 
     @classmethod
@@ -135,7 +136,7 @@ class ListingMemo:
         data = {"server": self.server, "tenants": self.tenants, "filestores": self.filestores}
         try:
             atomic_write(self.path, json.dumps(data, separators=(",", ":")))
-        except OSError as exc:  # a read-only runtime dir costs speed, not the listing
+        except OSError as exc:  # a read-only data dir costs speed, not the listing
             log.debug("cannot keep the tenant list memo in %s: %s", self.path, exc.strerror)
 
 

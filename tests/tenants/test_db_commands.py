@@ -437,8 +437,8 @@ def test_list_remembers_unwritten_tenants_and_asks_written_ones_again(
     """Issue 13 goal 4 (db list of 500 tenants <= 2 s): a tenant nobody wrote to is not asked
     again; a write, a new file or --fresh shows the truth."""
 
-    def listed(*extra: str) -> dict[str, dict]:
-        proc = run_cli(tenants_env, "db", "list", "--json", *extra)
+    def listed(*extra: str, env: dict[str, str] = tenants_env) -> dict[str, dict]:
+        proc = run_cli(env, "db", "list", "--json", *extra)
         assert proc.returncode == 0, proc.stderr
         return {r["name"]: r for r in json.loads(proc.stdout)}
 
@@ -466,6 +466,9 @@ def test_list_remembers_unwritten_tenants_and_asks_written_ones_again(
     with connect(tsettings) as conn, conn.cursor() as cr:
         cr.execute(f'ALTER DATABASE "{name}" CONNECTION LIMIT 0')
     assert listed()[name]["state"] == "ready"
+    # A new container (its own runtime directory, the same data volume) keeps what was learnt.
+    new_container = {**tenants_env, "ODOO_SAAS_RUNTIME_DIR": str(tsettings.runtime_dir) + "-new"}
+    assert listed(env=new_container)[name]["state"] == "ready"
     assert listed("--fresh")[name]["state"] == "unreachable"
     with connect(tsettings) as conn, conn.cursor() as cr:
         cr.execute(f'ALTER DATABASE "{name}" CONNECTION LIMIT -1')
