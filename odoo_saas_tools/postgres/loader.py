@@ -26,9 +26,10 @@ import psycopg2
 from psycopg2 import sql
 
 from odoo_saas_tools.core.errors import ConfigError, SaasError, first_line
+from odoo_saas_tools.core.reserved import RESERVED_PREFIX
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.postgres import databases
-from odoo_saas_tools.postgres.connection import RESERVED_PREFIX, connect, ident
+from odoo_saas_tools.postgres.connection import connect, ident
 
 log = logging.getLogger(__name__)
 

@@ -22,10 +22,11 @@ import psycopg2
 
 from odoo_saas_tools.core.errors import BusyError, SaasError, first_line
 from odoo_saas_tools.core.execute import redact_text
+from odoo_saas_tools.core.reserved import RESERVED_PREFIX
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.odoo import runner as odoo_runner
 from odoo_saas_tools.postgres import databases
-from odoo_saas_tools.postgres.connection import RESERVED_PREFIX, connect
+from odoo_saas_tools.postgres.connection import connect
 from odoo_saas_tools.preflight.checksums import PARAM_CHECKSUMS, ChecksumCache, exclude_patterns
 from odoo_saas_tools.preflight.checksums import load_saved as load_saved_checksums
 from odoo_saas_tools.preflight.findings import ERROR, OK, WARNING, Report

@@ -15,9 +15,9 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 
+from odoo_saas_tools.core.reserved import RESERVED_PREFIX
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.postgres import databases
-from odoo_saas_tools.postgres.connection import RESERVED_PREFIX
 from odoo_saas_tools.postgres.locks import is_locked
 from odoo_saas_tools.tenants import filestore
 

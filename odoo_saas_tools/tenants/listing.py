@@ -16,9 +16,9 @@ import psycopg2
 
 from odoo_saas_tools.core.errors import SaasError
 from odoo_saas_tools.core.odoo_series import is_current
+from odoo_saas_tools.core.reserved import RESERVED_PREFIX
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.postgres.connection import (
-    RESERVED_PREFIX,
     base_version,
     connect,
     owned_databases,

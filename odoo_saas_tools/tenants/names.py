@@ -8,9 +8,9 @@ import re
 import psycopg2.extensions
 
 from odoo_saas_tools.core.errors import EXIT_UNCHANGED, ConfigError, SaasError
+from odoo_saas_tools.core.reserved import RESERVED_PREFIX
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.postgres import databases
-from odoo_saas_tools.postgres.connection import RESERVED_PREFIX
 
 log = logging.getLogger(__name__)
 

@@ -32,9 +32,10 @@ from psycopg2 import sql
 from odoo_saas_tools.core import passwords
 from odoo_saas_tools.core.errors import BusyError, SaasError
 from odoo_saas_tools.core.files import atomic_write_json
+from odoo_saas_tools.core.reserved import RESERVED_PREFIX
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.postgres import databases
-from odoo_saas_tools.postgres.connection import RESERVED_PREFIX, connect, ident, server_session
+from odoo_saas_tools.postgres.connection import connect, ident, server_session
 from odoo_saas_tools.postgres.locks import advisory_lock
 from odoo_saas_tools.tenants import filestore, template_cache
 from odoo_saas_tools.tenants import setup as tenant_setup

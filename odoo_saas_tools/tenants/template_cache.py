@@ -25,10 +25,11 @@ from dataclasses import dataclass, field
 import psycopg2
 
 from odoo_saas_tools.core.errors import BusyError, ConfigError, SaasError
+from odoo_saas_tools.core.reserved import RESERVED_PREFIX
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.odoo import modules as odoo_addons
 from odoo_saas_tools.postgres import databases
-from odoo_saas_tools.postgres.connection import RESERVED_PREFIX, connect
+from odoo_saas_tools.postgres.connection import connect
 from odoo_saas_tools.postgres.locks import advisory_lock
 from odoo_saas_tools.tenants import filestore
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from odoo_saas_tools.core.reserved import RESERVED_PREFIX
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.odoo import runner as odoo_runner
-from odoo_saas_tools.postgres.connection import RESERVED_PREFIX
 from odoo_saas_tools.preflight import before_start, run_checks
 from odoo_saas_tools.preflight.autoupdate import snapshot_name
 from odoo_saas_tools.preflight.checksums import PARAM_CHECKSUMS
