@@ -1,4 +1,4 @@
-"""Loading a plain-SQL dump (Odoo's dump.sql, our .sql.gz) the way pg_restore -j loads a custom
+"""Loading a plain-SQL file (a .sql restore) the way pg_restore -j loads a custom
 one: schema first, then the tables' data over several connections, then indexes and constraints
 built in parallel, then the rest in the dump's order.
 

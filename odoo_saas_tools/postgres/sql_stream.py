@@ -1,4 +1,4 @@
-"""Loading a plain pg_dump stream (a zip's dump.sql) over one connection, without psql.
+"""Loading a plain pg_dump stream (a zip's dump.sql, a .sql.gz) over one connection, without psql.
 
 psql sends each of an Odoo dump's ~4,000 statements in its own round trip and waits for the
 answer before the next; here all statements between two COPYs go to the server as one query and
@@ -41,11 +41,18 @@ class _Source:
         self.stream = stream
         self.buf = b""
         self.eof = False
+        # psycopg2 turns an error of a read during COPY into its own QueryCanceled: the
+        # stream's own error (a damaged zip or gzip) is kept to be raised instead
+        self.error: BaseException | None = None
 
     def more(self) -> bool:
         if self.eof:
             return False
-        chunk = self.stream.read(_CHUNK)
+        try:
+            chunk = self.stream.read(_CHUNK)
+        except Exception as exc:
+            self.error = exc
+            raise
         if not chunk:
             self.eof = True
             return False
@@ -123,6 +130,8 @@ def load_stream(settings: Settings, db: str, stream: IO[bytes]) -> None:
             ) from exc
         raise SaasError(f"loading the dump into {db} failed: {first_line(exc)}") from exc
     except psycopg2.Error as exc:
+        if source.error is not None:
+            raise source.error from None
         raise SaasError(f"loading the dump into {db} failed: {first_line(exc)}") from exc
 
 

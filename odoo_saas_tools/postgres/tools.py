@@ -161,7 +161,7 @@ def default_jobs() -> int:
 SCRATCH_SESSION = b"SET synchronous_commit = off;\nSET maintenance_work_mem = '256MB';\n"
 
 # psql runs backslash meta-commands found in its input (`\\! cmd` runs a shell command), so a
-# .sql or .sql.gz file could execute commands here (a zip's dump.sql never reaches psql:
+# .sql file could execute commands here (a zip's dump.sql and a .sql.gz never reach psql:
 # postgres/sql_stream.py). PostgreSQL's psql (since
 # 13.22/14.19/15.14/16.10/17.6) has `\\restrict KEY`: afterwards every meta-command is refused
 # until `\\unrestrict KEY`. We start the stream with our own random key and drop the file's own

@@ -52,7 +52,8 @@ def _corrupt_copy(src, dest, member="filestore/"):
 
 
 @pytest.mark.parametrize(
-    "damage", ["truncated", "bad-crc", "bad-dump", "sql-error", "not-a-backup"]
+    "damage",
+    ["truncated", "bad-crc", "bad-dump", "sql-error", "truncated-sql-gz", "not-a-backup"],
 )
 def test_failing_forced_restore_leaves_old_tenant_intact(
     settings, saas_env, fake_tenant, tmp_path, damage
@@ -77,12 +78,21 @@ def test_failing_forced_restore_leaves_old_tenant_intact(
         # a statement failing in the middle of an otherwise valid dump
         cut = dump.index(b"\nCOPY ")
         bad.write_bytes(gzip.compress(dump[:cut] + b"\nSELECT no_such_function();\n" + dump[cut:]))
+    elif damage == "truncated-sql-gz":
+        bad = tmp_path / "cut.sql.gz"
+        with zipfile.ZipFile(good) as zf:
+            dump = zf.read("dump.sql")
+        # cut inside a table's rows: the gzip stream ends while its COPY is being fed
+        packed = gzip.compress(dump[: dump.index(b"\nCOPY ") + 200] + b"x" * 100_000)
+        bad.write_bytes(packed[: len(packed) - 64])
     else:
         bad.write_bytes(b"\x00\x01 not a backup at all")
     proc = run_cli(saas_env, "db", "restore", victim, str(bad), "--force", "--from-other-tenant")
     assert proc.returncode == 1, proc.stderr
     assert proc.stderr.startswith("odoo-saas: error: ")
     assert len(proc.stderr.strip().splitlines()) == 1
+    if damage == "truncated-sql-gz":  # the file named, not psycopg2's wrapping of the read
+        assert "cut.sql.gz is not a valid gzip file" in proc.stderr, proc.stderr
     assert _snapshot(settings, victim) == before
     _no_scratch_left(settings)
 

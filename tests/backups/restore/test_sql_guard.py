@@ -55,7 +55,7 @@ def test_psql_without_restrict_loads_no_sql(settings, saas_env, fake_tenant, tmp
     assert not databases.exists(settings, name)
 
 
-@pytest.mark.parametrize("where", ["line", "mid-line", "zip"])
+@pytest.mark.parametrize("where", ["line", "mid-line", "sql.gz", "zip"])
 def test_shell_escape_in_a_backup_is_refused(settings, saas_env, fake_tenant, tmp_path, where):
     assert pgtools.psql_supports_restrict()
     marker = tmp_path / "pwned"
@@ -74,14 +74,17 @@ def test_shell_escape_in_a_backup_is_refused(settings, saas_env, fake_tenant, tm
             for info in zin.infolist():
                 data = evil_dump if info.filename == "dump.sql" else zin.read(info)
                 zout.writestr(info, data)
-    else:
+    elif where == "sql.gz":
         bad = tmp_path / "evil.sql.gz"
         bad.write_bytes(gzip.compress(evil_dump))
+    else:
+        bad = tmp_path / "evil.sql"
+        bad.write_bytes(evil_dump)
     target = unique_name()
     proc = run_cli(saas_env, "db", "restore", target, str(bad))
     assert proc.returncode == 1
-    # a .sql.gz goes through psql, which refuses it (\restrict); a zip's dump.sql goes to
-    # PostgreSQL without psql (postgres/sql_stream.py), where it is no SQL
-    assert ("meta-command" if where == "zip" else "restricted") in proc.stderr
+    # a .sql goes through psql, which refuses it (\restrict); a zip's dump.sql and a .sql.gz
+    # go to PostgreSQL without psql (postgres/sql_stream.py), where it is no SQL
+    assert ("restricted" if where in ("line", "mid-line") else "meta-command") in proc.stderr
     assert not marker.exists()
     assert not databases.exists(settings, target)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import zlib
 
 import pytest
 
@@ -97,3 +98,29 @@ def test_the_first_error_ends_it_with_nothing_committed(settings, scratch, damag
         sql_stream.load_stream(settings, scratch, io.BytesIO(damage(DUMP)))
     tables = "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"
     assert db_rows(settings, scratch, tables) == [(0,)]
+
+
+class Breaks(io.RawIOBase):
+    """The dump up to the middle of a table's rows, then what a damaged gzip or zip raises."""
+
+    def __init__(self, data: bytes, error: Exception) -> None:
+        self.data, self.error = data, error
+
+    def read(self, size: int = -1) -> bytes:
+        if not self.data:
+            raise self.error
+        out, self.data = self.data, b""
+        return out
+
+
+@pytest.mark.parametrize("error", [EOFError("ended early"), zlib.error("invalid distance")])
+def test_a_read_error_during_copy_is_raised_as_itself(settings, scratch, error, monkeypatch):
+    """psycopg2 wraps an error of a read during COPY in its own; the restore must see the
+    stream's error to name the damaged file (not 'COPY from stdin failed ...')."""
+    monkeypatch.setattr(sql_stream, "_CHUNK", 8)  # the error comes inside copy_expert
+    cut = DUMP.index(b"2\t")
+    with pytest.raises(type(error), match=str(error)):
+        sql_stream.load_stream(settings, scratch, Breaks(DUMP[:cut], error))
+    assert db_rows(settings, scratch, "SELECT count(*) FROM pg_tables WHERE tablename = 't'") == [
+        (0,)
+    ]
