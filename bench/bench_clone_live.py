@@ -17,11 +17,13 @@ import http.cookiejar
 import json
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
 import urllib.request
 import uuid
+from pathlib import Path
 
 from common import drop, odoo_db, odoo_saas, report
 
@@ -80,7 +82,8 @@ class Client:
         return len(hits), [r[2] for r in hits if r[2]], max((r[1] for r in hits), default=0.0)
 
 
-def start_odoo(settings: Settings, db: str, port: int) -> subprocess.Popen:
+def start_odoo(settings: Settings, db: str, port: int, log: Path) -> subprocess.Popen:
+    """Odoo serving db; its log goes to `log` (shown when it stops during the run)."""
     argv = [
         settings.odoo_bin,
         "server",
@@ -102,9 +105,11 @@ def start_odoo(settings: Settings, db: str, port: int) -> subprocess.Popen:
         str(port + 3),
         "--log-level",
         "warn",
+        "--logfile",
+        str(log),
     ]
     return subprocess.Popen(
-        argv, env=odoo_environment(settings), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        argv, env=odoo_environment(settings), stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
     )
 
 
@@ -133,7 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     tag = uuid.uuid4().hex[:6]
     url = f"http://127.0.0.1:{args.port}"
     odoo_saas("db", "list")  # caches Odoo's addons path outside the timing, as in production
-    server = start_odoo(settings, args.name, args.port)
+    log = Path(tempfile.mkdtemp(prefix="bench-clone-live-")) / "odoo.log"
+    server = start_odoo(settings, args.name, args.port, log)
     ours, theirs = "odoo-saas db clone (source served)", "odoo db duplicate (source served)"
     rows: dict[str, list[float]] = {theirs: [], ours: []}
     seen: dict[str, list[tuple[int, list[str], float]]] = {theirs: [], ours: []}
@@ -164,8 +170,12 @@ def main(argv: list[str] | None = None) -> int:
         client.stop.set()
         poller.join()
     finally:
+        died = server.poll()
         server.terminate()
         server.wait(30)
+    if died is not None:  # the client's errors below are Odoo's death, not a clone's blip
+        print(f"Odoo stopped during the run (exit {died}); its log, last lines ({log}):")
+        print("\n".join(log.read_text(errors="replace").splitlines()[-30:]))
     report(f"clone of {args.name} while Odoo serves it", list(rows.items()), theirs)
     print(f"\nour clone's method per run: {' '.join(methods)}")
     print(
