@@ -98,9 +98,15 @@ def tenants(settings: Settings, *, fresh: bool = False) -> list[TenantRow]:
             name: (f"{oid}:{reset}:{writes}", conns)
             for name, oid, reset, writes, conns in cr.fetchall()
         }
-        cr.execute("SELECT pg_postmaster_start_time(), current_setting('track_counts')::bool")
-        started, counting = cr.fetchone()
-        server = f"{settings.db_host}:{settings.db_port}:{settings.db_user}:{started}"
+        # The counters' lifetime: kept over a clean restart, discarded by a crash, a failover
+        # or pg_upgrade, each of which also resets the shared bgwriter statistics (per-database
+        # counters restart at 0 with no reset time of their own).
+        cr.execute(
+            "SELECT (SELECT stats_reset FROM pg_stat_bgwriter), "
+            "current_setting('track_counts')::bool"
+        )
+        counters_since, counting = cr.fetchone()
+        server = f"{settings.db_host}:{settings.db_port}:{settings.db_user}:{counters_since}"
         memo = listing_memo.ListingMemo.open(settings, server, fresh=fresh or not counting)
         present = [name for name in names if name in found]  # not dropped meanwhile
         known = {name: memo.facts(name, found[name][0]) for name in present}

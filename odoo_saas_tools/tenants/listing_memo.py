@@ -8,9 +8,10 @@ in one query, say which tenants had rows inserted, updated or deleted since they
 those are asked again. A database's size can also shrink without a write (VACUUM FULL, a
 vacuum truncating its tables): a size older than MAX_AGE is read again from the server, at most
 SIZES_PER_LISTING of them per listing (the oldest first; each costs the server a directory
-scan of the database, ~4 ms for an Odoo tenant), so no listing pays for all tenants at once. A
-server restart or a stats reset forgets everything; a new container does not (the memo is on the
-data volume, settings.state_dir).
+scan of the database, ~4 ms for an Odoo tenant), so no listing pays for all tenants at once.
+PostgreSQL keeps its counters over a clean restart; a crash, a failover, pg_upgrade or a stats
+reset discards them, and the memo with them. A new container keeps it (it is on the data volume,
+settings.state_dir).
 
 The price: PostgreSQL publishes a session's counters up to about 10 s after its commit, so a
 state can lag a write by that long. `db list --fresh` asks every tenant.

@@ -6,9 +6,10 @@ unfinished: to install/upgrade/remove), `other-version` (not Odoo 19.0), `not-od
 killed restore, verify or drop left behind is listed flagged `orphaned-<kind>` (put it right with
 `odoo-saas db sweep`), or `in-progress-<kind>` while its operation runs.
 `--all` adds the cached templates. A tenant nobody wrote to since the last listing is not asked
-again (its facts are kept in the runtime directory; a state may lag a write by ~10 s, while
-PostgreSQL publishes its counters; a database size older than 10 minutes is read again, 50 per
-listing); `--fresh` asks every tenant.
+again (its facts are kept in ODOO_DATA_DIR/.odoo-saas until PostgreSQL's write counters are
+lost: a crash, a failover; a state may lag a write by ~10 s, while PostgreSQL publishes its
+counters; a database size older than 10 minutes is read again, 50 per listing); `--fresh` asks
+every tenant.
 """
 
 from __future__ import annotations
