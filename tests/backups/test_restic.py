@@ -257,6 +257,14 @@ def test_retention_forgets_per_tenant_and_prune_frees_space(restic_env):
     assert "no errors were found" in restic.check(settings)
 
 
+def _is_restic_backup(child: psutil.Process) -> bool:
+    """A child may end (or wait as a zombie) between being listed and being looked at."""
+    try:
+        return child.name() == "restic" and "backup" in child.cmdline()
+    except psutil.NoSuchProcess:  # ZombieProcess included
+        return False
+
+
 def test_run_killed_mid_upload_leaves_a_consistent_repository(restic_env, seaweed):
     settings = Settings.from_env(restic_env)
     db = make_tenant(settings, f"{restic_env['BK_TAG']}_kill")
@@ -276,8 +284,7 @@ def test_run_killed_mid_upload_leaves_a_consistent_repository(restic_env, seawee
     killed_mid_upload = False
     while time.monotonic() < deadline and proc.poll() is None:
         uploading = any(
-            c.name() == "restic" and "backup" in c.cmdline()
-            for c in psutil.Process(proc.pid).children(recursive=True)
+            _is_restic_backup(c) for c in psutil.Process(proc.pid).children(recursive=True)
         )
         if uploading and len(seaweed.keys(bucket, "odoo-backups/restic/data/")) > data_before:
             os.killpg(proc.pid, signal.SIGKILL)
