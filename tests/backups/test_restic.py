@@ -282,17 +282,23 @@ def test_run_killed_mid_upload_leaves_a_consistent_repository(restic_env, seawee
     )
     deadline = time.monotonic() + 120
     killed_mid_upload = False
+    uploaders: list[psutil.Process] = []
     while time.monotonic() < deadline and proc.poll() is None:
-        uploading = any(
-            _is_restic_backup(c) for c in psutil.Process(proc.pid).children(recursive=True)
-        )
-        if uploading and len(seaweed.keys(bucket, "odoo-backups/restic/data/")) > data_before:
+        uploaders = [
+            c for c in psutil.Process(proc.pid).children(recursive=True) if _is_restic_backup(c)
+        ]
+        if uploaders and len(seaweed.keys(bucket, "odoo-backups/restic/data/")) > data_before:
             os.killpg(proc.pid, signal.SIGKILL)
             killed_mid_upload = True
             break
         time.sleep(0.02)
     proc.wait()
     assert killed_mid_upload, "the run finished before it could be killed"
+    # The killed restic, an orphan now, is reaped by PID 1 a moment later (1-3 s here); until
+    # then it is a zombie whose pid exists, and restic takes its lock for a live one ("locked
+    # by another operation", exit 4, as a hoster would see right after such a kill).
+    _gone, alive = psutil.wait_procs(uploaders, timeout=30)
+    assert not alive, f"the killed restic processes never went away: {alive}"
     assert len(restic.snapshots(settings, db)) == 1  # no snapshot of the killed run
     with tenant_lock(settings, db, operation="test"):  # the killed run's lock is gone
         pass
