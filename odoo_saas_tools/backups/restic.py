@@ -156,7 +156,10 @@ def _failure(settings: Settings, args: Sequence[str], proc: subprocess.Completed
     if "Is there a repository at the following location" in text:
         return f"there is no restic repository at {repository_url(settings)}"
     if "repository is already locked" in text:
-        return "the restic repository is locked by another operation (prune or check); try later"
+        return (
+            "the restic repository is locked by another restic operation still running "
+            "(a backup, prune or check); try later"
+        )
     return execute.describe_failure(["restic", *args], proc.returncode, text.encode())
 
 
