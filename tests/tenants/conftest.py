@@ -5,6 +5,7 @@ Odoo template per session when Odoo is installed."""
 from __future__ import annotations
 
 import hashlib
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -87,6 +88,29 @@ def make_fake_odoo(settings: Settings, name: str, *, files: int = 3) -> Path:
                 (f"file{i}", f"{sha[:2]}/{sha}", sha, len(data)),
             )
     return store
+
+
+def settle_write_counters(settings: Settings, name: str) -> None:
+    """Leave name's write counters still, so two listings see the same key (db list's memo).
+
+    ANALYZE writes pg_statistic rows, which count as writes: analyze now, so autovacuum has
+    nothing left to analyze later (it did, in a loaded CI run). The sessions that made the
+    tenant publish their counters when their backends exit, which may be after the client has
+    gone: wait for them to end.
+    """
+    with connect(settings, name) as conn, conn.cursor() as cr:
+        cr.execute("VACUUM ANALYZE")
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        with connect(settings) as conn, conn.cursor() as cr:
+            cr.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> "
+                "pg_backend_pid()",
+                (name,),
+            )
+            if cr.fetchone()[0] == 0:
+                return
+        time.sleep(0.05)
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from odoo_saas_tools.tenants import rename as rename_mod
 from odoo_saas_tools.tenants.locks import tenant_lock
 from odoo_saas_tools.tenants.names import check_name
 from tests.support.cli import run_cli
+from tests.tenants.conftest import settle_write_counters
 
 HOSTILE = [
     'bad"name',
@@ -443,23 +444,7 @@ def test_list_remembers_unwritten_tenants_and_asks_written_ones_again(
         return {r["name"]: r for r in json.loads(proc.stdout)}
 
     name = fake_odoo("memo", files=2)
-    # ANALYZE writes pg_statistic rows, which count as writes: analyze now, so autovacuum has
-    # nothing left to analyze between the listings below (it did, in a loaded CI run).
-    with connect(tsettings, name) as conn, conn.cursor() as cr:
-        cr.execute("VACUUM ANALYZE")
-    # The sessions that made it publish their write counters when their backends exit, which
-    # may be after the client has gone: until then the tenant's key would still move.
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        with connect(tsettings) as conn, conn.cursor() as cr:
-            cr.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> "
-                "pg_backend_pid()",
-                (name,),
-            )
-            if cr.fetchone()[0] == 0:
-                break
-        time.sleep(0.05)
+    settle_write_counters(tsettings, name)
     assert listed()[name]["state"] == "ready"
     # Unreachable for the tenant role from now on, and nothing written in the tenant: the
     # listing does not connect to it, so it still shows what it learnt.

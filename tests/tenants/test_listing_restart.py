@@ -4,7 +4,6 @@ clean restart of the server, not over a crash (which discards the counters)."""
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,7 +12,7 @@ from odoo_saas_tools.postgres.connection import connect
 from tests.conftest import stack_environment
 from tests.support.cli import run_cli
 from tests.support.pg import PgCluster
-from tests.tenants.conftest import make_fake_odoo
+from tests.tenants.conftest import make_fake_odoo, settle_write_counters
 
 
 def test_list_memo_outlives_a_clean_restart_but_not_a_crash(
@@ -24,15 +23,7 @@ def test_list_memo_outlives_a_clean_restart_but_not_a_crash(
     settings = Settings.from_env(env)
     name = "memo_restart"
     make_fake_odoo(settings, name, files=1)
-    with connect(settings, name) as conn, conn.cursor() as cr:
-        cr.execute("VACUUM ANALYZE")  # nothing left for autovacuum to write (see test_db_commands)
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:  # the sessions that wrote publish their counters on exit
-        with connect(settings) as conn, conn.cursor() as cr:
-            cr.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s", (name,))
-            if cr.fetchone()[0] == 0:
-                break
-        time.sleep(0.05)
+    settle_write_counters(settings, name)
 
     def state() -> str:
         proc = run_cli(env, "db", "list", "--json")
