@@ -8,6 +8,7 @@ compressed media already), so writing and extracting them costs little more than
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -180,6 +181,16 @@ def extract_filestore(
     return len(members)
 
 
+def bytes_to_extract(zf: zipfile.ZipFile, reuse: FileReuse | None) -> int:
+    """What the filestore extraction will inflate and write: the files no donor holds."""
+    return sum(
+        info.file_size
+        for info in zf.infolist()
+        if (rel := safe_member(info.filename))
+        and not (reuse is not None and reuse.probably_has(rel, info.file_size))
+    )
+
+
 _CONTENT_NAME = re.compile(r"[0-9a-f]{2}/([0-9a-f]{40})")
 
 
@@ -211,6 +222,14 @@ class FileReuse:
         self.donors = [d for d in donors if d.is_dir()]
         self.owner_uid = owner_uid
         self.linked = 0
+
+    def probably_has(self, rel: str, size: int) -> bool:
+        """A donor holds a file of that name and size (not yet verified: link() does)."""
+        for donor in self.donors:
+            with contextlib.suppress(OSError):
+                if (donor / rel).stat().st_size == size:
+                    return True
+        return False
 
     def link(self, rel: str, size: int, target: Path) -> bool:
         match = _CONTENT_NAME.fullmatch(rel)
@@ -280,9 +299,7 @@ def check_room(path: Path, kind: str, dest: Path) -> None:
                 f"to {info.file_size} (more than {MAX_RATIO}x): refusing a zip bomb"
             )
         total += info.file_size
-    probe = dest
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
+    probe = _existing(dest)
     free = shutil.disk_usage(probe).free
     if total * ROOM_MARGIN + FREE_RESERVE > free:
         raise SaasError(
@@ -290,6 +307,21 @@ def check_room(path: Path, kind: str, dest: Path) -> None:
             f"{free / 1024**2:.0f} MiB are free (with a margin for the other tenants): "
             "nothing restored"
         )
+
+
+def _existing(path: Path) -> Path:
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def has_room_for_dump(zf: zipfile.ZipFile, dest: Path) -> bool:
+    """Whether dest can hold an inflated copy of the zip's dump.sql beside its filestore (the
+    parallel load spools it there; without room the dump streams in one connection)."""
+    total = sum(i.file_size for i in zf.infolist() if i.filename != PLAIN_MEMBER)
+    dump = zf.getinfo(PLAIN_MEMBER).file_size
+    free = shutil.disk_usage(_existing(dest)).free
+    return (total + dump) * ROOM_MARGIN + FREE_RESERVE <= free
 
 
 def extract_member(zf: zipfile.ZipFile, name: str, dest: Path) -> None:

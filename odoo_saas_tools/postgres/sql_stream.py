@@ -11,7 +11,9 @@ nothing committed.
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Iterator
 from typing import IO
 
 import psycopg2
@@ -34,7 +36,7 @@ class DumpError(SaasError):
     """The stream is not a plain dump we load (a meta-command, COPY data cut short)."""
 
 
-class _Source:
+class Source:
     """The stream with a look-ahead buffer that always starts at a line start."""
 
     def __init__(self, stream: IO[bytes]) -> None:
@@ -63,7 +65,7 @@ class _Source:
 class _CopyRows:
     """File-like rows of one COPY for copy_expert: up to (not including) the `\\.` line."""
 
-    def __init__(self, source: _Source) -> None:
+    def __init__(self, source: Source) -> None:
         self.source = source
         self.done = False
 
@@ -91,37 +93,50 @@ class _CopyRows:
 
 def load_stream(settings: Settings, db: str, stream: IO[bytes]) -> None:
     """Run the plain dump `stream` in db: one transaction, stopped at the first error."""
-    source = _Source(stream)
-    try:
-        with connect(settings, db, autocommit=False) as conn, conn.cursor() as cr:
+    source = Source(stream)
+    with translate_errors(db, source), connect(settings, db, autocommit=False) as conn:
+        with conn.cursor() as cr:
             cr.execute(pgtools.SCRATCH_SESSION)
-            pending: list[bytes] = []
-            held = 0
-            while True:
-                complete = len(source.buf) if source.eof else source.buf.rfind(b"\n") + 1
-                found = _COPY.search(source.buf, 0, complete)
-                cut = found.start() if found else complete
-                if cut:
-                    text = source.buf[:cut]
-                    pending.append(text)
-                    held += len(text)
-                    source.buf = source.buf[cut:]
-                if found:
-                    _execute(cr, b"".join(pending))
-                    pending, held = [], 0
-                    statement = source.buf[: found.end() - found.start()]
-                    source.buf = source.buf[len(statement) :]
-                    cr.copy_expert(statement[:-2].decode(), _CopyRows(source), size=_CHUNK)
-                    continue
-                if held > FLUSH_BYTES:
-                    pending, held = _flush_whole_entries(cr, pending)
-                if not source.more():
-                    if source.buf:
-                        pending.append(source.buf)
-                        source.buf = b""
-                    _execute(cr, b"".join(pending))
-                    break
-            conn.commit()
+            run(cr, source)
+        conn.commit()
+
+
+def run(cr: psycopg2.extensions.cursor, source: Source) -> None:
+    """Send the statements of source in few queries, its COPY rows through COPY."""
+    pending: list[bytes] = []
+    held = 0
+    while True:
+        complete = len(source.buf) if source.eof else source.buf.rfind(b"\n") + 1
+        found = _COPY.search(source.buf, 0, complete)
+        cut = found.start() if found else complete
+        if cut:
+            text = source.buf[:cut]
+            pending.append(text)
+            held += len(text)
+            source.buf = source.buf[cut:]
+        if found:
+            execute(cr, b"".join(pending))
+            pending, held = [], 0
+            statement = source.buf[: found.end() - found.start()]
+            source.buf = source.buf[len(statement) :]
+            cr.copy_expert(statement[:-2].decode(), _CopyRows(source), size=_CHUNK)
+            continue
+        if held > FLUSH_BYTES:
+            pending, held = _flush_whole_entries(cr, pending)
+        if not source.more():
+            if source.buf:
+                pending.append(source.buf)
+                source.buf = b""
+            execute(cr, b"".join(pending))
+            return
+
+
+@contextlib.contextmanager
+def translate_errors(db: str, source: Source | object | None = None) -> Iterator[None]:
+    """PostgreSQL's errors of a load as one line naming the cause; a read error of the dump
+    (a damaged zip or gzip, which psycopg2 reports as its own QueryCanceled) as itself."""
+    try:
+        yield
     except psycopg2.errors.SyntaxError as exc:
         if 'near "\\' in str(exc):
             raise DumpError(
@@ -130,8 +145,9 @@ def load_stream(settings: Settings, db: str, stream: IO[bytes]) -> None:
             ) from exc
         raise SaasError(f"loading the dump into {db} failed: {first_line(exc)}") from exc
     except psycopg2.Error as exc:
-        if source.error is not None:
-            raise source.error from None
+        error = getattr(source, "error", None)  # a Source, or anything keeping a read error
+        if error is not None:
+            raise error from None
         raise SaasError(f"loading the dump into {db} failed: {first_line(exc)}") from exc
 
 
@@ -143,11 +159,11 @@ def _flush_whole_entries(cr: psycopg2.extensions.cursor, pending: list[bytes]) -
     if cut < 0:
         return [text], len(text)
     cut += 2  # after ";\n"
-    _execute(cr, text[:cut])
+    execute(cr, text[:cut])
     return [text[cut:]], len(text) - cut
 
 
-def _execute(cr: psycopg2.extensions.cursor, sql: bytes) -> None:
+def execute(cr: psycopg2.extensions.cursor, sql: bytes) -> None:
     if b"restrict " in sql:  # the line goes, its newline stays (line numbers in errors)
         sql = _DUMP_RESTRICT.sub(b"", sql)
     if any(ln.strip() and not ln.lstrip().startswith(b"--") for ln in sql.splitlines()):

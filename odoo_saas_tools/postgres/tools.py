@@ -6,12 +6,8 @@ environment, never in argv. Dumps are `--no-owner` like Odoo's, so a restore by 
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import logging
 import os
-import re
-import secrets
 import subprocess
 import tempfile
 from pathlib import Path
@@ -160,122 +156,7 @@ def default_jobs() -> int:
 # only the scratch, which is dropped anyway).
 SCRATCH_SESSION = b"SET synchronous_commit = off;\nSET maintenance_work_mem = '256MB';\n"
 
-# psql runs backslash meta-commands found in its input (`\\! cmd` runs a shell command), so a
-# .sql file could execute commands here (a zip's dump.sql and a .sql.gz never reach psql:
-# postgres/sql_stream.py). PostgreSQL's psql (since
-# 13.22/14.19/15.14/16.10/17.6) has `\\restrict KEY`: afterwards every meta-command is refused
-# until `\\unrestrict KEY`. We start the stream with our own random key and drop the file's own
-# (pg_dump's) `\\restrict`/`\\unrestrict` lines, so nothing in the file can lift it.
-DUMP_RESTRICT_LINE = rb"\\(?:un)?restrict [A-Za-z0-9]+"  # pg_dump's own, on a line of its own
-_RESTRICT = re.compile(DUMP_RESTRICT_LINE + rb"\s*")
-_RESTRICT_VERSIONS = {13: 22, 14: 19, 15: 14, 16: 10, 17: 6}
-
-
-@functools.cache
-def psql_supports_restrict() -> bool:
-    """Whether the installed psql knows \\restrict (the 2025 security releases and later)."""
-    out = execute.run(["psql", "--version"], capture=True).stdout.decode()
-    match = re.search(r"(\d+)\.(\d+)", out)
-    if not match:
-        return False
-    major, minor = int(match[1]), int(match[2])
-    return major >= 18 or minor >= _RESTRICT_VERSIONS.get(major, 10**6)
-
-
-class SqlGuard:
-    """Filters a SQL stream for psql: our \\restrict first, the file's own restrict lines out.
-
-    COPY data is passed through untouched (a data line is never mistaken for a command).
-    psql itself refuses every other meta-command, wherever it stands on a line.
-    """
-
-    def __init__(self) -> None:
-        self.key = secrets.token_hex(24).encode()
-        self.in_copy = False
-        self.carry = b""
-
-    def header(self) -> bytes:
-        return b"\\restrict " + self.key + b"\n"
-
-    def feed(self, chunk: bytes) -> bytes:
-        data = self.carry + chunk
-        cut = data.rfind(b"\n") + 1
-        self.carry = data[cut:]
-        return self._filter(data[:cut])
-
-    def finish(self) -> bytes:
-        tail, self.carry = self.carry, b""
-        return self._filter(tail + b"\n") if tail else b""
-
-    def _filter(self, data: bytes) -> bytes:
-        """data holds whole lines; plain bytes.find keeps this at memchr speed."""
-        out: list[bytes] = []
-        pos, size = 0, len(data)
-        while pos < size:
-            if self.in_copy:
-                start = _line_start(data, b"\\.\n", pos)
-                if start < 0:
-                    out.append(data[pos:])
-                    break
-                out.append(data[pos : start + 3])
-                pos = start + 3
-                self.in_copy = False
-                continue
-            candidates = (_line_start(data, b"COPY ", pos), _line_start(data, b"\\", pos))
-            found = [i for i in candidates if i >= 0]
-            if not found:
-                out.append(data[pos:])
-                break
-            start = min(found)
-            end = data.find(b"\n", start)
-            line = data[start:end]
-            if line.startswith(b"COPY "):
-                self.in_copy = line.endswith(b" FROM stdin;")
-            elif _RESTRICT.fullmatch(line):
-                out.append(data[pos:start])  # the line goes, its newline stays (line numbers)
-                pos = end
-                continue
-            out.append(data[pos : end + 1])
-            pos = end + 1
-        return b"".join(out)
-
-
-def _line_start(data: bytes, prefix: bytes, pos: int) -> int:
-    """Index of the first line at or after pos (a line start) beginning with prefix, or -1."""
-    if data.startswith(prefix, pos):
-        return pos
-    found = data.find(b"\n" + prefix, pos)
-    return found + 1 if found >= 0 else -1
-
-
-def require_restrict() -> None:
-    if not psql_supports_restrict():
-        # A filter of our own cannot see every place psql finds a meta-command (mid-line after
-        # a statement, inside what looks like a comment or COPY): without \\restrict, no SQL.
-        raise CommandError(
-            "refusing to load SQL: this psql cannot restrict meta-commands (\\restrict needs "
-            "postgresql-client 13.22, 14.19, 15.14, 16.10, 17.6 or later); upgrade it, or restore "
-            "a dump-format backup"
-        )
-
-
-def psql_load(settings: Settings, db: str, source: IO[bytes]) -> None:
-    """Load a SQL stream into db with psql: one transaction, stop at the first error, and no
-    meta-command from the file ever runs. A psql that stopped on an error is reported (with
-    its ERROR line), not the broken pipe."""
-    require_restrict()
-    guard = SqlGuard()
-    proc = psql_popen(settings, db)
-    assert proc.stdin is not None
-    try:
-        with contextlib.suppress(BrokenPipeError):
-            proc.stdin.write(guard.header())
-            while chunk := source.read(_CHUNK):
-                proc.stdin.write(guard.feed(chunk))
-            proc.stdin.write(guard.finish())
-        with contextlib.suppress(BrokenPipeError):
-            proc.stdin.close()
-    except BaseException:
-        kill(proc)
-        raise
-    wait(proc, settings)
+# pg_dump's own `\\restrict KEY` / `\\unrestrict KEY` lines (psql meta-commands, 2025 security
+# releases): dropped before the SQL reaches PostgreSQL (postgres/sql_stream.py), where any
+# other backslash command is a syntax error. No backup's SQL ever goes through psql.
+DUMP_RESTRICT_LINE = rb"\\(?:un)?restrict [A-Za-z0-9]+"  # on a line of its own

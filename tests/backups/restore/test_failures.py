@@ -108,7 +108,7 @@ def test_sql_error_fails_a_fresh_restore(settings, saas_env, fake_tenant, tmp_pa
     target = unique_name()
     proc = run_cli(saas_env, "db", "restore", target, str(bad))
     assert proc.returncode == 1
-    assert "psql" in proc.stderr and "duplicate key" in proc.stderr
+    assert "loading the dump into" in proc.stderr and "duplicate key" in proc.stderr
     assert not databases.exists(settings, target)
     assert not settings.filestore(target).exists()
     _no_scratch_left(settings)
