@@ -2,12 +2,12 @@
 
 Nothing is lost when a restore fails: the backup is always loaded into a scratch database
 (reserved prefix) and a scratch filestore directory beside the real ones; only when the load
-succeeded (every SQL statement: psql runs with ON_ERROR_STOP in one transaction, pg_restore
+succeeded (every SQL statement: the first error ends a plain dump's load, pg_restore runs
 with --exit-on-error) are they renamed into place. With --force an existing tenant is renamed
 away first and dropped only after the new one is in place.
 
-Speed: the database load runs in its own process while the filestore is extracted here;
-dump-format backups load with parallel pg_restore.
+Speed: the database load runs beside the filestore extraction; plain dumps load over several
+connections (postgres/plain_load.py), dump-format backups with parallel pg_restore.
 """
 
 from __future__ import annotations

@@ -3,9 +3,10 @@
 A backup's SQL (dump.sql, a .sql.gz, a custom-format TOC) would otherwise run as the role that
 owns every tenant: `ALTER DATABASE other RENAME ...`, `DROP DATABASE other` or `ALTER ROLE ...`
 would go through. Instead a throw-away role is created for each load, owning only the scratch
-database (and the extensions it creates there, as Odoo's dumps expect); psql and pg_restore log
-in as it. Whatever the SQL says, it runs with that role's rights: it owns nothing else, may
-create no database or role, and psql's \\restrict keeps it from connecting anywhere else.
+database (and the extensions it creates there, as Odoo's dumps expect); our loading connections
+and pg_restore log in as it. Whatever the SQL says, it runs with that role's rights: it owns
+nothing else, may create no database or role, and SQL alone cannot connect anywhere else (no
+psql runs it, so no \\connect).
 Afterwards everything it owns is reassigned to the tenants' role and the role is dropped. This
 cannot be bypassed by syntax, unlike any filter of statements.
 
@@ -92,7 +93,7 @@ def _hand_back(settings: Settings, name: str, role: str) -> None:
             log.error("handing %s back from %s failed: %s", name, role, first_line(exc))
             raise SaasError(f"handing {name} back from the loading role failed") from exc
     with connect(settings) as conn, conn.cursor() as cr:
-        # its sessions first (a killed psql may linger for a moment)
+        # its sessions first (a killed load's connection may linger for a moment)
         cr.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", (role,)
         )
