@@ -163,7 +163,9 @@ def _run(cr: psycopg2.extensions.cursor, data: mmap.mmap, entries: list[Entry]) 
     size = 0
     for entry in entries:
         copy = (
-            data.find(b"\nCOPY ", entry.start - 1, entry.end) if entry.type == b"TABLE DATA" else -1
+            data.find(b"\nCOPY ", max(entry.start - 1, 0), entry.end)
+            if entry.type == b"TABLE DATA"
+            else -1
         )
         if copy != -1:
             copy += 1
