@@ -222,3 +222,22 @@ def test_a_restore_keeps_a_core_for_the_files_it_must_inflate(settings, fake_ten
         assert restore._database_jobs(zf, 2, on_disk) == 2
         assert restore._database_jobs(zf, 2, elsewhere) == 1
         assert restore._database_jobs(zf, 4, None) == 3
+
+
+def test_the_dump_is_spooled_only_when_the_data_volume_has_room_for_it(
+    settings, fake_tenant, tmp_path, monkeypatch
+):
+    from collections import namedtuple
+
+    from odoo_saas_tools.backups import archive
+
+    src = fake_tenant(files=1)
+    with zipfile.ZipFile(create_backup(settings, src, tmp_path / "b").path) as zf:
+        dump = zf.getinfo("dump.sql").file_size
+        usage = namedtuple("usage", "total used free")
+        inflated = sum(i.file_size for i in zf.infolist() if i.filename != "dump.sql") + dump
+        needed = int(inflated * archive.ROOM_MARGIN) + archive.FREE_RESERVE + 1
+        monkeypatch.setattr(archive.shutil, "disk_usage", lambda _: usage(0, 0, needed))
+        assert archive.has_room_for_dump(zf, tmp_path)
+        monkeypatch.setattr(archive.shutil, "disk_usage", lambda _: usage(0, 0, dump))
+        assert not archive.has_room_for_dump(zf, tmp_path)
