@@ -64,7 +64,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--copy", action="store_true", help="give the restored database a new identity")
     p.add_argument("--neutralize", action="store_true", help="neutralize the restored database")
     p.add_argument(
-        "-j", "--jobs", type=int, metavar="N", help="parallel pg_restore jobs (default: CPUs)"
+        "-j",
+        "--jobs",
+        type=int,
+        metavar="N",
+        help="connections loading the database: pg_restore jobs for a dump, per-table jobs for "
+        "a plain dump (default: CPUs; 1 loads in one stream)",
     )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=run)
