@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import IO
 
 import psycopg2
+import psycopg2.errors
 
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.postgres import sql_stream
