@@ -217,6 +217,9 @@ def _run_jobs(
     def work() -> None:
         try:
             with _session(settings, db, head) as cr:
+                # n connections already keep the cores busy: no parallel workers for an index
+                # build on top (8 alternated restores: median 3.74 s against 3.89 s with them)
+                cr.execute("SET max_parallel_maintenance_workers = 0")
                 with lock:
                     conns.append(cr.connection)
                 while not errors:
