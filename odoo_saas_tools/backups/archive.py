@@ -292,7 +292,7 @@ def check_room(path: Path, kind: str, dest: Path) -> None:
     total = 0
     for info in members:
         if info.filename == PLAIN_MEMBER:
-            continue  # streamed into PostgreSQL, not written here
+            continue  # streamed into PostgreSQL; spooled only if has_room_for_dump() says so
         if info.file_size > 1024**2 and info.file_size > MAX_RATIO * max(info.compress_size, 1):
             raise SaasError(
                 f"{path.name}: member {info.filename} would inflate {info.compress_size} bytes "
@@ -301,7 +301,7 @@ def check_room(path: Path, kind: str, dest: Path) -> None:
         total += info.file_size
     probe = _existing(dest)
     free = shutil.disk_usage(probe).free
-    if total * ROOM_MARGIN + FREE_RESERVE > free:
+    if not _fits(total, free):
         raise SaasError(
             f"{path.name} needs {total / 1024**2:.0f} MiB on {probe} and only "
             f"{free / 1024**2:.0f} MiB are free (with a margin for the other tenants): "
@@ -315,13 +315,16 @@ def _existing(path: Path) -> Path:
     return path
 
 
+def _fits(total: int, free: int) -> bool:
+    """total bytes fit in free, leaving the margin the other tenants need."""
+    return total * ROOM_MARGIN + FREE_RESERVE <= free
+
+
 def has_room_for_dump(zf: zipfile.ZipFile, dest: Path) -> bool:
     """Whether dest can hold an inflated copy of the zip's dump.sql beside its filestore (the
     parallel load spools it there; without room the dump streams in one connection)."""
-    total = sum(i.file_size for i in zf.infolist() if i.filename != PLAIN_MEMBER)
-    dump = zf.getinfo(PLAIN_MEMBER).file_size
-    free = shutil.disk_usage(_existing(dest)).free
-    return (total + dump) * ROOM_MARGIN + FREE_RESERVE <= free
+    total = sum(i.file_size for i in zf.infolist())
+    return _fits(total, shutil.disk_usage(_existing(dest)).free)
 
 
 def extract_member(zf: zipfile.ZipFile, name: str, dest: Path) -> None:

@@ -126,7 +126,7 @@ def plan(data: bytes | mmap.mmap, entries: list[Entry]) -> Plan | None:
     schema, rows, post = entries[:first], entries[first : last + 1], entries[last + 1 :]
     if any(e.type not in DATA_TYPES for e in rows):
         return None  # not pg_dump's order (schema, data, post-data)
-    if any(_CROSSING.search(data, e.start, e.end) for e in schema):
+    if _partitioned(data, schema):
         return None
     jobs: dict[bytes, list[Entry]] = {}
     tail: list[Entry] = []
@@ -143,6 +143,10 @@ def plan(data: bytes | mmap.mmap, entries: list[Entry]) -> Plan | None:
             tail.append(entry)
     biggest_first = sorted(jobs.values(), key=lambda job: sum(e.size for e in job), reverse=True)
     return Plan(schema, biggest_first, tail)
+
+
+def _partitioned(data: bytes | mmap.mmap, schema: list[Entry]) -> bool:
+    return any(_CROSSING.search(data, e.start, e.end) for e in schema)
 
 
 # --- running ------------------------------------------------------------------------------------
@@ -252,22 +256,23 @@ def _finish(
     cr: psycopg2.extensions.cursor,
     data: mmap.mmap,
     jobs: int,
-    ran: int,
+    ran: tuple[int, list[Entry]] | None = None,
 ) -> None:
-    """Load the mapped dump on cr (one stream) or over `jobs` connections; its first `ran`
-    bytes already ran on cr, uncommitted."""
-    if ran:  # the schema's entries are known; only the rest needs reading
-        preamble, entries = table_of_contents(data[:ran])
-        entries += table_of_contents(data, ran)[1]
+    """Load the mapped dump on cr (one stream) or over `jobs` connections. `ran`: the table of
+    contents of the schema that already ran on cr, uncommitted (only the rest is read)."""
+    if ran:
+        preamble, schema = ran
+        done = schema[-1].end
+        entries = schema + table_of_contents(data, done)[1]
     else:
-        preamble, entries = table_of_contents(data)
+        (preamble, entries), done = table_of_contents(data), 0
     steps = plan(data, entries) if jobs > 1 else None
     if steps is None:
-        sql_stream.run(cr, sql_stream.Source(_Rows(data, ran, len(data))))
+        sql_stream.run(cr, sql_stream.Source(_Rows(data, done, len(data))))
         cr.connection.commit()
         return
-    first = [Entry(0, preamble, b"")] if ran == 0 else []
-    _run(cr, data, first + [e for e in steps.schema if e.start >= ran])
+    first = [] if ran else [Entry(0, preamble, b"")]
+    _run(cr, data, first + [e for e in steps.schema if e.start >= done])
     cr.connection.commit()  # the tables must be seen by the jobs' connections
     _run_jobs(settings, db, data, data[:preamble], steps.jobs, jobs)
     _run(cr, data, steps.tail)
@@ -284,7 +289,7 @@ def load_file(settings: Settings, db: str, path: Path, *, jobs: int) -> None:
             sql_stream.translate_errors(db),
             _session(settings, db) as cr,
         ):
-            _finish(settings, db, cr, data, jobs, 0)
+            _finish(settings, db, cr, data, jobs)
 
 
 def load_stream(
@@ -297,22 +302,18 @@ def load_stream(
         sql_stream.translate_errors(db, spool),
         _session(settings, db) as cr,
     ):
-        ran = 0
+        ran = None
         schema = spool.schema()
-        if schema is not None and _plain_schema(schema):
-            _run(cr, schema, [Entry(0, len(schema), b"")])
-            ran = len(schema)
+        if schema is not None:
+            toc = table_of_contents(schema)
+            if toc[1] and not _partitioned(schema, toc[1]):  # pg_dump's, without partitions
+                _run(cr, schema, [Entry(0, len(schema), b"")])
+                ran = toc
         size = spool.wait()
         if size == 0:
             return
         with mmap.mmap(spool.fileno(), 0, access=mmap.ACCESS_READ) as data:
             _finish(settings, db, cr, data, jobs, ran)
-
-
-def _plain_schema(schema: bytes) -> bool:
-    """Whether the schema part may run ahead: pg_dump's, without partitions."""
-    _, entries = table_of_contents(schema)
-    return bool(entries) and not any(_CROSSING.search(schema, e.start, e.end) for e in entries)
 
 
 class _Spool:

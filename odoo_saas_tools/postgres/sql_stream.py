@@ -132,7 +132,7 @@ def run(cr: psycopg2.extensions.cursor, source: Source) -> None:
 
 
 @contextlib.contextmanager
-def translate_errors(db: str, source: Source | object | None = None) -> Iterator[None]:
+def translate_errors(db: str, source: object = None) -> Iterator[None]:
     """PostgreSQL's errors of a load as one line naming the cause; a read error of the dump
     (a damaged zip or gzip, which psycopg2 reports as its own QueryCanceled) as itself."""
     try:

@@ -109,16 +109,13 @@ def psql_popen(
     db: str,
     *,
     stdin: IO[Any] | int | None = subprocess.PIPE,
-    single_transaction: bool = True,
 ) -> subprocess.Popen[bytes]:
     """Start psql loading SQL from stdin, stopping at the first error (in one transaction).
 
     Odoo's own restore runs psql without ON_ERROR_STOP and silently keeps a half-loaded
     database; here any SQL error fails the restore and rolls it back.
     """
-    argv = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", "-"]
-    if single_transaction:
-        argv.insert(-2, "--single-transaction")
+    argv = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction", "-f", "-"]
     return _start(settings, db, argv, stdin=stdin, stdout=subprocess.DEVNULL)
 
 
