@@ -21,6 +21,8 @@ from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
 from odoo_saas_tools.core.errors import SaasError
+from odoo_saas_tools.core.files import WriteBehind
+from odoo_saas_tools.tenants.checked_files import CheckedFiles
 
 PLAIN_MEMBER = "dump.sql"
 CUSTOM_MEMBER = "db.dump"
@@ -43,15 +45,18 @@ class HashingWriter:
     and the checksum is known when the last byte is written: no second read of the file.
     """
 
-    def __init__(self, fh: IO[bytes]) -> None:
+    def __init__(self, fh: IO[bytes], behind: WriteBehind | None = None) -> None:
         self._fh = fh
         self._hash = hashlib.sha256()
         self._size = 0
+        self._behind = behind
 
     def write(self, data: Any) -> int:
         self._hash.update(data)
         n = self._fh.write(data)
         self._size += len(data)
+        if self._behind is not None:
+            self._behind.wrote(self._size)
         return n
 
     def tell(self) -> int:
@@ -90,6 +95,23 @@ def add_file(zf: zipfile.ZipFile, src: Path, arcname: str, *, deflate: bool = Fa
     ):
         shutil.copyfileobj(fh, out, _CHUNK)
     return info.file_size
+
+
+def add_attachment(zf: zipfile.ZipFile, src: Path, arcname: str) -> tuple[os.stat_result, str]:
+    """Copy an attachment file into the zip (stored); returns its stat once copied and the
+    SHA-1 of the bytes copied, which Odoo's name of the file says they should have."""
+    info = zipfile.ZipInfo.from_file(src, arcname)
+    info.compress_type = zipfile.ZIP_STORED
+    digest = hashlib.sha1(usedforsecurity=False)
+    with (
+        os.fdopen(os.open(src, os.O_RDONLY | os.O_NOFOLLOW), "rb") as fh,
+        zf.open(info, "w") as out,
+    ):
+        while chunk := fh.read(_CHUNK):
+            digest.update(chunk)
+            out.write(chunk)
+        st = os.fstat(fh.fileno())
+    return st, digest.hexdigest()
 
 
 def add_bytes(zf: zipfile.ZipFile, arcname: str, data: bytes) -> None:
@@ -194,6 +216,13 @@ def bytes_to_extract(zf: zipfile.ZipFile, reuse: FileReuse | None) -> int:
 _CONTENT_NAME = re.compile(r"[0-9a-f]{2}/([0-9a-f]{40})")
 
 
+def content_sha1(rel: str) -> str | None:
+    """The SHA-1 a filestore file's name (`xx/<sha1>`) says its content has; None for a name
+    that is not content-addressed."""
+    match = _CONTENT_NAME.fullmatch(rel)
+    return match[1] if match else None
+
+
 def _link_open_file(fd: int, target: Path) -> None:
     """Hard-link the very inode open as fd (whatever its path holds by now) at target.
 
@@ -215,13 +244,24 @@ class FileReuse:
     copy) holds the same bytes: a hard link costs no space and no write. It is used only when
     its content still hashes to its name (a file damaged or encrypted in place is not carried
     over: the backup's copy is extracted), it is a regular file of the expected owner (no link
-    to a file someone else planted) and it is on the same filesystem.
+    to a file someone else planted) and it is on the same filesystem. A file a backup or an
+    earlier restore already hashed, unchanged since, is not read again (`checked`, a donor's
+    memo: tenants/checked_files.py).
     """
 
-    def __init__(self, donors: list[Path], owner_uid: int) -> None:
+    def __init__(
+        self,
+        donors: list[Path],
+        owner_uid: int,
+        checked: dict[Path, CheckedFiles] | None = None,
+    ) -> None:
         self.donors = [d for d in donors if d.is_dir()]
         self.owner_uid = owner_uid
+        self.checked = checked or {}
         self.linked = 0
+        self.hashed = 0
+        # what the restored filestore holds by link, as checked: its own memo
+        self.linked_files: dict[str, os.stat_result] = {}
 
     def probably_has(self, rel: str, size: int) -> bool:
         """A donor holds a file of that name and size (not yet verified: link() does)."""
@@ -232,8 +272,8 @@ class FileReuse:
         return False
 
     def link(self, rel: str, size: int, target: Path) -> bool:
-        match = _CONTENT_NAME.fullmatch(rel)
-        if not match:
+        sha1 = content_sha1(rel)
+        if sha1 is None:
             return False
         for donor in self.donors:
             try:
@@ -248,17 +288,30 @@ class FileReuse:
                     or st.st_uid != self.owner_uid
                 ):
                     continue
-                with open(fd, "rb", closefd=False) as fh:
-                    if hashlib.file_digest(fh, "sha1").hexdigest() != match[1]:
-                        continue
+                memo = self.checked.get(donor)
+                if memo is None or not memo.holds(rel, st):
+                    self.hashed += 1
+                    with open(fd, "rb", closefd=False) as fh:
+                        if hashlib.file_digest(fh, "sha1").hexdigest() != sha1:
+                            if memo is not None:
+                                memo.forget(rel)
+                            continue
+                    if memo is not None:
+                        memo.record(rel, st)
                 _link_open_file(fd, target)
             except OSError:
                 continue
             finally:
                 os.close(fd)
             self.linked += 1
+            self.linked_files[rel] = st
             return True
         return False
+
+    def save_checks(self, owner: int | None) -> None:
+        """Keep what was hashed for the next restore (the donors' memos)."""
+        for memo in self.checked.values():
+            memo.save(owner)
 
 
 # A member that inflates more than this is a zip bomb, not a backup (SQL deflates ~10x).

@@ -30,12 +30,14 @@ import psycopg2.extensions
 from odoo_saas_tools.backups import archive
 from odoo_saas_tools.backups import names as backup_names
 from odoo_saas_tools.core.errors import ConfigError, SaasError
+from odoo_saas_tools.core.files import WriteBehind
 from odoo_saas_tools.core.odoo_series import ODOO_SERIES, VERSION_INFO
 from odoo_saas_tools.core.output import Progress, human_size
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.postgres import tools as pgtools
 from odoo_saas_tools.postgres.connection import base_version, connect
 from odoo_saas_tools.runtime import privileges
+from odoo_saas_tools.tenants import checked_files
 from odoo_saas_tools.tenants.locks import tenant_lock
 from odoo_saas_tools.tenants.names import check_name
 
@@ -110,12 +112,13 @@ def create_backup(
         try:
             with _snapshot(settings, db) as snap:
                 snap.manifest["db_name"] = label
+                checked: dict[str, os.stat_result] | None = None
                 if fmt == "sql.gz":
                     _check_space(directory, snap.db_size // 4)
                     sha, size = _write_sql_gz(settings, db, snap, partial_fd)
                     count = 0
                 else:
-                    sha, size, count = _write_zip(
+                    sha, size, count, checked = _write_zip(
                         settings, db, snap, final, fmt, progress, partial_fd, partial, temps
                     )
             # the checksum first: a file with a backup's name always has its sidecar
@@ -127,6 +130,9 @@ def create_backup(
             for leftover in (*temps, backup_names.checksum_path(final)):
                 _remove_quietly(leftover)
             raise
+    if checked is not None and as_name is None:
+        # the next restore of this backup links these files without reading them again
+        checked_files.remember(settings, db, checked, _files_owner(settings))
     with contextlib.suppress(OSError):
         archive.fsync_dir(directory)
     if directory.resolve().is_relative_to(settings.backup_dir.resolve()):
@@ -240,8 +246,12 @@ def _write_zip(
     partial_fd: int,
     partial: Path,
     temps: list[Path],
-) -> tuple[str, int, int]:
-    """Write the archive: pg_dump to a temp file in parallel with the filestore copy."""
+) -> tuple[str, int, int, dict[str, os.stat_result]]:
+    """Write the archive: pg_dump to a temp file in parallel with the filestore copy.
+
+    Each attachment is hashed as it is copied: the files whose content matches their name
+    are returned (with their stat) for the tenant's memo of checked files; the others are
+    damaged on disk, and said so (their bytes are still the only copy: they are kept)."""
     files = _filestore_files(settings, db, snap)
     # the archive plus the dump written beside it while the files are copied
     _check_space(final.parent, sum(src.stat().st_size for src, _ in files) + snap.db_size)
@@ -261,14 +271,22 @@ def _write_zip(
         os.close(dump_fd)
     bar = Progress(f"backup {db}", total=len(files) + 1, enabled=None if progress else False)
     try:
-        with open(partial_fd, "wb") as raw:
-            writer = archive.HashingWriter(raw)
+        with open(partial_fd, "wb") as raw, WriteBehind(raw.fileno()) as behind:
+            writer = archive.HashingWriter(raw, behind)
             with zipfile.ZipFile(writer, "w", allowZip64=True) as zf:  # type: ignore[arg-type]
                 archive.add_bytes(
                     zf, archive.MANIFEST_MEMBER, json.dumps(snap.manifest, indent=4).encode()
                 )
+                checked: dict[str, os.stat_result] = {}
+                damaged: list[str] = []
                 for src, arcname in files:
-                    archive.add_file(zf, src, arcname)
+                    st, sha1 = archive.add_attachment(zf, src, arcname)
+                    rel = arcname.removeprefix(archive.FILESTORE_PREFIX)
+                    expected = archive.content_sha1(rel)
+                    if sha1 == expected:
+                        checked[rel] = st
+                    elif expected is not None:
+                        damaged.append(rel)
                     bar.advance(1)
                 pgtools.wait(proc, settings)
                 _check_dump(settings, dump_tmp, custom)
@@ -276,7 +294,7 @@ def _write_zip(
                 archive.add_file(zf, dump_tmp, member, deflate=not custom)
                 bar.advance(1)
             raw.flush()
-            os.fsync(raw.fileno())
+            behind.sync()
         _verify_zip(partial, writer.size, len(files), custom)
     except BaseException:
         pgtools.kill(proc)
@@ -284,7 +302,23 @@ def _write_zip(
     finally:
         _remove_quietly(dump_tmp)
     bar.finish()
-    return writer.hexdigest(), writer.size, len(files)
+    if damaged:
+        log.warning(
+            "%d attachment file(s) of %s no longer match their checksum (changed or damaged on "
+            "disk; backed up as they are, restores will not link them): first %s",
+            len(damaged),
+            db,
+            settings.filestore(db) / damaged[0],
+        )
+    return writer.hexdigest(), writer.size, len(files), checked
+
+
+def _files_owner(settings: Settings) -> int | None:
+    """Who the memo of checked files goes to (None: whoever runs this)."""
+    try:
+        return checked_files.files_owner(settings)
+    except ConfigError:
+        return None
 
 
 def _check_space(directory: Path, needed: int) -> None:

@@ -36,7 +36,7 @@ from odoo_saas_tools.postgres import tools as pgtools
 from odoo_saas_tools.postgres.connection import base_version, connect
 from odoo_saas_tools.postgres.locks import advisory_lock
 from odoo_saas_tools.runtime import privileges
-from odoo_saas_tools.tenants import filestore, identity
+from odoo_saas_tools.tenants import checked_files, filestore, identity
 from odoo_saas_tools.tenants import neutralize as neutralizer
 from odoo_saas_tools.tenants.hidden import REPLACED_PREFIX, RESTORE_PREFIX
 from odoo_saas_tools.tenants.locks import tenant_lock
@@ -92,6 +92,7 @@ def restore_backup(
     started = time.monotonic()
     with contextlib.ExitStack() as stack:
         held = None
+        reuse: archive.FileReuse | None = None
         if lock:
             held = stack.enter_context(tenant_lock(settings, name, operation="restore"))
         exists = databases.exists(settings, name)
@@ -133,10 +134,13 @@ def restore_backup(
                     )
                     if reuse.linked:
                         log.info(
-                            "%d of %d attachment files taken from filestores on disk (hard links)",
+                            "%d of %d attachment files taken from filestores on disk (hard "
+                            "links; %d read to check them)",
                             reuse.linked,
                             count,
+                            reuse.hashed,
                         )
+                    reuse.save_checks(reuse.owner_uid)
             version = _require_odoo(settings, tmp, path)
             if not is_current(version) and not any_version:
                 raise ConfigError(
@@ -168,6 +172,8 @@ def restore_backup(
         except BaseException:
             discard(settings, tmp)
             raise
+        if reuse is not None:
+            _remember_linked(settings, name, reuse)
     result = RestoreResult(
         database=name,
         source=str(source),
@@ -285,15 +291,19 @@ def _local_file(settings: Settings, source: Path | str) -> Iterator[Path]:
 def _file_reuse(settings: Settings, name: str, manifest: dict | None) -> archive.FileReuse:
     """Where a restore may find the backup's attachment files already: the tenant it replaces
     (a roll-back) and the tenant the backup is of (a copy)."""
-    donors = [settings.filestore(name)]
+    tenants = [name]
     origin = (manifest or {}).get("db_name")
     if isinstance(origin, str) and origin != name:
         with contextlib.suppress(ConfigError):
-            donors.append(settings.filestore(origin))
-    uid = os.geteuid()
-    if uid == 0:
-        uid = privileges.lookup(settings.runtime_user).uid
-    return archive.FileReuse(donors, uid)
+            settings.filestore(origin)  # a name that can be a directory of ours
+            tenants.append(origin)
+    checked = {settings.filestore(t): checked_files.open_memo(settings, t) for t in tenants}
+    return archive.FileReuse(list(checked), checked_files.files_owner(settings), checked)
+
+
+def _remember_linked(settings: Settings, name: str, reuse: archive.FileReuse) -> None:
+    """The restored tenant's linked files are the donors' checked inodes: its memo says so."""
+    checked_files.remember(settings, name, reuse.linked_files, reuse.owner_uid)
 
 
 def _non_empty_dir(path: Path) -> bool:

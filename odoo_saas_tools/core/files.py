@@ -56,3 +56,62 @@ def atomic_write(
 
 def atomic_write_json(path: Path, data: Any, *, mode: int = 0o600) -> None:
     atomic_write(path, json.dumps(data, indent=2, sort_keys=True) + "\n", mode=mode)
+
+
+class WriteBehind:
+    """Writes a file's pages back to disk from a thread while the file is still being written.
+
+    A backup counts only once fsync'ed; left to the end, that fsync waits for the whole file
+    (~1 s for the 580 MiB benchmark backup) while the CPU has nothing to do. Synced every
+    `step` bytes instead, the disk works while the CPU copies, and the last fsync waits for the
+    last step only (bench/README.md, eighth pass: backup 3.6-3.9 s -> 3.0-3.2 s). Linux reports
+    a write-back error to one fsync of an open file only: one the thread sees is kept and
+    raised by sync(), so no error is lost to it.
+    """
+
+    def __init__(self, fd: int, step: int = 64 << 20) -> None:
+        import threading  # not at import: most commands write no file (start-up cost)
+
+        self._fd = fd
+        self._step = step
+        self._next = step
+        self._error: OSError | None = None
+        self._stopping = False
+        self._wake = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> WriteBehind:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop()
+
+    def wrote(self, total: int) -> None:
+        """total bytes are written so far: start writing them back when a step is full."""
+        if total >= self._next:
+            self._next = total + self._step
+            self._wake.set()
+
+    def sync(self) -> None:
+        """Wait until the whole file is on disk; the first write-back error, if any."""
+        self._stop()
+        os.fsync(self._fd)
+        if self._error is not None:
+            raise self._error
+
+    def _stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            if self._stopping:
+                return
+            try:
+                os.fdatasync(self._fd)
+            except OSError as exc:
+                self._error = self._error or exc

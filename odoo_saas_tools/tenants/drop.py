@@ -15,7 +15,7 @@ from pathlib import Path
 from odoo_saas_tools.core.errors import EXIT_UNCHANGED, ConfigError, SaasError
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.postgres import databases
-from odoo_saas_tools.tenants import filestore
+from odoo_saas_tools.tenants import checked_files, filestore
 from odoo_saas_tools.tenants.hidden import DROPPING_PREFIX, put_back
 from odoo_saas_tools.tenants.locks import tenant_lock
 
@@ -50,6 +50,7 @@ def drop(settings: Settings, name: str, *, last_backup: LastBackup | None) -> di
         fs = settings.filestore(victim)
         had_filestore = fs.exists()
         filestore.remove(fs)
+        checked_files.forget_tenant(settings, name)
     return {"database": name, "backup": backup_path, "filestore_removed": had_filestore}
 
 

@@ -7,7 +7,7 @@ import logging
 from odoo_saas_tools.core.errors import EXIT_UNCHANGED, ConfigError, SaasError
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.postgres import databases
-from odoo_saas_tools.tenants import filestore
+from odoo_saas_tools.tenants import checked_files, filestore
 from odoo_saas_tools.tenants.locks import tenant_locks
 from odoo_saas_tools.tenants.names import ensure_target_free
 
@@ -44,4 +44,5 @@ def rename_tenant(settings: Settings, old: str, new: str) -> bool:
         log.error("moving the filestore failed (%s): renaming the database back", exc)
         databases.rename(settings, new, old)
         raise
+    checked_files.move(settings, old, new)
     return moved

@@ -5,12 +5,14 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import logging
 import os
 import stat
 import sys
+import time
 import zipfile
 from pathlib import Path
 
@@ -19,7 +21,7 @@ import pytest
 from odoo_saas_tools.backups.archive import HashingWriter, add_file, filestore_relpath
 from odoo_saas_tools.core import execute
 from odoo_saas_tools.core.errors import CommandError, ConfigError
-from odoo_saas_tools.core.files import atomic_write, atomic_write_json
+from odoo_saas_tools.core.files import WriteBehind, atomic_write, atomic_write_json
 from odoo_saas_tools.core.odoo_series import ODOO_SERIES, is_current
 from odoo_saas_tools.tenants import setup as tenant_setup
 
@@ -119,6 +121,32 @@ def test_hashing_writer_streams_a_zip_and_knows_its_checksum(tmp_path):
         info = zf.getinfo("filestore/ab/attachment")
         assert info.compress_type == zipfile.ZIP_STORED  # media: no time spent deflating
         assert zf.read(info) == src.read_bytes()
+
+
+def test_write_behind_syncs_while_writing_and_keeps_the_error_it_saw(tmp_path, monkeypatch):
+    synced: list[int] = []
+    real = os.fdatasync
+    monkeypatch.setattr(os, "fdatasync", lambda fd: synced.append(os.fstat(fd).st_size) or real(fd))
+    with open(tmp_path / "backup", "wb", buffering=0) as fh, WriteBehind(fh.fileno(), 1000) as wb:
+        for total in range(500, 5001, 500):
+            fh.write(b"x" * 500)
+            wb.wrote(total)
+            time.sleep(0.01)
+        wb.sync()
+    assert synced and synced[0] < 5000  # written back on the way, not only at the end
+    assert (tmp_path / "backup").stat().st_size == 5000
+
+    # Linux tells one fsync of a file about a write-back error: the thread's is not lost
+    def broken(fd: int) -> None:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(os, "fdatasync", broken)
+    with open(tmp_path / "other", "wb") as fh, WriteBehind(fh.fileno(), 10) as wb:
+        fh.write(b"y" * 100)
+        wb.wrote(100)
+        time.sleep(0.05)
+        with pytest.raises(OSError, match="Input/output"):
+            wb.sync()
 
 
 def test_admin_password_file_and_time_zone(tmp_path):
