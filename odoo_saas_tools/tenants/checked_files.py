@@ -98,11 +98,21 @@ class CheckedFiles:
             return
         data = {"files": {rel: list(key) for rel, key in self.entries.items()}}
         try:
+            _make_dir(self.path.parent, owner)
             atomic_write(self.path, json.dumps(data, separators=(",", ":")), uid=owner)
         except OSError as exc:
             log.warning("could not write %s: %s", self.path, exc)
             return
         self.changed = False
+
+
+def _make_dir(path: Path, owner: int | None) -> None:
+    """The memo folder, made by root (docker exec) for the runtime user who runs the backups."""
+    if path.is_dir():
+        return
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if owner is not None and os.geteuid() == 0:
+        os.chown(path, owner, -1)
 
 
 def files_owner(settings: Settings) -> int:
