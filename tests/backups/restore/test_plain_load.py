@@ -39,7 +39,8 @@ CHECKS = (
     "SELECT last_value FROM res_partner_id_seq",
 )
 # What an Odoo tenant's dump holds besides plain tables: inheritance (ir_act_* INHERITS
-# ir_actions), a quoted name that looks qualified, keys, a foreign key, a view, index comments.
+# ir_actions), a quoted name that looks qualified, keys, foreign keys both ways between two
+# tables, a view, index comments.
 EXTRAS = """
 CREATE TABLE ir_actions (id serial PRIMARY KEY, name varchar);
 CREATE TABLE ir_act_client (tag varchar NOT NULL) INHERITS (ir_actions);
@@ -49,6 +50,8 @@ INSERT INTO ir_act_client (name, tag) VALUES ('child', 'x');
 CREATE TABLE "we.ird table" (id int PRIMARY KEY, partner int REFERENCES res_partner (id));
 INSERT INTO "we.ird table" SELECT i, i FROM generate_series(1, 300) i;
 CREATE UNIQUE INDEX "odd index" ON "we.ird table" (partner);
+ALTER TABLE res_partner ADD COLUMN weird_id int REFERENCES "we.ird table" (id);
+UPDATE res_partner SET weird_id = id WHERE id <= 300;
 COMMENT ON INDEX "odd index" IS 'one per partner';
 CREATE INDEX res_partner_name ON res_partner (name);
 CREATE VIEW partner_names AS SELECT name FROM res_partner;
@@ -87,7 +90,7 @@ def scratch(settings):
         databases.drop_quietly(settings, name)
 
 
-def test_the_plan_gives_each_table_its_rows_and_keys_and_keeps_foreign_keys_for_last(dump):
+def test_the_plan_gives_each_table_its_rows_and_keys_and_ties_foreign_keys_to_both_tables(dump):
     preamble, entries = plain_load.table_of_contents(dump)
     assert dump[:preamble].lstrip().startswith(b"--")
     assert entries[0].start == preamble and entries[-1].end == len(dump)
@@ -95,19 +98,53 @@ def test_the_plan_gives_each_table_its_rows_and_keys_and_keeps_foreign_keys_for_
     plan = plain_load.plan(dump, entries)
     assert plan is not None
     assert {e.type for e in plan.schema} & plain_load.DATA_TYPES == set()
-    assert [e.type for e in plan.tail if e.type == b"FK CONSTRAINT"]  # after every key exists
     assert not {e.type for e in plan.tail} & {b"INDEX", b"CONSTRAINT", b"TABLE DATA"}
     copy = plain_load._TABLE_OF[b"TABLE DATA"]
-    jobs = {
-        copy.search(dump, job[0].start, job[0].end).group(1): job
-        for job in plan.jobs
-        if job[0].type == b"TABLE DATA"
-    }
+    jobs = {job.table: job.entries for job in plan.jobs}
+    for table, job in jobs.items():
+        if job[0].type == b"TABLE DATA":
+            assert copy.search(dump, job[0].start, job[0].end).group(1) == table
     weird = jobs[b'public."we.ird table"']
     assert [e.type for e in weird] == [b"TABLE DATA", b"CONSTRAINT", b"INDEX"]
     assert [e.type for e in jobs[b"public.ir_act_client"]] == [b"TABLE DATA", b"CONSTRAINT"]
-    sizes = [sum(e.size for e in job) for job in plan.jobs]
+    sizes = [job.size for job in plan.jobs]
     assert sizes == sorted(sizes, reverse=True)  # the biggest table starts first
+    # the foreign key waits for both its tables' jobs (rows and keys), not for every table
+    assert len(plan.foreign_keys) == 2
+    for fk in plan.foreign_keys:
+        assert fk.tables == {b'public."we.ird table"', b"public.res_partner"}
+    assert b"FK CONSTRAINT" not in {e.type for e in plan.tail}
+
+
+def test_foreign_keys_run_once_both_tables_are_loaded_on_one_connection_at_a_time():
+    def job(table: bytes) -> plain_load.Job:
+        return plain_load.Job(table, [plain_load.Entry(0, len(table), b"TABLE DATA")])
+
+    def key(a: bytes, b: bytes) -> plain_load.ForeignKey:
+        return plain_load.ForeignKey(plain_load.Entry(0, 1, a + b), frozenset((a, b)))
+
+    big, a, b = job(b"big"), job(b"a"), job(b"b")
+    ab, ba, big_a = key(b"a", b"b"), key(b"b", b"a"), key(b"big", b"a")
+    schedule = plain_load._Schedule([big, a, b], [ab, ba, big_a])
+    assert schedule.take() is big and schedule.take() is a
+    schedule.done(a)
+    assert schedule.take() is b  # a's keys also need b
+    schedule.done(b)
+    batch = schedule.take()
+    assert batch == [ab.entry, ba.entry]  # both ways, in one batch on one connection
+    taken: list[object] = []
+    waiter = threading.Thread(target=lambda: taken.append(schedule.take()))
+    waiter.start()
+    waiter.join(0.2)
+    assert waiter.is_alive()  # big is still loading and the keys are taken
+    schedule.done(batch)
+    waiter.join(0.2)
+    assert waiter.is_alive()  # nothing ready yet: it waits for big
+    schedule.done(big)
+    waiter.join(5)
+    assert taken == [[big_a.entry]]
+    schedule.done(taken[0])
+    assert schedule.take() is None
 
 
 def _same(settings, one: str, other: str) -> None:
