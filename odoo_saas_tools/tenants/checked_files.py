@@ -61,7 +61,7 @@ class CheckedFiles:
     def of(cls, settings: Settings, tenant: str, owners: set[int]) -> CheckedFiles:
         """The memo of tenant; empty when there is none or it is not one of ours."""
         memo = cls(memo_path(settings, tenant), owners)
-        with contextlib.suppress(OSError, ValueError, TypeError):
+        with contextlib.suppress(OSError, ValueError, TypeError, KeyError, AttributeError):
             fd = os.open(memo.path, os.O_RDONLY | os.O_NOFOLLOW)
             with os.fdopen(fd, "rb") as fh:
                 st = os.fstat(fh.fileno())
@@ -86,11 +86,6 @@ class CheckedFiles:
     def forget(self, rel: str) -> None:
         if self.entries.pop(rel, None) is not None:
             self.changed = True
-
-    def keep_only(self, rels: set[str]) -> None:
-        """Forget files no longer in the filestore (the memo stays the filestore's size)."""
-        for gone in set(self.entries) - rels:
-            self.forget(gone)
 
     def save(self, owner: int | None = None) -> None:
         """Write the memo if it changed (0600, handed to owner); a failure only costs speed."""

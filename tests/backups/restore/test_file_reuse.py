@@ -182,3 +182,13 @@ def test_drop_forgets_the_memo_and_rename_takes_it_along(settings, fake_tenant):
     assert not checked_files.memo_path(settings, db).exists()
     drop(settings, new, last_backup=None)
     assert not checked_files.memo_path(settings, new).exists()
+
+
+def test_a_damaged_memo_costs_a_read_not_a_restore(settings, fake_tenant):
+    db = fake_tenant(files=1)
+    memo = checked_files.memo_path(settings, db)
+    memo.parent.mkdir(parents=True, exist_ok=True)
+    for text in ("{not json", '{"no files": 1}', '{"files": [1, 2]}', '{"files": {"a": 3}}'):
+        memo.write_text(text)
+        memo.chmod(0o600)
+        assert checked_files.open_memo(settings, db).entries == {}
