@@ -5,7 +5,8 @@ odoo.conf), logs a client in (admin/admin, as make_tenant.py leaves it) and keep
 tenant through Odoo every 100 ms (a search_read on res.partner: a real database request) during
 the whole run. Rounds alternate Odoo's duplicate and our clone of the running tenant; medians,
 ratios to Odoo's, and what the client saw while each command ran (requests, errors, worst
-latency) are printed. Our clone's method per run (template or online) is shown too.
+latency) are printed. Our clone's method per run (template or online) is shown too. The copies
+are dropped after each round, then the bench waits --settle seconds (why: bench_restore.py).
 
     python bench/bench_clone_live.py bench_tenant --rounds 3
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import http.cookiejar
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -133,6 +135,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("name", help="tenant database to clone (made by make_tenant.py)")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--port", type=int, default=18569, help="Odoo's HTTP port for the run")
+    p.add_argument(
+        "--settle",
+        type=float,
+        default=61,
+        help="seconds of quiet after each round's drops (bench_restore.py says why; 0: drop "
+        "each copy at once, as before)",
+    )
     args = p.parse_args(argv)
     settings = Settings.from_env()
     tag = uuid.uuid4().hex[:6]
@@ -144,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     rows: dict[str, list[float]] = {theirs: [], ours: []}
     seen: dict[str, list[tuple[int, list[str], float]]] = {theirs: [], ours: []}
     methods: list[str] = []
+    copies: list[str] = []
     try:
         wait_http(url)
         client = Client(url, args.name)
@@ -153,23 +163,30 @@ def main(argv: list[str] | None = None) -> int:
         for i in range(args.rounds):
             for label in (theirs, ours):
                 dst = f"bench_live_{tag}_{i}_{label.split()[0][:4].replace('-', '')}"
+                copies.append(dst)
                 start = time.monotonic()
-                try:
-                    if label == ours:
-                        out = odoo_saas("db", "clone", args.name, dst, "--json")
-                        methods.append(json.loads(out)["method"])
-                    else:
-                        odoo_db(settings, "duplicate", args.name, dst)
-                    end = time.monotonic()
-                finally:
-                    drop(settings, dst)
+                if label == ours:
+                    out = odoo_saas("db", "clone", args.name, dst, "--json")
+                    methods.append(json.loads(out)["method"])
+                else:
+                    odoo_db(settings, "duplicate", args.name, dst)
+                end = time.monotonic()
+                if not args.settle:
+                    drop(settings, copies.pop())
                 rows[label].append(end - start)
                 time.sleep(1.5)  # let the client's late requests land in this window
                 seen[label].append(client.seen(start, end))
                 time.sleep(1.5)
+            while copies:
+                drop(settings, copies.pop())
+            if args.settle:
+                os.sync()
+                time.sleep(args.settle)
         client.stop.set()
         poller.join()
     finally:
+        for dst in copies:
+            drop(settings, dst)
         died = server.poll()
         server.terminate()
         server.wait(30)
