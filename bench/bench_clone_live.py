@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         time.sleep(3)  # the pools of both workers and the cron worker hold connections now
         for i in range(args.rounds):
             for label in (theirs, ours):
-                dst = f"bench_live_{tag}_{i}_{label.split()[0][:4].replace('-', '')}"
+                dst = f"bench_live_{tag}_{i}_{'ours' if label == ours else 'odoo'}"
                 copies.append(dst)
                 start = time.monotonic()
                 if label == ours:
