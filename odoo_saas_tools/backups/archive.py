@@ -88,12 +88,7 @@ def add_file(zf: zipfile.ZipFile, src: Path, arcname: str, *, deflate: bool = Fa
     if deflate:
         # Level 1: several times faster than the default for a few percent more bytes.
         info._compresslevel = 1  # type: ignore[attr-defined]  # (an alias in Python >= 3.13)
-    # O_NOFOLLOW: a file swapped for a link after it was checked is not followed either
-    with (
-        os.fdopen(os.open(src, os.O_RDONLY | os.O_NOFOLLOW), "rb") as fh,
-        zf.open(info, "w") as out,
-    ):
-        shutil.copyfileobj(fh, out, _CHUNK)
+    _copy_in(zf, src, info)
     return info.file_size
 
 
@@ -103,15 +98,25 @@ def add_attachment(zf: zipfile.ZipFile, src: Path, arcname: str) -> tuple[os.sta
     info = zipfile.ZipInfo.from_file(src, arcname)
     info.compress_type = zipfile.ZIP_STORED
     digest = hashlib.sha1(usedforsecurity=False)
+    return _copy_in(zf, src, info, digest), digest.hexdigest()
+
+
+def _copy_in(
+    zf: zipfile.ZipFile, src: Path, info: zipfile.ZipInfo, digest: hashlib._Hash | None = None
+) -> os.stat_result:
+    """src's bytes as the member info (also into digest, if given); src's stat once read."""
+    # O_NOFOLLOW: a file swapped for a link after it was checked is not followed either
     with (
         os.fdopen(os.open(src, os.O_RDONLY | os.O_NOFOLLOW), "rb") as fh,
         zf.open(info, "w") as out,
     ):
-        while chunk := fh.read(_CHUNK):
-            digest.update(chunk)
-            out.write(chunk)
-        st = os.fstat(fh.fileno())
-    return st, digest.hexdigest()
+        if digest is None:
+            shutil.copyfileobj(fh, out, _CHUNK)
+        else:
+            while chunk := fh.read(_CHUNK):
+                digest.update(chunk)
+                out.write(chunk)
+        return os.fstat(fh.fileno())
 
 
 def add_bytes(zf: zipfile.ZipFile, arcname: str, data: bytes) -> None:
@@ -308,10 +313,10 @@ class FileReuse:
             return True
         return False
 
-    def save_checks(self, owner: int | None) -> None:
-        """Keep what was hashed for the next restore (the donors' memos)."""
+    def save_checks(self) -> None:
+        """Keep what was hashed for the next restore (the donors' memos, the files' owner's)."""
         for memo in self.checked.values():
-            memo.save(owner)
+            memo.save(self.owner_uid)
 
 
 # A member that inflates more than this is a zip bomb, not a backup (SQL deflates ~10x).

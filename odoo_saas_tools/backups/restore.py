@@ -140,7 +140,7 @@ def restore_backup(
                             count,
                             reuse.hashed,
                         )
-                    reuse.save_checks(reuse.owner_uid)
+                    reuse.save_checks()
             version = _require_odoo(settings, tmp, path)
             if not is_current(version) and not any_version:
                 raise ConfigError(
@@ -173,7 +173,8 @@ def restore_backup(
             discard(settings, tmp)
             raise
         if reuse is not None:
-            _remember_linked(settings, name, reuse)
+            # the restored tenant's linked files are the donors' checked inodes
+            checked_files.remember(settings, name, reuse.linked_files, reuse.owner_uid)
     result = RestoreResult(
         database=name,
         source=str(source),
@@ -297,13 +298,9 @@ def _file_reuse(settings: Settings, name: str, manifest: dict | None) -> archive
         with contextlib.suppress(ConfigError):
             settings.filestore(origin)  # a name that can be a directory of ours
             tenants.append(origin)
-    checked = {settings.filestore(t): checked_files.open_memo(settings, t) for t in tenants}
-    return archive.FileReuse(list(checked), checked_files.files_owner(settings), checked)
-
-
-def _remember_linked(settings: Settings, name: str, reuse: archive.FileReuse) -> None:
-    """The restored tenant's linked files are the donors' checked inodes: its memo says so."""
-    checked_files.remember(settings, name, reuse.linked_files, reuse.owner_uid)
+    owner = checked_files.files_owner(settings)
+    checked = {settings.filestore(t): checked_files.open_memo(settings, t, owner) for t in tenants}
+    return archive.FileReuse(list(checked), owner, checked)
 
 
 def _non_empty_dir(path: Path) -> bool:

@@ -271,11 +271,12 @@ class _Schedule:
         with self._changed:
             while not self._failed:
                 if not self._keys_taken:
-                    ready = [fk for fk in self._foreign_keys if not fk.tables & self._loading]
+                    ready: list[ForeignKey] = []
+                    waiting: list[ForeignKey] = []
+                    for fk in self._foreign_keys:
+                        (waiting if fk.tables & self._loading else ready).append(fk)
                     if ready:
-                        self._foreign_keys = [
-                            fk for fk in self._foreign_keys if fk.tables & self._loading
-                        ]
+                        self._foreign_keys = waiting
                         self._keys_taken = True
                         return [fk.entry for fk in ready]
                 if self._jobs:

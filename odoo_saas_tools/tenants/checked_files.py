@@ -48,19 +48,19 @@ def memo_path(settings: Settings, tenant: str) -> Path:
 
 class CheckedFiles:
     """One filestore's files (by relative path) hashed against their names, with the stat
-    they had then. Only a memo written by the trusted owners is read: anyone who could write
-    it could make a restore link a file they changed."""
+    they had then."""
 
-    def __init__(self, path: Path, owners: set[int], entries: dict[str, Key] | None = None):
+    def __init__(self, path: Path) -> None:
         self.path = path
-        self.owners = owners
-        self.entries: dict[str, Key] = dict(entries or {})
+        self.entries: dict[str, Key] = {}
         self.changed = False
 
     @classmethod
     def of(cls, settings: Settings, tenant: str, owners: set[int]) -> CheckedFiles:
-        """The memo of tenant; empty when there is none or it is not one of ours."""
-        memo = cls(memo_path(settings, tenant), owners)
+        """The memo of tenant; empty when there is none or it is not one of ours. Only a memo
+        written by one of owners is read: anyone who could write it could make a restore link
+        a file they changed."""
+        memo = cls(memo_path(settings, tenant))
         with contextlib.suppress(OSError, ValueError, TypeError, KeyError, AttributeError):
             fd = os.open(memo.path, os.O_RDONLY | os.O_NOFOLLOW)
             with os.fdopen(fd, "rb") as fh:
@@ -116,9 +116,12 @@ def files_owner(settings: Settings) -> int:
     return privileges.lookup(settings.runtime_user).uid if uid == 0 else uid
 
 
-def open_memo(settings: Settings, tenant: str) -> CheckedFiles:
-    """tenant's memo, as this process may trust it (written by root, us or the runtime user)."""
-    return CheckedFiles.of(settings, tenant, {0, os.geteuid(), files_owner(settings)})
+def open_memo(settings: Settings, tenant: str, owner: int | None = None) -> CheckedFiles:
+    """tenant's memo, as this process may trust it: written by root, us or the files' owner
+    (files_owner() unless given)."""
+    if owner is None:
+        owner = files_owner(settings)
+    return CheckedFiles.of(settings, tenant, {0, os.geteuid(), owner})
 
 
 def remember(
@@ -126,7 +129,7 @@ def remember(
 ) -> None:
     """tenant's filestore holds these files, each just hashed against its name (or linked
     from one that was): its memo is replaced by them."""
-    memo = CheckedFiles(memo_path(settings, tenant), set())
+    memo = CheckedFiles(memo_path(settings, tenant))
     for rel, st in files.items():
         memo.record(rel, st)
     memo.changed = True
