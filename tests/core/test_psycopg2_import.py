@@ -1,6 +1,6 @@
-"""psycopg2 is imported without Python's ssl module (odoo_saas_tools/__init__.py): start-up
-time of every command. SSL connections to PostgreSQL must still work, and ssl must still import
-for whoever needs it later (boto3)."""
+"""psycopg2 is imported without Python's ssl module (odoo_saas_tools/__init__.py), and only
+when something needs it: start-up time of every command. SSL connections to PostgreSQL must
+still work, and ssl must still import for whoever needs it later (boto3)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from tests.support.pg import ROLE, ROLE_PASSWORD, PgCluster
 PROBE = """
 import sys
 import odoo_saas_tools
-assert "psycopg2" in sys.modules, "psycopg2 not imported"
-assert "ssl" not in sys.modules, "ssl imported"
+assert "psycopg2" not in sys.modules, "psycopg2 imported before anything needs it"
 import psycopg2
+assert "ssl" not in sys.modules, "ssl imported"
 conn = psycopg2.connect(host="127.0.0.1", port=int(sys.argv[1]), user=sys.argv[2],
                         password=sys.argv[3], dbname="postgres", sslmode="require")
 print("ssl_in_use", conn.info.ssl_in_use)
