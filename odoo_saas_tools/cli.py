@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
-import argparse
-import logging
-import os
-import signal
 import sys
-from collections.abc import Sequence
 
 from odoo_saas_tools import __version__
-from odoo_saas_tools.commands._registry import COMMANDS_PACKAGE, register_all, wanted_words
-from odoo_saas_tools.core.errors import EXIT_INTERRUPTED, SaasError
-from odoo_saas_tools.core.logs import setup_logging
+from odoo_saas_tools.runtime import command_client
 
-log = logging.getLogger("odoo_saas_tools")
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Sequence
+
+# Nothing else is imported before the command server had its chance (runtime/command_client.py):
+# argparse, logging and the command modules load only for a command that runs here.
 
 
 def build_parser() -> argparse.ArgumentParser:
+    import argparse
+
+    from odoo_saas_tools.commands._registry import COMMANDS_PACKAGE, register_all
+
     parser = argparse.ArgumentParser(
         prog="odoo-saas",
         description="Run and operate a multi-tenant Odoo 19.0 stack. Settings come from the "
@@ -35,11 +38,27 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     register_all(sub, COMMANDS_PACKAGE)
+    # `tenant serve` runs command lines in its forks as this function does
+    parser.set_defaults(command_line=main)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_in = list(sys.argv[1:] if argv is None else argv)
+    served = command_client.run_by_server(args_in, __version__)
+    if served is not None:
+        return served
+    return _run_here(args_in)
+
+
+def _run_here(args_in: list[str]) -> int:
+    import os
+    import signal
+
+    from odoo_saas_tools.commands._registry import wanted_words
+    from odoo_saas_tools.core.errors import EXIT_INTERRUPTED, SaasError
+    from odoo_saas_tools.core.logs import setup_logging
+
     # Command words come first; no option of the top-level or group parsers takes a value.
     wanted_words[:] = [a for a in args_in if not a.startswith("-")][:2]
     parser = build_parser()
@@ -74,6 +93,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _interrupt(signum: int, _frame: object) -> None:
     """The first SIGTERM/SIGINT starts the unwind; further ones must not cut it short."""
+    import signal
+
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     raise KeyboardInterrupt(f"signal {signum}")

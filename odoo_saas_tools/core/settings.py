@@ -14,6 +14,7 @@ from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from odoo_saas_tools.core import runtime_dir as runtime_location
 from odoo_saas_tools.core.errors import REDACTED, ConfigError
 from odoo_saas_tools.core.files import path_component
 
@@ -192,9 +193,9 @@ class Settings:
         minimum=1,
     )
     runtime_dir: Path = var(
-        "ODOO_SAAS_RUNTIME_DIR",
+        runtime_location.VARIABLE,
         "Where rendered odoo.conf / supervisord.conf, the supervisor socket and pid files go.",
-        Path("/run/odoo-saas"),
+        Path(runtime_location.DEFAULT),
         kind="path",
     )
     runtime_user: str = var(
@@ -615,6 +616,10 @@ class Settings:
     @property
     def supervisor_socket(self) -> Path:
         return self.runtime_dir / "supervisor.sock"
+
+    @property
+    def command_socket(self) -> Path:
+        return self.runtime_dir / runtime_location.COMMAND_SOCKET
 
     @property
     def filestore_root(self) -> Path:

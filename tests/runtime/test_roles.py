@@ -91,10 +91,13 @@ def test_spares_are_kept_once_per_pool(saas_env, role, runs):
     replica (N replicas would each make them) nor a container of another role."""
     _, sup = rendered(saas_env, ODOO_SAAS_ROLE=role, PROVISION_SPARES="3")
     assert ("spares" in programs(sup)) is runs
+    assert ("signups" in programs(sup)) is runs  # the warm process signups run in
     if runs:
         assert "tenant spares --watch" in sup
+        assert "tenant serve" in sup
     _, sup = rendered(saas_env, ODOO_SAAS_ROLE=role, PROVISION_SPARES="0")
     assert "spares" not in programs(sup)
+    assert "signups" not in programs(sup)
 
 
 def test_negative_spares_are_refused(saas_env):

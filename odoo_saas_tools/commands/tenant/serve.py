@@ -1,0 +1,39 @@
+"""`odoo-saas tenant serve`: run `tenant provision` calls in a process that is already warm.
+
+The `signups` program that supervisord runs beside `spares` (PROVISION_SPARES > 0). A fresh
+`odoo-saas` spends 0.2 s of CPU starting Python and importing what a signup needs, more than
+ten times the signup itself when a spare is ready. While this runs, `odoo-saas tenant
+provision` hands its command line, environment and terminal to it and the command runs in a
+fork of this process: same output, exit code and settings, and Ctrl-C still stops it. Calls
+of another user, or for another runtime directory, run in their own process as before.
+
+It listens on $ODOO_SAAS_RUNTIME_DIR/commands.sock (0600); each command served leaves one line
+in this program's log. Stop it with TERM; commands already running finish.
+Exit codes: 0 stopped, 1 failed (e.g. another server holds the socket).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from odoo_saas_tools import __version__
+from odoo_saas_tools.commands.tenant import provision
+from odoo_saas_tools.core.settings import Settings
+from odoo_saas_tools.runtime import command_server
+
+WARM = (provision,)  # imported here, so that each fork starts with them loaded
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "serve",
+        help="run tenant provision calls in a warm process (the signups program)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.set_defaults(func=run, log_as="signups")
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    command_server.serve(settings, args.command_line, __version__)
+    return 0
