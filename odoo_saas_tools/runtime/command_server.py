@@ -214,7 +214,9 @@ def _child(conn: socket.socket, path: Path, run: CommandLine, version: str) -> i
         conn.sendall(EXITED + code.to_bytes(4, "big", signed=True))
     line = f"{' '.join(request.argv)}: exit {code} in {time.monotonic() - started:.2f} s"
     with contextlib.suppress(OSError):
-        os.write(server_log, f"{time.strftime('%Y-%m-%d %H:%M:%S')} [signups] {line}\n".encode())
+        os.write(
+            server_log, f"{time.strftime('%Y-%m-%d %H:%M:%S')} [signups] INFO {line}\n".encode()
+        )
     return code
 
 

@@ -120,3 +120,56 @@ def test_the_spares_program_refills_and_stops_cleanly(
         fill = run_cli(odoo_env, "tenant", "spares", "--fill", "--count", "0", "--json")
         assert fill.returncode == 0, fill.stderr
         assert spares.ready(settings) == []
+
+
+def test_signups_served_by_tenant_serve_are_working_tenants(
+    odoo_env: dict[str, str], dbname: Callable[[str], str], tmp_path
+) -> None:
+    """With the signups program (`tenant serve`) running, signups at once run in its forks:
+    each claims its own spare, a password file named relative to the caller's directory is
+    read there, and the owner logs in with what was shown or chosen."""
+    import subprocess
+    import sys
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    env = {**odoo_env, "TENANT_DB_PREFIX": "", "PROVISION_SPARES": "4"}
+    settings = Settings.from_env(env)
+    names = [dbname(f"served{i}") for i in range(4)]
+    (tmp_path / "pw").write_text("Chosen-In-My-Dir-9\n")
+    fill = run_cli(env, "tenant", "spares", "--fill", "--json")
+    assert fill.returncode == 0, fill.stderr
+    server = subprocess.Popen(
+        [sys.executable, "-m", "odoo_saas_tools", "tenant", "serve"],
+        env=env, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while not settings.command_socket.exists():
+            assert server.poll() is None and time.monotonic() < deadline, "no server"
+            time.sleep(0.05)
+
+        def signup(name: str) -> subprocess.CompletedProcess[str]:
+            extra = ["--admin-password-file", "pw"] if name == names[3] else []
+            command = [sys.executable, "-m", "odoo_saas_tools", "tenant", "provision", name]
+            return subprocess.run(
+                [*command, "--json", *extra],
+                env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120,
+            )  # fmt: skip
+
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            results = list(pool.map(signup, names))
+        assert [r.returncode for r in results] == [0, 0, 0, 0], [r.stderr for r in results]
+        out = [json.loads(r.stdout) for r in results]
+        assert len({o["spare"] for o in out} - {None}) == 4
+        assert out[3]["admin_password"] is None
+        assert odoo_check(settings, names[0], [("admin", out[0]["admin_password"])])["uids"] == [2]
+        assert odoo_check(settings, names[3], [("admin", "Chosen-In-My-Dir-9")])["uids"] == [2]
+    finally:
+        server.terminate()
+        _, log = server.communicate(timeout=30)
+        for name in spares.ready(settings):
+            databases.drop(settings, name)
+            filestore.remove(settings.filestore(name))
+    served = [line for line in log.splitlines() if ": exit " in line]
+    assert len(served) == 4 and all(": exit 0 in " in line for line in served), log
