@@ -71,20 +71,52 @@ def run_by_server(argv: Sequence[str], version: str) -> int | None:
         return None  # no server; or no working directory, which the server would need
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     fds = _standard_fds()
+    caught: list[int] = []
+
+    def forward(signum: int, frame: object) -> None:
+        caught.append(signum)
+        try:  # noqa: SIM105  (contextlib is not loaded at start-up)
+            sock.send(TERMINATE)  # read by the command once it runs, even if sent before
+        except OSError:
+            pass
+
+    previous = {}
+    started, code = False, None
     try:
         try:
             sock.connect(path)
-            fd_bytes = b"".join(fd.to_bytes(4, sys.byteorder, signed=True) for fd in fds)
-            sent = sock.sendmsg([request], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, fd_bytes)])
-            if sent < len(request):
-                sock.sendall(request[sent:])
         except OSError:
             return None
-        return _wait(sock)
+        # from here on a signal is the command's: it may already be running when it arrives
+        previous = {sig: _signal.signal(sig, forward) for sig in _FORWARDED}
+        if _send(sock, request, fds):
+            started, code = _wait(sock)
     finally:
         sock.close()
         for fd in fds[3:]:
             os.close(fd)
+        for sig, handler in previous.items():
+            _signal.signal(sig, handler)
+    if code is None and caught:
+        # the command never ran, or died of the signal before it could handle it: the signal
+        # ends this process as it would have ended the command run here
+        os.kill(os.getpid(), caught[0])
+        return 128 + caught[0]  # a handler (Ctrl-C) let this process live on
+    if started and code is None:
+        os.write(2, b"odoo-saas: error: the command server ended before the command did\n")
+        return 1
+    return code
+
+
+def _send(sock: _socket.socket, request: bytes, fds: list[int]) -> bool:
+    fd_bytes = b"".join(fd.to_bytes(4, sys.byteorder, signed=True) for fd in fds)
+    try:
+        sent = sock.sendmsg([request], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, fd_bytes)])
+        if sent < len(request):
+            sock.sendall(request[sent:])
+    except OSError:
+        return False
+    return True
 
 
 def _standard_fds() -> list[int]:
@@ -100,30 +132,15 @@ def _standard_fds() -> list[int]:
     return out
 
 
-def _wait(sock: _socket.socket) -> int | None:
-    first = _recv_exactly(sock, 1)
-    if first != STARTED:
-        return None  # declined, or gone before starting: nothing has happened
-    previous = {sig: _signal.getsignal(sig) for sig in _FORWARDED}
-
-    def forward(signum: int, frame: object) -> None:
-        try:  # noqa: SIM105  (contextlib is not loaded at start-up)
-            sock.send(TERMINATE)
-        except OSError:
-            pass
-
-    for sig in _FORWARDED:
-        _signal.signal(sig, forward)
-    try:
-        reply = _recv_exactly(sock, 5)
-    finally:
-        for sig, handler in previous.items():
-            if handler is not None:
-                _signal.signal(sig, handler)
+def _wait(sock: _socket.socket) -> tuple[bool, int | None]:
+    """Whether the command started, and its exit code if it ended (None: declined, or the
+    server went away)."""
+    if _recv_exactly(sock, 1) != STARTED:
+        return False, None
+    reply = _recv_exactly(sock, 5)
     if len(reply) == 5 and reply[:1] == EXITED:
-        return int.from_bytes(reply[1:], "big", signed=True)
-    os.write(2, b"odoo-saas: error: the command server ended before the command did\n")
-    return 1
+        return True, int.from_bytes(reply[1:], "big", signed=True)
+    return True, None
 
 
 def _recv_exactly(sock: _socket.socket, size: int) -> bytes:

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -31,6 +33,19 @@ import sys
 from odoo_saas_tools.runtime import command_client
 code = command_client.run_by_server(sys.argv[1:], "probe")
 sys.exit(97 if code is None else code)
+"""
+SNEAKY = """
+import socket, sys
+from odoo_saas_tools.runtime import command_client
+request = command_client.encode_request(["tenant", "provision", "echo", "0"], "probe", sys.argv[1])
+with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+    sock.connect(sys.argv[1])
+    socket.send_fds(sock, [request], [0, 1, 2])
+    sock.settimeout(20)
+    try:
+        print("reply", sock.recv(1))
+    except ConnectionResetError:  # closed with the request unread
+        print("reply", b"")
 """
 IN_PLACE = 97  # the probe client's exit code when the server did not take the command
 
@@ -260,3 +275,45 @@ def test_tenant_serve_runs_provision_calls_with_each_clients_settings(
     assert "tenant provision acme: exit 3 in" in log
     assert "tenant provision acme --json: exit 3 in" in log
     assert "tenant provision no/slash: exit 2 in" in log
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as two users")
+def test_a_server_serves_only_its_own_user(
+    saas_env: dict[str, str], start_server, request: pytest.FixtureRequest
+) -> None:
+    """root's `docker exec` never has its command run by the runtime user's server, and a
+    server never runs another user's command, even when the socket is reachable by mistake."""
+    import pwd
+
+    nobody = pwd.getpwnam("nobody")
+    as_nobody = [
+        "setpriv",
+        f"--reuid={nobody.pw_uid}",
+        f"--regid={nobody.pw_gid}",
+        "--clear-groups",
+    ]
+    run_dir = Path(tempfile.mkdtemp(prefix="nobody-run-"))  # pytest's tmp is root's only
+    request.addfinalizer(lambda: shutil.rmtree(run_dir, ignore_errors=True))
+    run_dir.chmod(0o755)
+    os.chown(run_dir, nobody.pw_uid, nobody.pw_gid)
+    env = {**saas_env, runtime_dir.VARIABLE: str(run_dir)}
+    server = start_server(*as_nobody, sys.executable, "-m", "tests.support.command_probe", env=env)
+    proc = client(env, "echo", "0")  # root, at a socket of nobody's
+    proc.communicate(timeout=60)
+    assert proc.returncode == IN_PLACE
+    stop(server)
+
+    server = start_server(env=env)  # root's server, its socket opened up by mistake
+    run_dir.chmod(0o777)
+    (run_dir / runtime_dir.COMMAND_SOCKET).chmod(0o777)
+    sneaky = subprocess.run(  # skips the client's own check of the socket's owner
+        [*as_nobody, sys.executable, "-c", SNEAKY, str(run_dir / runtime_dir.COMMAND_SOCKET)],
+        env=env,
+        cwd="/",
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert sneaky.returncode == 0, sneaky.stderr
+    assert sneaky.stdout == "reply b''\n"  # hung up on, nothing started
+    assert ": exit" not in stop(server)
