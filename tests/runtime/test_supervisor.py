@@ -239,3 +239,28 @@ def test_health_of_a_role_without_odoo_follows_its_program(stack_env):
         assert "not running: metrics" in health.stdout
     finally:
         s.kill()
+
+
+def test_the_signups_program_serves_tenant_provision(stack_env, settings):
+    """PROVISION_SPARES > 0: supervisord runs `signups` beside `spares`, and a `tenant provision`
+    run from outside (as `docker exec` does) is answered by it. The stand-in Odoo builds no
+    template, so the spares program keeps failing quietly; an existing tenant needs none."""
+    from tests.support.cli import run_cli
+    from tests.tenants.conftest import make_fake_odoo
+
+    make_fake_odoo(settings, "odoo_acme")
+    s = Stack({**stack_env, "PROVISION_SPARES": "1"})
+    try:
+        s.wait_running("signups")
+        deadline = time.monotonic() + 30
+        while not settings.command_socket.exists():
+            assert time.monotonic() < deadline, s.output
+            time.sleep(0.05)
+        out = run_cli(stack_env, "tenant", "provision", "acme")
+        assert out.returncode == 3, out.stderr
+        assert "tenant odoo_acme already exists" in out.stderr
+        s.wait_output("[signups] INFO tenant provision acme: exit 3 in")
+        assert s.terminate(timeout=60) == 0, s.output
+        assert not settings.command_socket.exists()
+    finally:
+        s.kill()
