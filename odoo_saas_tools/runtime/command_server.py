@@ -52,8 +52,7 @@ def serve(settings: Settings, run: CommandLine, version: str) -> None:
     log.info("answering %s on %s", ", ".join(" ".join(c) for c in command_client.DELEGATED), path)
     try:
         while not stopping:
-            with contextlib.suppress(InterruptedError):
-                ready, _, _ = select.select([listener], [], [], 1.0)
+            ready, _, _ = select.select([listener], [], [], 1.0)  # 1 s: TERM and reaping
             _reap()
             if stopping or not ready:
                 continue
