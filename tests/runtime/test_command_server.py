@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -24,6 +25,7 @@ import pytest
 
 from odoo_saas_tools.core import runtime_dir
 from odoo_saas_tools.core.settings import Settings
+from odoo_saas_tools.postgres import databases
 from tests.support.cli import run_cli
 from tests.tenants.conftest import make_fake_odoo
 
@@ -233,29 +235,33 @@ def test_the_client_guesses_the_socket_the_settings_name(saas_env: dict[str, str
 
 
 def test_tenant_serve_runs_provision_calls_with_each_clients_settings(
-    saas_env: dict[str, str], settings: Settings, start_server
+    saas_env: dict[str, str], settings: Settings, start_server, request: pytest.FixtureRequest
 ) -> None:
     """The real commands: exit codes, messages and --json as in place, the prefix of the
     client's environment, one log line per call; a second server is refused; TERM removes
     the socket."""
-    make_fake_odoo(settings, "odoo_acme")
-    make_fake_odoo(settings, "crm_acme")
+    name = "acme" + uuid.uuid4().hex[:8]  # the cluster is the session's
+    for db in (f"odoo_{name}", f"crm_{name}"):
+        make_fake_odoo(settings, db)
+        request.addfinalizer(lambda db=db: databases.drop(settings, db))
     server = start_server(sys.executable, "-m", "odoo_saas_tools", "tenant", "serve")
 
-    exists = run_cli(saas_env, "tenant", "provision", "acme")
+    exists = run_cli(saas_env, "tenant", "provision", name)
     assert exists.returncode == 3
-    assert exists.stderr == "odoo-saas: error: tenant odoo_acme already exists: nothing changed\n"
+    assert (
+        exists.stderr == f"odoo-saas: error: tenant odoo_{name} already exists: nothing changed\n"
+    )
     crm = {**saas_env, "TENANT_DB_PREFIX": "crm_"}
-    as_json = run_cli(crm, "tenant", "provision", "acme", "--json")
+    as_json = run_cli(crm, "tenant", "provision", name, "--json")
     assert as_json.returncode == 3
-    assert json.loads(as_json.stdout) == {"database": "crm_acme", "url": None, "created": False}
+    assert json.loads(as_json.stdout) == {"database": f"crm_{name}", "url": None, "created": False}
     bad = run_cli(saas_env, "tenant", "provision", "no/slash")
     assert bad.returncode == 2 and "no/slash" in bad.stderr
 
     # what the client imported: none of what the command needs
     importtime = [sys.executable, "-X", "importtime", "-m", "odoo_saas_tools"]
     timed = subprocess.run(
-        [*importtime, "tenant", "provision", "acme"],
+        [*importtime, "tenant", "provision", name],
         env=saas_env,
         capture_output=True,
         text=True,
@@ -272,8 +278,8 @@ def test_tenant_serve_runs_provision_calls_with_each_clients_settings(
     log = stop(server)
     assert server.returncode == 0
     assert not settings.command_socket.exists()
-    assert "tenant provision acme: exit 3 in" in log
-    assert "tenant provision acme --json: exit 3 in" in log
+    assert f"tenant provision {name}: exit 3 in" in log
+    assert f"tenant provision {name} --json: exit 3 in" in log
     assert "tenant provision no/slash: exit 2 in" in log
 
 

@@ -241,14 +241,19 @@ def test_health_of_a_role_without_odoo_follows_its_program(stack_env):
         s.kill()
 
 
-def test_the_signups_program_serves_tenant_provision(stack_env, settings):
+def test_the_signups_program_serves_tenant_provision(stack_env, settings, request):
     """PROVISION_SPARES > 0: supervisord runs `signups` beside `spares`, and a `tenant provision`
     run from outside (as `docker exec` does) is answered by it. The stand-in Odoo builds no
     template, so the spares program keeps failing quietly; an existing tenant needs none."""
+    import uuid
+
+    from odoo_saas_tools.postgres import databases
     from tests.support.cli import run_cli
     from tests.tenants.conftest import make_fake_odoo
 
-    make_fake_odoo(settings, "odoo_acme")
+    name = "acme" + uuid.uuid4().hex[:8]  # the cluster is the session's
+    make_fake_odoo(settings, f"odoo_{name}")
+    request.addfinalizer(lambda: databases.drop(settings, f"odoo_{name}"))
     s = Stack({**stack_env, "PROVISION_SPARES": "1"})
     try:
         s.wait_running("signups")
@@ -256,10 +261,10 @@ def test_the_signups_program_serves_tenant_provision(stack_env, settings):
         while not settings.command_socket.exists():
             assert time.monotonic() < deadline, s.output
             time.sleep(0.05)
-        out = run_cli(stack_env, "tenant", "provision", "acme")
+        out = run_cli(stack_env, "tenant", "provision", name)
         assert out.returncode == 3, out.stderr
-        assert "tenant odoo_acme already exists" in out.stderr
-        s.wait_output("[signups] INFO tenant provision acme: exit 3 in")
+        assert f"tenant odoo_{name} already exists" in out.stderr
+        s.wait_output(f"[signups] INFO tenant provision {name}: exit 3 in")
         assert s.terminate(timeout=60) == 0, s.output
         assert not settings.command_socket.exists()
     finally:
