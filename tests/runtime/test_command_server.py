@@ -152,36 +152,26 @@ def test_uncaught_errors_and_sys_exit_end_as_they_would_in_place(
         assert (proc.returncode, err) == (code, text)
 
 
-def test_term_on_the_client_unwinds_the_command_in_the_server(
-    saas_env: dict[str, str], start_server, tmp_path: Path
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL], ids=["term", "kill"])
+def test_a_stopped_or_killed_client_unwinds_its_command_in_the_server(
+    saas_env: dict[str, str], start_server, tmp_path: Path, signum: int
 ) -> None:
+    """TERM is passed on; a client killed outright takes its command with it the same way,
+    instead of leaving it to finish unseen."""
     start_server()
     mark = tmp_path / "mark"
     proc = client(saas_env, "wait", str(mark))
     assert proc.stdout is not None
     assert proc.stdout.readline() == "waiting\n"
-    proc.send_signal(signal.SIGTERM)
-    proc.communicate(timeout=30)
-    assert proc.returncode == 130  # the command's own exit code, after it unwound
-    assert mark.read_text() == "unwound"
-
-
-def test_a_killed_client_takes_its_command_with_it(
-    saas_env: dict[str, str], start_server, tmp_path: Path
-) -> None:
-    """As on TERM: a command nobody waits for any more unwinds instead of finishing unseen."""
-    start_server()
-    mark = tmp_path / "mark"
-    proc = client(saas_env, "wait", str(mark))
-    assert proc.stdout is not None
-    assert proc.stdout.readline() == "waiting\n"
-    proc.kill()
+    proc.send_signal(signum)
     proc.communicate(timeout=30)
     deadline = time.monotonic() + 20
     while not mark.exists():
         assert time.monotonic() < deadline, "the command kept running"
         time.sleep(0.05)
     assert mark.read_text() == "unwound"
+    # TERM: the client ends with the command's own exit code, after it unwound
+    assert proc.returncode == (130 if signum == signal.SIGTERM else -signal.SIGKILL)
 
 
 def test_without_a_server_or_with_a_stale_socket_the_command_runs_in_place(
