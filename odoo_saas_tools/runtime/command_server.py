@@ -252,7 +252,9 @@ def _watch_client(conn: socket.socket, done: threading.Event) -> None:
         if done.is_set():
             return
         if data in (b"", TERMINATE):
-            os.kill(os.getpid(), signal.SIGTERM)
+            # at the main thread: a signal the kernel gave this one would not interrupt the
+            # command's blocking call, and its handler would wait until that call returned
+            signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGTERM)
         if not data:
             return
 

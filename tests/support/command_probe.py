@@ -44,8 +44,8 @@ def run(argv: list[str]) -> int:
         return int(rest[0])
     if action == "wait":  # until TERM; leaves a mark when it unwound
         signal.signal(signal.SIGTERM, _interrupt)
-        print("waiting", flush=True)
-        try:
+        try:  # the TERM may come while "waiting" is being written
+            print("waiting", flush=True)
             time.sleep(60)
         except KeyboardInterrupt:
             Path(rest[0]).write_text("unwound")
