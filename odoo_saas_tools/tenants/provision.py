@@ -12,7 +12,7 @@ from odoo_saas_tools.tenants.names import check_name
 
 def tenant_database(settings: Settings, name: str) -> str:
     """The database of tenant name; the bare name also appears in URLs, so it is checked alone."""
-    check_name(name, what="tenant name")
+    check_name(name, what="tenant")
     return check_name(settings.tenant_db_prefix + name, settings, what="tenant database")
 
 
