@@ -126,14 +126,18 @@ _SESSIONS_SQL = """
        AND pid <> %(creator)s
 """
 
-# Idle (between transactions) and idle for a moment: a connection just reset by the pool is
-# about to be used, so it is left alone and looked at again on the next pass.
+# Idle (between transactions) and idle for a moment, and not just borrowed: Odoo's pool resets
+# a connection when it lends it out (psycopg2's reset() sends DISCARD ALL), and the request then
+# holds it idle until its first statement, which can take longer than 50 ms on a busy machine;
+# released there, that statement would fail and the request with it. Such a connection is left
+# alone and looked at again on the next pass, when it is busy or back in the pool.
 _RELEASE_IDLE_SQL = """
     SELECT coalesce(array_agg(pid) FILTER (WHERE pg_terminate_backend(pid)), '{}')
       FROM pg_stat_activity
      WHERE datname = %(db)s AND pid <> pg_backend_pid() AND backend_type = 'client backend'
        AND pid <> %(creator)s AND state = 'idle' AND application_name ~ %(app)s
        AND usename = current_user AND state_change < clock_timestamp() - interval '50 ms'
+       AND query <> 'DISCARD ALL'
 """
 
 

@@ -208,6 +208,28 @@ def test_live_template_copy_holds_new_connections_during_the_copy(
     assert databases.exists(tsettings, dst)
 
 
+def test_live_template_copy_leaves_a_connection_the_pool_just_lent_out(
+    tsettings: Settings, fake_odoo: Callable[..., str], dbname: Callable[[str], str]
+) -> None:
+    """Odoo's pool resets a connection when a request borrows it (DISCARD ALL); the request's
+    first statement may come more than 50 ms later. Released in between, that statement would
+    fail: such a connection is never released, and the copy gives way after `wait`."""
+    src = fake_odoo("lent")
+    dst = dbname("lent_copy")
+    lent = pooled_session(tsettings, src)
+    lent.reset()  # what ConnectionPool.borrow() does
+    time.sleep(0.1)
+    try:
+        with pytest.raises(databases.SourceBusy, match="stayed in use"):
+            databases.copy_by_template_live(tsettings, src, dst, wait=0.3)
+        with lent.cursor() as cr:  # the request's first statement works
+            cr.execute("SELECT count(*) FROM ir_attachment")
+            assert cr.fetchone()[0] == 3
+    finally:
+        lent.close()
+    assert not databases.exists(tsettings, dst)
+
+
 def test_live_template_copy_never_holds_new_connections_longer_than_hold(
     tsettings: Settings, fake_odoo: Callable[..., str], dbname: Callable[[str], str]
 ) -> None:
