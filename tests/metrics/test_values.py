@@ -241,3 +241,50 @@ def test_spare_tenants_are_counted_apart_from_tenants(metrics_env, tenants, pref
     assert value(samples, "odoo_tenants") == 1
     _, samples = measure(Settings.from_env(metrics_env))
     assert value(samples, "odoo_spare_tenants") is None
+
+
+def test_a_tenant_nobody_wrote_to_is_not_looked_into_again(
+    metrics_env, tenants, prefix, monkeypatch
+):
+    """The background pass connects only to tenants whose write counter moved; the others keep
+    their figures, the overdue actions counted again at the server's time."""
+    import time
+
+    from odoo_saas_tools.observability.metrics import database
+
+    settings = Settings.from_env(metrics_env)
+    a = tenants.create(f"{prefix}_a")
+    tenants.sql(
+        a,
+        "INSERT INTO ir_cron (active, nextcall) "
+        "VALUES (true, (now() AT TIME ZONE 'UTC') - interval '30 minutes')",
+    )
+    looked: list[str] = []
+    real = database.scan_tenant
+
+    def counting(settings: Settings, name: str, writes: int | None = None):
+        looked.append(name)
+        return real(settings, name, writes)
+
+    monkeypatch.setattr(database, "scan_tenant", counting)
+
+    def pass_until(wanted: bool, known: dict) -> dict:
+        """Passes until `a` is (or is not) looked into: counters are published late."""
+        deadline = time.monotonic() + 20
+        while True:
+            looked.clear()
+            scans = database.scan_tenants(settings, known)
+            if (a in looked) is wanted or time.monotonic() > deadline:
+                return scans
+            known = scans
+
+    scans = pass_until(False, database.scan_tenants(settings))
+    assert a not in looked and scans[a].cron_overdue == 0  # 30 minutes late: not yet
+    assert len(scans[a].cron_nextcalls) == 1
+    assert scans[a].at(scans[a].cron_nextcalls[0] + 3601).cron_overdue == 1  # an hour later
+    again = database.scan_tenants(settings, scans)
+    assert a not in looked and again[a] == scans[a]
+
+    tenants.sql(a, "UPDATE ir_cron SET nextcall = (now() AT TIME ZONE 'UTC') - interval '2 days'")
+    after = pass_until(True, again)
+    assert a in looked and after[a].cron_overdue == 1

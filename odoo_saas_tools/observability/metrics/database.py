@@ -11,7 +11,7 @@ import contextlib
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import psycopg2.extensions
 
@@ -54,30 +54,56 @@ class TenantScan:
 
     version: str | None  # base's latest_version, None when not an Odoo database
     cron_overdue: int
+    # the active scheduled actions' next calls (epoch seconds, the server's clock), so that a
+    # tenant nobody wrote to since is counted again without a connection
+    cron_nextcalls: tuple[float, ...] = ()
+    writes: int | None = None  # its write counter (pg_stat_database) before this look
+
+    def at(self, now: float) -> TenantScan:
+        """The same scan, its overdue actions counted at `now`."""
+        late = sum(1 for call in self.cron_nextcalls if call < now - CRON_OVERDUE_SECONDS)
+        return replace(self, cron_overdue=late)
 
 
-def scan_tenant(settings: Settings, dbname: str) -> TenantScan:
-    """Odoo version and overdue active scheduled actions, through one connection."""
+def scan_tenant(settings: Settings, dbname: str, writes: int | None = None) -> TenantScan:
+    """Odoo version and the active scheduled actions' next calls, through one connection."""
     with session(settings, dbname) as cr:
         version = base_version(cr)
         if version is None:
-            return TenantScan(None, 0)
+            return TenantScan(None, 0, writes=writes)
         version = version or None
-        cr.execute("SELECT to_regclass('ir_cron') IS NOT NULL")
-        has_cron = cr.fetchone()[0]
-        overdue = 0
+        cr.execute("SELECT to_regclass('ir_cron') IS NOT NULL, extract(epoch FROM now())")
+        has_cron, now = cr.fetchone()
+        calls: tuple[float, ...] = ()
         if has_cron:
-            # nextcall is stored as naive UTC, like every Odoo datetime
+            # nextcall is stored as naive UTC, like every Odoo datetime: its epoch is UTC's
             cr.execute(
-                """
-                SELECT count(*) FROM ir_cron
-                 WHERE active
-                   AND nextcall < (now() AT TIME ZONE 'UTC') - make_interval(secs => %s)
-                """,
-                (CRON_OVERDUE_SECONDS,),
+                "SELECT extract(epoch FROM nextcall) FROM ir_cron"
+                " WHERE active AND nextcall IS NOT NULL"
             )
-            overdue = cr.fetchone()[0]
-        return TenantScan(version, overdue)
+            calls = tuple(sorted(float(row[0]) for row in cr.fetchall()))
+        return TenantScan(version, 0, calls, writes).at(float(now))
+
+
+def write_counters(settings: Settings, names: Sequence[str]) -> tuple[dict[str, int], float]:
+    """Rows inserted, updated or deleted in each database so far (pg_stat_database), and the
+    server's time, in one query on the `postgres` database."""
+    with session(settings) as cr:
+        cr.execute(
+            """
+            SELECT d.datname, s.tup_inserted + s.tup_updated + s.tup_deleted,
+                   extract(epoch FROM now())
+              FROM pg_database d LEFT JOIN pg_stat_database s ON s.datid = d.oid
+             WHERE d.datname = ANY(%s)
+            """,
+            (list(names),),
+        )
+        rows = cr.fetchall()
+        if not rows:
+            cr.execute("SELECT extract(epoch FROM now())")
+            return {}, float(cr.fetchone()[0])
+    now = float(rows[0][2])
+    return {name: int(count) for name, count, _ in rows if count is not None}, now
 
 
 def scan_tenants(
@@ -88,16 +114,28 @@ def scan_tenants(
     Same rules as postgres.tenant_databases, but one connection per tenant gives both the
     version and the cron figure, a few at a time. A known tenant that cannot be looked into
     this time (too many connections, say) keeps its previous scan rather than vanishing.
+
+    A tenant nobody wrote to since its last scan (its write counter unchanged) is not looked
+    into again: its version can only change by a write, and its overdue actions are counted
+    again from the next calls it had. With 500 tenants a pass is then one query instead of 500
+    backend starts (~5 s of PostgreSQL's CPU here). PostgreSQL publishes a session's counters
+    up to ~10 s after its commit, so a figure can lag a write by that long plus one pass.
     """
     candidates = [
         name
         for name in owned_databases(settings)
         if not name.startswith(RESERVED_PREFIX) and filter_allows(settings, name)
     ]
+    previous = previous or {}
+    # read before the scans: a write during a scan makes the next pass look again
+    counters, now = write_counters(settings, candidates) if candidates else ({}, 0.0)
 
     def one(name: str) -> tuple[str, TenantScan | None]:
+        known, writes = previous.get(name), counters.get(name)
+        if known is not None and writes is not None and known.writes == writes:
+            return name, known.at(now)
         try:
-            return name, scan_tenant(settings, name)
+            return name, scan_tenant(settings, name, writes)
         except SaasError as exc:  # dropped meanwhile, or refusing connections
             log.debug("skipping %s: %s", name, exc)
             return name, None
@@ -107,9 +145,13 @@ def scan_tenants(
 
     with ThreadPoolExecutor(SCAN_THREADS) as pool:
         results = list(pool.map(one, candidates))
-    previous = previous or {}
-    results = [(name, scan or previous.get(name)) for name, scan in results]
+    results = [(name, scan or _kept(previous.get(name), now)) for name, scan in results]
     return {name: scan for name, scan in results if scan is not None and is_current(scan.version)}
+
+
+def _kept(scan: TenantScan | None, now: float) -> TenantScan | None:
+    """A previous scan kept for a tenant that could not be looked into; looked into next time."""
+    return None if scan is None else replace(scan.at(now) if now else scan, writes=None)
 
 
 def database_sizes(settings: Settings, names: Sequence[str]) -> dict[str, int]:
@@ -121,7 +163,8 @@ def database_sizes(settings: Settings, names: Sequence[str]) -> dict[str, int]:
             "SELECT datname, pg_database_size(oid) FROM pg_database WHERE datname = ANY(%s)",
             (list(names),),
         )
-        return {name: int(size) for name, size in cr.fetchall()}
+        # NULL: dropped between the listing and this query
+        return {name: int(size) for name, size in cr.fetchall() if size is not None}
 
 
 def connection_counts(settings: Settings, names: Sequence[str]) -> dict[str, int]:
