@@ -88,7 +88,10 @@ def run_by_server(argv: Sequence[str], version: str) -> int | None:
         except OSError:
             return None
         # from here on a signal is the command's: it may already be running when it arrives
-        previous = {sig: _signal.signal(sig, forward) for sig in _FORWARDED}
+        try:  # noqa: SIM105  (contextlib is not loaded at start-up)
+            previous = {sig: _signal.signal(sig, forward) for sig in _FORWARDED}
+        except ValueError:
+            pass  # not the main thread (cli.main called from a thread): nothing to forward
         if _send(sock, request, fds):
             started, code = _wait(sock)
     finally:
