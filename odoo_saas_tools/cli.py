@@ -59,8 +59,7 @@ def _run_here(args_in: list[str]) -> int:
     from odoo_saas_tools.core.errors import EXIT_INTERRUPTED, SaasError
     from odoo_saas_tools.core.logs import setup_logging
 
-    # Command words come first; no option of the top-level or group parsers takes a value.
-    wanted_words[:] = [a for a in args_in if not a.startswith("-")][:2]
+    wanted_words[:] = command_client.command_words(args_in)
     parser = build_parser()
     args = parser.parse_args(args_in)
     log_as = getattr(args, "log_as", None)  # a program's name, or a function of the args

@@ -42,17 +42,21 @@ _FORWARDED = (_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP)
 disabled = False  # set in the server and its forks: they run commands, never hand them on
 
 
+def command_words(argv: Sequence[str]) -> list[str]:
+    """`db`, `clone` ...: the command words come first, and no option of the top-level or
+    group parsers takes a value."""
+    return [a for a in argv if not a.startswith("-")][:2]
+
+
 def delegable(argv: Sequence[str]) -> bool:
-    """The command words come first; no option before them takes a value (cli.main)."""
-    words = tuple(a for a in argv if not a.startswith("-"))[:2]
-    return words in DELEGATED and "-h" not in argv and "--help" not in argv
+    return tuple(command_words(argv)) in DELEGATED and "-h" not in argv and "--help" not in argv
 
 
-def encode_request(argv: Sequence[str], version: str, socket_path: str) -> bytes:
+def encode_request(argv: Sequence[str], version: str) -> bytes:
     """Everything the command's outcome depends on besides the descriptors, NUL-separated."""
     umask = os.umask(0o077)
     os.umask(umask)
-    fields = [version, socket_path, os.getcwd(), str(umask), str(len(argv)), *argv]
+    fields = [version, os.getcwd(), str(umask), str(len(argv)), *argv]
     fields += [f"{k}={v}" for k, v in os.environ.items()]
     payload = b"\0".join(os.fsencode(f) for f in fields)
     return MAGIC + len(payload).to_bytes(4, "big") + payload
@@ -66,7 +70,7 @@ def run_by_server(argv: Sequence[str], version: str) -> int | None:
     try:
         if os.stat(path).st_uid != os.geteuid():
             return None  # another user's server would run it with that user's rights
-        request = encode_request(argv, version, path)
+        request = encode_request(argv, version)
     except OSError:
         return None  # no server; or no working directory, which the server would need
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
@@ -138,15 +142,16 @@ def _standard_fds() -> list[int]:
 def _wait(sock: _socket.socket) -> tuple[bool, int | None]:
     """Whether the command started, and its exit code if it ended (None: declined, or the
     server went away)."""
-    if _recv_exactly(sock, 1) != STARTED:
+    if recv_exactly(sock, 1) != STARTED:
         return False, None
-    reply = _recv_exactly(sock, 5)
+    reply = recv_exactly(sock, 5)
     if len(reply) == 5 and reply[:1] == EXITED:
         return True, int.from_bytes(reply[1:], "big", signed=True)
     return True, None
 
 
-def _recv_exactly(sock: _socket.socket, size: int) -> bytes:
+def recv_exactly(sock: _socket.socket, size: int) -> bytes:
+    """size bytes, or fewer when the peer hung up, failed or timed out first."""
     data = b""
     while len(data) < size:
         try:

@@ -27,7 +27,14 @@ from pathlib import Path
 from odoo_saas_tools.core.errors import SaasError
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.runtime import command_client
-from odoo_saas_tools.runtime.command_client import DECLINED, EXITED, MAGIC, STARTED, TERMINATE
+from odoo_saas_tools.runtime.command_client import (
+    DECLINED,
+    EXITED,
+    MAGIC,
+    STARTED,
+    TERMINATE,
+    recv_exactly,
+)
 
 log = logging.getLogger(__name__)
 
@@ -133,10 +140,10 @@ def _reap() -> None:
 class Request:
     def __init__(self, payload: bytes, fds: list[int]) -> None:
         fields = [os.fsdecode(f) for f in payload.split(b"\0")]
-        self.version, self.socket_path, self.cwd, umask, argc = fields[:5]
+        self.version, self.cwd, umask, argc = fields[:4]
         self.umask = int(umask)
-        end = 5 + int(argc)
-        self.argv = fields[5:end]
+        end = 4 + int(argc)
+        self.argv = fields[4:end]
         self.env = dict(f.split("=", 1) for f in fields[end:] if "=" in f)
         self.fds = fds
 
@@ -146,22 +153,15 @@ def _receive(conn: socket.socket) -> Request | None:
     conn.settimeout(REQUEST_SECONDS)
     try:
         head, fds, _, _ = socket.recv_fds(conn, 8, 3)
-        while len(head) < 8:
-            more = conn.recv(8 - len(head))
-            if not more:
-                return None
-            head += more
-        if head[:4] != MAGIC or len(fds) != 3:
+        head += recv_exactly(conn, 8 - len(head))
+        if len(head) < 8 or head[:4] != MAGIC or len(fds) != 3:
             return None
         size = int.from_bytes(head[4:8], "big")
         if size > MAX_REQUEST:
             return None
-        payload = b""
-        while len(payload) < size:
-            chunk = conn.recv(size - len(payload))
-            if not chunk:
-                return None
-            payload += chunk
+        payload = recv_exactly(conn, size)
+        if len(payload) < size:
+            return None
         conn.settimeout(None)
         return Request(payload, fds)
     except (OSError, ValueError):

@@ -39,7 +39,7 @@ sys.exit(97 if code is None else code)
 SNEAKY = """
 import socket, sys
 from odoo_saas_tools.runtime import command_client
-request = command_client.encode_request(["tenant", "provision", "echo", "0"], "probe", sys.argv[1])
+request = command_client.encode_request(["tenant", "provision", "echo", "0"], "probe")
 with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
     sock.connect(sys.argv[1])
     sock.settimeout(20)
