@@ -87,23 +87,19 @@ def scan_tenant(settings: Settings, dbname: str, writes: int | None = None) -> T
 
 def write_counters(settings: Settings, names: Sequence[str]) -> tuple[dict[str, int], float]:
     """Rows inserted, updated or deleted in each database so far (pg_stat_database), and the
-    server's time, in one query on the `postgres` database."""
+    server's time, through one connection to the `postgres` database."""
     with session(settings) as cr:
+        cr.execute("SELECT extract(epoch FROM now())")
+        now = float(cr.fetchone()[0])
         cr.execute(
             """
-            SELECT d.datname, s.tup_inserted + s.tup_updated + s.tup_deleted,
-                   extract(epoch FROM now())
+            SELECT d.datname, s.tup_inserted + s.tup_updated + s.tup_deleted
               FROM pg_database d LEFT JOIN pg_stat_database s ON s.datid = d.oid
              WHERE d.datname = ANY(%s)
             """,
             (list(names),),
         )
-        rows = cr.fetchall()
-        if not rows:
-            cr.execute("SELECT extract(epoch FROM now())")
-            return {}, float(cr.fetchone()[0])
-    now = float(rows[0][2])
-    return {name: int(count) for name, count, _ in rows if count is not None}, now
+        return {name: int(count) for name, count in cr.fetchall() if count is not None}, now
 
 
 def scan_tenants(
@@ -128,7 +124,7 @@ def scan_tenants(
     ]
     previous = previous or {}
     # read before the scans: a write during a scan makes the next pass look again
-    counters, now = write_counters(settings, candidates) if candidates else ({}, 0.0)
+    counters, now = write_counters(settings, candidates)
 
     def one(name: str) -> tuple[str, TenantScan | None]:
         known, writes = previous.get(name), counters.get(name)
@@ -151,7 +147,7 @@ def scan_tenants(
 
 def _kept(scan: TenantScan | None, now: float) -> TenantScan | None:
     """A previous scan kept for a tenant that could not be looked into; looked into next time."""
-    return None if scan is None else replace(scan.at(now) if now else scan, writes=None)
+    return None if scan is None else replace(scan.at(now), writes=None)
 
 
 def database_sizes(settings: Settings, names: Sequence[str]) -> dict[str, int]:
