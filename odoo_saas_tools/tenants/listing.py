@@ -1,8 +1,8 @@
 """Every tenant with its sizes, Odoo version and state, and what killed operations left.
 
-One query gives every database's write counters and connections; the tenants written to since the
-last listing (see tenants.listing_memo) are then measured and asked for their version and state,
-over 8 connections at once.
+One query gives every database's write counters and connections (postgres.write_counters); the
+tenants written to since the last listing (see tenants.listing_memo) are then measured and asked
+for their version and state, over 8 connections at once.
 Hidden databases of odoo-saas's own operations are listed too when one is left behind (state
 `orphaned-<kind>`) or still being worked on (`in-progress-<kind>`): see tenants.hidden.
 """
@@ -18,11 +18,8 @@ from odoo_saas_tools.core.errors import SaasError
 from odoo_saas_tools.core.odoo_series import is_current
 from odoo_saas_tools.core.reserved import RESERVED_PREFIX
 from odoo_saas_tools.core.settings import Settings
-from odoo_saas_tools.postgres.connection import (
-    base_version,
-    connect,
-    owned_databases,
-)
+from odoo_saas_tools.postgres import write_counters
+from odoo_saas_tools.postgres.connection import base_version, connect, owned_databases
 from odoo_saas_tools.tenants import filestore, hidden, listing_memo
 
 INSPECTORS = 8
@@ -82,34 +79,13 @@ def tenants(settings: Settings, *, fresh: bool = False) -> list[TenantRow]:
     """
     names = [n for n in owned_databases(settings) if not n.startswith(RESERVED_PREFIX)]
     with connect(settings) as conn, conn.cursor() as cr:
-        cr.execute(
-            """
-            SELECT d.datname, d.oid, s.stats_reset,
-                   s.tup_inserted + s.tup_updated + s.tup_deleted, coalesce(a.n, 0)
-              FROM pg_database d
-              LEFT JOIN pg_stat_database s ON s.datid = d.oid
-              LEFT JOIN (SELECT datname, count(*) AS n FROM pg_stat_activity GROUP BY 1) a
-                     ON a.datname = d.datname
-             WHERE d.datname = ANY(%s)
-            """,
-            (names,),
+        counters = write_counters.read(cr, settings, names)
+        memo = listing_memo.ListingMemo.open(
+            settings, counters.lifetime or "", fresh=fresh or counters.lifetime is None
         )
-        found = {
-            name: (f"{oid}:{reset}:{writes}", conns)
-            for name, oid, reset, writes, conns in cr.fetchall()
-        }
-        # The counters' lifetime: kept over a clean restart, discarded by a crash, a failover
-        # or pg_upgrade, each of which also resets the shared bgwriter statistics (per-database
-        # counters restart at 0 with no reset time of their own).
-        cr.execute(
-            "SELECT (SELECT stats_reset FROM pg_stat_bgwriter), "
-            "current_setting('track_counts')::bool"
-        )
-        counters_since, counting = cr.fetchone()
-        server = f"{settings.db_host}:{settings.db_port}:{settings.db_user}:{counters_since}"
-        memo = listing_memo.ListingMemo.open(settings, server, fresh=fresh or not counting)
+        found = counters.keys
         present = [name for name in names if name in found]  # not dropped meanwhile
-        known = {name: memo.facts(name, found[name][0]) for name in present}
+        known = {name: memo.facts(name, found[name]) for name in present}
         asked = [name for name in present if known[name] is None]
         resize = memo.sizes_due([name for name in present if known[name] is not None])
         cr.execute(
@@ -132,7 +108,7 @@ def tenants(settings: Settings, *, fresh: bool = False) -> list[TenantRow]:
             version, state = inspected[name]
             facts = listing_memo.TenantFacts(version, state, int(sizes[name]))
             if state != "unreachable":
-                memo.remember(name, found[name][0], facts)
+                memo.remember(name, found[name], facts)
         rows.append(
             TenantRow(
                 name=name,
@@ -140,7 +116,7 @@ def tenants(settings: Settings, *, fresh: bool = False) -> list[TenantRow]:
                 filestore_bytes=memo.filestore_size(name, settings.filestore(name), filestore.size),
                 odoo_version=facts.version,
                 state=facts.state,
-                connections=int(found[name][1]),
+                connections=counters.connections[name],
             )
         )
     memo.keep_only({row.name for row in rows})

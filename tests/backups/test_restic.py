@@ -327,8 +327,8 @@ def test_status_file_and_exporter_carry_added_bytes_and_repository_size(settings
 
     class Registry:
         def collect(self):
-            from odoo_saas_tools.observability.metrics.database import TenantScan
             from odoo_saas_tools.observability.metrics.refresher import Figures
+            from odoo_saas_tools.observability.metrics.tenant_scans import TenantScan
 
             scan = TenantScan("19.0.1.3", 0)
             return families(Figures(backups=statuses, tenants={"a": scan, "b": scan}))

@@ -12,7 +12,7 @@ import yaml
 from prometheus_client import generate_latest
 
 from odoo_saas_tools.backups.status import BackupStatus
-from odoo_saas_tools.observability.metrics import backups, database, process
+from odoo_saas_tools.observability.metrics import backups, process, tenant_scans
 from odoo_saas_tools.observability.metrics.collector import make_registry
 from odoo_saas_tools.observability.metrics.refresher import Figures
 from tests.metrics.conftest import ROOT
@@ -69,7 +69,7 @@ def exported_names() -> set[str]:
             return Figures(
                 odoo_up=True,
                 database_up=True,
-                tenants={"t": database.TenantScan("19.0.1.3", 1)},
+                tenants={"t": tenant_scans.TenantScan("19.0.1.3", 1)},
                 database_sizes={"t": 1},
                 filestore_sizes={"t": 1},
                 connections={"t": 1},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 
 import psycopg2
 from prometheus_client import generate_latest
@@ -22,6 +23,31 @@ def measure(settings: Settings):
     refresher.refresh_slow()
     refresher.refresh_fast()
     return refresher, parse(generate_latest(make_registry(refresher)).decode())
+
+
+def watch_looks(monkeypatch) -> list[str]:
+    """The names the tenant scans connect to, from now on."""
+    from odoo_saas_tools.observability.metrics import tenant_scans
+
+    looked: list[str] = []
+    real = tenant_scans.scan_tenant
+
+    def counting(settings: Settings, name: str, key: str | None = None):
+        looked.append(name)
+        return real(settings, name, key)
+
+    monkeypatch.setattr(tenant_scans, "scan_tenant", counting)
+    return looked
+
+
+def passes_until(scanner, looked: list[str], name: str, wanted: bool) -> dict:
+    """Passes until name is (or is not) looked into: counters are published late."""
+    deadline = time.monotonic() + 20
+    while True:
+        looked.clear()
+        scans = scanner.scan()
+        if (name in looked) is wanted or time.monotonic() > deadline:
+            return scans
 
 
 def test_tenant_figures_match_their_sources(metrics_env, tenants, prefix, pg):
@@ -248,9 +274,7 @@ def test_a_tenant_nobody_wrote_to_is_not_looked_into_again(
 ):
     """The background pass connects only to tenants whose write counter moved; the others keep
     their figures, the overdue actions counted again at the server's time."""
-    import time
-
-    from odoo_saas_tools.observability.metrics import database
+    from odoo_saas_tools.observability.metrics import tenant_scans
 
     settings = Settings.from_env(metrics_env)
     a = tenants.create(f"{prefix}_a")
@@ -259,32 +283,16 @@ def test_a_tenant_nobody_wrote_to_is_not_looked_into_again(
         "INSERT INTO ir_cron (active, nextcall) "
         "VALUES (true, (now() AT TIME ZONE 'UTC') - interval '30 minutes')",
     )
-    looked: list[str] = []
-    real = database.scan_tenant
+    looked = watch_looks(monkeypatch)
+    scanner = tenant_scans.TenantScanner(settings)
 
-    def counting(settings: Settings, name: str, writes: int | None = None):
-        looked.append(name)
-        return real(settings, name, writes)
-
-    monkeypatch.setattr(database, "scan_tenant", counting)
-
-    def pass_until(wanted: bool, known: dict) -> dict:
-        """Passes until `a` is (or is not) looked into: counters are published late."""
-        deadline = time.monotonic() + 20
-        while True:
-            looked.clear()
-            scans = database.scan_tenants(settings, known)
-            if (a in looked) is wanted or time.monotonic() > deadline:
-                return scans
-            known = scans
-
-    scans = pass_until(False, database.scan_tenants(settings))
+    scans = passes_until(scanner, looked, a, False)
     assert a not in looked and scans[a].cron_overdue == 0  # 30 minutes late: not yet
     assert len(scans[a].cron_nextcalls) == 1
     assert scans[a].at(scans[a].cron_nextcalls[0] + 3601).cron_overdue == 1  # an hour later
-    again = database.scan_tenants(settings, scans)
+    again = scanner.scan()
     assert a not in looked and again[a] == scans[a]
 
     tenants.sql(a, "UPDATE ir_cron SET nextcall = (now() AT TIME ZONE 'UTC') - interval '2 days'")
-    after = pass_until(True, again)
+    after = passes_until(scanner, looked, a, True)
     assert a in looked and after[a].cron_overdue == 1

@@ -21,7 +21,7 @@ import psycopg2
 from odoo_saas_tools.backups import status as backup_status
 from odoo_saas_tools.core.errors import SaasError, first_line
 from odoo_saas_tools.core.settings import Settings
-from odoo_saas_tools.observability.metrics import backups, database, process, web
+from odoo_saas_tools.observability.metrics import backups, database, process, tenant_scans, web
 from odoo_saas_tools.runtime import resources
 from odoo_saas_tools.sessions.status import count_sessions
 from odoo_saas_tools.sessions.store import StoreError
@@ -40,7 +40,7 @@ class Figures:
 
     odoo_up: bool | None = None
     database_up: bool | None = None
-    tenants: dict[str, database.TenantScan] | None = None
+    tenants: dict[str, tenant_scans.TenantScan] | None = None
     database_sizes: dict[str, int] = field(default_factory=dict)
     filestore_sizes: dict[str, int] = field(default_factory=dict)
     connections: dict[str, int] | None = None
@@ -68,6 +68,7 @@ class Refresher:
         self._threads: list[threading.Thread] = []
         self._tree = process.TreeMonitor(settings)
         self._failing: dict[str, str] = {}
+        self._scanner = tenant_scans.TenantScanner(settings)
 
     # --- reading --------------------------------------------------------------------------
     def snapshot(self) -> Figures:
@@ -122,8 +123,7 @@ class Refresher:
         if not s.metrics_pool:  # per-tenant figures come from the pool's exporter
             return
         started = time.monotonic()
-        known = self.snapshot().tenants
-        tenants = self._attempt("tenant scan", lambda: database.scan_tenants(s, known))
+        tenants = self._attempt("tenant scan", self._scanner.scan)
         if tenants is not None:
             names = sorted(tenants)
             sizes = self._attempt("database sizes", lambda: database.database_sizes(s, names))
