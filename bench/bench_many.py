@@ -25,6 +25,7 @@ from common import drop
 from psycopg2 import sql
 
 from odoo_saas_tools.core.settings import Settings
+from odoo_saas_tools.observability.metrics import tenant_scans
 from odoo_saas_tools.postgres.connection import connect, ident
 from odoo_saas_tools.tenants import listing_memo
 
@@ -122,8 +123,15 @@ def main(argv: list[str] | None = None) -> int:
         from odoo_saas_tools.observability.metrics.collector import make_registry
         from odoo_saas_tools.observability.metrics.refresher import Refresher
 
+        (settings.state_dir / tenant_scans.SCANS_FILE).unlink(missing_ok=True)
         refresher = Refresher(settings)
-        for which in ("the first after start", "the next (tenants nobody wrote to skipped)"):
+        for which in (
+            "the first ever (or after a PostgreSQL crash): every tenant looked into",
+            "the next (tenants nobody wrote to skipped)",
+            "the first after an exporter restart (scans kept on the data volume)",
+        ):
+            if "restart" in which:
+                refresher = Refresher(settings)
             t0 = time.perf_counter()
             refresher.refresh_slow()
             refresher.refresh_fast()

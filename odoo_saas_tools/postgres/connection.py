@@ -29,10 +29,12 @@ def connect(
     autocommit: bool = True,
     connect_timeout: int = 10,
     keepalive: bool = False,
+    **params: str,
 ) -> Iterator[psycopg2.extensions.connection]:
     """A connection that is always closed; autocommit by default (CREATE DATABASE needs it).
 
     keepalive: TCP keepalives notice a dead peer within about a minute (for lock sessions).
+    params: libpq connection parameters over ours (application_name, options).
     """
     extra = (
         {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
@@ -41,7 +43,9 @@ def connect(
     )
     try:
         conn = psycopg2.connect(
-            connect_timeout=connect_timeout, **extra, **settings.connect_kwargs(dbname)
+            connect_timeout=connect_timeout,
+            **extra,
+            **{**settings.connect_kwargs(dbname), **params},
         )
     except psycopg2.OperationalError as exc:
         first = first_line(exc, "connection failed")

@@ -14,7 +14,8 @@ import os
 import shutil
 from pathlib import Path
 
-from odoo_saas_tools.core.errors import SaasError
+from odoo_saas_tools.core.errors import ConfigError, SaasError
+from odoo_saas_tools.core.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +92,15 @@ def rename(src: Path, dst: Path) -> bool:
             raise SaasError(f"moving filestore {src} to {dst} failed: {exc.strerror}") from exc
         shutil.move(src, dst)
     return True
+
+
+def listed_path(settings: Settings, name: str) -> Path | None:
+    """name's filestore, None for a database name no directory can have (`a/b`): such a
+    database is listed and measured without a filestore, not a failed listing."""
+    try:
+        return settings.filestore(name)
+    except ConfigError:
+        return None
 
 
 def size(path: Path) -> int:

@@ -109,11 +109,12 @@ def tenants(settings: Settings, *, fresh: bool = False) -> list[TenantRow]:
             facts = listing_memo.TenantFacts(version, state, int(sizes[name]))
             if state != "unreachable":
                 memo.remember(name, found[name], facts)
+        store = filestore.listed_path(settings, name)
         rows.append(
             TenantRow(
                 name=name,
                 db_size_bytes=facts.db_size_bytes,
-                filestore_bytes=memo.filestore_size(name, settings.filestore(name), filestore.size),
+                filestore_bytes=memo.filestore_size(name, store, filestore.size) if store else 0,
                 odoo_version=facts.version,
                 state=facts.state,
                 connections=counters.connections[name],

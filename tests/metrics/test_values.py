@@ -57,6 +57,8 @@ def test_tenant_figures_match_their_sources(metrics_env, tenants, prefix, pg):
     tenants.create(b)
     tenants.create(f"{prefix}_old", version="18.0.1.3")  # another major: not ours
     tenants.create(f"{prefix}_plain", version=None)  # not an Odoo database at all
+    # a name no directory can have: its figures, but no filestore size (and no failed pass)
+    odd = tenants.create(f"{prefix}_odd/name")
     tenants.sql(
         a,
         """
@@ -108,19 +110,19 @@ def test_tenant_figures_match_their_sources(metrics_env, tenants, prefix, pg):
     with pg.admin() as conn, conn.cursor() as cr:
         cr.execute(
             "SELECT datname, pg_database_size(datname) FROM pg_database WHERE datname IN %s",
-            ((a, b),),
+            ((a, b, odd),),
         )
         real_sizes = dict(cr.fetchall())
 
-    assert value(samples, "odoo_tenants") == 2
+    assert value(samples, "odoo_tenants") == 3
     sizes = labelled(samples, "odoo_database_size_bytes")
-    assert set(sizes) == {a, b}
-    for name in (a, b):
+    assert set(sizes) == {a, b, odd}
+    for name in (a, b, odd):
         assert abs(sizes[name] - real_sizes[name]) <= 0.01 * real_sizes[name]
     assert sizes[a] > sizes[b] + 500_000  # the payload table is really counted
     assert labelled(samples, "odoo_filestore_size_bytes") == {a: 7000, b: 0}
-    assert labelled(samples, "odoo_cron_overdue_jobs") == {a: 2, b: 0}
-    assert labelled(samples, "odoo_active_connections") == {a: 0, b: 1}
+    assert labelled(samples, "odoo_cron_overdue_jobs") == {a: 2, b: 0, odd: 0}
+    assert labelled(samples, "odoo_active_connections") == {a: 0, b: 1, odd: 0}
     assert value(samples, "odoo_database_up") == 1
     assert value(samples, "odoo_up") == 0  # nothing listens on the test's Odoo port
     assert value(samples, "odoo_process_running") == 0

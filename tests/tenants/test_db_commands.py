@@ -441,9 +441,16 @@ def test_list_json(
     tenants_env: dict[str, str], tsettings: Settings, fake_odoo: Callable[..., str]
 ) -> None:
     name = fake_odoo("list", files=4)
-    proc = run_cli(tenants_env, "db", "list", "--json")
+    odd = f"{name}/odd"  # no directory can have this name: listed without a filestore
+    with connect(tsettings) as conn, conn.cursor() as cr:
+        cr.execute(f'CREATE DATABASE "{odd}"')
+    try:
+        proc = run_cli(tenants_env, "db", "list", "--json")
+    finally:
+        databases.drop(tsettings, odd)
     assert proc.returncode == 0, proc.stderr
     rows = {r["name"]: r for r in json.loads(proc.stdout)}
+    assert rows[odd]["state"] == "not-odoo" and rows[odd]["filestore_bytes"] == 0
     row = rows[name]
     assert row["state"] == "ready" and row["odoo_version"] == "19.0.1.3"
     assert row["db_size_bytes"] > 1_000_000

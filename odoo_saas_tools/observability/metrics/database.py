@@ -21,12 +21,20 @@ STATEMENT_TIMEOUT_MS = 10_000
 
 @contextlib.contextmanager
 def session(settings: Settings, dbname: str = "postgres") -> Iterator[psycopg2.extensions.cursor]:
-    """A cursor with short connect and statement timeouts; raises SaasError when unreachable."""
-    with connect(settings, dbname, connect_timeout=CONNECT_TIMEOUT) as conn, conn.cursor() as cr:
-        cr.execute(
-            "SET statement_timeout = %s; SET application_name = %s",
-            (STATEMENT_TIMEOUT_MS, APPLICATION_NAME),
-        )
+    """A cursor with short connect and statement timeouts; raises SaasError when unreachable.
+
+    The session's settings travel in the start-up packet: a round trip fewer per tenant scanned.
+    """
+    with (
+        connect(
+            settings,
+            dbname,
+            connect_timeout=CONNECT_TIMEOUT,
+            application_name=APPLICATION_NAME,
+            options=f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",
+        ) as conn,
+        conn.cursor() as cr,
+    ):
         yield cr
 
 

@@ -28,12 +28,7 @@ from odoo_saas_tools.core.odoo_series import is_current
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.observability.metrics.database import session
 from odoo_saas_tools.postgres import write_counters
-from odoo_saas_tools.postgres.connection import (
-    RESERVED_PREFIX,
-    base_version,
-    filter_allows,
-    owned_databases,
-)
+from odoo_saas_tools.postgres.connection import RESERVED_PREFIX, filter_allows, owned_databases
 
 log = logging.getLogger(__name__)
 
@@ -61,24 +56,33 @@ class TenantScan:
         return replace(self, cron_overdue=late)
 
 
+_VERSION = (
+    "SELECT (SELECT latest_version FROM ir_module_module WHERE name = 'base'), '{}'::numeric[]"
+)
+# nextcall is stored as naive UTC, like every Odoo datetime: its epoch is UTC's
+_VERSION_AND_CALLS = (
+    "SELECT (SELECT latest_version FROM ir_module_module WHERE name = 'base'), "
+    "ARRAY(SELECT extract(epoch FROM nextcall) FROM ir_cron WHERE active AND nextcall IS NOT NULL)"
+)
+
+
 def scan_tenant(settings: Settings, dbname: str, key: str | None = None) -> TenantScan:
-    """Odoo version and the active scheduled actions' next calls, through one connection."""
+    """Odoo version and the active scheduled actions' next calls, in two queries.
+
+    A database is Odoo's when it has ir_module_module (as postgres.base_version decides).
+    """
     with session(settings, dbname) as cr:
-        version = base_version(cr)
-        if version is None:
+        cr.execute(
+            "SELECT to_regclass('ir_module_module') IS NOT NULL, "
+            "to_regclass('ir_cron') IS NOT NULL, extract(epoch FROM now())"
+        )
+        is_odoo, has_cron, now = cr.fetchone()
+        if not is_odoo:
             return TenantScan(None, 0, key=key)
-        version = version or None
-        cr.execute("SELECT to_regclass('ir_cron') IS NOT NULL, extract(epoch FROM now())")
-        has_cron, now = cr.fetchone()
-        calls: tuple[float, ...] = ()
-        if has_cron:
-            # nextcall is stored as naive UTC, like every Odoo datetime: its epoch is UTC's
-            cr.execute(
-                "SELECT extract(epoch FROM nextcall) FROM ir_cron"
-                " WHERE active AND nextcall IS NOT NULL"
-            )
-            calls = tuple(sorted(float(row[0]) for row in cr.fetchall()))
-        return TenantScan(version, 0, calls, key).at(float(now))
+        cr.execute(_VERSION_AND_CALLS if has_cron else _VERSION)
+        version, nextcalls = cr.fetchone()
+        found = tuple(sorted(float(call) for call in nextcalls))
+        return TenantScan(version or None, 0, found, key).at(float(now))
 
 
 class TenantScanner:
@@ -90,16 +94,22 @@ class TenantScanner:
         self._scans: dict[str, TenantScan] | None = None  # None: not read from the file yet
         self._lifetime: str | None = None
 
-    def scan(self) -> dict[str, TenantScan]:
-        """Every Odoo 19 database this stack serves (as postgres.tenant_databases decides), with
-        its scan. A known tenant that cannot be looked into this time (too many connections,
-        say) keeps its previous scan rather than vanishing."""
+    def candidates(self) -> list[str]:
+        """The databases this stack may serve, Odoo 19 or not (as postgres.tenant_databases)."""
         s = self.settings
-        candidates = [
+        return [
             name
             for name in owned_databases(s)
             if not name.startswith(RESERVED_PREFIX) and filter_allows(s, name)
         ]
+
+    def scan(self, candidates: list[str] | None = None) -> dict[str, TenantScan]:
+        """The Odoo 19 databases among candidates (by default this stack's), with their scans.
+        A known tenant that cannot be looked into this time (too many connections, say) keeps
+        its previous scan rather than vanishing."""
+        s = self.settings
+        if candidates is None:
+            candidates = self.candidates()
         # read before the looks: a write during a look makes the next pass look again
         with session(s) as cr:
             counters = write_counters.read(cr, s, candidates)
