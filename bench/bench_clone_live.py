@@ -7,6 +7,11 @@ the whole run. Rounds alternate Odoo's duplicate and our clone of the running te
 ratios to Odoo's, and what the client saw while each command ran (requests, errors, worst
 latency) are printed. Our clone's method per run (template or online) is shown too. The copies
 are dropped after each round, then the bench waits --settle seconds (why: bench_restore.py).
+Before each command the bench runs `sync` (outside the timing), as bench_restore.py does: the
+command after Odoo's duplicate would otherwise pay for writing back its 550 MiB filestore copy.
+When Odoo stops during a command (Odoo's duplicate terminates every session of the tenant,
+its master's included, and the master may exit on that), it is restarted before the next
+command, outside the timings and the next command's window, and the report says so.
 
     python bench/bench_clone_live.py bench_tenant --rounds 3
 """
@@ -77,6 +82,14 @@ class Client:
                 error = f"{type(exc).__name__}: {exc}"[:120]
             self.log.append((started, time.monotonic() - started, error))
             self.stop.wait(max(0.0, 0.1 - (time.monotonic() - started)))
+
+    def wait_answered(self, since: float, timeout: float = 60) -> None:
+        """Until a request started after `since` succeeded (Odoo is back for the user)."""
+        deadline = time.monotonic() + timeout
+        while not any(r[0] >= since and not r[2] for r in self.log[-20:]):
+            if time.monotonic() > deadline:
+                raise SystemExit("the client gets no answer from the restarted Odoo")
+            time.sleep(0.1)
 
     def seen(self, start: float, end: float) -> tuple[int, list[str], float]:
         """Requests started in [start, end] (or still running at start), errors, worst latency."""
@@ -154,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     seen: dict[str, list[tuple[int, list[str], float]]] = {theirs: [], ours: []}
     methods: list[str] = []
     copies: list[str] = []
+    deaths: list[str] = []
     try:
         wait_http(url)
         client = Client(url, args.name)
@@ -164,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
             for label in (theirs, ours):
                 dst = f"bench_live_{tag}_{i}_{'ours' if label == ours else 'odoo'}"
                 copies.append(dst)
+                os.sync()  # no command pays for writing back the previous one's files
                 start = time.monotonic()
                 if label == ours:
                     out = odoo_saas("db", "clone", args.name, dst, "--json")
@@ -176,6 +191,11 @@ def main(argv: list[str] | None = None) -> int:
                 rows[label].append(end - start)
                 time.sleep(1.5)  # let the client's late requests land in this window
                 seen[label].append(client.seen(start, end))
+                if server.poll() is not None:  # Odoo died in this window: the next one gets one
+                    deaths.append(f"round {i + 1}, {label}: Odoo exited {server.returncode}")
+                    server = start_odoo(settings, args.name, args.port, log)
+                    wait_http(url)
+                    client.wait_answered(time.monotonic())
                 time.sleep(1.5)
             while copies:
                 drop(settings, copies.pop())
@@ -194,6 +214,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Odoo stopped during the run (exit {died}); its log, last lines ({log}):")
         print("\n".join(log.read_text(errors="replace").splitlines()[-30:]))
     report(f"clone of {args.name} while Odoo serves it", list(rows.items()), theirs)
+    for death in deaths:  # restarted at once, outside the timings and the next window
+        print(f"Odoo stopped during the run, {death}; restarted")
     print(f"\nour clone's method per run: {' '.join(methods)}")
     print(
         f"{'client polling every 100 ms during':<44} {'requests':>9} {'errors':>7} {'worst s':>8}"
