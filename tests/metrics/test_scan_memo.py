@@ -19,6 +19,9 @@ def test_a_new_exporter_reuses_the_scans_while_the_counters_live(
     make_pg: Callable[[], PgCluster], tmp_path: Path, monkeypatch
 ) -> None:
     cluster = make_pg()
+    with cluster.admin() as conn, conn.cursor() as cr:  # its ANALYZE would count as a write
+        cr.execute("ALTER SYSTEM SET autovacuum = off")
+        cr.execute("SELECT pg_reload_conf()")
     settings = Settings.from_env(stack_environment(cluster, tmp_path, ODOO_LOG_LEVEL="warn"))
     a = TenantFactory(settings).create("scans_a")
     TenantFactory(settings).sql(
