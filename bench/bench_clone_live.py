@@ -3,10 +3,11 @@
 Starts Odoo on the tenant the way a hoster runs it (workers 2, a cron worker, the rendered
 odoo.conf), logs a client in (admin/admin, as make_tenant.py leaves it) and keeps it polling the
 tenant through Odoo every 100 ms (a search_read on res.partner: a real database request) during
-the whole run. Rounds alternate Odoo's duplicate and our clone of the running tenant; medians,
-ratios to Odoo's, and what the client saw while each command ran (requests, errors, worst
-latency) are printed. Our clone's method per run (template or online) is shown too. The copies
-are dropped after each round, then the bench waits --settle seconds (why: bench_restore.py).
+the whole run. Each round runs Odoo's duplicate and our clone of the running tenant, each
+first in turn; medians, ratios to Odoo's, and what the client saw while each command ran
+(requests, errors, worst latency) are printed. Our clone's method per run (template or
+online) is shown too. The copies are dropped after each round, then the bench waits --settle
+seconds (why: bench_restore.py).
 Before each command the bench runs `sync` (outside the timing), as bench_restore.py does: the
 command after Odoo's duplicate would otherwise pay for writing back its 550 MiB filestore copy.
 When Odoo stops during a command (Odoo's duplicate terminates every session of the tenant,
@@ -175,7 +176,9 @@ def main(argv: list[str] | None = None) -> int:
         poller.start()
         time.sleep(3)  # the pools of both workers and the cron worker hold connections now
         for i in range(args.rounds):
-            for label in (theirs, ours):
+            # Odoo's duplicate disconnects every user and its workers then reconnect: whichever
+            # command comes 3 s after it meets that, so the order alternates round by round.
+            for label in (theirs, ours) if i % 2 == 0 else (ours, theirs):
                 dst = f"bench_live_{tag}_{i}_{'ours' if label == ours else 'odoo'}"
                 copies.append(dst)
                 os.sync()  # no command pays for writing back the previous one's files
