@@ -125,22 +125,27 @@ class Refresher:
             return
         started = time.monotonic()
         candidates = self._attempt("tenant scan", self._scanner.candidates)
-        tenants, sizes, stores = None, None, {}
+        tenants, sizes = None, None
         if candidates is not None:
-            # Sizes are mostly the disk's work, the scans mostly PostgreSQL's CPU: side by side
-            # they take about the time of the longer (500 tenants, cold: 3.6 s instead of 4.3).
+            # Database sizes are mostly the disk's work, the scans mostly PostgreSQL's CPU: side
+            # by side they take about the time of the longer (500 tenants, cold caches: the
+            # sizes alone take 0.9 s). Filestores are walked after, only for the tenants.
             with ThreadPoolExecutor(1) as pool:
-                sizing = pool.submit(self._sizes, candidates)
+                sizing = pool.submit(
+                    self._attempt, "database sizes", lambda: database.database_sizes(s, candidates)
+                )
                 tenants = self._attempt("tenant scan", lambda: self._scanner.scan(candidates))
-                sizes, stores = sizing.result()
+                sizes = sizing.result()
         if tenants is not None:
             if sizes is None:  # keep what we knew, for the tenants still there
-                old = self.snapshot().database_sizes
-                sizes = {name: old[name] for name in tenants if name in old}
+                sizes = self.snapshot().database_sizes
+            paths = {name: filestore.listed_path(s, name) for name in tenants}
             self._set(
                 tenants=tenants,
                 database_sizes={name: sizes[name] for name in tenants if name in sizes},
-                filestore_sizes={name: stores[name] for name in tenants if name in stores},
+                filestore_sizes={
+                    name: filestore.size(path) for name, path in paths.items() if path
+                },
             )
         if s.provision_spares:
             ready = self._attempt("spare tenants", lambda: len(spares.ready(s)))
@@ -149,13 +154,6 @@ class Refresher:
         self._set(sessions=sessions, slow_duration=time.monotonic() - started)
         if tenants is not None:
             self._set(slow_refreshed_at=time.time())
-
-    def _sizes(self, names: list[str]) -> tuple[dict[str, int] | None, dict[str, int]]:
-        """Database sizes (None when they cannot be read) and filestore sizes of names."""
-        s = self.settings
-        sizes = self._attempt("database sizes", lambda: database.database_sizes(s, names))
-        paths = {name: filestore.listed_path(s, name) for name in names}
-        return sizes, {name: filestore.size(path) for name, path in paths.items() if path}
 
     # --- threads ----------------------------------------------------------------------------
     def _loop(self, name: str, func: Callable[[], None], interval: float) -> None:
