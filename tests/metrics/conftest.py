@@ -186,3 +186,28 @@ def start_exporter() -> Iterator[Callable[..., Exporter]]:
     yield factory
     for exporter in started:
         exporter.stop()
+
+
+def watch_looks(monkeypatch) -> list[str]:
+    """The names the tenant scans connect to, from now on."""
+    from odoo_saas_tools.observability.metrics import tenant_scans
+
+    looked: list[str] = []
+    real = tenant_scans.scan_tenant
+
+    def counting(settings: Settings, name: str, key: str | None = None):
+        looked.append(name)
+        return real(settings, name, key)
+
+    monkeypatch.setattr(tenant_scans, "scan_tenant", counting)
+    return looked
+
+
+def passes_until(scanner, looked: list[str], name: str, wanted: bool) -> dict:
+    """Passes until name is (or is not) looked into: counters are published late."""
+    deadline = time.monotonic() + 20
+    while True:
+        looked.clear()
+        scans = scanner.scan()
+        if (name in looked) is wanted or time.monotonic() > deadline:
+            return scans

@@ -10,8 +10,7 @@ from pathlib import Path
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.observability.metrics import tenant_scans
 from tests.conftest import stack_environment
-from tests.metrics.conftest import TenantFactory
-from tests.metrics.test_values import passes_until, watch_looks
+from tests.metrics.conftest import TenantFactory, passes_until, watch_looks
 from tests.support.pg import PgCluster
 
 

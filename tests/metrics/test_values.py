@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 
 import psycopg2
 from prometheus_client import generate_latest
@@ -14,7 +13,7 @@ from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.observability.metrics.collector import make_registry
 from odoo_saas_tools.observability.metrics.refresher import Refresher
 from odoo_saas_tools.sessions.store import RedisSessions, generate_key
-from tests.metrics.conftest import labelled, parse, value
+from tests.metrics.conftest import labelled, parse, passes_until, value, watch_looks
 from tests.support.net import free_port
 
 
@@ -23,31 +22,6 @@ def measure(settings: Settings):
     refresher.refresh_slow()
     refresher.refresh_fast()
     return refresher, parse(generate_latest(make_registry(refresher)).decode())
-
-
-def watch_looks(monkeypatch) -> list[str]:
-    """The names the tenant scans connect to, from now on."""
-    from odoo_saas_tools.observability.metrics import tenant_scans
-
-    looked: list[str] = []
-    real = tenant_scans.scan_tenant
-
-    def counting(settings: Settings, name: str, key: str | None = None):
-        looked.append(name)
-        return real(settings, name, key)
-
-    monkeypatch.setattr(tenant_scans, "scan_tenant", counting)
-    return looked
-
-
-def passes_until(scanner, looked: list[str], name: str, wanted: bool) -> dict:
-    """Passes until name is (or is not) looked into: counters are published late."""
-    deadline = time.monotonic() + 20
-    while True:
-        looked.clear()
-        scans = scanner.scan()
-        if (name in looked) is wanted or time.monotonic() > deadline:
-            return scans
 
 
 def test_tenant_figures_match_their_sources(metrics_env, tenants, prefix, pg):
