@@ -34,9 +34,11 @@ class DbRow:
     size_bytes: int
 
 
-def info(settings: Settings, name: str) -> DbRow | None:
-    """pg_database facts about name, or None when it does not exist."""
-    with connect(settings) as conn, conn.cursor() as cr:
+def info(
+    settings: Settings, name: str, *, conn: psycopg2.extensions.connection | None = None
+) -> DbRow | None:
+    """pg_database facts about name, or None when it does not exist (on conn if given)."""
+    with server_session(settings, conn) as session, session.cursor() as cr:
         cr.execute(
             """
             SELECT d.datname, d.datistemplate, d.datallowconn,
@@ -59,9 +61,11 @@ def exists(
         return cr.fetchone() is not None
 
 
-def other_connections(settings: Settings, name: str) -> int:
-    """Sessions connected to name other than ours."""
-    with connect(settings) as conn, conn.cursor() as cr:
+def other_connections(
+    settings: Settings, name: str, *, conn: psycopg2.extensions.connection | None = None
+) -> int:
+    """Sessions connected to name other than ours (on conn if given)."""
+    with server_session(settings, conn) as session, session.cursor() as cr:
         cr.execute(
             "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
             (name,),
@@ -142,7 +146,13 @@ _RELEASE_IDLE_SQL = """
 
 
 def copy_by_template_live(
-    settings: Settings, src: str, dst: str, *, wait: float = 0.5, hold: float = 1.5
+    settings: Settings,
+    src: str,
+    dst: str,
+    *,
+    wait: float = 0.5,
+    hold: float = 1.5,
+    watcher: psycopg2.extensions.connection | None = None,
 ) -> int:
     """CREATE DATABASE dst TEMPLATE src while Odoo serves src; returns the sessions released.
 
@@ -154,10 +164,16 @@ def copy_by_template_live(
     program, another role) is connected, one stays busy longer than `wait`, or the whole copy
     would hold new connections longer than `hold` seconds (a slow disk, a busy server): the
     caller then copies online.
+    watcher: an idle autocommit session to the postgres database the caller holds (its lock
+    session), else one is opened; the copy itself always runs on a session of its own.
     """
     args = {"db": src, "app": POOLED_APP, "creator": 0}
     outcome: list[BaseException | None] = []
-    with connect(settings) as creator, connect(settings) as watcher, watcher.cursor() as cr:
+    with (
+        connect(settings) as creator,
+        server_session(settings, watcher) as session,
+        session.cursor() as cr,
+    ):
         cr.execute(_SESSIONS_SQL, args)
         if cr.fetchone()[0]:
             raise SourceBusy(f"{src} has sessions that cannot be released")

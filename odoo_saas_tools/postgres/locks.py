@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import psycopg2
 
@@ -68,6 +68,18 @@ class HeldLock:
 
 
 @contextlib.contextmanager
+def lock_session(settings: Settings) -> Iterator[psycopg2.extensions.connection]:
+    """A session fit to hold locks: a lock that silently dies with an idle session protects
+    nothing, so idle timeouts are off (one round trip) and TCP keepalives watch the peer."""
+    with connect(settings, keepalive=True) as conn, conn.cursor() as cr:
+        timeouts = ["idle_in_transaction_session_timeout"]
+        if conn.server_version >= 140000:
+            timeouts.append("idle_session_timeout")
+        cr.execute("; ".join(f"SET {setting} = 0" for setting in timeouts))
+        yield conn
+
+
+@contextlib.contextmanager
 def advisory_lock(
     settings: Settings,
     name: str,
@@ -82,11 +94,7 @@ def advisory_lock(
     template run side by side; its build or removal waits for them, and they for it).
     """
     mode = "_shared" if shared else ""
-    with connect(settings, keepalive=True) as conn, conn.cursor() as cr:
-        # A lock that silently dies with an idle session protects nothing.
-        for setting in ("idle_session_timeout", "idle_in_transaction_session_timeout"):
-            with contextlib.suppress(psycopg2.Error):  # idle_session_timeout: PostgreSQL 14+
-                cr.execute(f"SET {setting} = 0")
+    with lock_session(settings) as conn, conn.cursor() as cr:
         lock = HeldLock(conn, name)
         if wait_seconds is not None:
             cr.execute("SET lock_timeout = %s", (f"{int(wait_seconds)}s",))
@@ -103,6 +111,32 @@ def advisory_lock(
         finally:
             with contextlib.suppress(Exception):
                 cr.execute(f"SELECT pg_advisory_unlock{mode}(%s, %s)", lock.key)
+
+
+@contextlib.contextmanager
+def advisory_locks(
+    settings: Settings, names: list[str], *, busy: Callable[[str], str]
+) -> Iterator[list[HeldLock]]:
+    """Several names' exclusive locks at once, on one session and in one round trip (a clone
+    or a rename starts a backend less); BusyError(busy(name)) for the first one taken
+    elsewhere, with none of them kept."""
+    with lock_session(settings) as conn, conn.cursor() as cr:
+        locks = [HeldLock(conn, name) for name in names]
+        keys = [part for lock in locks for part in lock.key]
+        try_all = ", ".join(["pg_try_advisory_lock(%s, %s)"] * len(locks))
+        cr.execute(f"SELECT {try_all}", keys)
+        taken = cr.fetchone()
+        held = [lock for lock, ok in zip(locks, taken, strict=True) if ok]
+        try:
+            for lock, ok in zip(locks, taken, strict=True):
+                if not ok:
+                    raise BusyError(busy(lock.name))
+            yield locks
+        finally:
+            if held:
+                unlock_all = ", ".join(["pg_advisory_unlock(%s, %s)"] * len(held))
+                with contextlib.suppress(Exception):
+                    cr.execute(f"SELECT {unlock_all}", [part for lock in held for part in lock.key])
 
 
 def is_locked(settings: Settings, name: str) -> bool:

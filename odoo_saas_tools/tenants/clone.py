@@ -15,10 +15,12 @@ import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import psycopg2.extensions
+
 from odoo_saas_tools.core.errors import SaasError
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.postgres import databases
-from odoo_saas_tools.postgres.connection import odoo_version
+from odoo_saas_tools.postgres.connection import base_version, connect, odoo_version
 from odoo_saas_tools.tenants import filestore, identity, neutralize
 from odoo_saas_tools.tenants.locks import tenant_locks
 from odoo_saas_tools.tenants.names import ensure_target_free
@@ -42,16 +44,36 @@ def clone_tenant(
     neutralized: bool = True,
     force_disconnect: bool = False,
 ) -> dict:
-    """Clone src to dst under both locks (names already checked)."""
+    """Clone src to dst under both locks (names already checked).
+
+    Every check before the copy runs on the locks' session: a clone starts three PostgreSQL
+    backends (the locks', the copy's, the new tenant's), not eleven. Whether src is Odoo's is
+    checked on the copy, in the transaction that neutralizes it, unless its users are about to
+    be disconnected: that is done to an Odoo database only.
+    """
     if src == dst:
         raise SaasError("SRC and DST are the same database", 2)
-    with tenant_locks(settings, src, dst, operation="clone"):
-        if not databases.exists(settings, src):
+    with tenant_locks(settings, src, dst, operation="clone") as held:
+        session = held.session
+        source = databases.info(settings, src, conn=session)
+        if source is None:
             raise SaasError(f"{src} does not exist")
-        ensure_target_free(settings, dst)
-        if not odoo_version(settings, src):
-            raise SaasError(f"{src} is not an Odoo database")
-        return clone(settings, src, dst, neutralized=neutralized, force_disconnect=force_disconnect)
+        ensure_target_free(settings, dst, conn=session)
+        if force_disconnect and not odoo_version(settings, src):
+            raise SaasError(not_odoo(src))
+        return clone(
+            settings,
+            src,
+            dst,
+            session=session,
+            size_bytes=source.size_bytes,
+            neutralized=neutralized,
+            force_disconnect=force_disconnect,
+        )
+
+
+def not_odoo(src: str) -> str:
+    return f"{src} is not an Odoo database"
 
 
 def clone(
@@ -59,10 +81,13 @@ def clone(
     src: str,
     dst: str,
     *,
+    session: psycopg2.extensions.connection,
+    size_bytes: int,
     neutralized: bool = True,
     force_disconnect: bool = False,
 ) -> dict:
-    """Copy src to dst (caller holds both locks); dst is removed again on any failure."""
+    """Copy src to dst (session: the caller's lock session, which holds both locks); dst is
+    removed again on any failure."""
     started = time.monotonic()
     method = "template"
     created_db = False
@@ -74,35 +99,36 @@ def clone(
     try:
         if force_disconnect:
             databases.terminate(settings, src)
-        elif databases.other_connections(settings, src):
+        elif databases.other_connections(settings, src, conn=session):
             method = "online"
-            row = databases.info(settings, src)
-            if row is not None and row.size_bytes <= LIVE_TEMPLATE_MAX_BYTES:
+            if size_bytes <= LIVE_TEMPLATE_MAX_BYTES:
                 try:
                     released = databases.copy_by_template_live(
-                        settings, src, dst, wait=LIVE_TEMPLATE_WAIT, hold=LIVE_TEMPLATE_HOLD
+                        settings,
+                        src,
+                        dst,
+                        wait=LIVE_TEMPLATE_WAIT,
+                        hold=LIVE_TEMPLATE_HOLD,
+                        watcher=session,
                     )
                     method, created_db = "template", True
                 except databases.SourceBusy as exc:
                     log.info("%s; falling back to the online copy", exc)
         if method == "template" and not created_db:
             try:
-                databases.copy_by_template(settings, src, dst)
+                databases.copy_by_template(settings, src, dst, conn=session)
             except databases.SourceBusy:
                 if not force_disconnect:
                     method = "online"  # someone connected in between
                 else:
                     databases.terminate(settings, src)
-                    databases.copy_by_template(settings, src, dst)
+                    databases.copy_by_template(settings, src, dst, conn=session)
         if method == "online":
             log.info("%s has connected users: copying it online (pg_dump | psql)", src)
             databases.copy_online(settings, src, dst)
         created_db = True
         fs_mode = fs_job.result()
-        values = identity.renew(
-            settings, dst, clone=True, base_url=identity.default_base_url(settings, dst)
-        )
-        modules = neutralize.neutralize(settings, dst) if neutralized else []
+        values, modules = _make_staging(settings, src, dst, neutralized)
     except BaseException:
         if created_db:
             databases.drop_quietly(settings, dst)
@@ -123,3 +149,18 @@ def clone(
         "uuid": values["database.uuid"],
         "seconds": round(time.monotonic() - started, 2),
     }
+
+
+def _make_staging(
+    settings: Settings, src: str, dst: str, neutralized: bool
+) -> tuple[dict[str, str], list[str]]:
+    """On the copy, in one transaction: is it Odoo's, a new identity, the neutralization."""
+    with connect(settings, dst, autocommit=False) as conn:
+        with conn.cursor() as cr:
+            if not base_version(cr):
+                raise SaasError(not_odoo(src))
+            base_url = identity.default_base_url(settings, dst)
+            values = identity.write(cr, clone=True, base_url=base_url)
+            modules = neutralize.neutralize(cr, settings, dst) if neutralized else []
+        conn.commit()
+    return values, modules

@@ -16,7 +16,6 @@ import psycopg2.extensions
 from odoo_saas_tools.core.errors import SaasError
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.odoo import modules as odoo_addons
-from odoo_saas_tools.postgres.connection import connect
 
 log = logging.getLogger(__name__)
 
@@ -46,24 +45,17 @@ def queries(paths: tuple[Path, ...], modules: list[str]) -> list[tuple[str, str]
     return out
 
 
-def neutralize(settings: Settings, db: str) -> list[str]:
-    """Neutralize db in one transaction; returns the modules whose SQL ran."""
-    paths = odoo_addons.odoo_install(settings).paths
-    with connect(settings, db, autocommit=False) as conn:
+def neutralize(cr: psycopg2.extensions.cursor, settings: Settings, db: str) -> list[str]:
+    """Neutralize db on the caller's transaction (the caller commits, or rolls everything back
+    with the rest of its work); returns the modules whose SQL ran."""
+    todo = queries(odoo_addons.odoo_install(settings).paths, installed_modules(cr))
+    for module, query in todo:
         try:
-            with conn.cursor() as cr:
-                todo = queries(paths, installed_modules(cr))
-                for module, query in todo:
-                    try:
-                        cr.execute(query)
-                    except psycopg2.Error as exc:
-                        first = str(exc).strip().splitlines()[0]
-                        raise SaasError(
-                            f"neutralizing {db} failed in {module}/data/neutralize.sql: {first}"
-                        ) from exc
-            conn.commit()
-        except BaseException:
-            conn.rollback()
-            raise
+            cr.execute(query)
+        except psycopg2.Error as exc:
+            first = str(exc).strip().splitlines()[0]
+            raise SaasError(
+                f"neutralizing {db} failed in {module}/data/neutralize.sql: {first}"
+            ) from exc
     log.info("neutralized %s (%d modules)", db, len(todo))
     return [module for module, _ in todo]

@@ -19,12 +19,12 @@ def rename(settings: Settings, old: str, new: str) -> bool:
     if old == new:
         raise SaasError(f"{old} already has that name: nothing to do", EXIT_UNCHANGED)
     with tenant_locks(settings, old, new, operation="rename") as locks:
-        row = databases.info(settings, old)
+        row = databases.info(settings, old, conn=locks.session)
         if row is None:
             raise SaasError(f"{old} does not exist")
         if row.is_template:
             raise ConfigError(f"{old} is a template database: refusing to rename it")
-        ensure_target_free(settings, new)
+        ensure_target_free(settings, new, conn=locks.session)
         locks.ensure_held("rename")
         return rename_tenant(settings, old, new)
 

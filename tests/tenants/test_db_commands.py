@@ -330,6 +330,66 @@ def test_failed_clone_leaves_nothing(
     assert not tsettings.filestore(dst).exists()
 
 
+def test_clone_of_a_database_that_is_not_odoo_leaves_nothing(
+    tenants_env: dict[str, str], tsettings: Settings, dbname: Callable[[str], str]
+) -> None:
+    """Odoo's tables are looked for on the copy: a clone of another program's database is
+    refused with nothing left behind, and --force-disconnect never disconnects its users."""
+    src = dbname("plain")
+    databases.create_database(tsettings, src)
+    with connect(tsettings, src) as conn, conn.cursor() as cr:
+        cr.execute("CREATE TABLE t (x int)")
+    tsettings.filestore(src).mkdir(parents=True)
+    (tsettings.filestore(src) / "f").write_text("x")
+    user = psycopg2.connect(**tsettings.connect_kwargs(src))
+    try:
+        for extra in ((), ("--force-disconnect",)):
+            dst = dbname("notodoo")
+            proc = run_cli(tenants_env, "db", "clone", src, dst, *extra)
+            assert proc.returncode == 1, proc.stderr
+            assert proc.stderr.strip() == f"odoo-saas: error: {src} is not an Odoo database"
+            assert not databases.exists(tsettings, dst)
+            assert not tsettings.filestore(dst).exists()
+        with user.cursor() as cr:  # still connected
+            cr.execute("SELECT 1")
+    finally:
+        user.close()
+
+
+def sessions_started(cr: psycopg2.extensions.cursor) -> int:
+    """Backends started so far in the whole cluster, once the ended ones have reported (they
+    publish their counters when they exit, which may be after their client has gone)."""
+    last, still_since = -1, time.monotonic()
+    deadline = still_since + 5
+    while time.monotonic() < deadline:
+        cr.execute("SELECT pg_stat_clear_snapshot()")
+        cr.execute("SELECT sum(sessions)::int FROM pg_stat_database")
+        now = cr.fetchone()[0]
+        if now != last:
+            last, still_since = now, time.monotonic()
+        elif time.monotonic() - still_since > 0.5:
+            break
+        time.sleep(0.05)
+    return last
+
+
+def test_clone_starts_two_backends(
+    tenants_env: dict[str, str],
+    tsettings: Settings,
+    fake_odoo: Callable[..., str],
+    dbname: Callable[[str], str],
+) -> None:
+    """Each backend start costs PostgreSQL a fork and the client an authentication: the checks
+    run on the locks' session, the new tenant's work (identity, neutralization) on one more."""
+    src = fake_odoo("few")
+    with connect(tsettings) as conn, conn.cursor() as cr:  # one session counts, before and after
+        before = sessions_started(cr)
+        proc = run_cli(tenants_env, "db", "clone", src, dbname("few_copy"), "--no-neutralize")
+        assert proc.returncode == 0, proc.stderr
+        # the source is idle: CREATE DATABASE runs on the locks' session too
+        assert sessions_started(cr) - before == 2
+
+
 def test_concurrent_operations_are_serialized(
     tenants_env: dict[str, str],
     tsettings: Settings,
