@@ -12,13 +12,14 @@ import psycopg2
 import pytest
 from psycopg2 import sql
 
-from odoo_saas_tools.core.errors import ConfigError, SaasError
+from odoo_saas_tools.core.errors import BusyError, ConfigError, SaasError
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.postgres import databases
 from odoo_saas_tools.postgres.connection import connect, ident
+from odoo_saas_tools.postgres.locks import is_locked
 from odoo_saas_tools.tenants import filestore
 from odoo_saas_tools.tenants import rename as rename_mod
-from odoo_saas_tools.tenants.locks import tenant_lock
+from odoo_saas_tools.tenants.locks import tenant_lock, tenant_locks
 from odoo_saas_tools.tenants.names import check_name
 from tests.support.cli import run_cli
 from tests.tenants.conftest import settle_write_counters
@@ -415,6 +416,22 @@ def test_concurrent_operations_are_serialized(
     with tenant_lock(tsettings, target, operation="test"):
         proc = run_cli(tenants_env, "db", "clone", other, target, "--no-neutralize")
         assert proc.returncode == 4
+
+
+def test_several_tenant_locks_are_taken_on_one_session_or_none_is_kept(
+    tsettings: Settings, dbname: Callable[[str], str]
+) -> None:
+    a, b = dbname("lock_a"), dbname("lock_b")
+    with tenant_locks(tsettings, b, a, operation="test") as held:
+        assert {lock.conn for lock in held.locks} == {held.session}
+        assert is_locked(tsettings, a) and is_locked(tsettings, b)
+        held.ensure_held("test")
+    assert not is_locked(tsettings, a) and not is_locked(tsettings, b)
+    with tenant_lock(tsettings, b, operation="test"):
+        with pytest.raises(BusyError) as err, tenant_locks(tsettings, a, b, operation="copy"):
+            pass
+        assert str(err.value).startswith(f"{b} is busy") and "try the copy again" in str(err.value)
+        assert not is_locked(tsettings, a)  # taken with b, given back when b was refused
 
 
 def test_drop_refuses_protected_databases(
