@@ -161,6 +161,6 @@ def _make_staging(
                 raise SaasError(not_odoo(src))
             base_url = identity.default_base_url(settings, dst)
             values = identity.write(cr, clone=True, base_url=base_url)
-            modules = neutralize.neutralize(cr, settings, dst) if neutralized else []
+            modules = neutralize.neutralize_on(cr, settings, dst) if neutralized else []
         conn.commit()
     return values, modules

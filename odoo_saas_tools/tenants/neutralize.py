@@ -16,6 +16,7 @@ import psycopg2.extensions
 from odoo_saas_tools.core.errors import SaasError
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.odoo import modules as odoo_addons
+from odoo_saas_tools.postgres.connection import connect
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +46,18 @@ def queries(paths: tuple[Path, ...], modules: list[str]) -> list[tuple[str, str]
     return out
 
 
-def neutralize(cr: psycopg2.extensions.cursor, settings: Settings, db: str) -> list[str]:
-    """Neutralize db on the caller's transaction (the caller commits, or rolls everything back
-    with the rest of its work); returns the modules whose SQL ran."""
+def neutralize(settings: Settings, db: str) -> list[str]:
+    """Neutralize db in one transaction of its own; returns the modules whose SQL ran."""
+    with connect(settings, db, autocommit=False) as conn:
+        with conn.cursor() as cr:
+            modules = neutralize_on(cr, settings, db)
+        conn.commit()
+    return modules
+
+
+def neutralize_on(cr: psycopg2.extensions.cursor, settings: Settings, db: str) -> list[str]:
+    """Neutralize db on the caller's transaction (the caller commits, or rolls it back with the
+    rest of its work: a clone's new identity); returns the modules whose SQL ran."""
     todo = queries(odoo_addons.odoo_install(settings).paths, installed_modules(cr))
     for module, query in todo:
         try:
