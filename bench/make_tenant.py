@@ -26,6 +26,7 @@ from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.odoo import runner as odoo_runner
 from odoo_saas_tools.postgres import databases
 from odoo_saas_tools.postgres.connection import connect
+from odoo_saas_tools.runtime import privileges
 
 MIMETYPES = ("image/jpeg", "image/png", "application/pdf", "application/zip")
 
@@ -113,6 +114,10 @@ def main(argv: list[str] | None = None) -> int:
         settings, args.name, file_sizes(args.files, args.filestore_mb * 1024 * 1024, args.seed)
     )
     pad_database(settings, args.name, args.db_mb)
+    # Odoo, running as the runtime user, owns the files it writes: a bench run as root must not
+    # leave them root's (a restore then would not trust them for hard links, as in production
+    # it does, and every restore would measure the disaster case)
+    privileges.give_to_runtime_user(settings.runtime_user, [settings.filestore(args.name)])
     with connect(settings, args.name) as conn, conn.cursor() as cr:
         cr.execute("SELECT pg_database_size(current_database())")
         db_size = cr.fetchone()[0]
