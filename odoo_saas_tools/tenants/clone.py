@@ -46,10 +46,11 @@ def clone_tenant(
 ) -> dict:
     """Clone src to dst under both locks (names already checked).
 
-    Every check before the copy runs on the locks' session: a clone starts three PostgreSQL
-    backends (the locks', the copy's, the new tenant's), not eleven. Whether src is Odoo's is
-    checked on the copy, in the transaction that neutralizes it, unless its users are about to
-    be disconnected: that is done to an Odoo database only.
+    Every check before the copy runs on the locks' session, and so does the copy of an idle
+    src: a clone starts two PostgreSQL backends (three when Odoo serves src: the live copy runs
+    on its own), not eleven. Whether src is Odoo's is checked on the copy, in the transaction
+    that neutralizes it, unless its users are about to be disconnected: that is only ever done
+    to an Odoo database.
     """
     if src == dst:
         raise SaasError("SRC and DST are the same database", 2)
