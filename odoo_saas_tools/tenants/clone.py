@@ -56,24 +56,22 @@ def clone_tenant(
         raise SaasError("SRC and DST are the same database", 2)
     with tenant_locks(settings, src, dst, operation="clone") as held:
         session = held.session
-        source = databases.info(settings, src, conn=session)
-        if source is None:
+        if not databases.exists(settings, src, conn=session):
             raise SaasError(f"{src} does not exist")
         ensure_target_free(settings, dst, conn=session)
         if force_disconnect and not odoo_version(settings, src):
-            raise SaasError(not_odoo(src))
+            raise SaasError(_not_odoo(src))
         return clone(
             settings,
             src,
             dst,
             session=session,
-            size_bytes=source.size_bytes,
             neutralized=neutralized,
             force_disconnect=force_disconnect,
         )
 
 
-def not_odoo(src: str) -> str:
+def _not_odoo(src: str) -> str:
     return f"{src} is not an Odoo database"
 
 
@@ -83,7 +81,6 @@ def clone(
     dst: str,
     *,
     session: psycopg2.extensions.connection,
-    size_bytes: int,
     neutralized: bool = True,
     force_disconnect: bool = False,
 ) -> dict:
@@ -102,7 +99,8 @@ def clone(
             databases.terminate(settings, src)
         elif databases.other_connections(settings, src, conn=session):
             method = "online"
-            if size_bytes <= LIVE_TEMPLATE_MAX_BYTES:
+            row = databases.info(settings, src, conn=session)  # its size: only a copy in use
+            if row is not None and row.size_bytes <= LIVE_TEMPLATE_MAX_BYTES:
                 try:
                     released = databases.copy_by_template_live(
                         settings,
@@ -159,7 +157,7 @@ def _make_staging(
     with connect(settings, dst, autocommit=False) as conn:
         with conn.cursor() as cr:
             if not base_version(cr):
-                raise SaasError(not_odoo(src))
+                raise SaasError(_not_odoo(src))
             base_url = identity.default_base_url(settings, dst)
             values = identity.write(cr, clone=True, base_url=base_url)
             modules = neutralize.neutralize_on(cr, settings, dst) if neutralized else []
