@@ -22,7 +22,7 @@ import psycopg2
 
 from odoo_saas_tools.core.errors import BusyError
 from odoo_saas_tools.core.settings import Settings
-from odoo_saas_tools.postgres import databases, loader
+from odoo_saas_tools.postgres import databases, loader, roles
 from odoo_saas_tools.postgres.locks import advisory_lock
 from odoo_saas_tools.tenants import filestore
 from odoo_saas_tools.tenants.hidden import Orphan, find, put_back
@@ -54,6 +54,10 @@ def sweep(settings: Settings, *, dry_run: bool = False) -> list[Orphan]:
             except psycopg2.Error:
                 orphan.busy, orphan.action = True, "left alone: its restore is still running"
         orphans.append(orphan)
+    if not dry_run:
+        # a database's own role whose drop was cut off between DROP DATABASE and DROP ROLE
+        for role in roles.sweep(settings):
+            orphans.append(Orphan(role, "role", None, False, "dropped (its database is gone)"))
     return orphans
 
 

@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from odoo_saas_tools.core import runtime_dir as runtime_location
+from odoo_saas_tools.core import tenant_roles
 from odoo_saas_tools.core.errors import REDACTED, ConfigError
 from odoo_saas_tools.core.files import path_component
+from odoo_saas_tools.core.reserved import RESERVED_PREFIX
 
 TRUE = {"1", "true", "yes", "on"}
 FALSE = {"0", "false", "no", "off", ""}
@@ -32,6 +34,9 @@ BACKUP_SECRETS = {
     "BACKUP_ENCRYPTION_PASSWORD",
 }
 ROLES = ("all", "web", "cron", "backup", "metrics")
+# Databases of the server itself, reached as the management role (or ODOO_DB_USER): never a
+# tenant's, so no tenant role logs in there.
+SERVER_DATABASES = frozenset({"postgres"})
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 # Filters that let every database through: with the manager listed, anyone sees every tenant.
 OPEN_FILTERS = {"", ".*", "^.*$", ".+", "^.+$", ".*$"}
@@ -70,9 +75,32 @@ class Settings:
     # --- PostgreSQL -----------------------------------------------------------------------
     db_host: str = var("ODOO_DB_HOST", "PostgreSQL host name, or a socket directory.", "db")
     db_port: int = var("ODOO_DB_PORT", "PostgreSQL port.", 5432, kind="port")
-    db_user: str = var("ODOO_DB_USER", "PostgreSQL role Odoo connects as (not `postgres`).", "odoo")
+    db_user: str = var(
+        "ODOO_DB_USER",
+        "PostgreSQL role Odoo's processes log in as to find their tenants (not `postgres`): it "
+        "owns nothing and creates nothing; each tenant database is served by a role of its own "
+        "(`odoo_saas_t_…`, see docs/security.md).",
+        "odoo",
+    )
     db_password: str = var(
-        "ODOO_DB_PASSWORD", "Password of that role.", "", kind="str", secret=True
+        "ODOO_DB_PASSWORD",
+        "Password of that role; the tenant roles' passwords are derived from it.",
+        "",
+        kind="str",
+        secret=True,
+    )
+    saas_db_user: str = var(
+        "ODOO_SAAS_DB_USER",
+        "PostgreSQL role odoo-saas manages tenants with (CREATEDB, CREATEROLE): it owns every "
+        "tenant database and their roles, and never runs a tenant's SQL. Never given to Odoo.",
+        "odoo_saas",
+    )
+    saas_db_password: str = var(
+        "ODOO_SAAS_DB_PASSWORD",
+        "Password of the management role. Only where it is given can odoo-saas create, copy, "
+        "rename, restore or drop tenants; elsewhere it reads as ODOO_DB_USER.",
+        "",
+        secret=True,
     )
     db_name: tuple[str, ...] = var(
         "ODOO_DB_NAME",
@@ -520,6 +548,19 @@ class Settings:
             out.append("ODOO_REDIS_URL must start with redis://, rediss:// (TLS) or unix://")
         if self.db_user == "postgres":
             out.append("ODOO_DB_USER must not be postgres: Odoo refuses to run as the superuser")
+        if not self.saas_db_user:
+            out.append("ODOO_SAAS_DB_USER must not be empty: it names the role owning the tenants")
+        elif self.saas_db_user == self.db_user:
+            out.append(
+                f"ODOO_SAAS_DB_USER and ODOO_DB_USER are both {self.db_user}: the role that owns "
+                "and creates tenants must not be the one Odoo logs in as"
+            )
+        for name, role in (
+            ("ODOO_DB_USER", self.db_user),
+            ("ODOO_SAAS_DB_USER", self.saas_db_user),
+        ):
+            if role.startswith(RESERVED_PREFIX):
+                out.append(f"{name}={role} uses the prefix {RESERVED_PREFIX} odoo-saas keeps")
         if self.tenant_url_template and "{tenant}" not in self.tenant_url_template:
             out.append(
                 "TENANT_URL_TEMPLATE must contain {tenant}, e.g. https://{tenant}.example.com"
@@ -661,37 +702,59 @@ class Settings:
             keep.add("ODOO_METRICS_PASSWORD")
         if self.runs_backup_scheduler:
             keep |= BACKUP_SECRETS
+        if self.runs_spares:
+            keep.add("ODOO_SAAS_DB_PASSWORD")  # the spares program copies templates
         secret = {f.metadata["env"] for f in fields(self) if f.metadata["secret"]}
         dropped = {n for s in secret - keep for n in (s, f"{s}_FILE")}
         return {k: v for k, v in os.environ.items() if k not in dropped}
 
+    @property
+    def manages(self) -> bool:
+        """Whether this process holds the management role's credentials (create, copy,
+        rename, restore, drop); without them the server is only read, as ODOO_DB_USER."""
+        return bool(self.saas_db_password)
+
+    def login_for(self, dbname: str | None) -> tuple[str, str]:
+        """(role, password) for a connection to dbname: the server's own databases as the
+        management role (or ODOO_DB_USER where this process does not manage), any other
+        database as that database's own role, so nothing a tenant planted in its database
+        ever runs with more rights than the tenant's (core/tenant_roles.py)."""
+        if dbname is None or dbname in SERVER_DATABASES:
+            if self.manages:
+                return self.saas_db_user, self.saas_db_password
+            return self.db_user, self.db_password
+        role = tenant_roles.role_for(dbname)
+        return role, tenant_roles.password_for(self.db_password, role)
+
     def libpq_env(self, dbname: str | None = None) -> dict[str, str]:
         """Connection settings for libpq tools (psql, pg_dump): in the environment, never argv."""
+        user, password = self.login_for(dbname)
         env = {
             "PGHOST": self.db_host,
             "PGPORT": str(self.db_port),
-            "PGUSER": self.db_user,
+            "PGUSER": user,
             "PGSSLMODE": self.db_sslmode,
             "PGAPPNAME": "odoo-saas",
         }
-        if self.db_password:
-            env["PGPASSWORD"] = self.db_password
+        if password:
+            env["PGPASSWORD"] = password
         if dbname:
             env["PGDATABASE"] = dbname
         return env
 
     def connect_kwargs(self, dbname: str = "postgres") -> dict[str, Any]:
         """Keyword arguments for psycopg2.connect."""
+        user, password = self.login_for(dbname)
         kwargs: dict[str, Any] = {
             "host": self.db_host,
             "port": self.db_port,
-            "user": self.db_user,
+            "user": user,
             "dbname": dbname,
             "sslmode": self.db_sslmode,
             "application_name": "odoo-saas",
         }
-        if self.db_password:
-            kwargs["password"] = self.db_password
+        if password:
+            kwargs["password"] = password
         return kwargs
 
     def public_dict(self) -> dict[str, Any]:

@@ -29,10 +29,14 @@ def connect(
     autocommit: bool = True,
     connect_timeout: int = 10,
     keepalive: bool = False,
+    management: bool = False,
     **params: str,
 ) -> Iterator[psycopg2.extensions.connection]:
     """A connection that is always closed; autocommit by default (CREATE DATABASE needs it).
 
+    Inside a tenant's database it logs in as that database's own role (Settings.login_for).
+    management: log in as the management role even there, for the few statements that run no
+    SQL the tenant wrote (REASSIGN OWNED, ALTER SCHEMA ... OWNER; never a query of its tables).
     keepalive: TCP keepalives notice a dead peer within about a minute (for lock sessions).
     params: libpq connection parameters over ours (application_name, options).
     """
@@ -41,17 +45,16 @@ def connect(
         if keepalive
         else {}
     )
+    kwargs = {**settings.connect_kwargs(dbname), **params}
+    if management:
+        kwargs["user"], kwargs["password"] = settings.saas_db_user, settings.saas_db_password
     try:
-        conn = psycopg2.connect(
-            connect_timeout=connect_timeout,
-            **extra,
-            **{**settings.connect_kwargs(dbname), **params},
-        )
+        conn = psycopg2.connect(connect_timeout=connect_timeout, **extra, **kwargs)
     except psycopg2.OperationalError as exc:
         first = first_line(exc, "connection failed")
         raise SaasError(
             f"cannot connect to PostgreSQL at {settings.db_host}:{settings.db_port} "
-            f"(database {dbname}, user {settings.db_user}): {first}"
+            f"(database {dbname}, user {kwargs['user']}): {first}"
         ) from exc
     conn.autocommit = autocommit
     try:
@@ -103,16 +106,18 @@ def ident(name: str) -> sql.Identifier:
 
 
 def owned_databases(settings: Settings) -> list[str]:
-    """What Odoo's list_dbs sees: owned by our role, not templates, connectable, not postgres."""
+    """What Odoo's database list holds (the odoo_saas_tenancy addon asks the same): owned by
+    the management role, not templates, connectable, not postgres."""
     with connect(settings) as conn, conn.cursor() as cr:
         cr.execute(
             """
             SELECT d.datname FROM pg_database d
               JOIN pg_roles r ON r.oid = d.datdba
-             WHERE r.rolname = current_user AND NOT d.datistemplate AND d.datallowconn
+             WHERE r.rolname = %s AND NOT d.datistemplate AND d.datallowconn
                AND d.datname NOT IN ('postgres', 'template0', 'template1')
              ORDER BY d.datname
-            """
+            """,
+            (settings.saas_db_user,),
         )
         return [row[0] for row in cr.fetchall()]
 

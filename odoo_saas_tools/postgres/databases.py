@@ -18,8 +18,10 @@ import psycopg2
 import psycopg2.extensions
 from psycopg2 import sql
 
+from odoo_saas_tools.core import tenant_roles
 from odoo_saas_tools.core.errors import SaasError, first_line
 from odoo_saas_tools.core.settings import Settings
+from odoo_saas_tools.postgres import roles
 from odoo_saas_tools.postgres.connection import connect, ident, server_session
 
 log = logging.getLogger(__name__)
@@ -42,12 +44,12 @@ def info(
         cr.execute(
             """
             SELECT d.datname, d.datistemplate, d.datallowconn,
-                   pg_get_userbyid(d.datdba) = current_user,
+                   pg_get_userbyid(d.datdba) = %s,
                    CASE WHEN has_database_privilege(d.datname, 'CONNECT')
                         THEN pg_database_size(d.datname) ELSE 0 END
               FROM pg_database d WHERE d.datname = %s
             """,
-            (name,),
+            (settings.saas_db_user, name),
         )
         row = cr.fetchone()
     return DbRow(*row) if row else None
@@ -96,9 +98,15 @@ class SourceBusy(SaasError):
 
 
 def copy_by_template(
-    settings: Settings, src: str, dst: str, *, conn: psycopg2.extensions.connection | None = None
+    settings: Settings,
+    src: str,
+    dst: str,
+    *,
+    conn: psycopg2.extensions.connection | None = None,
+    hand_over: bool = True,
 ) -> None:
-    """CREATE DATABASE dst TEMPLATE src (needs no other session on src); on conn if given."""
+    """CREATE DATABASE dst TEMPLATE src (needs no other session on src); on conn if given.
+    Then dst gets its own role (unless the caller does it later: hand_over=False)."""
     with contextlib.ExitStack() as stack:
         if conn is None:
             conn = stack.enter_context(connect(settings))
@@ -115,16 +123,30 @@ def copy_by_template(
             raise
         except psycopg2.Error as exc:
             raise SaasError(f"creating {dst} from {src} failed: {first_line(exc)}") from exc
+        if hand_over:
+            hand_over_copy(settings, src, dst, conn=conn)
+
+
+def hand_over_copy(
+    settings: Settings, src: str, dst: str, *, conn: psycopg2.extensions.connection | None = None
+) -> None:
+    """dst's own role takes over from src's (dropped again when that fails)."""
+    try:
+        roles.hand_over(settings, src, dst, conn=conn)
+    except BaseException:
+        drop_quietly(settings, dst)
+        raise
 
 
 # Sessions of a connection pool that reconnects by itself: Odoo names its connections
 # "odoo-<pid>" (db_app_name's default) and resets a pooled connection before lending it,
-# dropping it when the reset fails. Only such sessions, of our own role, are ever released.
+# dropping it when the reset fails. Only such sessions, of the database's own role, are ever
+# released.
 POOLED_APP = "^odoo-[0-9]+$"
 
 _SESSIONS_SQL = """
-    SELECT count(*) FILTER (WHERE NOT (application_name ~ %(app)s AND usename = current_user)),
-           count(*) FILTER (WHERE application_name ~ %(app)s AND usename = current_user)
+    SELECT count(*) FILTER (WHERE NOT (application_name ~ %(app)s AND usename = %(role)s)),
+           count(*) FILTER (WHERE application_name ~ %(app)s AND usename = %(role)s)
       FROM pg_stat_activity
      WHERE datname = %(db)s AND pid <> pg_backend_pid() AND backend_type = 'client backend'
        AND pid <> %(creator)s
@@ -140,7 +162,7 @@ _RELEASE_IDLE_SQL = """
       FROM pg_stat_activity
      WHERE datname = %(db)s AND pid <> pg_backend_pid() AND backend_type = 'client backend'
        AND pid <> %(creator)s AND state = 'idle' AND application_name ~ %(app)s
-       AND usename = current_user AND state_change < clock_timestamp() - interval '50 ms'
+       AND usename = %(role)s AND state_change < clock_timestamp() - interval '50 ms'
        AND query <> 'DISCARD ALL'
 """
 
@@ -167,7 +189,7 @@ def copy_by_template_live(
     watcher: an idle autocommit session to the postgres database the caller holds (its lock
     session), else one is opened; the copy itself always runs on a session of its own.
     """
-    args = {"db": src, "app": POOLED_APP, "creator": 0}
+    args = {"db": src, "app": POOLED_APP, "creator": 0, "role": tenant_roles.role_for(src)}
     outcome: list[BaseException | None] = []
     with (
         connect(settings) as creator,
@@ -192,7 +214,7 @@ def copy_by_template_live(
 
         def create() -> None:
             try:
-                copy_by_template(settings, src, dst, conn=creator)
+                copy_by_template(settings, src, dst, conn=creator, hand_over=False)
                 outcome.append(None)
             except BaseException as exc:  # handed to the calling thread
                 outcome.append(exc)
@@ -229,6 +251,7 @@ def copy_by_template_live(
         raise SourceBusy(reason or f"copying {src} was cancelled") from error
     if error is not None:
         raise error
+    hand_over_copy(settings, src, dst)
     if released:
         log.info("released %d idle pooled session(s) of %s for the copy", released, src)
     return released
@@ -241,19 +264,42 @@ def create_empty(settings: Settings, name: str) -> None:
     prepare_like_odoo(settings, name)
 
 
-def create_database(settings: Settings, name: str, *, owner: str | None = None) -> None:
-    """CREATE DATABASE as Odoo does (template0, unicode, C collation), optionally for owner."""
+def create_database(settings: Settings, name: str) -> None:
+    """CREATE DATABASE as Odoo does (template0, unicode, C collation), owned by the management
+    role, with a role of its own (postgres/roles.py) that owns its public schema."""
     query = sql.SQL(
         "CREATE DATABASE {} ENCODING 'unicode' TEMPLATE template0 LC_COLLATE 'C'"
     ).format(ident(name))
-    if owner:
-        query = query + sql.SQL(" OWNER {}").format(ident(owner))
     with connect(settings) as conn, conn.cursor() as cr:
-        cr.execute(query)
+        roles.check_management(cr, settings)
+        try:
+            cr.execute(query)
+        except psycopg2.Error as exc:
+            raise SaasError(f"creating {name} failed: {first_line(exc)}") from exc
+    _give_role(settings, name)
+
+
+def _give_role(settings: Settings, name: str) -> None:
+    """name's role, and its public schema handed to it (a new, empty database: nothing of a
+    tenant's runs here)."""
+    try:
+        with connect(settings) as conn, conn.cursor() as cr:
+            conn.autocommit = False
+            roles.give(cr, settings, name)
+            conn.commit()
+        with connect(settings, name, management=True) as conn, conn.cursor() as cr:
+            cr.execute(
+                sql.SQL("ALTER SCHEMA public OWNER TO {}").format(
+                    ident(tenant_roles.role_for(name))
+                )
+            )
+    except BaseException:
+        drop_quietly(settings, name)
+        raise
 
 
 def prepare_like_odoo(settings: Settings, name: str) -> None:
-    """Odoo's extensions and grants, made by the role settings log in as."""
+    """Odoo's extensions and grants, made by the database's own role."""
     with connect(settings, name) as conn, conn.cursor() as cr:
         cr.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
         try:
@@ -283,6 +329,7 @@ def create_empty_like(settings: Settings, src: str, dst: str) -> None:
             )
         except psycopg2.Error as exc:
             raise SaasError(f"creating {dst} failed: {first_line(exc)}") from exc
+    _give_role(settings, dst)
 
 
 def copy_online(settings: Settings, src: str, dst: str) -> None:
@@ -332,6 +379,7 @@ def drop(settings: Settings, name: str, *, attempts: int = 5) -> bool:
             cr.execute(TERMINATE_SQL, (name,))
             try:
                 cr.execute(sql.SQL("DROP DATABASE {}").format(ident(name)))
+                roles.drop(settings, name)
                 return True
             except psycopg2.errors.ObjectInUse:
                 if attempt == attempts - 1:
@@ -343,12 +391,13 @@ def drop(settings: Settings, name: str, *, attempts: int = 5) -> bool:
 
 
 def rename(settings: Settings, old: str, new: str, *, attempts: int = 5) -> None:
-    """ALTER DATABASE old RENAME TO new, disconnecting old's sessions (as Odoo does)."""
+    """ALTER DATABASE old RENAME TO new, disconnecting old's sessions (as Odoo does); its role
+    is renamed and reset in the same transaction (postgres/roles.py)."""
     for attempt in range(attempts):
         terminate(settings, old)
         with connect(settings) as conn, conn.cursor() as cr:
             try:
-                cr.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(ident(old), ident(new)))
+                rename_on(cr, settings, old, new)
                 return
             except psycopg2.errors.ObjectInUse:
                 if attempt == attempts - 1:
@@ -356,6 +405,18 @@ def rename(settings: Settings, old: str, new: str, *, attempts: int = 5) -> None
             except psycopg2.Error as exc:
                 raise SaasError(f"renaming {old} to {new} failed: {first_line(exc)}") from exc
         time.sleep(0.2 * (attempt + 1))
+
+
+def rename_on(cr: psycopg2.extensions.cursor, settings: Settings, old: str, new: str) -> None:
+    """The rename and its role's, in one transaction on an autocommit session's cursor."""
+    cr.execute("BEGIN")
+    try:
+        cr.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(ident(old), ident(new)))
+        roles.rename(cr, settings, old, new)
+    except BaseException:
+        cr.execute("ROLLBACK")
+        raise
+    cr.execute("COMMIT")
 
 
 def set_template(settings: Settings, name: str, comment: str | None = None) -> None:

@@ -19,7 +19,9 @@ from odoo_saas_tools.preflight import (
     addons_check,
     autoupdate,
     config,
+    db_roles,
     directories,
+    named_databases,
     pydeps,
     tenant_versions,
 )
@@ -80,6 +82,9 @@ def run_checks(
         pydeps.check_python(settings, needs, result, report, fix=fix)
     if not config.check_postgres(settings, report, required=postgres_required):
         return report
+    db_roles.check_roles(settings, report, fix=fix)
+    if odoo and settings.db_name:
+        named_databases.ensure(settings, report, fix=fix)
     if fix:
         sweep_orphans(settings, report)
     if not odoo:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from odoo_saas_tools.core.errors import SaasError
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.postgres.connection import connect
@@ -20,33 +22,24 @@ def check_settings(settings: Settings, report: Report) -> None:
 
 
 def check_postgres(settings: Settings, report: Report, *, required: bool = True) -> bool:
-    """One connection attempt (the entrypoint has already waited); the error names host:port."""
+    """One connection attempt (the entrypoint has already waited); the error names host:port.
+    The roles themselves are checked by preflight/db_roles.py."""
     where = f"{settings.db_host}:{settings.db_port}"
     try:
         with connect(settings, connect_timeout=5) as conn, conn.cursor() as cr:
-            cr.execute(
-                "SELECT current_setting('server_version'), rolcreatedb OR rolsuper, "
-                "rolcreaterole OR rolsuper FROM pg_roles WHERE rolname = current_user"
-            )
-            version, createdb, createrole = cr.fetchone()
+            cr.execute("SELECT current_setting('server_version'), current_user")
+            version, user = cr.fetchone()
     except SaasError as exc:
         report.add("postgres", where, ERROR if required else WARNING, str(exc))
         return False
-    report.add("postgres", where, OK, f"PostgreSQL {version} reachable as {settings.db_user}")
-    if not createdb:
-        report.add(
-            "postgres",
-            settings.db_user,
-            WARNING,
-            f"role {settings.db_user} lacks CREATEDB: new tenants, snapshots and restores "
-            "will fail",
-        )
-    if not createrole:
-        report.add(
-            "postgres",
-            settings.db_user,
-            WARNING,
-            f"role {settings.db_user} lacks CREATEROLE: restores will fail (a backup's SQL is "
-            "loaded as a throw-away role); ALTER ROLE ... CREATEROLE",
-        )
+    report.add("postgres", where, OK, f"PostgreSQL {version} reachable as {user}")
+    if user != settings.db_user:
+        # the management role answered; Odoo logs in as its own, from another password
+        try:
+            with connect(replace(settings, saas_db_password=""), connect_timeout=5):
+                pass
+        except SaasError as exc:
+            report.add("postgres", settings.db_user, ERROR if required else WARNING, str(exc))
+            return False
+        report.add("postgres", settings.db_user, OK, f"Odoo's role {settings.db_user} logs in")
     return True

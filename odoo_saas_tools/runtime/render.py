@@ -25,10 +25,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
-# Odoo 19's default server-wide modules; the Redis session store joins them when enabled.
-SERVER_WIDE_MODULES = ("base", "rpc", "web")
+# Odoo 19's default server-wide modules and the tenant roles' (always: without it Odoo could
+# not log in to a tenant); the Redis session store joins them when enabled.
+SERVER_WIDE_MODULES = ("base", "rpc", "web", "odoo_saas_tenancy")
 SESSION_REDIS_MODULE = "odoo_saas_session_redis"
-BUNDLED_ADDONS = PACKAGE_DIR / "sessions" / "odoo_addons"
+BUNDLED_ADDONS = PACKAGE_DIR / "odoo_addons"
 
 
 def template_dir() -> Path:
@@ -81,7 +82,7 @@ def plan(settings: Settings) -> RenderPlan:
     workers = settings.workers
     if workers is None:
         workers = resources.derive_workers(resources.cpu_limit(), resources.memory_limit())
-    addons: list[str] = []
+    addons: list[str] = [str(BUNDLED_ADDONS)]
     skipped: list[str] = []
     for path in settings.extra_addons:
         if not path.is_dir():
@@ -92,7 +93,6 @@ def plan(settings: Settings) -> RenderPlan:
         # stacks' empty ./addons) is left off quietly: Odoo would warn about it in every process.
     modules = list(SERVER_WIDE_MODULES)
     if settings.enable_redis:
-        addons.append(str(BUNDLED_ADDONS))
         modules.append(SESSION_REDIS_MODULE)
     return RenderPlan(workers, addons, modules, skipped, odoo_dbfilter(settings))
 

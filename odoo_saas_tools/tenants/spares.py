@@ -27,7 +27,6 @@ from pathlib import Path
 
 import psycopg2
 import psycopg2.errors
-from psycopg2 import sql
 
 from odoo_saas_tools.core import passwords
 from odoo_saas_tools.core.errors import BusyError, SaasError
@@ -35,7 +34,7 @@ from odoo_saas_tools.core.files import atomic_write_json
 from odoo_saas_tools.core.reserved import RESERVED_PREFIX
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.postgres import databases
-from odoo_saas_tools.postgres.connection import connect, ident, server_session
+from odoo_saas_tools.postgres.connection import connect, server_session
 from odoo_saas_tools.postgres.locks import advisory_lock
 from odoo_saas_tools.tenants import filestore, template_cache
 from odoo_saas_tools.tenants import setup as tenant_setup
@@ -94,11 +93,7 @@ def claim(
         random.shuffle(candidates)  # signups at once would all try the same one first
         for candidate in candidates:
             try:
-                cr.execute(
-                    sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
-                        ident(candidate), ident(target)
-                    )
-                )
+                databases.rename_on(cr, settings, candidate, target)
             except (psycopg2.errors.InvalidCatalogName, psycopg2.errors.ObjectInUse):
                 continue  # claimed by another signup a moment ago, or being dropped
             except psycopg2.Error as exc:

@@ -180,12 +180,10 @@ def make_tenant(
     """
     import hashlib
 
-    from psycopg2 import sql
-
     from odoo_saas_tools.postgres.connection import connect
+    from tests.support.tenants import new_database
 
-    with connect(settings) as conn, conn.cursor() as cr:
-        cr.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(name)))
+    new_database(settings, name)
     fs = settings.filestore(name)
     with connect(settings, name) as conn, conn.cursor() as cr:
         cr.execute(

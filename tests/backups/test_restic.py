@@ -23,6 +23,7 @@ from odoo_saas_tools.postgres.connection import connect
 from odoo_saas_tools.tenants.locks import tenant_lock
 from tests.backups.conftest import ACCESS_KEY, SECRET_KEY, make_tenant
 from tests.support.cli import run_cli
+from tests.support.tenants import new_database
 
 PASSWORD = "restic-repo-key-5b1f0e77"
 
@@ -163,8 +164,7 @@ def test_clone_shares_its_attachments_chunks(restic_env):
     add_attachments(settings, db, 6, 512 * 1024)
     first = restic.back_up(settings, db)
     clone = f"{tag}_clone"
-    with connect(settings) as conn, conn.cursor() as cr:
-        cr.execute(f'CREATE DATABASE "{clone}" TEMPLATE "{db}"')
+    new_database(settings, clone, template=db)
     subprocess.run(["cp", "-a", settings.filestore(db), settings.filestore(clone)], check=True)
 
     second = restic.back_up(settings, clone)

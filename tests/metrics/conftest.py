@@ -19,6 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.postgres import databases
 from tests.support.net import free_port, wait_port
+from tests.support.tenants import new_database
 
 ROOT = Path(__file__).resolve().parents[2]
 Samples = dict[tuple[str, frozenset], float]
@@ -46,8 +47,7 @@ class TenantFactory:
             conn.close()
 
     def create(self, name: str, *, version: str | None = "19.0.1.3", template: str | None = None):
-        clause = f' TEMPLATE "{template}" STRATEGY FILE_COPY' if template else ""
-        self.sql("postgres", f'CREATE DATABASE "{name}"{clause}')
+        new_database(self.settings, name, template=template)
         self.made.append(name)
         if template or version is None:
             return name

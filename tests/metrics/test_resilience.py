@@ -6,6 +6,8 @@ import time
 
 from odoo_saas_tools.core.settings import Settings
 from tests.metrics.conftest import TenantFactory, labelled, value
+from tests.support.pg import MANAGER
+from tests.support.tenants import give_roles
 
 
 def test_survives_postgresql_going_away(make_pg, metrics_env, prefix, start_exporter):
@@ -40,13 +42,15 @@ def test_scrape_with_200_tenants_is_fast(make_pg, metrics_env, prefix, start_exp
     env = {**metrics_env, **cluster.env(), "ODOO_METRICS_REFRESH_SECONDS": "5"}
     factory = TenantFactory(Settings.from_env(env))
     template = factory.create(f"odoo_saas_{prefix}_tpl")  # reserved prefix: never a tenant
+    factory.sql(template, "GRANT SELECT ON ALL TABLES IN SCHEMA public TO PUBLIC")
     started = time.monotonic()
+    names = [f"{prefix}_t{i:03d}" for i in range(200)]
     with cluster.admin() as conn, conn.cursor() as cr:
-        for i in range(200):
+        for name in names:
             cr.execute(
-                f'CREATE DATABASE "{prefix}_t{i:03d}" TEMPLATE "{template}" '
-                "STRATEGY FILE_COPY OWNER odoo"
+                f'CREATE DATABASE "{name}" TEMPLATE "{template}" STRATEGY FILE_COPY OWNER {MANAGER}'
             )
+    give_roles(factory.settings, names)
     created = time.monotonic() - started
 
     exporter = start_exporter(env)

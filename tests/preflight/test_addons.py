@@ -6,6 +6,7 @@ from pathlib import Path
 
 from odoo_saas_tools.preflight import addons_check as addons
 from odoo_saas_tools.preflight.findings import ERROR, OK, WARNING, Report
+from odoo_saas_tools.runtime import render
 from tests.preflight.conftest import settings_of, write_addon
 
 
@@ -93,8 +94,8 @@ def test_clean_tree_is_ok(saas_env, addons_dir):
     for name in ("a_mod", "b_mod"):
         write_addon(addons_dir, name)
     report = run_addons(saas_env)
-    assert [f.status for f in report.findings] == [OK]
-    assert "2 addon(s)" in report.findings[0].message
+    assert {f.status for f in report.findings} == {OK}  # odoo-saas's own addons, and these
+    assert "2 addon(s)" in by_item(report)[str(addons_dir)][0].message
 
 
 def test_module_paths_first_wins(saas_env, tmp_path):
@@ -104,7 +105,10 @@ def test_module_paths_first_wins(saas_env, tmp_path):
     write_addon(second, "n")
     s = settings_of({**saas_env, "ODOO_EXTRA_ADDONS": f"{first},{second}"})
     paths = addons.module_paths(addons.resolve(s, None))
-    assert paths == {"m": first / "m", "n": second / "n"}
+    bundled = {
+        p.name: p for p in render.BUNDLED_ADDONS.iterdir() if (p / "__manifest__.py").is_file()
+    }
+    assert paths == {**bundled, "m": first / "m", "n": second / "n"}
     assert isinstance(paths["m"], Path)
 
 

@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 
 from odoo_saas_tools.core.errors import SaasError
+from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.postgres import databases
+from odoo_saas_tools.postgres.connection import connect
 from odoo_saas_tools.preflight import (
     autoupdate,
     before_start,
@@ -24,19 +26,22 @@ from odoo_saas_tools.runtime import render
 from tests.preflight.conftest import settings_of, unique, write_addon
 from tests.runtime.stack import standin_bin
 from tests.support.cli import run_cli
-from tests.support.pg import ROLE
+from tests.support.tenants import new_database
 
 
 def fake_odoo_db(pg, name: str, version: str) -> None:
     """A database that looks like Odoo's to version detection (table ir_module_module)."""
-    with pg.admin() as conn, conn.cursor() as cr:
-        cr.execute(f'CREATE DATABASE "{name}" OWNER "{ROLE}"')
-    with pg.admin(name) as conn, conn.cursor() as cr:
+    settings = Settings.from_env(pg_env(pg))
+    new_database(settings, name)
+    with connect(settings, name) as conn, conn.cursor() as cr:
         cr.execute(
             "CREATE TABLE ir_module_module (name varchar, latest_version varchar, state varchar)"
         )
         cr.execute("INSERT INTO ir_module_module VALUES ('base', %s, 'installed')", (version,))
-        cr.execute(f'ALTER TABLE ir_module_module OWNER TO "{ROLE}"')
+
+
+def pg_env(pg) -> dict[str, str]:
+    return {**pg.env(), "ODOO_ADMIN_PASSWD": "x" * 16}
 
 
 def drop(pg, *names: str) -> None:
@@ -70,8 +75,8 @@ def test_postgres_reachable_then_unreachable_names_host_and_port(make_pg, saas_e
 def test_wrong_password_is_an_error(saas_env):
     report = Report()
     config.check_postgres(settings_of({**saas_env, "ODOO_DB_PASSWORD": "wrong"}), report)
-    assert report.findings[0].status == ERROR
-    assert "password authentication failed" in report.findings[0].message
+    (error,) = [f for f in report.findings if f.status == ERROR]
+    assert error.item == "odoo" and "password authentication failed" in error.message
 
 
 def test_bad_settings_are_config_errors_exit_2(saas_env):

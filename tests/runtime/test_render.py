@@ -54,12 +54,13 @@ def test_odoo_conf_is_private_and_complete(saas_env, tmp_path):
     assert stat.S_IMODE(s.runtime_dir.stat().st_mode) == 0o700
     assert [p.name for p in s.runtime_dir.iterdir() if p.name.startswith(".")] == []
     o = read_options(s.odoo_conf)["options"]
-    assert o["addons_path"] == str(tmp_path / "addons")
+    # odoo-saas's own addons first (no extra addon can shadow them), then the hoster's
+    assert o["addons_path"] == f"{render.BUNDLED_ADDONS},{tmp_path / 'addons'}"
     assert o["db_host"] == "127.0.0.1" and o["db_password"] == saas_env["ODOO_DB_PASSWORD"]
     assert o["dbfilter"] == "(?!odoo_saas_)(?:^%d$)"
     assert o["proxy_mode"] == "True" and o["list_db"] == "False"
     assert o["workers"] == "3" and o["gevent_port"] == "8072" and o["http_port"] == "8069"
-    assert o["server_wide_modules"] == "base,rpc,web"
+    assert o["server_wide_modules"] == "base,rpc,web,odoo_saas_tenancy"
     assert o["data_dir"] == saas_env["ODOO_DATA_DIR"]
     assert o["smtp_server"] == "smtp.example.com" and o["smtp_password"] == "smtp-secret-77"
     assert o["pidfile"] == str(s.runtime_dir / "odoo.pid")
@@ -99,7 +100,10 @@ def test_redis_sessions_join_the_server_wide_modules(saas_env):
     )
     render.render_all(s)
     conf = read_options(s.odoo_conf)
-    assert conf["options"]["server_wide_modules"] == "base,rpc,web,odoo_saas_session_redis"
+    assert (
+        conf["options"]["server_wide_modules"]
+        == "base,rpc,web,odoo_saas_tenancy,odoo_saas_session_redis"
+    )
     assert str(render.BUNDLED_ADDONS) in conf["options"]["addons_path"].split(",")
     assert conf["session_redis"]["url"] == "redis://:p%40ss%2Fword@cache:6379/2"
 
@@ -136,7 +140,7 @@ def test_an_empty_addons_directory_is_left_off_the_path_quietly(saas_env, tmp_pa
     (hidden_only / ".gitkeep").touch()
     env = {**saas_env, "ODOO_EXTRA_ADDONS": f"{empty},{hidden_only},{used}"}
     plan = render.render_all(Settings.from_env(env))
-    assert plan.addons_path == [str(used)]
+    assert plan.addons_path == [str(render.BUNDLED_ADDONS), str(used)]
     assert plan.skipped_addons == []
 
 

@@ -19,8 +19,8 @@ def test_manifest() -> None:
     assert manifest["installable"] is True and manifest["auto_install"] is False
     assert manifest["post_load"] == "post_load"
     assert "def post_load(" in (ADDON / "__init__.py").read_text()
-    # The Redis logic the addon wraps sits two levels up, where the addon finds it by path.
-    assert (ADDON.parents[1] / "store.py").is_file()
+    # The Redis logic the addon wraps is in the package, where the addon finds it by path.
+    assert (ADDON.parents[1] / "sessions" / "store.py").is_file()
 
 
 def test_rendered_conf_loads_the_addon(saas_env: dict[str, str]) -> None:
@@ -38,7 +38,7 @@ def test_rendered_conf_loads_the_addon(saas_env: dict[str, str]) -> None:
     conf.read(s.odoo_conf)
     assert str(render.BUNDLED_ADDONS) in conf.get("options", "addons_path").split(",")
     modules = conf.get("options", "server_wide_modules").split(",")
-    assert modules == ["base", "rpc", "web", "odoo_saas_session_redis"]
+    assert modules == ["base", "rpc", "web", "odoo_saas_tenancy", "odoo_saas_session_redis"]
     assert conf.get("session_redis", "url") == (f"redis://:{REDIS_PASSWORD}@cache.internal:6379/0")
     assert conf.get("session_redis", "prefix") == "stack1:"
     assert s.odoo_conf.stat().st_mode & 0o077 == 0  # the URL carries the password

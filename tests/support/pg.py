@@ -21,8 +21,10 @@ import psycopg2
 
 from tests.support.net import free_port
 
-ROLE = "odoo"
+ROLE = "odoo"  # Odoo's own: owns nothing, creates nothing
 ROLE_PASSWORD = "pg-test-secret-8c1f"
+MANAGER = "odoo_saas"  # odoo-saas's management role: CREATEDB CREATEROLE, owns the tenants
+MANAGER_PASSWORD = "pg-test-manager-3d7a"
 SUPERUSER = "pgadmin"
 
 
@@ -106,8 +108,10 @@ class PgCluster:
             )
         self.start()
         with self.admin() as conn, conn.cursor() as cr:
+            cr.execute(f"CREATE ROLE {ROLE} LOGIN PASSWORD %s", (ROLE_PASSWORD,))
             cr.execute(
-                f"CREATE ROLE {ROLE} LOGIN CREATEDB CREATEROLE PASSWORD %s", (ROLE_PASSWORD,)
+                f"CREATE ROLE {MANAGER} LOGIN CREATEDB CREATEROLE PASSWORD %s",
+                (MANAGER_PASSWORD,),
             )
         return self
 
@@ -136,12 +140,14 @@ class PgCluster:
             conn.close()
 
     def env(self) -> dict[str, str]:
-        """ODOO_DB_* settings for the unprivileged role over TCP with a password."""
+        """ODOO_DB_* settings for Odoo's role and the management role, over TCP with passwords."""
         return {
             "ODOO_DB_HOST": "127.0.0.1",
             "ODOO_DB_PORT": str(self.port),
             "ODOO_DB_USER": ROLE,
             "ODOO_DB_PASSWORD": ROLE_PASSWORD,
+            "ODOO_SAAS_DB_USER": MANAGER,
+            "ODOO_SAAS_DB_PASSWORD": MANAGER_PASSWORD,
             "ODOO_DB_SSLMODE": "disable",
         }
 

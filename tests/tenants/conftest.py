@@ -11,14 +11,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from psycopg2 import sql
 
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.postgres import databases
-from odoo_saas_tools.postgres.connection import connect, ident
+from odoo_saas_tools.postgres.connection import connect
 from odoo_saas_tools.tenants import filestore
 from tests.conftest import stack_environment
 from tests.support.pg import PgCluster
+from tests.support.tenants import new_database
 
 
 @pytest.fixture(scope="session")
@@ -51,8 +51,7 @@ def dbname(tsettings: Settings) -> Iterator[Callable[[str], str]]:
 
 def make_fake_odoo(settings: Settings, name: str, *, files: int = 3) -> Path:
     """A database that looks like an Odoo 19 tenant to our tools (no Odoo needed)."""
-    with connect(settings) as conn, conn.cursor() as cr:
-        cr.execute(sql.SQL("CREATE DATABASE {}").format(ident(name)))
+    new_database(settings, name)
     with connect(settings, name) as conn, conn.cursor() as cr:
         cr.execute(
             """

@@ -9,14 +9,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from psycopg2 import sql
 
 from odoo_saas_tools.core.errors import SaasError
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.odoo import modules as odoo_addons
 from odoo_saas_tools.postgres import databases
-from odoo_saas_tools.postgres.connection import connect, ident
 from odoo_saas_tools.tenants import filestore, neutralize, template_cache
+from tests.support.tenants import new_database
 
 
 def make_module(root: Path, name: str, depends=(), auto_install=False, neutral: str = "") -> Path:
@@ -94,8 +93,7 @@ def test_filestore_copy_modes(tmp_path: Path) -> None:
 
 
 def _fake_template(settings: Settings, name: str, created: datetime.datetime) -> None:
-    with connect(settings) as conn, conn.cursor() as cr:
-        cr.execute(sql.SQL("CREATE DATABASE {}").format(ident(name)))
+    new_database(settings, name)
     (settings.filestore(name) / "aa").mkdir(parents=True)
     meta = {"created": created.isoformat(), "used": created.isoformat(), "modules": ["base"]}
     databases.set_template(settings, name, json.dumps(meta))

@@ -22,6 +22,7 @@ from odoo_saas_tools.tenants import rename as rename_mod
 from odoo_saas_tools.tenants.locks import tenant_lock, tenant_locks
 from odoo_saas_tools.tenants.names import check_name
 from tests.support.cli import run_cli
+from tests.support.tenants import new_database
 from tests.tenants.conftest import settle_write_counters
 
 HOSTILE = [
@@ -374,21 +375,23 @@ def sessions_started(cr: psycopg2.extensions.cursor) -> int:
     return last
 
 
-def test_clone_starts_two_backends(
+def test_clone_starts_three_backends(
     tenants_env: dict[str, str],
     tsettings: Settings,
     fake_odoo: Callable[..., str],
     dbname: Callable[[str], str],
 ) -> None:
     """Each backend start costs PostgreSQL a fork and the client an authentication: the checks
-    run on the locks' session, the new tenant's work (identity, neutralization) on one more."""
+    and the copy's new role run on the locks' session, the hand-over of the copy's objects to
+    that role on a management session inside the copy, the new tenant's work (identity,
+    neutralization) on one more, as the copy's own role."""
     src = fake_odoo("few")
     with connect(tsettings) as conn, conn.cursor() as cr:  # one session counts, before and after
         before = sessions_started(cr)
         proc = run_cli(tenants_env, "db", "clone", src, dbname("few_copy"), "--no-neutralize")
         assert proc.returncode == 0, proc.stderr
         # the source is idle: CREATE DATABASE runs on the locks' session too
-        assert sessions_started(cr) - before == 2
+        assert sessions_started(cr) - before == 3
 
 
 def test_concurrent_operations_are_serialized(
@@ -519,8 +522,7 @@ def test_list_json(
 ) -> None:
     name = fake_odoo("list", files=4)
     odd = f"{name}/odd"  # no directory can have this name: listed without a filestore
-    with connect(tsettings) as conn, conn.cursor() as cr:
-        cr.execute(f'CREATE DATABASE "{odd}"')
+    new_database(tsettings, odd)
     try:
         proc = run_cli(tenants_env, "db", "list", "--json")
     finally:

@@ -20,6 +20,7 @@ from odoo_saas_tools.odoo import runner as odoo_runner
 from odoo_saas_tools.odoo.environment import odoo_environment
 from odoo_saas_tools.postgres.connection import connect
 from tests.support.cli import run_cli
+from tests.support.jsonrpc import jsonrpc
 from tests.support.net import free_port, wait_port
 
 pytestmark = pytest.mark.usefixtures("odoo_template")
@@ -208,16 +209,6 @@ def test_clone_is_neutralized_like_odoo_does_it(
             return [servers, crons, cr.fetchall()]
 
     assert state(ours) == state(theirs)
-
-
-def jsonrpc(opener, url: str, params: dict) -> dict:
-    body = json.dumps({"jsonrpc": "2.0", "method": "call", "params": params}).encode()
-    request = urllib.request.Request(url, body, {"Content-Type": "application/json"})  # noqa: S310
-    with opener.open(request, timeout=30) as response:
-        answer = json.loads(response.read())
-    if "error" in answer:
-        raise RuntimeError(str(answer["error"])[:300])
-    return answer["result"]
 
 
 def test_clone_of_a_served_tenant_is_fast_and_its_users_do_not_notice(

@@ -21,7 +21,8 @@ CREATE TABLE ir_module_module (id serial PRIMARY KEY, name varchar NOT NULL UNIQ
 CREATE TABLE ir_attachment (id serial PRIMARY KEY, name varchar, type varchar, store_fname varchar,
     checksum varchar(40), file_size int, mimetype varchar);
 CREATE TABLE ir_config_parameter (id serial PRIMARY KEY, key varchar NOT NULL UNIQUE,
-    value text NOT NULL);
+    value text NOT NULL, create_uid int, write_uid int, create_date timestamp,
+    write_date timestamp);
 CREATE TABLE res_partner (id serial PRIMARY KEY, name varchar NOT NULL, note text);
 INSERT INTO ir_module_module (name, latest_version, state) VALUES
     ('base', '19.0.1.3', 'installed'), ('web', '19.0.1.0', 'installed'),

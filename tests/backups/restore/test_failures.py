@@ -11,12 +11,12 @@ from psycopg2 import sql
 
 from odoo_saas_tools.backups.backup import create_backup
 from odoo_saas_tools.postgres import databases
-from odoo_saas_tools.postgres.connection import connect
 from odoo_saas_tools.tenants.hidden import REPLACED_PREFIX as OLD_PREFIX
 from odoo_saas_tools.tenants.hidden import RESTORE_PREFIX as TEMP_PREFIX
 from odoo_saas_tools.tenants.locks import tenant_lock
 from tests.backups.restore.conftest import db_rows, partial_files, tenant_files, unique_name
 from tests.support.cli import run_cli
+from tests.support.tenants import new_database
 
 STATE = "SELECT key, value FROM ir_config_parameter ORDER BY key"
 
@@ -214,11 +214,9 @@ def test_missing_backup_file_and_unknown_database(settings, saas_env, tmp_path):
 
 def test_not_an_odoo_database(settings, saas_env):
     name = unique_name()
-    with connect(settings) as conn, conn.cursor() as cr:
-        cr.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    new_database(settings, name)
     try:
         proc = run_cli(saas_env, "db", "backup", name)
         assert proc.returncode == 1 and "not an Odoo database" in proc.stderr
     finally:
-        with connect(settings) as conn, conn.cursor() as cr:
-            cr.execute(sql.SQL("DROP DATABASE {}").format(sql.Identifier(name)))
+        databases.drop(settings, name)

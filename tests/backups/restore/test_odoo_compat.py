@@ -15,17 +15,17 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from psycopg2 import sql
 
 from odoo_saas_tools.backups.backup import create_backup
 from odoo_saas_tools.backups.restore import restore_backup
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.odoo import runner as odoo_runner
 from odoo_saas_tools.postgres import databases
-from odoo_saas_tools.postgres.connection import connect, ident
+from odoo_saas_tools.postgres.connection import connect
 from tests.backups.restore.conftest import add_attachment, db_rows, tenant_files
 from tests.conftest import stack_environment
 from tests.support.pg import PgCluster
+from tests.support.tenants import new_database
 
 PARAM = "SELECT value FROM ir_config_parameter WHERE key = %s"
 
@@ -54,10 +54,7 @@ def odoo_tenant(odoo_settings: Settings, odoo_template: str) -> Iterator[Callabl
 
     def make() -> str:
         name = f"tb_odoo_{uuid.uuid4().hex[:8]}"
-        with connect(odoo_settings) as conn, conn.cursor() as cr:
-            cr.execute(
-                sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(ident(name), ident(odoo_template))
-            )
+        new_database(odoo_settings, name, template=odoo_template)
         made.append(name)
         src = odoo_settings.filestore(odoo_template)
         if src.exists():

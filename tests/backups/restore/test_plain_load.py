@@ -18,7 +18,8 @@ from odoo_saas_tools.postgres import databases, plain_load, sql_stream
 from tests.backups.restore.conftest import add_attachment, db_rows, unique_name
 
 SCHEMA = """
-SELECT c.relname, c.relkind, pg_get_userbyid(c.relowner), c.relhasindex FROM pg_class c
+SELECT c.relname, c.relkind, c.relowner = (SELECT oid FROM pg_roles WHERE rolname = current_user),
+       c.relhasindex FROM pg_class c
  WHERE c.relnamespace = 'public'::regnamespace ORDER BY 1
 """
 CONSTRAINTS = "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint ORDER BY 1"

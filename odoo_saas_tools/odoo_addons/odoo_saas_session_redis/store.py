@@ -34,8 +34,8 @@ UNAVAILABLE = "HTTP sessions are unavailable: the Redis session store {}. See th
 def _load_session_store() -> ModuleType:
     """odoo_saas_tools.sessions.store: imported when installed, else from beside this addon.
 
-    The addon ships inside the odoo_saas_tools package (sessions/odoo_addons/<this>), so the
-    module is always two directories up even when Odoo runs in another Python environment.
+    The addon ships inside the odoo_saas_tools package (odoo_addons/<this>), so the module is
+    always at sessions/store.py two directories up, even when Odoo runs in another Python.
     """
     try:
         from odoo_saas_tools.sessions import store as session_store
@@ -47,7 +47,7 @@ def _load_session_store() -> ModuleType:
     name = "odoo_saas_session_store"
     if name in sys.modules:
         return sys.modules[name]
-    path = Path(__file__).resolve().parents[2] / "store.py"
+    path = Path(__file__).resolve().parents[2] / "sessions" / "store.py"
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot load {path}")
