@@ -47,11 +47,14 @@ request = command_client.encode_request(["tenant", "provision", "echo", "0"], "p
 with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
     sock.connect(sys.argv[1])
     sock.settimeout(20)
+    reply = b""
     try:
         socket.send_fds(sock, [request], [0, 1, 2])
-        print("reply", sock.recv(1))
+        while chunk := sock.recv(64):  # to the end: hanging up would stop a command started
+            reply += chunk
     except (BrokenPipeError, ConnectionResetError):  # hung up on before or after the request
-        print("reply", b"")
+        pass
+    print("reply", reply[:1])
 """
 IN_PLACE = 97  # the probe client's exit code when the server did not take the command
 FAKE = """
@@ -477,7 +480,7 @@ def test_the_server_runs_no_other_command_than_tenant_provision(
     """Sent straight to the socket, skipping the client's own choice: declined, nothing run."""
     server = start_server()
     assert sneak(saas_env, argv) == f"reply {command_server.DECLINED!r}\n"
-    assert sneak(saas_env, ["tenant", "provision", "echo", "0"]) == "reply b'S'\n"
+    assert "reply b'S'\n" in sneak(saas_env, ["tenant", "provision", "echo", "0"])  # its output too
     log = stop(server)
     assert log.count(": exit") == 1 and "tenant provision echo 0: exit 0" in log
     assert "left to the client: it serves tenant provision only" in log
