@@ -11,7 +11,8 @@ Rounds alternate three set-ups:
   left alone for --settle seconds, as spares are made well before a burst; each call runs in
   its own process;
 - `served`: the same spares, with `tenant serve` running, as the stack's `signups` program
-  runs beside `spares` (PROVISION_SPARES > 0): each call hands its command line to it.
+  runs beside `spares` (PROVISION_SPARES > 0): each call hands its command line to it. Root's
+  calls never do (docs/security.md): run these rounds as the runtime user.
 
     python bench/bench_burst.py --tenants 20 [--rounds 2] [--modes copy,spares,served]
 """
@@ -76,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--settle", type=float, default=20.0)
     args = p.parse_args(argv)
     modes = [m for m in args.modes.split(",") if m]
+    if "served" in modes and os.geteuid() == 0:
+        p.error("served rounds need a caller other than root (root's calls run in place)")
     settings = Settings.from_env()
     tag = uuid.uuid4().hex[:6]
     made = [f"{settings.tenant_db_prefix}burst_warm_{tag}"]

@@ -9,10 +9,16 @@ runs the same command line in a fork of its warm process: same output, same exit
 terminal. Ctrl-C or a TERM here is passed on, and a client that dies takes its command with it
 (the command unwinds as on TERM).
 
-Whenever the server cannot take it (not running, another user's, started from other code or
-for another runtime directory), the command runs here as usual. This module runs before
-anything else of every command, so it imports only what Python has loaded at start-up and
-C modules: `socket` and `signal` would pull in `enum` (10 ms here).
+Nothing is handed to a server of another uid than the caller's: the socket is opened without
+following links and must be a socket of the caller's, and after connecting the peer's uid
+(SO_PEERCRED, fixed when the server listened: no swap of the path can change it) must be the
+caller's before a byte or a descriptor is sent. Root never hands a command over at all: the
+runtime directory is the runtime user's, and so is anything listening there (the server, or
+whatever an addon started in its place). Whenever the server cannot take it (not running,
+root, another user's, started from other code or for another runtime directory, too busy),
+the command runs here as usual. This module runs before anything else of every command, so it
+imports only what Python has loaded at start-up (`stat`, by `os`) and C modules: `socket` and
+`signal` would pull in `enum` (10 ms here).
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from __future__ import annotations
 import _signal
 import _socket
 import os
+import stat
 import sys
 
 from odoo_saas_tools.core.runtime_dir import guess_command_socket
@@ -64,16 +71,16 @@ def encode_request(argv: Sequence[str], version: str) -> bytes:
 
 def run_by_server(argv: Sequence[str], version: str) -> int | None:
     """The command's exit code when the server ran it; None when it should run here."""
-    if disabled or not delegable(argv):
+    if disabled or not delegable(argv) or os.geteuid() == 0:
         return None
-    path = guess_command_socket(os.environ)
+    sock = _connect(guess_command_socket(os.environ))
+    if sock is None:
+        return None
     try:
-        if os.stat(path).st_uid != os.geteuid():
-            return None  # another user's server would run it with that user's rights
         request = encode_request(argv, version)
-    except OSError:
-        return None  # no server; or no working directory, which the server would need
-    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    except OSError:  # no working directory, which the server would need
+        sock.close()
+        return None
     fds = _standard_fds()
     caught: list[int] = []
 
@@ -87,10 +94,6 @@ def run_by_server(argv: Sequence[str], version: str) -> int | None:
     previous = {}
     started, code = False, None
     try:
-        try:
-            sock.connect(path)
-        except OSError:
-            return None
         # from here on a signal is the command's: it may already be running when it arrives
         try:  # noqa: SIM105  (contextlib is not loaded at start-up)
             previous = {sig: _signal.signal(sig, forward) for sig in _FORWARDED}
@@ -113,6 +116,41 @@ def run_by_server(argv: Sequence[str], version: str) -> int | None:
         os.write(2, b"odoo-saas: error: the command server ended before the command did\n")
         return 1
     return code
+
+
+def _connect(path: str) -> _socket.socket | None:
+    """A connection to a server of this process's own uid, or None (nothing sent).
+
+    The path is opened without following a link and must be a socket of ours; the connection
+    goes to that very inode (/proc/self/fd/N; without /proc it runs here), and the peer it
+    reaches must be of our uid too:
+    the runtime directory may be writable by others, and a check of a path races with
+    whoever can rename in it. The peer's credentials cannot race: they are its own."""
+    try:
+        node = os.open(path, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return None  # no server
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    try:
+        st = os.fstat(node)
+        if stat.S_ISSOCK(st.st_mode) and st.st_uid == os.geteuid():
+            sock.connect(f"/proc/self/fd/{node}")
+            # another user's server would run the command with that user's rights, and see
+            # this one's environment and terminal
+            if peer_uid(sock) == os.geteuid():
+                return sock
+    except OSError:
+        pass  # not listening (a socket left by a killed server)
+    finally:
+        os.close(node)
+    sock.close()
+    return None
+
+
+def peer_uid(sock: _socket.socket) -> int:
+    """The uid of the process at the other end (when it connected, or listened)."""
+    creds = sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, 12)  # pid, uid, gid
+    return int.from_bytes(creds[4:8], sys.byteorder)
 
 
 def _send(sock: _socket.socket, request: bytes, fds: list[int]) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 
 def base_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -24,9 +24,11 @@ def run_cli(
     timeout: float = 300,
     input: str | None = None,
     check: bool = False,
+    prefix: Sequence[str] = (),
 ) -> subprocess.CompletedProcess[str]:
+    """prefix: a command that runs it, as another user (tests/support/users.py)."""
     proc = subprocess.run(
-        [sys.executable, "-m", "odoo_saas_tools", *args],
+        [*prefix, sys.executable, "-m", "odoo_saas_tools", *args],
         env=dict(env),
         capture_output=True,
         text=True,

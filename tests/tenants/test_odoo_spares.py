@@ -12,6 +12,7 @@ from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.postgres import databases
 from odoo_saas_tools.tenants import filestore, hidden, spares, template_cache
 from tests.support.cli import run_cli
+from tests.support.users import as_runtime_user
 from tests.tenants.conftest import make_fake_odoo
 from tests.tenants.test_odoo_tenants import odoo_check, params
 
@@ -139,8 +140,9 @@ def test_signups_served_by_tenant_serve_are_working_tenants(
     (tmp_path / "pw").write_text("Chosen-In-My-Dir-9\n")
     fill = run_cli(env, "tenant", "spares", "--fill", "--json")
     assert fill.returncode == 0, fill.stderr
+    user = as_runtime_user()  # root's own signups never go to the server
     server = subprocess.Popen(
-        [sys.executable, "-m", "odoo_saas_tools", "tenant", "serve"],
+        [*user, sys.executable, "-m", "odoo_saas_tools", "tenant", "serve"],
         env=env, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
@@ -151,7 +153,7 @@ def test_signups_served_by_tenant_serve_are_working_tenants(
 
         def signup(name: str) -> subprocess.CompletedProcess[str]:
             extra = ["--admin-password-file", "pw"] if name == names[3] else []
-            command = [sys.executable, "-m", "odoo_saas_tools", "tenant", "provision", name]
+            command = [*user, sys.executable, "-m", "odoo_saas_tools", "tenant", "provision", name]
             return subprocess.run(
                 [*command, "--json", *extra],
                 env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120,
