@@ -270,7 +270,7 @@ def test_http_route(render):
 
 def test_network_policy_admits_only_ingress_and_prometheus(render):
     docs = render("ha-values.yaml")
-    (np,) = [d for d in docs if d["kind"] == "NetworkPolicy"]
+    np = find(docs, "NetworkPolicy", "odoo-odoo-saas")
     selector = np["spec"]["podSelector"]["matchLabels"]
     for obj in workloads(docs):
         labels = (
@@ -285,7 +285,10 @@ def test_network_policy_admits_only_ingress_and_prometheus(render):
         "kubernetes.io/metadata.name": "ingress-nginx"
     }
     assert {p["port"] for p in prom_rule["ports"]} == {9090}
-    assert np["spec"]["policyTypes"] == ["Ingress"]
+    # egress: tests/chart/test_network_policy.py; the others admit nothing
+    assert np["spec"]["policyTypes"] == ["Ingress", "Egress"]
+    others = [d for d in docs if d["kind"] == "NetworkPolicy" and d is not np]
+    assert others and all(o["spec"]["policyTypes"] == ["Egress"] for o in others)
 
 
 def test_upgrade_hook_runs_preflight_fix_with_module_updates(render):

@@ -365,3 +365,20 @@ spec:
     {{- toYaml . | nindent 4 }}
     {{- end }}
 {{- end -}}
+
+{{/*
+One NetworkPolicy egress rule from a destination of networkPolicy.egress: ctx = dict "rule"
+{to, ports} and optionally "port" (the TCP port used when the destination's ports are null).
+*/}}
+{{- define "odoo-saas.egressRule" -}}
+{{- $ports := .rule.ports -}}
+{{- if and (not $ports) .port -}}
+{{- $ports = list (dict "port" (int .port) "protocol" "TCP") -}}
+{{- end -}}
+- to:
+    {{- toYaml .rule.to | nindent 4 }}
+  {{- with $ports }}
+  ports:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+{{- end -}}
