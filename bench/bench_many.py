@@ -66,7 +66,7 @@ MEMO_AGE = 900.0  # longer than any memo entry is trusted (tenants.listing_memo.
 def age_memo(settings: Settings) -> None:
     """Make db list's memo look MEMO_AGE seconds old: the next listing is the one a hoster gets
     after a quarter of an hour without any."""
-    path = settings.state_dir / listing_memo.MEMO_FILE
+    path = listing_memo.memo_path(settings)
     data = json.loads(path.read_text())
     for entry in data.get("tenants", {}).values():
         for stamp in ("sized", "until"):  # "until": the memo of earlier versions
@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         from odoo_saas_tools.observability.metrics.collector import make_registry
         from odoo_saas_tools.observability.metrics.refresher import Refresher
 
-        (settings.state_dir / tenant_scans.SCANS_FILE).unlink(missing_ok=True)
+        tenant_scans.scans_path(settings).unlink(missing_ok=True)
         refresher = Refresher(settings)
         for which in (
             "the first ever (or after a PostgreSQL crash): every tenant looked into",

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from odoo_saas_tools.core.errors import ConfigError
+from odoo_saas_tools.core.passwords import is_hashed
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.odoo.environment import odoo_environment
 from odoo_saas_tools.postgres.connection import wait_for_postgres
@@ -26,12 +27,26 @@ def is_odoo_command(cmd: list[str], settings: Settings) -> bool:
     return name in ("odoo", "odoo-bin", Path(settings.odoo_bin).name)
 
 
+def clear_in_environment(settings: Settings) -> bool:
+    """The clear master password came from the container's environment: every process
+    `docker exec` or a health check starts as Odoo's user carries it (not the stack's programs,
+    whose environment is cleaned)."""
+    password = settings.admin_passwd
+    return (
+        settings.runs_odoo
+        and bool(password)
+        and not is_hashed(password)
+        and "ODOO_ADMIN_PASSWD" not in settings.secret_files
+    )
+
+
 def start(settings: Settings, cmd: list[str], *, wait: bool = True) -> None:
     """Never returns: execs the command or supervisord (errors raise before anything runs)."""
-    problems = settings.server_problems()
-    if problems and not cmd:
+    # A one-off command starts no server: the server's problems are not its own.
+    problems = [] if cmd else settings.server_problems()
+    if problems:
         raise ConfigError("\n".join(problems))
-    for warning in problems + settings.warnings():
+    for warning in settings.warnings():
         log.warning("%s", warning)
 
     user = None
@@ -46,6 +61,18 @@ def start(settings: Settings, cmd: list[str], *, wait: bool = True) -> None:
     render.render_all(settings, uid=user.uid if user else None, gid=user.gid if user else None)
     if user:
         privileges.drop_to(user)
+    # Now Odoo's user: what this process can still read, every addon could.
+    exposed = privileges.clear_master_password_problem(settings)
+    if exposed and not cmd:
+        raise ConfigError(exposed)
+    if exposed:
+        log.warning("%s", exposed)
+    elif user is None and clear_in_environment(settings):
+        log.warning(
+            "ODOO_ADMIN_PASSWD is in clear in the container's environment: every process "
+            "`docker exec` or the health check starts as Odoo's user carries it; give its hash "
+            "(`odoo-saas hash-password`) instead"
+        )
 
     if cmd:
         if is_odoo_command(cmd, settings):

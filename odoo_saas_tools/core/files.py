@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
+import stat
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
 from odoo_saas_tools.core.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 
 def path_component(name: str, what: str = "database name") -> str:
@@ -56,6 +61,30 @@ def atomic_write(
 
 def atomic_write_json(path: Path, data: Any, *, mode: int = 0o600) -> None:
     atomic_write(path, json.dumps(data, indent=2, sort_keys=True) + "\n", mode=mode)
+
+
+def read_trusted_json(path: Path, owners: Collection[int]) -> Any:
+    """The JSON in path if one of owners wrote it, else None (missing, damaged, or not theirs).
+
+    The memos odoo-saas keeps on the data volume sit in a folder the runtime user (and every
+    addon) can write: a file there is read only when it is a regular file (not a link), owned by
+    one of owners and writable by nobody else, so no one outside owners decides what it says.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as fh:
+        st = os.fstat(fh.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        if st.st_uid not in owners or st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            log.warning("ignoring %s: not written by odoo-saas (owner or mode)", path)
+            return None
+        try:
+            return json.load(fh)
+        except (OSError, ValueError, RecursionError):  # deeply nested lists: RecursionError
+            return None
 
 
 class WriteBehind:

@@ -35,6 +35,12 @@ def is_hashed(value: str) -> bool:
     return value.startswith(PREFIX) and value.count("$") == 4
 
 
+def hashed_form(password: str) -> str:
+    """password as odoo.conf's admin_passwd keeps it: hashed, unless it is a hash already or
+    empty (how Odoo forbids the database manager outright)."""
+    return password if not password or is_hashed(password) else hash_password(password)
+
+
 def verify_password(password: str, hashed: str) -> bool:
     if not password or not is_hashed(hashed):
         return False

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import MISSING, Field, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -138,7 +138,9 @@ class Settings:
     # --- Odoo server ------------------------------------------------------------------------
     admin_passwd: str = var(
         "ODOO_ADMIN_PASSWD",
-        "Master password of the database manager; required; written hashed (pbkdf2-sha512).",
+        "Master password of the database manager, or its pbkdf2-sha512 hash "
+        "(`odoo-saas hash-password`; the hash is what a file Odoo's user can read must hold); "
+        "required where Odoo runs; written hashed.",
         "",
         secret=True,
     )
@@ -456,14 +458,19 @@ class Settings:
         minimum=0,
     )
 
+    # Not a variable: the file each secret given as <NAME>_FILE was read from (by NAME), so
+    # that the start can tell whether Odoo's user could read it there too.
+    secret_files: Mapping[str, Path] = field(default_factory=dict, compare=False, repr=False)
+
     # ------------------------------------------------------------------------------------
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Parse the environment; raise ConfigError listing every bad variable, one per line."""
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}
+        files: dict[str, Path] = {}
         errors: list[str] = []
-        for f in fields(cls):
+        for f in variables():
             meta = f.metadata
             name = meta["env"]
             try:
@@ -471,11 +478,13 @@ class Settings:
                 if raw is None:
                     continue
                 values[f.name] = parse_value(name, raw, meta)
+                if meta["secret"] and env.get(f"{name}_FILE"):
+                    files[name] = Path(env[f"{name}_FILE"])
             except ConfigError as exc:
                 errors.append(str(exc))
         if errors:
             raise ConfigError("\n".join(errors))
-        settings = cls(**values)
+        settings = cls(**values, secret_files=files)
         problems = settings.problems()
         if problems:
             raise ConfigError("\n".join(problems))
@@ -593,13 +602,14 @@ class Settings:
     def server_problems(self) -> list[str]:
         """Errors that only matter when the stack (Odoo itself) is started."""
         out: list[str] = []
-        if not self.admin_passwd:
-            out.append(
-                "ODOO_ADMIN_PASSWD is not set: a master password is required (or "
-                "ODOO_ADMIN_PASSWD_FILE); without one the first visitor could set it"
-            )
-        elif self.admin_passwd == "admin":  # noqa: S105 - refusing Odoo's default
-            out.append("ODOO_ADMIN_PASSWD must not be 'admin', Odoo's well-known default")
+        if self.runs_odoo:  # backup and metrics roles have no database manager to guard
+            if not self.admin_passwd:
+                out.append(
+                    "ODOO_ADMIN_PASSWD is not set: a master password is required (or "
+                    "ODOO_ADMIN_PASSWD_FILE); without one the first visitor could set it"
+                )
+            elif self.admin_passwd == "admin":  # noqa: S105 - refusing Odoo's default
+                out.append("ODOO_ADMIN_PASSWD must not be 'admin', Odoo's well-known default")
         if not self.db_password and not self.db_host.startswith("/"):
             out.append(
                 "ODOO_DB_PASSWORD is not set (or ODOO_DB_PASSWORD_FILE): needed to reach "
@@ -688,7 +698,7 @@ class Settings:
         """Every secret's value, for blanking out of logs."""
         return [
             getattr(self, f.name)
-            for f in fields(self)
+            for f in variables()
             if f.metadata["secret"] and getattr(self, f.name)
         ]
 
@@ -704,7 +714,7 @@ class Settings:
             keep |= BACKUP_SECRETS
         if self.runs_spares:
             keep.add("ODOO_SAAS_DB_PASSWORD")  # the spares program copies templates
-        secret = {f.metadata["env"] for f in fields(self) if f.metadata["secret"]}
+        secret = {f.metadata["env"] for f in variables() if f.metadata["secret"]}
         dropped = {n for s in secret - keep for n in (s, f"{s}_FILE")}
         return {k: v for k, v in os.environ.items() if k not in dropped}
 
@@ -760,7 +770,7 @@ class Settings:
     def public_dict(self) -> dict[str, Any]:
         """Every setting by variable name, secrets masked: for `odoo-saas settings --json`."""
         out: dict[str, Any] = {}
-        for f in fields(self):
+        for f in variables():
             value = getattr(self, f.name)
             if f.metadata["secret"]:
                 value = REDACTED if value else ""
@@ -770,6 +780,11 @@ class Settings:
                 value = [str(v) for v in value]
             out[f.metadata["env"]] = value
         return out
+
+
+def variables() -> list[Field[Any]]:
+    """The settings bound to an environment variable (every field but secret_files)."""
+    return [f for f in fields(Settings) if "env" in f.metadata]
 
 
 def _read_raw(env: Mapping[str, str], name: str, secret: bool) -> str | None:
@@ -857,7 +872,7 @@ def parse_value(name: str, raw: str, meta: Mapping[str, Any]) -> Any:
 def documented_variables() -> list[dict[str, Any]]:
     """Every variable with default and doc, in declaration order (README table, tests)."""
     rows = []
-    for f in fields(Settings):
+    for f in variables():
         meta = f.metadata
         if meta["shown_default"] is not None:
             default = meta["shown_default"]

@@ -8,13 +8,17 @@ from odoo_saas_tools.core.errors import SaasError
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.postgres.connection import connect
 from odoo_saas_tools.preflight.findings import ERROR, OK, WARNING, Report
+from odoo_saas_tools.runtime import privileges
 
 
 def check_settings(settings: Settings, report: Report) -> None:
     """Settings.from_env already refused unusable values; what a server start needs on top."""
     problems = settings.server_problems()
+    exposed = privileges.clear_master_password_problem(settings)
+    if exposed:
+        problems.append(exposed)
     for problem in problems:
-        report.add("settings", problem.split()[0], ERROR, problem)
+        report.add("settings", problem.split()[0].rstrip(":"), ERROR, problem)
     for warning in settings.warnings():
         report.add("settings", warning.split()[0].split("=")[0], WARNING, warning)
     if not problems:

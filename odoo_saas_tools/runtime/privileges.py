@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from odoo_saas_tools.core.errors import ConfigError
+from odoo_saas_tools.core.passwords import is_hashed
+from odoo_saas_tools.core.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +89,23 @@ def drop_to(user: RuntimeUser) -> None:
     os.setuid(user.uid)
     os.environ["HOME"] = user.home
     os.environ["USER"] = user.name
+
+
+def clear_master_password_problem(settings: Settings) -> str | None:
+    """What to say when this process, not root (Odoo's user, after the drop), can still read the
+    file the clear master password came from: so could every addon. Odoo needs the hash only
+    (odoo.conf holds it); roles without Odoo have no database manager to guard."""
+    password = settings.admin_passwd
+    if not settings.runs_odoo or not password or is_hashed(password) or os.geteuid() == 0:
+        return None
+    source = settings.secret_files.get("ODOO_ADMIN_PASSWD")
+    if source is None or not os.access(source, os.R_OK):
+        return None
+    return (
+        f"ODOO_ADMIN_PASSWD_FILE: {source} holds the clear master password and Odoo's user can "
+        "read it (so can every addon): store its hash there instead (`odoo-saas hash-password`), "
+        "or start the container as root with the file readable by root only"
+    )
 
 
 def give_to_runtime_user(user_name: str, paths: Iterable[Path]) -> None:

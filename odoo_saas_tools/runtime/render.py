@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from odoo_saas_tools.core.files import atomic_write
-from odoo_saas_tools.core.passwords import hash_password, is_hashed
+from odoo_saas_tools.core.passwords import hashed_form
 from odoo_saas_tools.core.reserved import RESERVED_PREFIX
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.runtime import resources
@@ -144,11 +144,7 @@ def render_all(settings: Settings, *, uid: int | None = None, gid: int | None = 
     p = plan(settings)
     for skipped in p.skipped_addons:
         log.warning("ODOO_EXTRA_ADDONS: %s is not a directory; left off the addons path", skipped)
-    # An empty admin_passwd is how Odoo forbids the database manager outright.
-    if not settings.admin_passwd or is_hashed(settings.admin_passwd):
-        admin = settings.admin_passwd
-    else:
-        admin = hash_password(settings.admin_passwd)
+    admin = hashed_form(settings.admin_passwd)
     settings.runtime_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(settings.runtime_dir, 0o700)
     write_private(

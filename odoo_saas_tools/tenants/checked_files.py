@@ -22,11 +22,10 @@ import contextlib
 import json
 import logging
 import os
-import stat
 import time
 from pathlib import Path
 
-from odoo_saas_tools.core.files import atomic_write, path_component
+from odoo_saas_tools.core.files import atomic_write, path_component, read_trusted_json
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.runtime import privileges
 
@@ -40,6 +39,11 @@ Key = tuple[int, int, int, int]  # device, inode, size, modification time (ns)
 
 def _key(st: os.stat_result) -> Key:
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _is_key(value: object) -> bool:
+    """A key as we write it: four ints (a device, an inode, a size, a time)."""
+    return isinstance(value, list) and len(value) == 4 and all(type(v) is int for v in value)
 
 
 def memo_path(settings: Settings, tenant: str) -> Path:
@@ -61,15 +65,10 @@ class CheckedFiles:
         written by one of owners is read: anyone who could write it could make a restore link
         a file they changed."""
         memo = cls(memo_path(settings, tenant))
-        with contextlib.suppress(OSError, ValueError, TypeError, KeyError, AttributeError):
-            fd = os.open(memo.path, os.O_RDONLY | os.O_NOFOLLOW)
-            with os.fdopen(fd, "rb") as fh:
-                st = os.fstat(fh.fileno())
-                if st.st_uid not in owners or st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-                    log.warning("ignoring %s: not written by odoo-saas (owner or mode)", memo.path)
-                    return memo
-                data = json.load(fh)
-            memo.entries = {rel: tuple(map(int, key)) for rel, key in data["files"].items()}
+        data = read_trusted_json(memo.path, owners)
+        files = data.get("files") if isinstance(data, dict) else None
+        if isinstance(files, dict):  # an entry of another shape is absent: that file is hashed
+            memo.entries = {rel: tuple(key) for rel, key in files.items() if _is_key(key)}
         return memo
 
     def holds(self, rel: str, st: os.stat_result) -> bool:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,18 +20,20 @@ from typing import Any
 
 import pytest
 
+from odoo_saas_tools.core.passwords import hash_password
 from odoo_saas_tools.core.settings import Settings
 from tests.backups.conftest import ACCESS_KEY, SECRET_KEY, SeaweedS3, make_tenant
 from tests.chart.conftest import find, pod_spec
 from tests.conftest import ADMIN_PASSWD
 from tests.support.cli import base_env, run_cli
+from tests.support.net import free_port
 from tests.support.pg import ROLE, ROLE_PASSWORD, PgCluster
 from tests.tenants.conftest import make_fake_odoo
 
 # What the Secrets named in ci/ha-values.yaml hold in this test.
 SECRETS = {
     ("odoo-pg-app", "password"): ROLE_PASSWORD,
-    ("odoo-admin", "admin-passwd"): ADMIN_PASSWD,
+    ("odoo-admin", "admin-passwd-hash"): hash_password(ADMIN_PASSWD),
     ("valkey", "valkey-password"): "valkey-test-secret",
     ("odoo-smtp", "password"): "smtp-test-secret",
     ("odoo-metrics-auth", "username"): "prometheus",
@@ -77,7 +81,11 @@ def chart_sets(cluster: PgCluster, seaweed: SeaweedS3, bucket: str) -> tuple[str
 
 
 def container_env(
-    spec: dict[str, Any], container: dict[str, Any], pool: Path, scratch: Path
+    spec: dict[str, Any],
+    container: dict[str, Any],
+    pool: Path,
+    scratch: Path,
+    secrets: dict[tuple[str, str], str] = SECRETS,
 ) -> tuple[dict[str, str], dict[str, Path]]:
     """The container's environment on this machine (Secrets resolved, mounts mapped), and its
     mounts (mount path -> directory here)."""
@@ -97,14 +105,14 @@ def container_env(
         for src in sources:
             for item in src["secret"]["items"]:
                 path = target / item["path"]
-                path.write_text(SECRETS[(src["secret"]["name"], item["key"])])
+                path.write_text(secrets[(src["secret"]["name"], item["key"])])
                 path.chmod(0o400)
         mounts[m["mountPath"]] = target
     env: dict[str, str] = {}
     for e in container["env"]:
         if "valueFrom" in e:
             ref = e["valueFrom"]["secretKeyRef"]
-            env[e["name"]] = SECRETS[(ref["name"], ref["key"])]
+            env[e["name"]] = secrets[(ref["name"], ref["key"])]
             continue
         env[e["name"]] = mapped(e["value"], mounts)
     # What the image provides: its addons directory, and the runtime user it runs as.
@@ -277,3 +285,35 @@ def test_upgrade_job_runs_preflight_fix(run_container):
 def test_upgrade_job_passes_with_real_odoo(run_container, odoo_bin):
     proc, _ = run_container("Job", "-upgrade")
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("deployment", ["-web", "-cron"])
+def test_odoo_pods_refuse_a_clear_master_password_and_start_with_its_hash(
+    render, chart_sets, pool, deployment
+):
+    """Whatever a pod mounts, every process of it can read (one uid, the fsGroup): Odoo's pods
+    start only when the Secret holds the master password's hash."""
+    spec = pod_spec(find(render("ha-values.yaml", sets=chart_sets), "Deployment", deployment))
+    container = spec["containers"][0]
+
+    def start(master: str) -> Any:
+        scratch = Path(tempfile.mkdtemp(prefix="odoo-saas-pod-"))
+        scratch.chmod(0o755)  # the pod's user reaches its mounts
+        secrets = {**SECRETS, ("odoo-admin", "admin-passwd-hash"): master}
+        env, mounts = container_env(spec, container, pool, scratch, secrets)
+        for mounted in mounts["/run/secrets/odoo-saas"].iterdir():
+            mounted.chmod(0o444)  # 0440 with the pod's fsGroup: readable by its user
+        if os.geteuid() == 0:  # the pod runs as uid 100, never root
+            env["ODOO_SAAS_USER"] = "nobody"
+            env["ODOO_DATA_DIR"] = str(scratch / "data")
+        env["ODOO_DB_PORT"], env["ODOO_DB_WAIT_TIMEOUT"] = str(free_port()), "1"
+        try:
+            return run_cli(env, "entrypoint", timeout=60)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    proc = start(ADMIN_PASSWD)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "clear master password" in proc.stderr and ADMIN_PASSWD not in proc.stderr
+    proc = start(hash_password(ADMIN_PASSWD))  # past every check, to waiting for PostgreSQL
+    assert proc.returncode == 1 and "did not answer within 1 s" in proc.stderr, proc.stderr

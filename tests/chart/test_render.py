@@ -6,6 +6,7 @@ import json
 import re
 import shutil
 import subprocess
+from typing import Any
 
 import kubernetes_validate
 import pytest
@@ -24,6 +25,10 @@ from tests.chart.conftest import (
 
 K8S_VERSION = "1.30.0"
 CRDS = {"ServiceMonitor", "PrometheusRule", "HTTPRoute"}
+ONE_OFF_JOBS = (
+    "restore.enabled=true", "restore.tenant=acme", "restore.file=s3://b/k.zip",
+    "clone.enabled=true", "clone.source=acme", "clone.target=acme-staging",
+)  # fmt: skip
 SECRET_VARS = re.compile(
     r"(PASSWORD|PASSWD|SECRET_ACCESS_KEY|ACCESS_KEY_ID|SESSION_TOKEN|REDIS_URL)$"
 )
@@ -270,7 +275,7 @@ def test_http_route(render):
 
 def test_network_policy_admits_only_ingress_and_prometheus(render):
     docs = render("ha-values.yaml")
-    (np,) = [d for d in docs if d["kind"] == "NetworkPolicy"]
+    np = find(docs, "NetworkPolicy", "odoo-odoo-saas")
     selector = np["spec"]["podSelector"]["matchLabels"]
     for obj in workloads(docs):
         labels = (
@@ -285,7 +290,10 @@ def test_network_policy_admits_only_ingress_and_prometheus(render):
         "kubernetes.io/metadata.name": "ingress-nginx"
     }
     assert {p["port"] for p in prom_rule["ports"]} == {9090}
-    assert np["spec"]["policyTypes"] == ["Ingress"]
+    # egress: tests/chart/test_network_policy.py; the others admit nothing
+    assert np["spec"]["policyTypes"] == ["Ingress", "Egress"]
+    others = [d for d in docs if d["kind"] == "NetworkPolicy" and d is not np]
+    assert others and all(o["spec"]["policyTypes"] == ["Egress"] for o in others)
 
 
 def test_upgrade_hook_runs_preflight_fix_with_module_updates(render):
@@ -371,3 +379,70 @@ def test_spares_are_kept_by_the_cron_pod(render, render_error):
     )
     assert "PROVISION_SPARES" not in default
     assert "provisionSpares" in render_error("ha-values.yaml", sets=("provisionSpares=-1",))
+
+
+def mounted_secrets(obj: dict[str, Any]) -> set[tuple[str, str]]:
+    """(Secret, key) of everything a workload's pods can read: its Secret volumes and the
+    secretKeyRef variables of its containers."""
+    spec = pod_spec(obj)
+    found = set()
+    for v in spec["volumes"]:
+        sources = v.get("projected", {}).get("sources", [])
+        if "secret" in v:
+            sources = [{"secret": {"name": v["secret"]["secretName"], **v["secret"]}}]
+        for src in sources:
+            if "secret" in src:
+                found |= {(src["secret"]["name"], i["key"]) for i in src["secret"]["items"]}
+    for c in spec["containers"] + spec.get("initContainers", []):
+        for e in c["env"]:
+            ref = e.get("valueFrom", {}).get("secretKeyRef")
+            if ref:
+                found.add((ref["name"], ref["key"]))
+    return found
+
+
+def test_each_pod_mounts_only_the_secrets_it_needs(render):
+    """Every process of a pod runs as uid 100 with the fsGroup, so whatever a pod mounts its
+    Odoo can read: Odoo's pods get the master password's hash only, and no pod gets a secret
+    it does not use (the master password's where Odoo is not checked, Redis's and SMTP's where
+    Odoo does not run, the exporters' password where no exporter runs, S3's where no backup is
+    made or restored)."""
+    docs = render("ha-values.yaml", sets=ONE_OFF_JOBS)
+    pg, admin = ("odoo-pg-app", "password"), ("odoo-admin", "admin-passwd-hash")
+    redis, smtp = ("valkey", "valkey-password"), ("odoo-smtp", "password")
+    auth = {("odoo-metrics-auth", "username"), ("odoo-metrics-auth", "password")}
+    s3 = {("odoo-backup-s3", "AWS_ACCESS_KEY_ID"), ("odoo-backup-s3", "AWS_SECRET_ACCESS_KEY")}
+    expected = {
+        "-web": {pg, admin, redis, smtp, *auth},
+        "-cron": {pg, admin, redis, smtp},
+        "-metrics": {pg, *auth},
+        "-backup": {pg, *s3},
+        "-restore-acme": {pg, *s3},
+        "-clone-acme-staging": {pg},
+        "-upgrade": {pg, admin},  # pre-flight checks the settings the new pods will start with
+        "-tenants": {pg, ("acme-admin", "password")},
+    }
+    seen = {}
+    for obj in workloads(docs):
+        suffix = next(s for s in expected if obj["metadata"]["name"].endswith(s))
+        seen[suffix] = mounted_secrets(obj)
+    assert seen == expected
+    assert find(docs, "Deployment", "-web")  # the key read is the hash's, never a clear one
+    env = env_of(pod_spec(find(docs, "Deployment", "-web"))["containers"][0])
+    assert env["ODOO_ADMIN_PASSWD_FILE"] == "/run/secrets/odoo-saas/admin-passwd-hash"
+    for obj in workloads(docs):
+        for c in pod_spec(obj)["containers"] + pod_spec(obj).get("initContainers", []):
+            for name, value in env_of(c).items():
+                if name.endswith("_FILE"):  # every file named is mounted in that pod
+                    key = value.rsplit("/", 1)[-1]
+                    assert any(
+                        key == item.get("path")
+                        for v in pod_spec(obj)["volumes"]
+                        for src in v.get("projected", {}).get("sources", [])
+                        for item in src.get("secret", {}).get("items", [])
+                    ) or value.startswith("/run/secrets/tenant-"), (obj["metadata"]["name"], name)
+
+
+def test_the_default_admin_key_names_a_hash(render):
+    docs = render("minimal-values.yaml")
+    assert ("odoo-admin", "admin-passwd-hash") in mounted_secrets(find(docs, "Deployment", "-web"))

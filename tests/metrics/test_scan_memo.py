@@ -29,7 +29,7 @@ def test_a_new_exporter_reuses_the_scans_while_the_counters_live(
     looked = watch_looks(monkeypatch)
     first = passes_until(tenant_scans.TenantScanner(settings), looked, a, False)
     assert a not in looked and first[a].cron_overdue == 1
-    memo = settings.state_dir / tenant_scans.SCANS_FILE
+    memo = tenant_scans.scans_path(settings)
     assert stat.S_IMODE(memo.stat().st_mode) == 0o600
 
     def new_exporter_looks() -> bool:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from odoo_saas_tools.core.errors import SaasError
+from odoo_saas_tools.core.passwords import hash_password
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.postgres import databases
 from odoo_saas_tools.postgres.connection import connect
@@ -244,3 +245,26 @@ def test_tenant_missing_after_an_interrupted_swap_back_is_restored(pg, saas_env)
         assert report.findings == []
     finally:
         drop(pg, name, snap, parked)
+
+
+def test_a_clear_master_password_file_odoo_can_read_is_an_error(saas_env, tmp_path, monkeypatch):
+    """What the chart's upgrade Job (pre-flight, as uid 100) says before any new pod starts."""
+    secret = tmp_path / "admin-passwd-hash"
+    secret.write_text("clear-master-pw-42")
+    secret.chmod(0o444)  # the pod's fsGroup reads its Secret's files
+    env = {k: v for k, v in saas_env.items() if k != "ODOO_ADMIN_PASSWD"}
+    env["ODOO_ADMIN_PASSWD_FILE"] = str(secret)
+    s = settings_of(env)
+    monkeypatch.setattr(os, "geteuid", lambda: 100)  # this process as Odoo's user, not root
+    report = Report()
+    config.check_settings(s, report)
+    (finding,) = [f for f in report.findings if f.status == ERROR]
+    assert finding.item == "ODOO_ADMIN_PASSWD_FILE" and "clear master password" in finding.message
+    for role in ("backup", "metrics"):  # no Odoo there, no database manager to guard
+        report = Report()
+        config.check_settings(settings_of({**env, "ODOO_SAAS_ROLE": role}), report)
+        assert not report.errors
+    secret.write_text(hash_password("clear-master-pw-42"))
+    report = Report()
+    config.check_settings(settings_of(env), report)
+    assert not report.errors

@@ -127,3 +127,82 @@ def test_unknown_runtime_user_is_a_config_error(saas_env):
     proc = run_cli({**saas_env, "ODOO_SAAS_USER": "no-such-user-x"}, "entrypoint", "true")
     assert proc.returncode == 2
     assert "ODOO_SAAS_USER='no-such-user-x': no such user" in proc.stderr
+
+
+@pytest.fixture
+def secret_dir() -> Path:
+    """A directory the runtime user may enter (as a mounted secrets volume is)."""
+    path = Path(tempfile.mkdtemp(prefix="odoo-saas-secrets-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path)
+
+
+def as_runtime_user(env: dict[str, str], tmp_path: Path) -> dict[str, str]:
+    """env started the way the image starts: as root dropping to a user that is not root
+    (nobody, with directories it may use), or as that user already."""
+    if os.geteuid() != 0:
+        return env
+    data = tmp_path / "fresh-data"
+    return {**env, "ODOO_SAAS_USER": "nobody", "ODOO_DATA_DIR": str(data)}
+
+
+def master_file(secret_dir: Path, content: str, mode: int) -> Path:
+    path = secret_dir / "admin_passwd"
+    path.write_text(content)
+    path.chmod(mode)
+    return path
+
+
+def start_without_postgres(env: dict[str, str]):
+    """A stack start that gets past every check done before PostgreSQL is waited for."""
+    return run_cli(
+        {**env, "ODOO_DB_PORT": str(free_port()), "ODOO_DB_WAIT_TIMEOUT": "1"},
+        "entrypoint",
+        timeout=60,
+    )
+
+
+def test_a_clear_master_password_odoo_could_read_stops_the_start(saas_env, tmp_path, secret_dir):
+    """Odoo needs the hash only: a clear master password in a file its user can read would be
+    readable by every addon (the chart's pods, a compose service started as `odoo`)."""
+    env = as_runtime_user({**saas_env}, tmp_path)
+    del env["ODOO_ADMIN_PASSWD"]
+    env["ODOO_ADMIN_PASSWD_FILE"] = str(master_file(secret_dir, "clear-master-pw-42", 0o444))
+    proc = start_without_postgres(env)
+    assert proc.returncode == 2, proc.stderr
+    assert "ODOO_ADMIN_PASSWD_FILE" in proc.stderr and "clear master password" in proc.stderr
+    assert "odoo-saas hash-password" in proc.stderr
+    assert "Traceback" not in proc.stderr and "clear-master-pw-42" not in proc.stderr
+    # the same file holding the hash: Odoo's user may read it
+    hashed = run_cli(env, "hash-password", input="clear-master-pw-42\n", check=True).stdout
+    master_file(secret_dir, hashed.strip(), 0o444)
+    proc = start_without_postgres(env)
+    assert proc.returncode == 1 and "did not answer within 1 s" in proc.stderr, proc.stderr
+    conf = Path(env["ODOO_SAAS_RUNTIME_DIR"], "odoo.conf").read_text()
+    assert f"admin_passwd = {hashed.strip()}" in conf
+
+
+def test_roles_without_odoo_need_no_master_password(saas_env, tmp_path, secret_dir):
+    env = as_runtime_user({**saas_env, "ODOO_SAAS_ROLE": "backup"}, tmp_path)
+    del env["ODOO_ADMIN_PASSWD"]
+    proc = start_without_postgres(env)
+    assert proc.returncode == 1 and "did not answer within 1 s" in proc.stderr, proc.stderr
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a root-only file needs a start as root")
+def test_a_root_only_master_password_is_read_before_the_drop_and_never_after(
+    saas_env, tmp_path, secret_dir
+):
+    env = as_runtime_user({**saas_env}, tmp_path)
+    del env["ODOO_ADMIN_PASSWD"]
+    secret = master_file(secret_dir, "clear-master-pw-42", 0o400)  # root's, as init-secrets
+    env["ODOO_ADMIN_PASSWD_FILE"] = str(secret)
+    proc = start_without_postgres(env)
+    assert proc.returncode == 1 and "did not answer within 1 s" in proc.stderr, proc.stderr
+    conf = Path(env["ODOO_SAAS_RUNTIME_DIR"], "odoo.conf")
+    assert "admin_passwd = $pbkdf2-sha512$" in conf.read_text()
+    assert conf.stat().st_uid == pwd.getpwnam("nobody").pw_uid
+    # what runs after the drop (Odoo, its addons) cannot open the file
+    proc = run_cli(env, "entrypoint", "sh", "-c", f'id -un; cat "{secret}"')
+    assert proc.stdout.split() == ["nobody"] and "Permission denied" in proc.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pwd
 import re
 import shutil
 import subprocess
@@ -11,6 +12,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+from odoo_saas_tools.core.passwords import verify_password
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile.custom"
@@ -211,11 +214,14 @@ INIT_SECRETS = ROOT / "compose" / "init-secrets.sh"
 
 
 def run_init(dest: Path, seed: Path, *specs: str) -> subprocess.CompletedProcess[str]:
+    """The script as the image runs it: `odoo-saas` on PATH."""
+    path = f"{Path(sys.executable).parent}:{os.environ.get('PATH', '/usr/bin:/bin')}"
     return subprocess.run(
         ["sh", str(INIT_SECRETS), str(dest), str(seed), *specs],
         capture_output=True,
         text=True,
-        timeout=30,
+        timeout=60,
+        env={**os.environ, "PATH": path},
     )
 
 
@@ -264,9 +270,139 @@ def test_init_secrets_creates_missing_ones_0600_and_keeps_existing(tmp_path):
 def test_init_secrets_refuses_an_unknown_kind(tmp_path):
     proc = run_init(tmp_path / "s", tmp_path, f"x:{os.getuid()}:guess")
     assert proc.returncode == 2
-    assert "KIND must be random or empty" in proc.stderr
+    assert "KIND must be random, empty, copy=SRC or hash=SRC" in proc.stderr
     assert not (tmp_path / "s" / "x").exists()
+
+
+def test_init_secrets_gives_each_service_copies_and_odoo_the_hash_only(tmp_path):
+    """The store keeps the clear master password (root's); a service's volume gets copies of
+    what it reads, as its user, and Odoo's the hash; they follow the store at every run."""
+    dest, seed = tmp_path / "secrets", tmp_path / "seed"
+    seed.mkdir()
+    (seed / "admin_passwd.txt").write_text("my-own-master-password\n")
+    (seed / "db_password.txt").write_text("seeded-db")
+    runtime = "nobody" if os.geteuid() == 0 else str(os.getuid())
+    store = "root" if os.geteuid() == 0 else str(os.getuid())
+    specs = [
+        f"db_password:{store}:random",
+        f"admin_passwd:{store}:random",
+        f"web/db_password:{runtime}:copy=db_password",
+        f"web/admin_passwd_hash:{runtime}:hash=admin_passwd",
+    ]
+    proc = run_init(dest, seed, *specs)
+    assert proc.returncode == 0, proc.stderr
+    assert "my-own-master-password" not in proc.stdout + proc.stderr
+    hashed = (dest / "web" / "admin_passwd_hash").read_text().strip()
+    assert verify_password("my-own-master-password", hashed)
+    assert (dest / "web" / "db_password").read_text() == "seeded-db"
+    uid = pwd.getpwnam(runtime).pw_uid if not runtime.isdigit() else int(runtime)
+    for name in ("web/admin_passwd_hash", "web/db_password"):
+        st = (dest / name).stat()
+        assert stat_mode(st) == 0o600 and st.st_uid == uid, name
+    st = (dest / "admin_passwd").stat()
+    assert stat_mode(st) == 0o600 and st.st_uid == os.geteuid()
+    assert sorted(p.name for p in (dest / "web").iterdir()) == ["admin_passwd_hash", "db_password"]
+    # a replaced secret reaches the copies at the next run; a seed never writes a copy
+    (dest / "admin_passwd").unlink()
+    (seed / "admin_passwd.txt").write_text("rotated-master-password")
+    (seed / "admin_passwd_hash.txt").write_text("not-a-hash")
+    proc = run_init(dest, seed, *specs)
+    assert proc.returncode == 0, proc.stderr
+    hashed = (dest / "web" / "admin_passwd_hash").read_text().strip()
+    assert verify_password("rotated-master-password", hashed)
+    # a copy of a secret nobody made, or a hash of nothing, stops the run
+    assert run_init(dest, seed, f"x/y:{runtime}:copy=missing").returncode == 2
+    (dest / "blank").write_text("")
+    proc = run_init(dest, seed, f"x/h:{runtime}:hash=blank")
+    assert proc.returncode == 2 and "cannot hash blank" in proc.stderr
+    assert not (dest / "x" / "h").exists()
 
 
 def stat_mode(st: os.stat_result) -> int:
     return st.st_mode & 0o7777
+
+
+def secrets_by_volume(doc: dict) -> dict[str, dict[str, tuple[str, str]]]:
+    """What init-secrets puts in each volume: volume -> {path in it: (owner, kind)}."""
+    init = doc["services"]["init-secrets"]
+    dest = init["command"][0]
+    where = {}  # mount point in init-secrets -> volume
+    for v in init["volumes"]:
+        volume, target = str(v).split(":")[:2]
+        if volume in (doc.get("volumes") or {}):
+            where[target] = volume
+    out: dict[str, dict[str, tuple[str, str]]] = {}
+    for spec in init["command"][2:]:
+        name, owner, kind = spec.split(":", 2)
+        path = f"{dest}/{name}"
+        mount = max((m for m in where if path.startswith(m + "/")), key=len)
+        out.setdefault(where[mount], {})[path[len(mount) + 1 :]] = (owner, kind)
+    return out
+
+
+def visible_secrets(doc: dict, service: str) -> dict[str, tuple[str, str]]:
+    """Every secret file a service can see: its path there -> (owner, kind)."""
+    volumes = secrets_by_volume(doc)
+    seen = {}
+    for v in doc["services"][service].get("volumes", []):
+        volume, target = str(v).split(":")[:2]
+        for rel, what in volumes.get(volume, {}).items():
+            seen[f"{target}/{rel}"] = what
+    return seen
+
+
+MULTI_TENANT_SECRETS = {
+    "db": {"db_password"},
+    "redis": {"redis_password"},
+    "web": {"db_password", "admin_passwd_hash", "redis_password", "smtp_password"},
+    "cron": {"db_password", "admin_passwd_hash", "smtp_password"},
+    "backup": {"db_password", "s3/aws_access_key_id", "s3/aws_secret_access_key"},
+    "metrics": {"db_password"},
+    "grafana": {"grafana_admin_password"},
+    "proxy": set(),
+    "prometheus": set(),
+}
+SINGLE_TENANT_SECRETS = {
+    "db": {"db_password"},
+    "odoo": {
+        "db_password",
+        "admin_passwd_hash",
+        "smtp_password",
+        "aws_access_key_id",
+        "aws_secret_access_key",
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [("multi-tenant.yml", MULTI_TENANT_SECRETS), ("single-tenant.yml", SINGLE_TENANT_SECRETS)],
+)
+def test_compose_mounts_each_secret_only_where_it_is_read(name, expected):
+    """A service sees the secrets it reads and no other; the clear master password is in no
+    service but init-secrets (Odoo's services get its hash, as its user: an addon could read
+    anything they mount)."""
+    doc = yaml.safe_load((ROOT / "compose" / name).read_text())
+    for service, wanted in expected.items():
+        seen = visible_secrets(doc, service)
+        assert {p.removeprefix("/run/secrets/") for p in seen} == wanted, service
+        for path, (owner, kind) in seen.items():
+            assert path.startswith("/run/secrets/"), (service, path)
+            if path.endswith("admin_passwd_hash"):
+                assert kind == "hash=admin_passwd", (service, kind)
+            if service in ("web", "cron", "backup", "metrics", "odoo"):
+                assert owner == "odoo", (service, path)  # its user reads it: never root's
+            elif service == "grafana":
+                assert owner == "472", (service, path)
+        env = doc["services"][service].get("environment") or {}
+        files = {v for k, v in env.items() if k.endswith("_FILE")}
+        assert files <= set(seen), (service, files - set(seen))
+    clear = {
+        service
+        for service in doc["services"]
+        for path, (_, kind) in visible_secrets(doc, service).items()
+        if path.endswith("/admin_passwd")
+    }
+    assert clear == {"init-secrets"}
+    store = secrets_by_volume(doc)["secrets"]
+    assert store["admin_passwd"] == ("root", "random")  # only root reads the clear one

@@ -78,9 +78,28 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end -}}
 {{- end -}}
 
-{{/* The mounted secrets a workload needs: ctx = dict "root" $ "s3" bool. */}}
+{{/*
+Which secrets a container reads, from its env ctx (dict "root" $ "role" ROLE, optionally "admin",
+"s3"). Every process of a pod runs as the same uid with the fsGroup, so whatever a pod mounts,
+its Odoo could read: each secret goes only where it is used. The master password goes where Odoo
+runs (web, cron) and to the upgrade Job that checks their settings ("admin"), and only as its
+hash; Redis and SMTP where Odoo runs; the exporters' password where an exporter runs; S3 to the
+backup and restore pods ("s3").
+*/}}
+{{- define "odoo-saas.needs" -}}
+{{- $v := .root.Values -}}
+{{- $odoo := has .role (list "web" "cron") -}}
+admin: {{ if or $odoo .admin }}true{{ else }}false{{ end }}
+redis: {{ if and $odoo $v.redis.enabled }}true{{ else }}false{{ end }}
+smtp: {{ if and $odoo $v.odoo.smtp.server }}true{{ else }}false{{ end }}
+metrics: {{ if and $v.metrics.enabled (has .role (list "web" "metrics")) }}true{{ else }}false{{ end }}
+s3: {{ if and .s3 $v.backup.s3.bucket }}true{{ else }}false{{ end }}
+{{- end -}}
+
+{{/* The mounted secrets of a container: ctx = its env ctx (see odoo-saas.needs). */}}
 {{- define "odoo-saas.secretsVolume" -}}
 {{- $v := .root.Values -}}
+{{- $needs := include "odoo-saas.needs" . | fromYaml -}}
 - name: secrets
   projected:
     defaultMode: 0440
@@ -89,11 +108,13 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
           name: {{ $v.postgresql.existingSecret }}
           items:
             - {key: {{ $v.postgresql.passwordKey }}, path: db-password}
+      {{- if $needs.admin }}
       - secret:
           name: {{ $v.adminPassword.existingSecret }}
           items:
-            - {key: {{ $v.adminPassword.key }}, path: admin-passwd}
-      {{- if and $v.redis.enabled $v.redis.existingSecret }}
+            - {key: {{ $v.adminPassword.key }}, path: admin-passwd-hash}
+      {{- end }}
+      {{- if and $needs.redis $v.redis.existingSecret }}
       - secret:
           name: {{ $v.redis.existingSecret }}
           items:
@@ -104,19 +125,19 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
             - {key: {{ $v.redis.passwordKey }}, path: redis-password}
             {{- end }}
       {{- end }}
-      {{- if and $v.odoo.smtp.server $v.odoo.smtp.existingSecret }}
+      {{- if and $needs.smtp $v.odoo.smtp.user $v.odoo.smtp.existingSecret }}
       - secret:
           name: {{ $v.odoo.smtp.existingSecret }}
           items:
             - {key: {{ $v.odoo.smtp.passwordKey }}, path: smtp-password}
       {{- end }}
-      {{- if $v.metrics.basicAuth.existingSecret }}
+      {{- if and $needs.metrics $v.metrics.basicAuth.existingSecret }}
       - secret:
           name: {{ $v.metrics.basicAuth.existingSecret }}
           items:
             - {key: {{ $v.metrics.basicAuth.passwordKey }}, path: metrics-password}
       {{- end }}
-      {{- if and .s3 $v.backup.s3.existingSecret }}
+      {{- if $needs.s3 }}
       - secret:
           name: {{ $v.backup.s3.existingSecret }}
           items:
@@ -127,12 +148,14 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 
 {{/*
 The environment of every odoo-saas container; ctx = dict "root" $ "role" ROLE and optionally
-"s3" (S3 settings and keys), "autoUpdate" (module updates), "backupVars" (schedule known).
-Secrets only as *_FILE paths into the `secrets` volume.
+"s3" (S3 settings and keys), "admin" (the master password's hash outside web and cron),
+"autoUpdate" (module updates), "backupVars" (schedule known).
+Secrets only as *_FILE paths into the `secrets` volume, and only those odoo-saas.needs names.
 */}}
 {{- define "odoo-saas.env" -}}
 {{- $v := .root.Values -}}
 {{- $dir := "/run/secrets/odoo-saas" -}}
+{{- $needs := include "odoo-saas.needs" . | fromYaml -}}
 - {name: ODOO_SAAS_ROLE, value: {{ .role | quote }}}
 - {name: ODOO_DB_HOST, value: {{ required "postgresql.host is required" $v.postgresql.host | quote }}}
 - {name: ODOO_DB_PORT, value: {{ $v.postgresql.port | quote }}}
@@ -141,7 +164,9 @@ Secrets only as *_FILE paths into the `secrets` volume.
 - {name: ODOO_DB_SSLMODE, value: {{ $v.postgresql.sslmode | quote }}}
 - {name: ODOO_DB_MAXCONN, value: {{ $v.postgresql.maxconn | quote }}}
 - {name: ODOO_DB_WAIT_TIMEOUT, value: {{ $v.postgresql.waitTimeout | quote }}}
-- {name: ODOO_ADMIN_PASSWD_FILE, value: {{ printf "%s/admin-passwd" $dir | quote }}}
+{{- if $needs.admin }}
+- {name: ODOO_ADMIN_PASSWD_FILE, value: {{ printf "%s/admin-passwd-hash" $dir | quote }}}
+{{- end }}
 - {name: ODOO_DB_FILTER, value: "^%d$"}
 - {name: ODOO_LIST_DB, value: "false"}
 - {name: ODOO_PROXY_MODE, value: "true"}
@@ -169,7 +194,7 @@ Secrets only as *_FILE paths into the `secrets` volume.
 {{- end }}
 - {name: ODOO_AUTO_UPDATE, value: {{ ternary "true" "false" (default false .autoUpdate) | quote }}}
 - {name: ODOO_AUTO_PATCH_DEPS, value: {{ ternary "true" "false" (and (default false .autoUpdate) $v.upgrade.patchDeps) | quote }}}
-{{- if $v.redis.enabled }}
+{{- if $needs.redis }}
 - {name: ODOO_ENABLE_REDIS, value: "true"}
 {{- if $v.redis.urlKey }}
 - {name: ODOO_REDIS_URL_FILE, value: {{ printf "%s/redis-url" $dir | quote }}}
@@ -183,7 +208,7 @@ Secrets only as *_FILE paths into the `secrets` volume.
 {{- end }}
 - {name: ODOO_REDIS_PREFIX, value: {{ $v.redis.prefix | quote }}}
 {{- end }}
-{{- if $v.odoo.smtp.server }}
+{{- if $needs.smtp }}
 - {name: ODOO_SMTP_SERVER, value: {{ $v.odoo.smtp.server | quote }}}
 - {name: ODOO_SMTP_PORT, value: {{ $v.odoo.smtp.port | quote }}}
 - {name: ODOO_SMTP_SSL, value: {{ $v.odoo.smtp.ssl | quote }}}
@@ -195,9 +220,9 @@ Secrets only as *_FILE paths into the `secrets` volume.
 {{- if $v.odoo.emailFrom }}
 - {name: ODOO_EMAIL_FROM, value: {{ $v.odoo.emailFrom | quote }}}
 {{- end }}
-- {name: ODOO_METRICS_ENABLED, value: {{ ternary "true" "false" (and $v.metrics.enabled (has .role (list "web" "metrics"))) | quote }}}
+- {name: ODOO_METRICS_ENABLED, value: {{ ternary "true" "false" $needs.metrics | quote }}}
 - {name: ODOO_METRICS_REFRESH_SECONDS, value: {{ $v.metrics.refreshSeconds | quote }}}
-{{- if $v.metrics.basicAuth.existingSecret }}
+{{- if and $needs.metrics $v.metrics.basicAuth.existingSecret }}
 - name: ODOO_METRICS_USER
   valueFrom:
     secretKeyRef: {name: {{ $v.metrics.basicAuth.existingSecret | quote }}, key: {{ $v.metrics.basicAuth.userKey | quote }}}
@@ -219,7 +244,7 @@ Secrets only as *_FILE paths into the `secrets` volume.
 {{- else }}
 - {name: ODOO_AUTO_BACKUP, value: "false"}
 {{- end }}
-{{- if and .s3 $v.backup.s3.bucket }}
+{{- if $needs.s3 }}
 - {name: AWS_S3_BUCKET, value: {{ $v.backup.s3.bucket | quote }}}
 - {name: BACKUP_S3_PREFIX, value: {{ $v.backup.s3.prefix | quote }}}
 - {name: AWS_DEFAULT_REGION, value: {{ $v.backup.s3.region | quote }}}
@@ -262,7 +287,7 @@ seccompProfile:
   type: RuntimeDefault
 {{- end -}}
 
-{{/* Volumes: ctx = dict "root" $ "data" bool "backups" bool|"ro" "s3" bool */}}
+{{/* Volumes: ctx = dict "root" $ "data" bool "backups" bool|"ro" "env" (the env ctx) */}}
 {{- define "odoo-saas.volumes" -}}
 {{- $root := .root -}}
 - name: tmp
@@ -285,7 +310,7 @@ seccompProfile:
     readOnly: true
     {{- end }}
 {{- end }}
-{{ include "odoo-saas.secretsVolume" (dict "root" $root "s3" .s3) }}
+{{ include "odoo-saas.secretsVolume" .env }}
 {{- end -}}
 
 {{- define "odoo-saas.volumeMounts" -}}
@@ -315,7 +340,7 @@ imagePullSecrets:
 {{/*
 A one-shot pod running one odoo-saas command through the image's entrypoint (which validates,
 renders odoo.conf and execs it). ctx = dict "root" $ "component" C "role" R "args" LIST and
-optionally "s3", "backupVars", "autoUpdate", "backups", "initContainers", "resources".
+optionally "backups", "initContainers", "extraVolumes", "resources"; "ctx" is the env ctx.
 */}}
 {{- define "odoo-saas.jobPod" -}}
 {{- $root := .root -}}
@@ -360,8 +385,25 @@ spec:
       volumeMounts:
         {{- include "odoo-saas.volumeMounts" (dict "data" true "backups" .backups) | nindent 8 }}
   volumes:
-    {{- include "odoo-saas.volumes" (dict "root" $root "data" true "backups" .backups "s3" .s3) | nindent 4 }}
+    {{- include "odoo-saas.volumes" (dict "root" $root "data" true "backups" .backups "env" .ctx) | nindent 4 }}
     {{- with .extraVolumes }}
     {{- toYaml . | nindent 4 }}
     {{- end }}
+{{- end -}}
+
+{{/*
+One NetworkPolicy egress rule from a destination of networkPolicy.egress: ctx = dict "rule"
+{to, ports} and optionally "port" (the TCP port used when the destination's ports are null).
+*/}}
+{{- define "odoo-saas.egressRule" -}}
+{{- $ports := .rule.ports -}}
+{{- if and (not $ports) .port -}}
+{{- $ports = list (dict "port" (int .port) "protocol" "TCP") -}}
+{{- end -}}
+- to:
+    {{- toYaml .rule.to | nindent 4 }}
+  {{- with $ports }}
+  ports:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
 {{- end -}}

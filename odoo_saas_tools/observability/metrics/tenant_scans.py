@@ -8,13 +8,17 @@ instead of 500 backend starts (~5 s of PostgreSQL's CPU on 2 cores).
 
 What the passes learnt is also kept in settings.state_dir, for as long as the counters live, so
 the first pass after the exporter starts (a restarted container, a new pod) does not pay those
-5 s either. Nothing in it is secret: database names, versions, next-call times.
+5 s either. Nothing in it is secret: database names, versions, next-call times. It may only
+spare a look, never decide a figure: each user keeps its own file, read only when that user
+owns it and nobody else can write it (the runtime user can write the data volume; root runs
+`metrics show`), and an entry of another shape is looked into again.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -23,7 +27,7 @@ from pathlib import Path
 import psycopg2
 
 from odoo_saas_tools.core.errors import SaasError
-from odoo_saas_tools.core.files import atomic_write
+from odoo_saas_tools.core.files import atomic_write, read_trusted_json
 from odoo_saas_tools.core.odoo_series import is_current
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.observability.metrics.database import session
@@ -32,7 +36,6 @@ from odoo_saas_tools.postgres.connection import RESERVED_PREFIX, filter_allows, 
 
 log = logging.getLogger(__name__)
 
-SCANS_FILE = "metrics-tenant-scans.json"
 SCAN_THREADS = 4
 # A scheduled action whose next call is this far in the past is not merely queued: cron
 # workers are stuck, disabled or overloaded.
@@ -85,12 +88,18 @@ def scan_tenant(settings: Settings, dbname: str, key: str | None = None) -> Tena
         return TenantScan(version or None, 0, found, key).at(float(now))
 
 
+def scans_path(settings: Settings) -> Path:
+    """This user's kept scans: root's (`metrics show` from `docker exec`) and the exporter's
+    never share a file."""
+    return settings.state_dir / f"metrics-tenant-scans-{os.geteuid()}.json"
+
+
 class TenantScanner:
     """Runs the passes; remembers every database's last scan, Odoo 19 or not, between them."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.path = settings.state_dir / SCANS_FILE
+        self.path = scans_path(settings)
         self._scans: dict[str, TenantScan] | None = None  # None: not read from the file yet
         self._lifetime: str | None = None
 
@@ -145,26 +154,33 @@ def _kept(scan: TenantScan | None, now: float) -> TenantScan | None:
 
 
 def _load(path: Path, lifetime: str | None) -> dict[str, TenantScan]:
-    """The scans kept in path while the counters they were keyed by still live."""
+    """The scans kept in path while the counters they were keyed by still live; an entry of
+    another shape is absent (looked into again), a file this user did not write is not read."""
     if lifetime is None:
         return {}
-    try:
-        data = json.loads(path.read_text())
-        if data.get("lifetime") != lifetime:
-            return {}
-        return {name: _scan_of(entry) for name, entry in data["tenants"].items()}
-    except FileNotFoundError:
+    data = read_trusted_json(path, {os.geteuid()})
+    if not isinstance(data, dict) or data.get("lifetime") != lifetime:
         return {}
-    except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
-        log.info("ignoring %s, looking into every tenant again: %s", path, exc)
+    tenants = data.get("tenants")
+    if not isinstance(tenants, dict):
         return {}
+    found = {name: _scan_of(entry) for name, entry in tenants.items()}
+    return {name: scan for name, scan in found.items() if scan is not None}
 
 
-def _scan_of(entry: dict) -> TenantScan:
-    key, version = entry["key"], entry["version"]
-    if not isinstance(key, str) or not isinstance(version, str | None):
-        raise ValueError(f"not a scan: {entry!r}")
-    return TenantScan(version, 0, tuple(float(call) for call in entry["nextcalls"]), key)
+def _scan_of(entry: object) -> TenantScan | None:
+    """entry as a scan when every field has the type we write, else None."""
+    if not isinstance(entry, dict) or "version" not in entry:
+        return None
+    key, version, calls = entry.get("key"), entry["version"], entry.get("nextcalls")
+    if not isinstance(key, str) or not (version is None or isinstance(version, str)):
+        return None
+    # epoch seconds as extract() gives them; NaN, infinities and huge ints compare False
+    if not isinstance(calls, list) or not all(
+        type(call) in (int, float) and -(2**53) < call < 2**53 for call in calls
+    ):
+        return None
+    return TenantScan(version, 0, tuple(sorted(float(call) for call in calls)), key)
 
 
 def _save(path: Path, lifetime: str, scans: Mapping[str, TenantScan]) -> None:

@@ -154,6 +154,21 @@ def test_a_memo_others_could_write_is_not_trusted_and_fresh_files_are_not_record
     assert _reads(caplog) == 2
 
 
+def test_a_memo_entry_of_another_shape_is_absent(settings):
+    """A damaged memo costs a hash, never a crash of the restore reading it."""
+    path = checked_files.memo_path(settings, "shapes")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        '{"files": {"ok": [1, 2, 3, 4], "infinite": [1e999, 2, 3, 4], "short": [1, 2], '
+        '"text": "1234", "bool": [true, 2, 3, 4], "float": [1.5, 2, 3, 4], "null": null}}'
+    )
+    path.chmod(0o600)
+    assert checked_files.open_memo(settings, "shapes").entries == {"ok": (1, 2, 3, 4)}
+    for damaged in ('{"files": [1, 2]}', "[]", '"x"', "[" * 100_000):
+        path.write_text(damaged)
+        assert checked_files.open_memo(settings, "shapes").entries == {}
+
+
 def test_a_backup_says_which_file_is_damaged_and_does_not_record_it(settings, fake_tenant, caplog):
     src = fake_tenant(files=3)
     rel = sorted(tenant_files(settings, src))[1]
