@@ -18,7 +18,7 @@ leaves tenants with power over each other is an error: the stack does not start 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import psycopg2
 import psycopg2.extensions
@@ -101,13 +101,32 @@ def read_pool(cr: Cursor, settings: Settings) -> Pool:
     return Pool(manager, odoo, odoo_owns, roleless, sorted(stale), closed)
 
 
+def _read(settings: Settings) -> Pool:
+    with connect(settings, connect_timeout=5) as conn, conn.cursor() as cr:
+        return read_pool(cr, settings)
+
+
 def check_roles(settings: Settings, report: Report, *, fix: bool) -> None:
     """Report (and with fix and the management role, make) the roles odoo-saas needs."""
     try:
-        with connect(settings, connect_timeout=5) as conn, conn.cursor() as cr:
-            pool = read_pool(cr, settings)
+        pool = _read(settings)
     except (SaasError, psycopg2.Error) as exc:
-        report.add(CHECK, "pool", WARNING, f"roles not checked: {first_line(exc)}")
+        if not settings.manages:
+            report.add(CHECK, "pool", WARNING, f"roles not checked: {first_line(exc)}")
+            return
+        report.add(
+            CHECK,
+            settings.saas_db_user,
+            ERROR,
+            f"cannot log in as the management role {settings.saas_db_user} "
+            f"({first_line(exc)}): see docs/security.md for the roles odoo-saas needs",
+        )
+        settings = replace(settings, saas_db_password="")  # what Odoo's role sees
+        try:
+            pool = _read(settings)
+        except (SaasError, psycopg2.Error):
+            return
+        _judge(settings, pool, report)
         return
     if fix and settings.manages:
         try:

@@ -27,12 +27,13 @@ from tests.chart.conftest import find, pod_spec
 from tests.conftest import ADMIN_PASSWD
 from tests.support.cli import base_env, run_cli
 from tests.support.net import free_port
-from tests.support.pg import ROLE, ROLE_PASSWORD, PgCluster
+from tests.support.pg import MANAGER_PASSWORD, ROLE, ROLE_PASSWORD, PgCluster
 from tests.tenants.conftest import make_fake_odoo
 
 # What the Secrets named in ci/ha-values.yaml hold in this test.
 SECRETS = {
     ("odoo-pg-app", "password"): ROLE_PASSWORD,
+    ("odoo-pg-manager", "password"): MANAGER_PASSWORD,
     ("odoo-admin", "admin-passwd-hash"): hash_password(ADMIN_PASSWD),
     ("valkey", "valkey-password"): "valkey-test-secret",
     ("odoo-smtp", "password"): "smtp-test-secret",
@@ -189,8 +190,10 @@ def test_backup_job_then_pool_metrics_restore_and_clone_jobs(
     bucket,
 ):
     _, env = run_container("CronJob", "-backup", args=["true"])
+    assert "ODOO_SAAS_DB_PASSWORD_FILE" not in env  # backups need no management role
     tenant = tenant_name()
-    make_fake_odoo(Settings.from_env(env), tenant)  # looks like an Odoo 19 tenant
+    # looks like an Odoo 19 tenant, made as odoo-saas makes tenants (the management role)
+    make_fake_odoo(Settings.from_env({**env, "ODOO_SAAS_DB_PASSWORD": MANAGER_PASSWORD}), tenant)
 
     proc, _ = run_container("CronJob", "-backup")  # odoo-saas backup run
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -242,7 +245,8 @@ def test_backup_job_then_pool_metrics_restore_and_clone_jobs(
 
 def test_tenants_job_treats_an_existing_tenant_as_success(run_container):
     _, env = run_container("CronJob", "-backup", args=["true"])
-    existing = make_tenant(Settings.from_env(env), tenant_name())
+    manager = Settings.from_env({**env, "ODOO_SAAS_DB_PASSWORD": MANAGER_PASSWORD})
+    existing = make_tenant(manager, tenant_name())
     sets = (f"tenants[0].name={existing}", "tenants[0].companyName=Existing Ltd")
     proc, _ = run_container("Job", "-tenants", sets, init=0)
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -409,6 +409,7 @@ def test_each_pod_mounts_only_the_secrets_it_needs(render):
     made or restored)."""
     docs = render("ha-values.yaml", sets=ONE_OFF_JOBS)
     pg, admin = ("odoo-pg-app", "password"), ("odoo-admin", "admin-passwd-hash")
+    manager = ("odoo-pg-manager", "password")  # odoo-saas's management role: never where Odoo runs
     redis, smtp = ("valkey", "valkey-password"), ("odoo-smtp", "password")
     auth = {("odoo-metrics-auth", "username"), ("odoo-metrics-auth", "password")}
     s3 = {("odoo-backup-s3", "AWS_ACCESS_KEY_ID"), ("odoo-backup-s3", "AWS_SECRET_ACCESS_KEY")}
@@ -417,10 +418,11 @@ def test_each_pod_mounts_only_the_secrets_it_needs(render):
         "-cron": {pg, admin, redis, smtp},
         "-metrics": {pg, *auth},
         "-backup": {pg, *s3},
-        "-restore-acme": {pg, *s3},
-        "-clone-acme-staging": {pg},
-        "-upgrade": {pg, admin},  # pre-flight checks the settings the new pods will start with
-        "-tenants": {pg, ("acme-admin", "password")},
+        "-restore-acme": {pg, manager, *s3},
+        "-clone-acme-staging": {pg, manager},
+        # pre-flight checks the settings the new pods will start with, and migrates the roles
+        "-upgrade": {pg, admin, manager},
+        "-tenants": {pg, manager, ("acme-admin", "password")},
     }
     seen = {}
     for obj in workloads(docs):

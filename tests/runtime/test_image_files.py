@@ -136,9 +136,8 @@ def test_compose_keeps_secrets_out_and_gates_on_health(compose_file):
             if key.endswith("_FILE"):
                 assert str(value).startswith("/run/secrets/"), f"{name}.{key}"
         for dep, cond in (service.get("depends_on") or {}).items():
-            wanted = (
-                "service_completed_successfully" if dep == "init-secrets" else "service_healthy"
-            )
+            one_shot = dep in ("init-secrets", "manage")  # pre-flight's fixes, then exit 0
+            wanted = "service_completed_successfully" if one_shot else "service_healthy"
             assert cond == {"condition": wanted}, f"{name} -> {dep} not gated"
         if "image" in service and service["image"].startswith(("postgres", "redis")):
             assert "healthcheck" in service
@@ -169,7 +168,21 @@ def test_multi_tenant_stack_splits_roles_like_the_chart():
     doc = yaml.safe_load((ROOT / "compose" / "multi-tenant.yml").read_text())
     services = odoo_services(doc)
     roles = {name: svc["environment"]["ODOO_SAAS_ROLE"] for name, svc in services.items()}
-    assert roles == {"web": "web", "cron": "cron", "backup": "backup", "metrics": "metrics"}
+    assert roles == {
+        "web": "web",
+        "cron": "cron",
+        "backup": "backup",
+        "metrics": "metrics",
+        "manage": "all",  # a one-shot pre-flight --fix: it runs no supervisord
+    }
+    # Odoo's services never hold the management role, and wait for its pre-flight
+    for name in ("web", "cron", "backup", "metrics"):
+        assert "ODOO_SAAS_DB_PASSWORD_FILE" not in services[name]["environment"], name
+    for name in ("web", "cron"):
+        assert services[name]["depends_on"]["manage"] == {
+            "condition": "service_completed_successfully"
+        }
+    assert services["manage"]["command"] == ["odoo-saas", "preflight", "--fix"]
     web = services["web"]
     # scalable: no fixed name, no host port; sessions shared through Redis
     assert "container_name" not in web and "ports" not in web
@@ -352,7 +365,10 @@ def visible_secrets(doc: dict, service: str) -> dict[str, tuple[str, str]]:
 
 
 MULTI_TENANT_SECRETS = {
-    "db": {"db_password"},
+    # the superuser's, and the two roles it makes (compose/postgres/roles.sh)
+    "db": {"db_password", "saas_db_password", "postgres_password"},
+    # the management role: only here, in no service that runs Odoo
+    "manage": {"db_password", "saas_db_password"},
     "redis": {"redis_password"},
     "web": {"db_password", "admin_passwd_hash", "redis_password", "smtp_password"},
     "cron": {"db_password", "admin_passwd_hash", "smtp_password"},
@@ -363,9 +379,10 @@ MULTI_TENANT_SECRETS = {
     "prometheus": set(),
 }
 SINGLE_TENANT_SECRETS = {
-    "db": {"db_password"},
+    "db": {"db_password", "saas_db_password", "postgres_password"},
     "odoo": {
         "db_password",
+        "saas_db_password",
         "admin_passwd_hash",
         "smtp_password",
         "aws_access_key_id",
@@ -390,7 +407,7 @@ def test_compose_mounts_each_secret_only_where_it_is_read(name, expected):
             assert path.startswith("/run/secrets/"), (service, path)
             if path.endswith("admin_passwd_hash"):
                 assert kind == "hash=admin_passwd", (service, kind)
-            if service in ("web", "cron", "backup", "metrics", "odoo"):
+            if service in ("web", "cron", "backup", "metrics", "odoo", "manage"):
                 assert owner == "odoo", (service, path)  # its user reads it: never root's
             elif service == "grafana":
                 assert owner == "472", (service, path)

@@ -80,7 +80,8 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 
 {{/*
 Which secrets a container reads, from its env ctx (dict "root" $ "role" ROLE, optionally "admin",
-"s3"). Every process of a pod runs as the same uid with the fsGroup, so whatever a pod mounts,
+"s3", "manage"). The management role of PostgreSQL ("manage") goes to the Jobs that create,
+restore, clone or migrate tenants, never to a pod that runs Odoo. Every process of a pod runs as the same uid with the fsGroup, so whatever a pod mounts,
 its Odoo could read: each secret goes only where it is used. The master password goes where Odoo
 runs (web, cron) and to the upgrade Job that checks their settings ("admin"), and only as its
 hash; Redis and SMTP where Odoo runs; the exporters' password where an exporter runs; S3 to the
@@ -89,6 +90,7 @@ backup and restore pods ("s3").
 {{- define "odoo-saas.needs" -}}
 {{- $v := .root.Values -}}
 {{- $odoo := has .role (list "web" "cron") -}}
+manager: {{ if and .manage (not $odoo) }}true{{ else }}false{{ end }}
 admin: {{ if or $odoo .admin }}true{{ else }}false{{ end }}
 redis: {{ if and $odoo $v.redis.enabled }}true{{ else }}false{{ end }}
 smtp: {{ if and $odoo $v.odoo.smtp.server }}true{{ else }}false{{ end }}
@@ -108,6 +110,12 @@ s3: {{ if and .s3 $v.backup.s3.bucket }}true{{ else }}false{{ end }}
           name: {{ $v.postgresql.existingSecret }}
           items:
             - {key: {{ $v.postgresql.passwordKey }}, path: db-password}
+      {{- if $needs.manager }}
+      - secret:
+          name: {{ $v.postgresql.manager.existingSecret }}
+          items:
+            - {key: {{ $v.postgresql.manager.passwordKey }}, path: saas-db-password}
+      {{- end }}
       {{- if $needs.admin }}
       - secret:
           name: {{ $v.adminPassword.existingSecret }}
@@ -161,6 +169,10 @@ Secrets only as *_FILE paths into the `secrets` volume, and only those odoo-saas
 - {name: ODOO_DB_PORT, value: {{ $v.postgresql.port | quote }}}
 - {name: ODOO_DB_USER, value: {{ $v.postgresql.user | quote }}}
 - {name: ODOO_DB_PASSWORD_FILE, value: {{ printf "%s/db-password" $dir | quote }}}
+- {name: ODOO_SAAS_DB_USER, value: {{ $v.postgresql.manager.user | quote }}}
+{{- if $needs.manager }}
+- {name: ODOO_SAAS_DB_PASSWORD_FILE, value: {{ printf "%s/saas-db-password" $dir | quote }}}
+{{- end }}
 - {name: ODOO_DB_SSLMODE, value: {{ $v.postgresql.sslmode | quote }}}
 - {name: ODOO_DB_MAXCONN, value: {{ $v.postgresql.maxconn | quote }}}
 - {name: ODOO_DB_WAIT_TIMEOUT, value: {{ $v.postgresql.waitTimeout | quote }}}
