@@ -132,3 +132,89 @@ def test_password_without_user_is_refused(saas_env):
 
     with pytest.raises(ConfigError, match="ODOO_METRICS_USER is empty"):
         Settings.from_env({**saas_env, "ODOO_METRICS_PASSWORD": "only-a-password"})
+
+
+def _slow_clients(port: int, count: int) -> list:
+    """Connections that each send half a request line and never the rest."""
+    import socket
+
+    clients = []
+    for _ in range(count):
+        c = socket.create_connection(("127.0.0.1", port))
+        c.sendall(b"GET /metr")
+        clients.append(c)
+    return clients
+
+
+def _timed(call) -> tuple[float, str]:
+    """How long one scrape took and how it ended (a status code, or the error's name)."""
+    started = time.monotonic()
+    try:
+        with call() as resp:
+            resp.read()
+            outcome = str(resp.status)
+    except urllib.error.HTTPError as exc:
+        outcome = str(exc.code)
+    except OSError as exc:
+        outcome = type(exc).__name__
+    return time.monotonic() - started, outcome
+
+
+def _closed_by_server(clients: list, timeout: float) -> list:
+    """Waits until the server has closed every client; returns those still open after timeout."""
+    import select
+
+    open_ = list(clients)
+    deadline = time.monotonic() + timeout
+    while open_ and time.monotonic() < deadline:
+        readable, _, _ = select.select(open_, [], [], 0.2)
+        for c in readable:
+            try:
+                if c.recv(4096) == b"":
+                    open_.remove(c)
+            except OSError:  # reset: closed too
+                open_.remove(c)
+    return open_
+
+
+def test_a_scrape_answers_within_1s_while_300_slow_clients_hold_connections(
+    metrics_env, start_exporter
+):
+    """Issue 26 item 8: with 300 connections that each sent half a request line, a scrape got no
+    answer for 10 s and more (4 worker threads, each held by one of them). The exporter as
+    supervisord runs it must answer a real scrape at once, enforce basic auth meanwhile, grow
+    neither threads nor file descriptors with the slow clients, and close them all on its own."""
+    import psutil
+
+    auth = ("prom", "scrape-secret-77")
+    env = {
+        **metrics_env,
+        "ODOO_METRICS_USER": auth[0],
+        "ODOO_METRICS_PASSWORD": auth[1],
+        "ODOO_METRICS_BIND": "127.0.0.1",
+    }
+    exporter = start_exporter(env)
+    proc = psutil.Process(exporter.proc.pid)
+    assert _timed(lambda: exporter.get(auth=auth))[1] == "200"
+    threads, fds = proc.num_threads(), proc.num_fds()
+
+    clients = _slow_clients(exporter.port, 300)
+    try:
+        scrapes = [_timed(lambda: exporter.get(auth=auth)) for _ in range(5)]
+        assert all(outcome == "200" and took < 1.0 for took, outcome in scrapes), scrapes
+        for wrong in (None, ("prom", "wrong"), ("", auth[1])):
+            assert _timed(lambda w=wrong: exporter.get(auth=w))[1] == "401"
+
+        from odoo_saas_tools.core.asgi_server import Limits
+
+        # one event loop: the slow clients cost no thread (the refresh may add its helper)
+        assert proc.num_threads() <= threads + 1
+        # and at most the connection cap in descriptors: the oldest are closed beyond it
+        assert proc.num_fds() <= fds + Limits().max_connections + 8
+        still_open = _closed_by_server(clients, Limits().header_timeout + 3)
+        assert not still_open, f"{len(still_open)} slow clients still connected"
+        assert proc.num_fds() <= fds + 2
+        assert _timed(lambda: exporter.get(auth=auth))[1] == "200"
+    finally:
+        for c in clients:
+            c.close()
