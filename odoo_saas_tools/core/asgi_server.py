@@ -28,7 +28,7 @@ class Limits:
     """What one client may cost. The defaults suit a scrape or an API call on a local network."""
 
     header_timeout: float = 5.0  # to send a whole request, from the connection or the last answer
-    response_timeout: float = 10.0  # then, to take the answer (a reader that stops reading)
+    response_timeout: float = 10.0  # then, for an answer still being made or streamed
     max_connections: int = 128  # open at once; beyond, the oldest is closed
     backlog: int = 128  # connected, not accepted yet (kernel memory only)
     accept_batch: int = 32  # accepted per turn of the event loop (see make_server)
