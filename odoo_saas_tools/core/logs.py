@@ -29,3 +29,5 @@ def setup_logging(verbose: int = 0, quiet: bool = False, program: str | None = N
     # Third-party chatter (boto, urllib3) stays out unless debugging.
     for noisy in ("botocore", "boto3", "urllib3", "s3transfer"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if verbose >= 3 else logging.WARNING)
+    # Uvicorn warns about every malformed request: anyone who can connect could fill the log.
+    logging.getLogger("uvicorn").setLevel(logging.DEBUG if verbose >= 3 else logging.ERROR)

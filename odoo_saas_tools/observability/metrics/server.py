@@ -1,22 +1,29 @@
-"""The exporter's HTTP endpoint: /metrics, optional basic auth, any bind address."""
+"""The exporter's HTTP endpoint: /metrics, optional basic auth, any bind address.
+
+Served by uvicorn on one event loop with the limits of core.asgi_server: clients that never finish
+their request cost no thread and cannot keep a scrape waiting (issue 26).
+"""
 
 from __future__ import annotations
 
 import base64
 import hmac
 import logging
-import socket
-import threading
-from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, HTTPServer
+import signal
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import CollectorRegistry
 
+from odoo_saas_tools.core import asgi_server
+from odoo_saas_tools.core.errors import SaasError
+from odoo_saas_tools.core.settings import Settings
+from odoo_saas_tools.observability.metrics.collector import make_registry
+from odoo_saas_tools.observability.metrics.refresher import Refresher
+
 log = logging.getLogger(__name__)
 
-REQUEST_TIMEOUT = 10.0
+TEXT = "text/plain; charset=utf-8"
 
 
 def credentials_match(header: str | None, user: str, password: str) -> bool:
@@ -33,88 +40,75 @@ def credentials_match(header: str | None, user: str, password: str) -> bool:
     return bool(sep) and user_ok and password_ok
 
 
-class MetricsServer(HTTPServer):
-    """A bounded pool of handler threads: a client that connects and says nothing (or half a
-    request line) holds one worker for at most REQUEST_TIMEOUT seconds, and connections beyond
-    the pool and its queue are closed at once, so no client can grow the exporter's threads
-    (which share the container's process limit with Odoo)."""
+class MetricsApp:
+    """The ASGI app: every path behind the basic auth when a user is set, then /metrics."""
 
-    WORKERS = 4
-    QUEUED = 16
-
-    def __init__(
-        self,
-        address: tuple[str, int],
-        registry: CollectorRegistry,
-        *,
-        user: str = "",
-        password: str = "",
-    ) -> None:
-        self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+    def __init__(self, registry: CollectorRegistry, *, user: str = "", password: str = "") -> None:
         self.registry = registry
         self.user = user
         self.password = password
-        self._pool = ThreadPoolExecutor(max_workers=self.WORKERS, thread_name_prefix="metrics-http")
-        self._slots = threading.BoundedSemaphore(self.WORKERS + self.QUEUED)
-        super().__init__(address, MetricsHandler)
 
-    def process_request(self, request: Any, client_address: Any) -> None:
-        if not self._slots.acquire(blocking=False):
-            self.shutdown_request(request)  # overloaded: Prometheus simply retries next scrape
-            return
-        try:
-            self._pool.submit(self._serve, request, client_address)
-        except RuntimeError:  # pool shut down while stopping
-            self._slots.release()
-            self.shutdown_request(request)
-
-    def _serve(self, request: Any, client_address: Any) -> None:
-        try:
-            self.finish_request(request, client_address)
-        except Exception:
-            self.handle_error(request, client_address)
-        finally:
-            self.shutdown_request(request)
-            self._slots.release()
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        log.debug("request from %s failed", client_address, exc_info=True)
-
-    def server_close(self) -> None:
-        super().server_close()
-        self._pool.shutdown(wait=False, cancel_futures=True)
-
-
-class MetricsHandler(BaseHTTPRequestHandler):
-    server: MetricsServer
-    timeout = REQUEST_TIMEOUT  # socket timeout for the whole request, before authentication
-    server_version = "odoo-saas-metrics"
-    sys_version = ""
-
-    def do_GET(self) -> None:
-        srv = self.server
-        if srv.user and not credentials_match(
-            self.headers.get("Authorization"), srv.user, srv.password
-        ):
-            self._reply(
-                401, b"authentication required\n", {"WWW-Authenticate": 'Basic realm="metrics"'}
-            )
-            return
-        path = self.path.split("?", 1)[0]
+    def answer(
+        self, method: str, path: str, authorization: str | None
+    ) -> tuple[int, bytes, dict[str, str]]:
+        """Status, body and headers for one request (the collector reads the last figures)."""
+        if self.user and not credentials_match(authorization, self.user, self.password):
+            return 401, b"authentication required\n", {"WWW-Authenticate": 'Basic realm="metrics"'}
+        if method not in ("GET", "HEAD"):
+            return 405, b"method not allowed\n", {"Allow": "GET, HEAD"}
         if path == "/metrics":
-            self._reply(200, generate_latest(srv.registry), {"Content-Type": CONTENT_TYPE_LATEST})
-        elif path == "/":
-            self._reply(200, b"odoo-saas metrics exporter: see /metrics\n")
-        else:
-            self._reply(404, b"not found\n")
+            return 200, generate_latest(self.registry), {"Content-Type": CONTENT_TYPE_LATEST}
+        if path == "/":
+            return 200, b"odoo-saas metrics exporter: see /metrics\n", {}
+        return 404, b"not found\n", {}
 
-    def _reply(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
-        self.send_response(status)
-        for key, value in {"Content-Type": "text/plain; charset=utf-8", **(headers or {})}.items():
-            self.send_header(key, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        authorization = next((v for k, v in scope["headers"] if k == b"authorization"), None)
+        status, body, headers = self.answer(
+            scope["method"], scope["path"], authorization and authorization.decode("latin-1")
+        )
+        headers = {"Content-Type": TEXT, **headers, "Content-Length": str(len(body))}
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
 
-    def log_message(self, format: str, *args: object) -> None:
-        log.debug("%s %s", self.address_string(), format % args)
+
+def serve(settings: Settings, bind: str, port: int) -> None:
+    """Answers scrapes from the background refresher's figures until SIGTERM or SIGINT."""
+    try:
+        sock = asgi_server.listen(bind, port)
+    except OSError as exc:
+        raise SaasError(f"cannot listen on {bind}:{port}: {exc.strerror or exc}") from exc
+    refresher = Refresher(settings)
+    app = MetricsApp(
+        make_registry(refresher), user=settings.metrics_user, password=settings.metrics_password
+    )
+    server = asgi_server.make_server(app)
+
+    def stop(signum: int, _frame: object) -> None:
+        # before the server runs, or once it stopped on this signal (uvicorn raises it again)
+        log.info("stopping on signal %d", signum)
+        server.should_exit = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    refresher.start()
+    log.info(
+        "serving metrics on %s:%d%s (refresh every %d s)",
+        bind,
+        sock.getsockname()[1],
+        " with basic auth" if settings.metrics_user else "",
+        settings.metrics_refresh_seconds,
+    )
+    try:
+        server.run(sockets=[sock])
+    finally:
+        refresher.stop()
+        sock.close()
