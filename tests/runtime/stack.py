@@ -18,15 +18,21 @@ class Stack:
     """`unshare --pid --fork --mount-proc odoo-saas entrypoint`, with its output collected."""
 
     def __init__(
-        self, env: dict[str, str], *, stdout_file: Path | None = None, prelude: str = ""
+        self,
+        env: dict[str, str],
+        *,
+        stdout_file: Path | None = None,
+        prelude: str = "",
+        user: list[str] | None = None,
     ) -> None:
         """stdout_file: the stack's stdout and stderr go to this file (opened here, by the
-        caller's user) instead of a pipe. prelude: shell run in the new namespaces first."""
+        caller's user) instead of a pipe. prelude: shell run in the new namespaces first.
+        user: a prefix that runs the entrypoint as another user (tests/support/users.py)."""
         self.env = env
         self.runtime = Path(env["ODOO_SAAS_RUNTIME_DIR"])
         self.lines: list[str] = []
         self.stdout_file = stdout_file
-        entrypoint = [sys.executable, "-m", "odoo_saas_tools", "entrypoint"]
+        entrypoint = [*(user or []), sys.executable, "-m", "odoo_saas_tools", "entrypoint"]
         if prelude:
             entrypoint = ["sh", "-ec", f'{prelude}\nexec "$@"', "sh", *entrypoint]
         out = open(stdout_file, "ab") if stdout_file else subprocess.PIPE  # noqa: SIM115

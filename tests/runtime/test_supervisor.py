@@ -7,17 +7,25 @@ signals can be provoked; test_odoo_stack.py runs the same stack with real Odoo.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import psutil
 import pytest
 
-from tests.runtime.stack import Stack, environ_of, process_cmdlines, standin_bin
+from tests.runtime.stack import (
+    Stack,
+    environ_of,
+    process_cmdlines,
+    reachable_for_others,
+    standin_bin,
+)
 from tests.support.net import free_port, wait_port
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="unshare --pid needs root")
@@ -243,25 +251,35 @@ def test_health_of_a_role_without_odoo_follows_its_program(stack_env):
 
 def test_the_signups_program_serves_tenant_provision(stack_env, settings, request):
     """PROVISION_SPARES > 0: supervisord runs `signups` beside `spares`, and a `tenant provision`
-    run from outside (as `docker exec` does) is answered by it. The stand-in Odoo builds no
-    template, so the spares program keeps failing quietly; an existing tenant needs none."""
+    run from outside by the runtime user (root's always run in place) is answered by it. The
+    stand-in Odoo builds no template, so the spares program keeps failing quietly; an existing
+    tenant needs none."""
     import uuid
 
     from odoo_saas_tools.postgres import databases
     from tests.support.cli import run_cli
+    from tests.support.users import as_runtime_user, runtime_uid
     from tests.tenants.conftest import make_fake_odoo
 
     name = "acme" + uuid.uuid4().hex[:8]  # the cluster is the session's
     make_fake_odoo(settings, f"odoo_{name}")
     request.addfinalizer(lambda: databases.drop(settings, f"odoo_{name}"))
-    s = Stack({**stack_env, "PROVISION_SPARES": "1"})
+    for var in ("ODOO_DATA_DIR", "ODOO_SAAS_RUNTIME_DIR", "BACKUP_DIR"):  # the runtime user's
+        os.chown(stack_env[var], runtime_uid(), -1)
+    bindir = Path(tempfile.mkdtemp(prefix="odoo-saas-bin-"))  # the runtime user reaches it
+    request.addfinalizer(lambda: shutil.rmtree(bindir, ignore_errors=True))
+    os.chmod(bindir, 0o755)
+    env = {**stack_env, "PROVISION_SPARES": "1", "ODOO_BIN": str(standin_bin(bindir))}
+    repo = Path(__file__).resolve().parents[2]
+    prelude = reachable_for_others([Path(sys.executable), Path(sys.prefix), repo], bindir)
+    s = Stack(env, user=as_runtime_user(), prelude=prelude)
     try:
         s.wait_running("signups")
         deadline = time.monotonic() + 30
         while not settings.command_socket.exists():
             assert time.monotonic() < deadline, s.output
             time.sleep(0.05)
-        out = run_cli(stack_env, "tenant", "provision", name)
+        out = run_cli(stack_env, "tenant", "provision", name, prefix=as_runtime_user())
         assert out.returncode == 3, out.stderr
         assert f"tenant odoo_{name} already exists" in out.stderr
         s.wait_output(f"[signups] INFO tenant provision {name}: exit 3 in")
