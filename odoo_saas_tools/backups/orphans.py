@@ -9,7 +9,10 @@ locks while it works, so a later run can tell an orphan from work in progress:
 - a replaced tenant whose tenant database exists again was swapped out for good: dropped;
 - a replaced tenant whose tenant database is missing was cut off mid-swap: it is put back
   (database and filestore), so the tenant is online again as it was before the restore;
-- a tenant renamed away by a drop that was killed before it dropped it is put back too.
+- a tenant renamed away by a drop that was killed before it dropped it is put back too;
+- a new tenant a killed create or provisioning left unfinished (tenants.unfinished) is kept
+  for the retry that finishes it, with a claimed spare's files moved to the tenant's place
+  (never deleted); it is dropped only if the tenant was made meanwhile by other means.
 
 Run by `odoo-saas db sweep` and by pre-flight at every start of the stack.
 """
@@ -24,7 +27,7 @@ from odoo_saas_tools.core.errors import BusyError
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.postgres import databases, loader
 from odoo_saas_tools.postgres.locks import advisory_lock
-from odoo_saas_tools.tenants import filestore
+from odoo_saas_tools.tenants import filestore, unfinished
 from odoo_saas_tools.tenants.hidden import Orphan, find, put_back
 from odoo_saas_tools.tenants.locks import tenant_lock
 
@@ -59,11 +62,13 @@ def sweep(settings: Settings, *, dry_run: bool = False) -> list[Orphan]:
 
 def _fix(settings: Settings, orphan: Orphan, dry_run: bool) -> str:
     name = orphan.name
-    if orphan.kind in ("scratch", "filestore"):
+    # a new tenant without its journal was killed right after CREATE DATABASE: nothing claimed
+    scratch = orphan.kind == "scratch" or (orphan.kind == "provisioning" and not orphan.tenant)
+    if scratch or orphan.kind == "filestore":
         if dry_run:
             return "would be removed"
         with advisory_lock(settings, name, busy=f"{name} is in use"):
-            if orphan.kind == "scratch":
+            if scratch:
                 databases.drop(settings, name)
             filestore.remove(settings.filestore(name))
         return "removed"
@@ -71,6 +76,8 @@ def _fix(settings: Settings, orphan: Orphan, dry_run: bool) -> str:
     if not tenant:
         return "left alone: no journal says whose it is (remove it by hand once checked)"
     with tenant_lock(settings, tenant, operation="sweep"):
+        if orphan.kind == "provisioning":
+            return _roll_forward(settings, name, tenant, dry_run)
         if orphan.kind == "dropping":
             if databases.exists(settings, tenant):
                 return f"left alone: {tenant} exists again (remove this copy by hand once checked)"
@@ -88,3 +95,21 @@ def _fix(settings: Settings, orphan: Orphan, dry_run: bool) -> str:
             return f"would be put back as {tenant} (the restore over it was cut off)"
         put_back(settings, tenant, name)
         return f"put back as {tenant} (the restore over it was cut off)"
+
+
+def _roll_forward(settings: Settings, name: str, tenant: str, dry_run: bool) -> str:
+    """An unfinished new tenant: its files where the tenant needs them, the rest for the retry
+    of its create or provisioning (only that knows the admin and company to write)."""
+    left = unfinished.read(settings, name)  # again, under the tenant's lock
+    if left is None:
+        return "left alone: finished or discarded meanwhile"
+    if databases.exists(settings, tenant):
+        if dry_run:
+            return f"would be dropped: {tenant} was made meanwhile by other means"
+        unfinished.discard(settings, left)
+        return f"dropped: {tenant} was made meanwhile by other means"
+    retry = f"`tenant provision` (or `db create`) of {tenant} again finishes it"
+    if dry_run:
+        return f"would be kept with its files in place: {retry}"
+    files = unfinished.bring_files(settings, left)
+    return f"kept (files {files}): {retry}"

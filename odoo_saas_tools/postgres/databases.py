@@ -389,9 +389,37 @@ def clear_comment(settings: Settings, name: str) -> None:
         cr.execute(sql.SQL("COMMENT ON DATABASE {} IS NULL").format(ident(name)))
 
 
-def comments(settings: Settings, prefix: str) -> dict[str, str]:
-    """{database: comment} of databases whose name starts with prefix."""
-    with connect(settings) as conn, conn.cursor() as cr:
+def rename_with_comment(
+    settings: Settings,
+    old: str,
+    new: str,
+    comment: str | None,
+    *,
+    conn: psycopg2.extensions.connection | None = None,
+) -> None:
+    """ALTER DATABASE old RENAME TO new and new's comment set (None: removed), in one
+    transaction: a journal appears or goes with the name it explains, so a kill never leaves
+    one without the other. On conn (autocommit) if given. psycopg2's error is raised as it is:
+    the caller tells a lost race (InvalidCatalogName, ObjectInUse) from a failure."""
+    with server_session(settings, conn) as session, session.cursor() as cr:
+        cr.execute("BEGIN")
+        try:
+            cr.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(ident(old), ident(new)))
+            cr.execute(
+                sql.SQL("COMMENT ON DATABASE {} IS {}").format(ident(new), sql.Literal(comment))
+            )
+            cr.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(psycopg2.Error):
+                cr.execute("ROLLBACK")
+            raise
+
+
+def comments(
+    settings: Settings, prefix: str, *, conn: psycopg2.extensions.connection | None = None
+) -> dict[str, str]:
+    """{database: comment} of databases whose name starts with prefix (on conn if given)."""
+    with server_session(settings, conn) as session, session.cursor() as cr:
         cr.execute(
             """
             SELECT d.datname, coalesce(shobj_description(d.oid, 'pg_database'), '')
