@@ -12,7 +12,8 @@ locks while it works, so a later run can tell an orphan from work in progress:
 - a tenant renamed away by a drop that was killed before it dropped it is put back too;
 - a new tenant a killed create or provisioning left unfinished (tenants.unfinished) is kept
   for the retry that finishes it, with a claimed spare's files moved to the tenant's place
-  (never deleted); it is dropped only if the tenant was made meanwhile by other means.
+  (never deleted); it is dropped only if the tenant was made meanwhile by other means;
+- a clone cut off before it took its name is dropped (its source is there to clone again).
 
 Run by `odoo-saas db sweep` and by pre-flight at every start of the stack.
 """
@@ -62,13 +63,11 @@ def sweep(settings: Settings, *, dry_run: bool = False) -> list[Orphan]:
 
 def _fix(settings: Settings, orphan: Orphan, dry_run: bool) -> str:
     name = orphan.name
-    # a new tenant without its journal was killed right after CREATE DATABASE: nothing claimed
-    scratch = orphan.kind == "scratch" or (orphan.kind == "provisioning" and not orphan.tenant)
-    if scratch or orphan.kind == "filestore":
+    if orphan.kind in ("scratch", "filestore"):
         if dry_run:
             return "would be removed"
         with advisory_lock(settings, name, busy=f"{name} is in use"):
-            if scratch:
+            if orphan.kind == "scratch":
                 databases.drop(settings, name)
             filestore.remove(settings.filestore(name))
         return "removed"
@@ -76,7 +75,7 @@ def _fix(settings: Settings, orphan: Orphan, dry_run: bool) -> str:
     if not tenant:
         return "left alone: no journal says whose it is (remove it by hand once checked)"
     with tenant_lock(settings, tenant, operation="sweep"):
-        if orphan.kind == "provisioning":
+        if orphan.kind in ("provisioning", "cloning"):
             return _roll_forward(settings, name, tenant, dry_run)
         if orphan.kind == "dropping":
             if databases.exists(settings, tenant):
@@ -99,10 +98,16 @@ def _fix(settings: Settings, orphan: Orphan, dry_run: bool) -> str:
 
 def _roll_forward(settings: Settings, name: str, tenant: str, dry_run: bool) -> str:
     """An unfinished new tenant: its files where the tenant needs them, the rest for the retry
-    of its create or provisioning (only that knows the admin and company to write)."""
+    of its create or provisioning (only that knows the admin and company to write); a clone's
+    copy is dropped."""
     left = unfinished.read(settings, name)  # again, under the tenant's lock
     if left is None:
         return "left alone: finished or discarded meanwhile"
+    if left.operation == unfinished.CLONE:
+        if dry_run:
+            return f"would be dropped: a clone to {tenant} cut off (clone it again)"
+        unfinished.discard(settings, left)
+        return f"dropped: a clone to {tenant} cut off (clone it again)"
     if databases.exists(settings, tenant):
         if dry_run:
             return f"would be dropped: {tenant} was made meanwhile by other means"

@@ -370,9 +370,16 @@ def set_template(settings: Settings, name: str, comment: str | None = None) -> N
         set_comment(settings, name, comment)
 
 
-def set_comment(settings: Settings, name: str, comment: str) -> None:
-    """Metadata kept on the database itself (readable without connecting to it)."""
-    with connect(settings) as conn, conn.cursor() as cr:
+def set_comment(
+    settings: Settings,
+    name: str,
+    comment: str,
+    *,
+    conn: psycopg2.extensions.connection | None = None,
+) -> None:
+    """Metadata kept on the database itself (readable without connecting to it). On conn if
+    given (in its transaction, if it has one open)."""
+    with server_session(settings, conn) as session, session.cursor() as cr:
         cr.execute(
             sql.SQL("COMMENT ON DATABASE {} IS {}").format(ident(name), sql.Literal(comment))
         )
@@ -389,6 +396,26 @@ def clear_comment(settings: Settings, name: str) -> None:
         cr.execute(sql.SQL("COMMENT ON DATABASE {} IS NULL").format(ident(name)))
 
 
+def wait_until_unused(
+    settings: Settings,
+    name: str,
+    *,
+    conn: psycopg2.extensions.connection | None = None,
+    timeout: float = 2.0,
+) -> None:
+    """Return once no session is connected to name, or after timeout. A closed connection's
+    backend exits a moment after its client has gone; a RENAME or DROP finding it still there
+    waits 100 ms before it looks again (measured: 2 renames in 10 right after a tenant's setup
+    took 101 ms instead of 0.6). Polled every millisecond, on conn if given."""
+    deadline = time.monotonic() + timeout
+    with server_session(settings, conn) as session, session.cursor() as cr:
+        while True:
+            cr.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s", (name,))
+            if not cr.fetchone()[0] or time.monotonic() > deadline:
+                return
+            time.sleep(0.001)
+
+
 def rename_with_comment(
     settings: Settings,
     old: str,
@@ -399,20 +426,15 @@ def rename_with_comment(
 ) -> None:
     """ALTER DATABASE old RENAME TO new and new's comment set (None: removed), in one
     transaction: a journal appears or goes with the name it explains, so a kill never leaves
-    one without the other. On conn (autocommit) if given. psycopg2's error is raised as it is:
-    the caller tells a lost race (InvalidCatalogName, ObjectInUse) from a failure."""
+    one without the other. One round trip (statements sent together run as one transaction),
+    on conn (autocommit) if given. psycopg2's error is raised as it is: the caller tells a
+    lost race (InvalidCatalogName, ObjectInUse) from a failure."""
     with server_session(settings, conn) as session, session.cursor() as cr:
-        cr.execute("BEGIN")
-        try:
-            cr.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(ident(old), ident(new)))
-            cr.execute(
-                sql.SQL("COMMENT ON DATABASE {} IS {}").format(ident(new), sql.Literal(comment))
-            )
-            cr.execute("COMMIT")
-        except BaseException:
-            with contextlib.suppress(psycopg2.Error):
-                cr.execute("ROLLBACK")
-            raise
+        cr.execute(
+            sql.SQL(
+                "ALTER DATABASE {old} RENAME TO {new}; COMMENT ON DATABASE {new} IS {c}"
+            ).format(old=ident(old), new=ident(new), c=sql.Literal(comment))
+        )
 
 
 def comments(

@@ -87,7 +87,9 @@ def _resumable(
     """Whether left can be finished as spec's tenant: a copy of the very template spec names now
     (same modules, code and language). A copy killed before its files were in place is made
     anew instead: as quick, and its template's files may be gone."""
-    if rebuild or (left.spare is None and not settings.filestore(left.tenant).exists()):
+    if rebuild or left.operation != unfinished.PROVISION:
+        return False
+    if left.spare is None and not settings.filestore(left.tenant).exists():
         return False
     return left.template == template_cache.template_name(template_cache.describe(settings, spec))
 
@@ -157,7 +159,7 @@ def create_tenant(
                 copy_started = time.monotonic()
                 databases.copy_by_template(settings, tpl.name, hidden)
                 made = unfinished.Unfinished(hidden, name, tpl.name)
-                databases.set_comment(settings, hidden, made.journal())
+                databases.set_comment(settings, hidden, made.journal(), conn=server)
                 mode = filestore.copy_tree(settings.filestore(tpl.name), settings.filestore(name))
             template, built = tpl.name, tpl.built
         hashing.shutdown(wait=False)

@@ -35,7 +35,7 @@ SCRATCH_PREFIXES = (RESTORE_PREFIX, VERIFY_PREFIX, NEW_SPARE_PREFIX)
 @dataclass
 class Orphan:
     name: str
-    kind: str  # scratch | replaced | dropping | provisioning | filestore | role
+    kind: str  # scratch | replaced | dropping | provisioning | cloning | filestore | role
     tenant: str | None
     busy: bool  # its operation is still running (locks held): not an orphan yet
     action: str = ""
@@ -57,6 +57,7 @@ def find(settings: Settings) -> list[Orphan]:
     found: list[Orphan] = []
     seen: set[str] = set()
     for name, comment in databases.comments(settings, RESERVED_PREFIX).items():
+        journal = journal_of(comment)
         if name.startswith(SCRATCH_PREFIXES):
             kind = "scratch"
         elif name.startswith(REPLACED_PREFIX):
@@ -64,22 +65,25 @@ def find(settings: Settings) -> list[Orphan]:
         elif name.startswith(DROPPING_PREFIX):
             kind = "dropping"
         elif name.startswith(NEW_TENANT_PREFIX):
-            kind = "provisioning"
+            # without its journal: killed right after CREATE DATABASE, nothing claimed yet
+            operation = journal.get("odoo_saas")
+            kind = {"provision": "provisioning", "clone": "cloning"}.get(operation, "scratch")
             # a claimed spare's files, until they are moved to the tenant: not a stray
-            seen.add(str(journal_of(comment).get("spare", "")))
+            seen.add(str(journal.get("spare", "")))
         elif name.startswith(SPARE_PREFIX):
             seen.add(name)  # ready for a signup: not an orphan
             continue
         else:
             continue  # the template cache, update snapshots: their own owners look after them
         seen.add(name)
-        tenant = journal_of(comment).get("tenant")
+        tenant = journal.get("tenant")
         busy = is_locked(settings, name) or bool(tenant and is_locked(settings, tenant))
         found.append(Orphan(name, kind, tenant, busy))
     root = settings.filestore_root
     if root.is_dir():
         for path in sorted(root.iterdir()):
             prefixes = (*SCRATCH_PREFIXES, REPLACED_PREFIX, DROPPING_PREFIX, SPARE_PREFIX)
+            prefixes += (NEW_TENANT_PREFIX,)
             if path.name.startswith(prefixes) and path.name not in seen and not path.is_symlink():
                 found.append(Orphan(path.name, "filestore", None, is_locked(settings, path.name)))
     return found

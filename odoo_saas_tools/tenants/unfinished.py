@@ -12,6 +12,11 @@ rename to the tenant's name and the journal's removal commit together.
 What a kill leaves is finished by the next create or provisioning of that name (tenants.create)
 and listed by `db list`; `db sweep` moves a claimed spare's files in, never deletes them, and
 keeps the rest for that retry: only it knows the admin and company to write.
+
+A staging clone (tenants.clone) is made the same way, its files under the hidden name until it
+is published: killed, it would have been served with the production's secret and without its
+neutralization. What a killed clone leaves is dropped (by `db sweep` or the next clone to that
+name): the source is there to be copied again.
 """
 
 from __future__ import annotations
@@ -28,19 +33,20 @@ from odoo_saas_tools.postgres import databases
 from odoo_saas_tools.tenants import filestore
 from odoo_saas_tools.tenants.hidden import NEW_TENANT_PREFIX, journal_of
 
-OPERATION = "provision"  # the journal's "odoo_saas" (create and provision alike)
+PROVISION, CLONE = "provision", "clone"  # the journal's "odoo_saas" (create is a provision)
 
 
 @dataclass(frozen=True)
 class Unfinished:
     hidden: str  # the database's name until it is published
     tenant: str
-    template: str  # the template it is a copy of (directly, or through the spare)
+    template: str  # the template it is a copy of (directly, or through the spare); a clone's SRC
     spare: str | None = None  # the spare it was claimed from, whose files it takes
+    operation: str = PROVISION
 
     def journal(self) -> str:
         extra = {"template": self.template, **({"spare": self.spare} if self.spare else {})}
-        return databases.journal(OPERATION, self.tenant, "new", **extra)
+        return databases.journal(self.operation, self.tenant, "new", **extra)
 
 
 def new_name() -> str:
@@ -51,11 +57,12 @@ def parse(name: str, comment: str) -> Unfinished | None:
     """The unfinished tenant a hidden database's journal describes (None: no such journal)."""
     data = journal_of(comment)
     tenant, template, spare = data.get("tenant"), data.get("template"), data.get("spare")
-    if data.get("odoo_saas") != OPERATION or not isinstance(tenant, str):
+    operation = data.get("odoo_saas")
+    if operation not in (PROVISION, CLONE) or not isinstance(tenant, str):
         return None
     if not isinstance(template, str):
         return None
-    return Unfinished(name, tenant, template, spare if isinstance(spare, str) else None)
+    return Unfinished(name, tenant, template, spare if isinstance(spare, str) else None, operation)
 
 
 def read(settings: Settings, hidden: str) -> Unfinished | None:
@@ -65,8 +72,8 @@ def read(settings: Settings, hidden: str) -> Unfinished | None:
 def of_tenant(
     settings: Settings, tenant: str, *, conn: psycopg2.extensions.connection | None = None
 ) -> Unfinished | None:
-    """What a killed create or provisioning of tenant left (at most one: every later run
-    finishes or discards it first). conn: the caller's session to the postgres database."""
+    """What a killed create, provisioning or clone to tenant left (at most one: every later
+    run finishes or discards it first). conn: the caller's session to the postgres database."""
     for name, comment in databases.comments(settings, NEW_TENANT_PREFIX, conn=conn).items():
         left = parse(name, comment)
         if left is not None and left.tenant == tenant:
@@ -88,8 +95,13 @@ def bring_files(settings: Settings, left: Unfinished) -> str:
 def publish(
     settings: Settings, left: Unfinished, *, conn: psycopg2.extensions.connection | None = None
 ) -> None:
-    """The finished tenant under its own name, without its journal, in one commit."""
+    """The finished tenant under its own name, without its journal, in one commit; files kept
+    under the hidden name (a clone's) move in first."""
+    hidden_fs = settings.filestore(left.hidden)
+    if hidden_fs.exists():
+        filestore.rename(hidden_fs, settings.filestore(left.tenant))
     try:
+        databases.wait_until_unused(settings, left.hidden, conn=conn)  # our own setup's session
         databases.rename_with_comment(settings, left.hidden, left.tenant, None, conn=conn)
     except psycopg2.Error as exc:
         raise SaasError(
@@ -98,10 +110,11 @@ def publish(
 
 
 def discard(settings: Settings, left: Unfinished) -> None:
-    """Drop it with the claimed spare's files and the tenant's filestore, unless the tenant
-    exists (made meanwhile by other means: those files are its own). Never handed out, so
-    nothing of anyone's is lost."""
+    """Drop it with its files, the claimed spare's and the tenant's filestore, unless the
+    tenant exists (made meanwhile by other means: those files are its own). Never handed out,
+    so nothing of anyone's is lost."""
     databases.drop(settings, left.hidden)
+    filestore.remove(settings.filestore(left.hidden))
     if left.spare:
         filestore.remove(settings.filestore(left.spare))
     if not databases.exists(settings, left.tenant):

@@ -261,3 +261,65 @@ def test_an_unfinished_tenant_made_meanwhile_by_other_means_is_dropped_not_its_f
     assert attachments(tsettings, name) == own
     again = provision(env, facts, [name])
     assert again.returncode == 3, again.stderr
+
+
+CLONE_STEPS = {
+    "identity": ("clone", "_make_staging", "before"),  # SRC's identity, not neutralized
+    "publish": ("clone", "_make_staging", "after"),  # all written, not yet named
+}
+CLONE_SCRIPT = """
+import importlib, os, sys
+module_name, function, when = {step!r}
+module = importlib.import_module("odoo_saas_tools.tenants." + module_name)
+real = getattr(module, function)
+def killed(*args, **kwargs):
+    if when == "after":
+        real(*args, **kwargs)
+    os._exit({killed})
+setattr(module, function, killed)
+from odoo_saas_tools.cli import main
+sys.exit(main({args!r}))
+"""
+
+
+@pytest.mark.parametrize("sweep_first", [False, True], ids=["retry", "sweep-then-retry"])
+@pytest.mark.parametrize("step", list(CLONE_STEPS))
+def test_a_clone_killed_before_its_identity_is_never_served_and_made_anew(
+    tenants_env, tsettings, fake_odoo, dbname, clean_up_unfinished, step, sweep_first
+):
+    """The same class as a provisioning's copy: killed after CREATE DATABASE ... TEMPLATE, a
+    staging copy was served under its name with the production's database.secret, enterprise
+    code and (neutralization not done) live mail servers and crons, and the retry exited 3."""
+    src = fake_odoo("prod", files=2)
+    dst = dbname("staging")
+    clean_up_unfinished(dst)
+    args = ["db", "clone", src, dst, "--no-neutralize", "--json"]
+    script = CLONE_SCRIPT.format(step=CLONE_STEPS[step], killed=KILLED, args=args)
+    killed = subprocess.run(
+        [sys.executable, "-c", script], env=tenants_env, capture_output=True, text=True, timeout=120
+    )
+    assert killed.returncode == KILLED, killed.stderr
+    assert not databases.exists(tsettings, dst), "a half-made clone is there to be served"
+    (left,) = unfinished_of(tsettings, dst)
+    assert left.kind == "cloning" and not left.busy
+    states = {row.name: row.state for row in listing.tenants(tsettings)}
+    assert dst not in states and states[left.name] == "orphaned-cloning"
+    if sweep_first:  # nothing to finish: the source is there to clone again
+        (swept,) = [o for o in orphans.sweep(tsettings) if o.tenant == dst]
+        assert swept.action.startswith("dropped"), swept.action
+        assert unfinished_of(tsettings, dst) == [] and not tsettings.filestore(dst).exists()
+        assert not tsettings.filestore(left.name).exists()
+
+    retry = subprocess.run(
+        [sys.executable, "-m", "odoo_saas_tools", *args],
+        env=tenants_env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert retry.returncode == 0, retry.stderr
+    identity = params(tsettings, dst)
+    assert identity["database.secret"] != "old-secret"
+    assert "database.enterprise_code" not in identity
+    assert attachments(tsettings, dst) == attachments(tsettings, src)
+    assert unfinished_of(tsettings, dst) == []
+    assert not any(
+        p.name.startswith(hidden.NEW_TENANT_PREFIX) for p in tsettings.filestore_root.iterdir()
+    )
