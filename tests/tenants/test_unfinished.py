@@ -25,6 +25,7 @@ from odoo_saas_tools.postgres import databases
 from odoo_saas_tools.postgres.connection import connect
 from odoo_saas_tools.tenants import filestore, hidden, listing, template_cache
 from odoo_saas_tools.tenants.locks import tenant_lock
+from tests.support.cli import run_cli
 from tests.tenants.conftest import make_fake_odoo
 
 KILLED = 137
@@ -239,6 +240,24 @@ def test_sweep_leaves_a_provisioning_alone_while_it_runs(
         (swept,) = [o for o in orphans.sweep(tsettings) if o.tenant == name]
         assert "still running" in swept.action
         assert attachments(tsettings, spare) == files
+
+
+def test_an_unfinished_tenant_is_given_up_with_db_drop(
+    tenants_env, tsettings, dbname, facts, spare, clean_up_unfinished
+):
+    """Nobody will retry it: `db drop NAME` removes it (no last backup: never handed out)."""
+    env = {**tenants_env, "TENANT_DB_PREFIX": "", "PROVISION_SPARES": "1"}
+    name = dbname("givenup")
+    clean_up_unfinished(name)
+    killed = provision(env, facts, [name], CLAIM_STEPS["password"])  # its files moved already
+    assert killed.returncode == KILLED, killed.stderr
+    (left,) = unfinished_of(tsettings, name)
+    drop = run_cli(tenants_env, "db", "drop", name, "--json")
+    assert drop.returncode == 0, drop.stderr
+    assert json.loads(drop.stdout)["unfinished"] == left.name
+    assert unfinished_of(tsettings, name) == [] and not databases.exists(tsettings, left.name)
+    assert not tsettings.filestore(name).exists() and not tsettings.filestore(spare).exists()
+    assert run_cli(tenants_env, "db", "drop", name).returncode == 3
 
 
 def test_an_unfinished_tenant_made_meanwhile_by_other_means_is_dropped_not_its_files(
