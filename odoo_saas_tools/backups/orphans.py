@@ -102,7 +102,9 @@ def _roll_forward(settings: Settings, name: str, tenant: str, dry_run: bool) -> 
     copy is dropped."""
     left = unfinished.read(settings, name)  # again, under the tenant's lock
     if left is None:
-        return "left alone: finished or discarded meanwhile"
+        if not databases.exists(settings, name):
+            return "left alone: finished or discarded meanwhile"
+        return "left alone: a journal odoo-saas did not write (remove it by hand once checked)"
     if left.operation == unfinished.CLONE:
         if dry_run:
             return f"would be dropped: a clone to {tenant} cut off (clone it again)"

@@ -89,7 +89,7 @@ def claim(
     claim, so concurrent claims of one spare leave all but one looking for the next. conn: the
     caller's connection to the postgres database (its lock's), if it has one.
     """
-    made = None
+    made, spare = None, ""
     with server_session(settings, conn) as session, session.cursor() as cr:
         cr.execute(
             "SELECT datname FROM pg_database WHERE starts_with(datname, %s)",
@@ -107,11 +107,10 @@ def claim(
                 continue  # claimed by another signup a moment ago, or being dropped
             except psycopg2.Error as exc:
                 raise SaasError(f"claiming spare {candidate} failed: {exc.pgerror or exc}") from exc
-            made = left
+            made, spare = left, candidate
             break
     if made is None:
         return None
-    spare = made.spare or ""
     mode = "none"
     try:
         if filestore.rename(settings.filestore(spare), settings.filestore(target)):

@@ -27,11 +27,12 @@ from dataclasses import dataclass
 import psycopg2
 import psycopg2.extensions
 
-from odoo_saas_tools.core.errors import SaasError, first_line
+from odoo_saas_tools.core.errors import ConfigError, SaasError, first_line
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.postgres import databases
 from odoo_saas_tools.tenants import filestore
-from odoo_saas_tools.tenants.hidden import NEW_TENANT_PREFIX, journal_of
+from odoo_saas_tools.tenants.hidden import NEW_TENANT_PREFIX, SPARE_PREFIX, journal_of
+from odoo_saas_tools.tenants.names import check_name
 
 PROVISION, CLONE = "provision", "clone"  # the journal's "odoo_saas" (create is a provision)
 
@@ -54,15 +55,22 @@ def new_name() -> str:
 
 
 def parse(name: str, comment: str) -> Unfinished | None:
-    """The unfinished tenant a hidden database's journal describes (None: no such journal)."""
+    """The unfinished tenant a hidden database's journal describes (None: no such journal).
+
+    Its names become paths that files are moved from and removed under: a journal naming a
+    reserved tenant or a spare that is not one is not ours, and is not followed."""
     data = journal_of(comment)
     tenant, template, spare = data.get("tenant"), data.get("template"), data.get("spare")
     operation = data.get("odoo_saas")
-    if operation not in (PROVISION, CLONE) or not isinstance(tenant, str):
+    if operation not in (PROVISION, CLONE) or not isinstance(template, str):
         return None
-    if not isinstance(template, str):
+    if spare is not None and not (isinstance(spare, str) and spare.startswith(SPARE_PREFIX)):
         return None
-    return Unfinished(name, tenant, template, spare if isinstance(spare, str) else None, operation)
+    try:
+        check_name(tenant if isinstance(tenant, str) else "")
+    except ConfigError:
+        return None
+    return Unfinished(name, tenant, template, spare, operation)
 
 
 def read(settings: Settings, hidden: str) -> Unfinished | None:

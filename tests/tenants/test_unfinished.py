@@ -285,6 +285,7 @@ def test_an_unfinished_tenant_made_meanwhile_by_other_means_is_dropped_not_its_f
 CLONE_STEPS = {
     "identity": ("clone", "_make_staging", "before"),  # SRC's identity, not neutralized
     "publish": ("clone", "_make_staging", "after"),  # all written, not yet named
+    "named": ("filestore", "rename", "after"),  # its files under DST's name, the database not
 }
 CLONE_SCRIPT = """
 import importlib, os, sys
@@ -342,3 +343,24 @@ def test_a_clone_killed_before_its_identity_is_never_served_and_made_anew(
     assert not any(
         p.name.startswith(hidden.NEW_TENANT_PREFIX) for p in tsettings.filestore_root.iterdir()
     )
+
+
+def test_a_journal_naming_another_tenants_files_is_never_followed(
+    tenants_env, tsettings, fake_odoo, dbname, made
+):
+    """Journals become paths that files move from and are removed under: one odoo-saas did not
+    write (any owner of a database may comment on it), naming a tenant's filestore as "its
+    spare's", moves and deletes nothing: not by `db sweep`, `db drop` or a provisioning."""
+    victim = fake_odoo("victim", files=2)
+    files = attachments(tsettings, victim)
+    thief = dbname("thief")
+    forged = hidden.NEW_TENANT_PREFIX + uuid.uuid4().hex[:12]
+    made.append(forged)
+    databases.create_database(tsettings, forged)
+    journal = databases.journal("provision", thief, "new", template="x", spare=victim)
+    databases.set_comment(tsettings, forged, journal)
+    (swept,) = [o for o in orphans.sweep(tsettings) if o.name == forged]
+    assert "did not write" in swept.action, swept.action
+    assert run_cli(tenants_env, "db", "drop", thief).returncode == 3
+    assert attachments(tsettings, victim) == files and not tsettings.filestore(thief).exists()
+    assert databases.exists(tsettings, forged)  # left for a human to look at
