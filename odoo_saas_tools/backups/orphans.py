@@ -9,7 +9,11 @@ locks while it works, so a later run can tell an orphan from work in progress:
 - a replaced tenant whose tenant database exists again was swapped out for good: dropped;
 - a replaced tenant whose tenant database is missing was cut off mid-swap: it is put back
   (database and filestore), so the tenant is online again as it was before the restore;
-- a tenant renamed away by a drop that was killed before it dropped it is put back too.
+- a tenant renamed away by a drop that was killed before it dropped it is put back too;
+- a new tenant a killed create or provisioning left unfinished (tenants.unfinished) is kept
+  for the retry that finishes it, with a claimed spare's files moved to the tenant's place
+  (never deleted); it is dropped only if the tenant was made meanwhile by other means;
+- a clone cut off before it took its name is dropped (its source is there to clone again).
 
 Run by `odoo-saas db sweep` and by pre-flight at every start of the stack.
 """
@@ -24,7 +28,7 @@ from odoo_saas_tools.core.errors import BusyError
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.postgres import databases, loader, roles
 from odoo_saas_tools.postgres.locks import advisory_lock
-from odoo_saas_tools.tenants import filestore
+from odoo_saas_tools.tenants import filestore, unfinished
 from odoo_saas_tools.tenants.hidden import Orphan, find, put_back
 from odoo_saas_tools.tenants.locks import tenant_lock
 
@@ -75,6 +79,8 @@ def _fix(settings: Settings, orphan: Orphan, dry_run: bool) -> str:
     if not tenant:
         return "left alone: no journal says whose it is (remove it by hand once checked)"
     with tenant_lock(settings, tenant, operation="sweep"):
+        if orphan.kind in ("provisioning", "cloning"):
+            return _roll_forward(settings, name, tenant, dry_run)
         if orphan.kind == "dropping":
             if databases.exists(settings, tenant):
                 return f"left alone: {tenant} exists again (remove this copy by hand once checked)"
@@ -92,3 +98,29 @@ def _fix(settings: Settings, orphan: Orphan, dry_run: bool) -> str:
             return f"would be put back as {tenant} (the restore over it was cut off)"
         put_back(settings, tenant, name)
         return f"put back as {tenant} (the restore over it was cut off)"
+
+
+def _roll_forward(settings: Settings, name: str, tenant: str, dry_run: bool) -> str:
+    """An unfinished new tenant: its files where the tenant needs them, the rest for the retry
+    of its create or provisioning (only that knows the admin and company to write); a clone's
+    copy is dropped."""
+    left = unfinished.read(settings, name)  # again, under the tenant's lock
+    if left is None:
+        if not databases.exists(settings, name):
+            return "left alone: finished or discarded meanwhile"
+        return "left alone: a journal odoo-saas did not write (remove it by hand once checked)"
+    if left.operation == unfinished.CLONE:
+        if dry_run:
+            return f"would be dropped: a clone to {tenant} cut off (clone it again)"
+        unfinished.discard(settings, left)
+        return f"dropped: a clone to {tenant} cut off (clone it again)"
+    if databases.exists(settings, tenant):
+        if dry_run:
+            return f"would be dropped: {tenant} was made meanwhile by other means"
+        unfinished.discard(settings, left)
+        return f"dropped: {tenant} was made meanwhile by other means"
+    retry = f"`tenant provision` (or `db create`) of {tenant} again finishes it"
+    if dry_run:
+        return f"would be kept with its files in place: {retry}"
+    files = unfinished.bring_files(settings, left)
+    return f"kept (files {files}): {retry}"

@@ -407,12 +407,27 @@ def rename(settings: Settings, old: str, new: str, *, attempts: int = 5) -> None
         time.sleep(0.2 * (attempt + 1))
 
 
-def rename_on(cr: psycopg2.extensions.cursor, settings: Settings, old: str, new: str) -> None:
-    """The rename and its role's, in one transaction on an autocommit session's cursor."""
+_KEEP = object()  # rename_on: the comment stays as it is
+
+
+def rename_on(
+    cr: psycopg2.extensions.cursor,
+    settings: Settings,
+    old: str,
+    new: str,
+    comment: str | object | None = _KEEP,
+) -> None:
+    """The rename, its role's, and new's comment if given (None: removed), in one
+    transaction on an autocommit session's cursor. psycopg2's error is raised as it is: the
+    caller tells a lost race (InvalidCatalogName, ObjectInUse) from a failure."""
     cr.execute("BEGIN")
     try:
         cr.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(ident(old), ident(new)))
         roles.rename(cr, settings, old, new)
+        if comment is not _KEEP:
+            cr.execute(
+                sql.SQL("COMMENT ON DATABASE {} IS {}").format(ident(new), sql.Literal(comment))
+            )
     except BaseException:
         cr.execute("ROLLBACK")
         raise
@@ -431,9 +446,16 @@ def set_template(settings: Settings, name: str, comment: str | None = None) -> N
         set_comment(settings, name, comment)
 
 
-def set_comment(settings: Settings, name: str, comment: str) -> None:
-    """Metadata kept on the database itself (readable without connecting to it)."""
-    with connect(settings) as conn, conn.cursor() as cr:
+def set_comment(
+    settings: Settings,
+    name: str,
+    comment: str,
+    *,
+    conn: psycopg2.extensions.connection | None = None,
+) -> None:
+    """Metadata kept on the database itself (readable without connecting to it). On conn if
+    given (in its transaction, if it has one open)."""
+    with server_session(settings, conn) as session, session.cursor() as cr:
         cr.execute(
             sql.SQL("COMMENT ON DATABASE {} IS {}").format(ident(name), sql.Literal(comment))
         )
@@ -450,9 +472,46 @@ def clear_comment(settings: Settings, name: str) -> None:
         cr.execute(sql.SQL("COMMENT ON DATABASE {} IS NULL").format(ident(name)))
 
 
-def comments(settings: Settings, prefix: str) -> dict[str, str]:
-    """{database: comment} of databases whose name starts with prefix."""
-    with connect(settings) as conn, conn.cursor() as cr:
+def wait_until_unused(
+    settings: Settings,
+    name: str,
+    *,
+    conn: psycopg2.extensions.connection | None = None,
+    timeout: float = 2.0,
+) -> None:
+    """Return once no session is connected to name, or after timeout. A closed connection's
+    backend exits a moment after its client has gone; a RENAME or DROP finding it still there
+    waits 100 ms before it looks again (measured: 2 renames in 10 right after a tenant's setup
+    took 101 ms instead of 0.6). Polled every millisecond, on conn if given."""
+    deadline = time.monotonic() + timeout
+    with server_session(settings, conn) as session, session.cursor() as cr:
+        while True:
+            cr.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s", (name,))
+            if not cr.fetchone()[0] or time.monotonic() > deadline:
+                return
+            time.sleep(0.001)
+
+
+def rename_with_comment(
+    settings: Settings,
+    old: str,
+    new: str,
+    comment: str | None,
+    *,
+    conn: psycopg2.extensions.connection | None = None,
+) -> None:
+    """ALTER DATABASE old RENAME TO new (its role following) and new's comment set (None:
+    removed), in one transaction: a journal appears or goes with the name it explains, so a
+    kill never leaves one without the other. On conn (autocommit) if given."""
+    with server_session(settings, conn) as session, session.cursor() as cr:
+        rename_on(cr, settings, old, new, comment)
+
+
+def comments(
+    settings: Settings, prefix: str, *, conn: psycopg2.extensions.connection | None = None
+) -> dict[str, str]:
+    """{database: comment} of databases whose name starts with prefix (on conn if given)."""
+    with server_session(settings, conn) as session, session.cursor() as cr:
         cr.execute(
             """
             SELECT d.datname, coalesce(shobj_description(d.oid, 'pg_database'), '')

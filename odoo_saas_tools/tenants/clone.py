@@ -5,7 +5,9 @@ Neutralized by the installed modules' own data/neutralize.sql without starting O
 identity. The fast copy (CREATE DATABASE ... TEMPLATE) needs SRC to itself, so SRC's users are
 held for a fraction of a second instead of disconnected (postgres.databases.
 copy_by_template_live); when that cannot keep them unaware, pg_dump | psql copies SRC online.
-The filestore is hard-linked (same filesystem) or copied.
+The filestore is hard-linked (same filesystem) or copied. The copy is made under a hidden name
+and takes DST's only when its identity and neutralization are committed (tenants.unfinished):
+a clone killed half-way is never served with the production's secret and live mail servers.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from odoo_saas_tools.core.errors import SaasError
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.postgres import databases
 from odoo_saas_tools.postgres.connection import base_version, connect, odoo_version
-from odoo_saas_tools.tenants import filestore, identity, neutralize
+from odoo_saas_tools.tenants import filestore, identity, neutralize, unfinished
 from odoo_saas_tools.tenants.locks import tenant_locks
 from odoo_saas_tools.tenants.names import ensure_target_free
 
@@ -54,10 +56,15 @@ def clone_tenant(
     """
     if src == dst:
         raise SaasError("SRC and DST are the same database", 2)
-    with tenant_locks(settings, src, dst, operation="clone") as held:
+    hidden = unfinished.new_name()
+    with tenant_locks(settings, src, dst, hidden, operation="clone") as held:
         session = held.session
         if not databases.exists(settings, src, conn=session):
             raise SaasError(f"{src} does not exist")
+        left = unfinished.of_tenant(settings, dst, conn=session)
+        if left is not None and not databases.exists(settings, dst, conn=session):
+            log.info("%s: discarding %s, left unfinished by a killed run", dst, left.hidden)
+            unfinished.discard(settings, left)  # never handed out: made anew
         ensure_target_free(settings, dst, conn=session)
         if force_disconnect and not odoo_version(settings, src):
             raise SaasError(_not_odoo(src))
@@ -65,6 +72,7 @@ def clone_tenant(
             settings,
             src,
             dst,
+            hidden=hidden,
             session=session,
             neutralized=neutralized,
             force_disconnect=force_disconnect,
@@ -80,20 +88,21 @@ def clone(
     src: str,
     dst: str,
     *,
+    hidden: str,
     session: psycopg2.extensions.connection,
     neutralized: bool = True,
     force_disconnect: bool = False,
 ) -> dict:
-    """Copy src to dst (session: the caller's lock session, which holds both locks); dst is
-    removed again on any failure."""
+    """Copy src to dst, made as hidden (session: the caller's lock session, which holds the
+    three locks); the copy is removed again on any failure."""
     started = time.monotonic()
     method = "template"
     created_db = False
     released = 0
-    dst_fs = settings.filestore(dst)
+    made = unfinished.Unfinished(hidden, dst, src, operation=unfinished.CLONE)
     # The filestore is hard-linked in a thread while PostgreSQL copies the database.
     pool = ThreadPoolExecutor(max_workers=1)
-    fs_job = pool.submit(filestore.copy_tree, settings.filestore(src), dst_fs)
+    fs_job = pool.submit(filestore.copy_tree, settings.filestore(src), settings.filestore(hidden))
     try:
         if force_disconnect:
             databases.terminate(settings, src)
@@ -105,7 +114,7 @@ def clone(
                     released = databases.copy_by_template_live(
                         settings,
                         src,
-                        dst,
+                        hidden,
                         wait=LIVE_TEMPLATE_WAIT,
                         hold=LIVE_TEMPLATE_HOLD,
                         watcher=session,
@@ -115,25 +124,25 @@ def clone(
                     log.info("%s; falling back to the online copy", exc)
         if method == "template" and not created_db:
             try:
-                databases.copy_by_template(settings, src, dst, conn=session)
+                databases.copy_by_template(settings, src, hidden, conn=session)
             except databases.SourceBusy:
                 if not force_disconnect:
                     method = "online"  # someone connected in between
                 else:
                     databases.terminate(settings, src)
-                    databases.copy_by_template(settings, src, dst, conn=session)
+                    databases.copy_by_template(settings, src, hidden, conn=session)
         if method == "online":
             log.info("%s has connected users: copying it online (pg_dump | psql)", src)
-            databases.copy_online(settings, src, dst)
-        created_db = True
+            databases.copy_online(settings, src, hidden)
+        databases.set_comment(settings, hidden, made.journal(), conn=session)
         fs_mode = fs_job.result()
-        values, modules = _make_staging(settings, src, dst, neutralized)
+        values, modules = _make_staging(settings, src, made, neutralized)
+        unfinished.publish(settings, made, conn=session)
     except BaseException:
-        if created_db:
-            databases.drop_quietly(settings, dst)
         with contextlib.suppress(Exception):
-            if fs_job.result() != "none":  # waits for the copy, then removes what it made
-                filestore.remove(dst_fs)
+            fs_job.result()  # waits for the copy of the files: removed with the rest
+        with contextlib.suppress(Exception):
+            unfinished.discard(settings, made)
         raise
     finally:
         pool.shutdown(wait=True)
@@ -151,10 +160,11 @@ def clone(
 
 
 def _make_staging(
-    settings: Settings, src: str, dst: str, neutralized: bool
+    settings: Settings, src: str, made: unfinished.Unfinished, neutralized: bool
 ) -> tuple[dict[str, str], list[str]]:
     """On the copy, in one transaction: is it Odoo's, a new identity, the neutralization."""
-    with connect(settings, dst, autocommit=False) as conn:
+    dst = made.tenant
+    with connect(settings, made.hidden, autocommit=False) as conn:
         with conn.cursor() as cr:
             if not base_version(cr):
                 raise SaasError(_not_odoo(src))

@@ -2,12 +2,14 @@
 
 Only the first tenant of a module set, language and code version waits for Odoo to build the
 template; the others are a CREATE DATABASE ... TEMPLATE, hard links and a few UPDATEs, or, when
-a spare copy is ready (tenants.spares), a rename and the UPDATEs.
+a spare copy is ready (tenants.spares), a rename and the UPDATEs. Either is made under a hidden
+name and renamed to its own last (tenants.unfinished): Odoo never serves it half-made.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 
@@ -18,10 +20,12 @@ from odoo_saas_tools.core.errors import SaasError
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.postgres import databases
 from odoo_saas_tools.postgres.connection import connect
-from odoo_saas_tools.tenants import filestore, identity, spares, template_cache
+from odoo_saas_tools.tenants import filestore, identity, spares, template_cache, unfinished
 from odoo_saas_tools.tenants import setup as tenant_setup
-from odoo_saas_tools.tenants.locks import tenant_lock
+from odoo_saas_tools.tenants.locks import tenant_locks
 from odoo_saas_tools.tenants.names import ensure_target_free
+
+log = logging.getLogger(__name__)
 
 
 def spec_for(modules: str | tuple[str, ...], lang: str, demo: bool) -> template_cache.Spec:
@@ -46,19 +50,48 @@ def create(
     rebuild_template: bool = False,
     operation: str = "create",
 ) -> dict:
-    """Create tenant name under its lock; SaasError(exit 3) when it exists already."""
-    with tenant_lock(settings, name, operation=operation) as held:
-        # the lock's session also checks the name and claims a spare: fewer connections
-        ensure_target_free(settings, name, conn=held.conn)
+    """Create tenant name under its lock; SaasError(exit 3) when it exists already.
+
+    A create or provisioning of name that was killed half-way (tenants.unfinished) is finished
+    when it is a copy of the template spec names now, else made anew.
+    """
+    hidden = unfinished.new_name()
+    with tenant_locks(settings, name, hidden, operation=operation) as held:
+        # the locks' session also checks the name and claims a spare: fewer connections
+        session = held.session
+        left = unfinished.of_tenant(settings, name, conn=session)
+        if left is not None and not databases.exists(settings, name, conn=session):
+            if _resumable(settings, left, spec, rebuild_template):
+                log.info("%s: finishing what a killed %s left as %s", name, operation, left.hidden)
+                return create_tenant(
+                    settings, name, spec, setup, left=left, base_url=base_url, server=session
+                )
+            log.info("%s: discarding %s, left unfinished by a killed run", name, left.hidden)
+            unfinished.discard(settings, left)
+        ensure_target_free(settings, name, conn=session)
         return create_tenant(
             settings,
             name,
             spec,
             setup,
+            hidden=hidden,
             base_url=base_url,
             rebuild_template=rebuild_template,
-            server=held.conn,
+            server=session,
         )
+
+
+def _resumable(
+    settings: Settings, left: unfinished.Unfinished, spec: template_cache.Spec, rebuild: bool
+) -> bool:
+    """Whether left can be finished as spec's tenant: a copy of the very template spec names now
+    (same modules, code and language). A copy killed before its files were in place is made
+    anew instead: as quick, and its template's files may be gone."""
+    if rebuild or left.operation != unfinished.PROVISION:
+        return False
+    if left.spare is None and not settings.filestore(left.tenant).exists():
+        return False
+    return left.template == template_cache.template_name(template_cache.describe(settings, spec))
 
 
 def create_tenant(
@@ -67,19 +100,23 @@ def create_tenant(
     spec: template_cache.Spec,
     setup: tenant_setup.Setup,
     *,
+    hidden: str | None = None,
+    left: unfinished.Unfinished | None = None,
     base_url: str | None = None,
     rebuild_template: bool = False,
     server: psycopg2.extensions.connection | None = None,
 ) -> dict:
-    """Copy the template for spec to name (or claim a spare of it) and set it up; the caller
-    holds name's lock (server: its session, used for the claim). setup.admin_password None: a
-    generated one, returned as admin_password.
+    """Copy the template for spec (or claim a spare of it) as hidden, or finish left (what a
+    killed run left), and set it up; the caller holds name's and hidden's locks (server: their
+    session, used for the claim and the publication) and has checked that name is free.
+    setup.admin_password None: a generated one, returned as admin_password.
 
-    On any failure the new database and filestore are removed again.
+    The tenant takes its name only once everything is written (tenants.unfinished): on any
+    failure the hidden database and the files it took are removed again.
     """
     started = time.monotonic()
-    created = False
-    fs = settings.filestore(name)
+    hidden = hidden or unfinished.new_name()
+    made = left
     password = setup.admin_password
     hashing = ThreadPoolExecutor(max_workers=1)
     password_hash: Future[str] | None = None
@@ -90,23 +127,28 @@ def create_tenant(
     try:
         claimed = None
         facts: dict | None = None
-        wants_spare = settings.provision_spares and spec == spare_spec(settings)
-        if wants_spare and not rebuild_template:  # a spare needs no template lock
+        if made is not None:
+            template, built, spare = made.template, False, made.spare
+            mode = unfinished.bring_files(settings, made)
+            if spare and password is None:
+                claimed = spares.Claimed(spare, made, mode, *spares.take_secret(settings, spare))
+        elif settings.provision_spares and spec == spare_spec(settings) and not rebuild_template:
+            # a spare needs no template lock
             facts = template_cache.describe(settings, spec)
             template = template_cache.template_name(facts)
-            claimed = spares.claim(settings, template, name, conn=server)
+            claimed = spares.claim(settings, template, name, hidden=hidden, conn=server)
+            if claimed is not None:
+                made, built, mode, spare = claimed.made, False, claimed.filestore, claimed.spare
         copy_started = time.monotonic()
-        if claimed is not None:
-            created, built, mode, spare = True, False, claimed.filestore, claimed.spare
-            if password is None and claimed.password_hash:
-                password = claimed.password
-                password_hash = Future()
-                password_hash.set_result(claimed.password_hash)
+        if claimed is not None and password is None and claimed.password_hash:
+            password = claimed.password
+            password_hash = Future()
+            password_hash.set_result(claimed.password_hash)
         if password is None:
             password = tenant_setup.generate_password()
         if password_hash is None:
             password_hash = hashing.submit(passwords.hash_password, password)
-        if claimed is None:
+        if made is None:
             spare = None
             # the facts of a spare's lookup (no spare left) name the template to copy as well
             with template_cache.checked_out(
@@ -115,18 +157,23 @@ def create_tenant(
                 if rebuild_template:  # copies of the old build are not handed out either
                     spares.discard(settings, tpl.name)
                 copy_started = time.monotonic()
-                databases.copy_by_template(settings, tpl.name, name)
-                created = True
-                mode = filestore.copy_tree(settings.filestore(tpl.name), fs)
+                databases.copy_by_template(settings, tpl.name, hidden)
+                made = unfinished.Unfinished(hidden, name, tpl.name)
+                databases.set_comment(settings, hidden, made.journal(), conn=server)
+                mode = filestore.copy_tree(settings.filestore(tpl.name), settings.filestore(name))
             template, built = tpl.name, tpl.built
         hashing.shutdown(wait=False)
-        values = _write_identity_and_setup(settings, name, setup, password_hash.result(), base_url)
+        values = _write_identity_and_setup(
+            settings, made.hidden, setup, password_hash.result(), base_url
+        )
+        unfinished.publish(settings, made, conn=server)
     except BaseException:
         hashing.shutdown(wait=False, cancel_futures=True)
-        if created:  # name was free when we started (the caller checked, under its lock)
-            databases.drop_quietly(settings, name)
-            with contextlib.suppress(OSError, SaasError):
-                filestore.remove(fs)
+        with contextlib.suppress(OSError, SaasError):
+            # what this run made or took over, or a claim stopped before it returned
+            made = made or unfinished.read(settings, hidden)
+            if made is not None:
+                unfinished.discard(settings, made)
         raise
     return {
         "database": name,
@@ -138,6 +185,7 @@ def create_tenant(
         "template_built": built,
         "spare": spare,
         "filestore": mode,
+        "finished_unfinished": left is not None,
         "modules": spec.install_list(),
         "lang": spec.lang,
         "seconds": round(time.monotonic() - started, 2),

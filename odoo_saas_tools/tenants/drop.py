@@ -3,7 +3,9 @@
 The last backup is taken by a function the caller passes (backups sit above tenants), inside the
 same lock. Before it, the tenant is renamed away (journaled, like a restore's swap): its users
 are disconnected and nobody can connect again, so the last backup is really the last state. A
-failed backup renames it back; a killed drop is put back by `db sweep`.
+failed backup renames it back; a killed drop is put back by `db sweep`. A tenant whose create
+or provisioning was killed half-way (tenants.unfinished) is given up the same way: it was never
+handed out, so there is no last state to back up.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 from odoo_saas_tools.core.errors import EXIT_UNCHANGED, ConfigError, SaasError
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.postgres import databases
-from odoo_saas_tools.tenants import checked_files, filestore
+from odoo_saas_tools.tenants import checked_files, filestore, unfinished
 from odoo_saas_tools.tenants.hidden import DROPPING_PREFIX, put_back
 from odoo_saas_tools.tenants.locks import tenant_lock
 
@@ -28,7 +30,11 @@ def drop(settings: Settings, name: str, *, last_backup: LastBackup | None) -> di
     with tenant_lock(settings, name, operation="drop") as lock:
         row = databases.info(settings, name)
         if row is None:
-            raise SaasError(f"{name} does not exist: nothing dropped", EXIT_UNCHANGED)
+            left = unfinished.of_tenant(settings, name, conn=lock.conn)
+            if left is None:
+                raise SaasError(f"{name} does not exist: nothing dropped", EXIT_UNCHANGED)
+            unfinished.discard(settings, left)
+            return {"database": name, "backup": None, "unfinished": left.hidden}
         if row.is_template:
             raise ConfigError(f"{name} is a template database: refusing to drop it")
         if not row.owned:

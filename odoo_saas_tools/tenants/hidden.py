@@ -4,7 +4,8 @@ works on them.
 Restores load into `odoo_saas_restore_*`, a forced restore renames the tenant it replaces to
 `odoo_saas_replaced_*`, `backup verify` loads into `odoo_saas_verify_*`, a drop renames the tenant
 to `odoo_saas_dropping_*` before its last backup. Spare tenants (tenants.spares) are made as
-`odoo_saas_newspare_*` and wait, ready, as `odoo_saas_spare_*`. Each of the others carries a
+`odoo_saas_newspare_*` and wait, ready, as `odoo_saas_spare_*`; a new tenant is made as
+`odoo_saas_newtenant_*` until it is finished (tenants.unfinished). Each of the others carries a
 journal in its comment (databases.journal) naming its tenant; the operation holds the lock of
 the hidden name (or of the tenant) while it works. `db list` shows what is left of killed
 operations, `db sweep` (backups.orphans) puts it right.
@@ -27,13 +28,14 @@ VERIFY_PREFIX = RESERVED_PREFIX + "verify_"  # backup verify --restore-test
 DROPPING_PREFIX = RESERVED_PREFIX + "dropping_"  # a tenant being dropped, after its last backup
 NEW_SPARE_PREFIX = RESERVED_PREFIX + "newspare_"  # a spare tenant being made
 SPARE_PREFIX = RESERVED_PREFIX + "spare_"  # a spare tenant, ready to be claimed
+NEW_TENANT_PREFIX = RESERVED_PREFIX + "newtenant_"  # a tenant being created or provisioned
 SCRATCH_PREFIXES = (RESTORE_PREFIX, VERIFY_PREFIX, NEW_SPARE_PREFIX)
 
 
 @dataclass
 class Orphan:
     name: str
-    kind: str  # scratch | replaced | dropping | filestore | role
+    kind: str  # scratch | replaced | dropping | provisioning | cloning | filestore | role
     tenant: str | None
     busy: bool  # its operation is still running (locks held): not an orphan yet
     action: str = ""
@@ -55,25 +57,33 @@ def find(settings: Settings) -> list[Orphan]:
     found: list[Orphan] = []
     seen: set[str] = set()
     for name, comment in databases.comments(settings, RESERVED_PREFIX).items():
+        journal = journal_of(comment)
         if name.startswith(SCRATCH_PREFIXES):
             kind = "scratch"
         elif name.startswith(REPLACED_PREFIX):
             kind = "replaced"
         elif name.startswith(DROPPING_PREFIX):
             kind = "dropping"
+        elif name.startswith(NEW_TENANT_PREFIX):
+            # without its journal: killed right after CREATE DATABASE, nothing claimed yet
+            operation = journal.get("odoo_saas")
+            kind = {"provision": "provisioning", "clone": "cloning"}.get(operation, "scratch")
+            # a claimed spare's files, until they are moved to the tenant: not a stray
+            seen.add(str(journal.get("spare", "")))
         elif name.startswith(SPARE_PREFIX):
             seen.add(name)  # ready for a signup: not an orphan
             continue
         else:
             continue  # the template cache, update snapshots: their own owners look after them
         seen.add(name)
-        tenant = journal_of(comment).get("tenant")
+        tenant = journal.get("tenant")
         busy = is_locked(settings, name) or bool(tenant and is_locked(settings, tenant))
         found.append(Orphan(name, kind, tenant, busy))
     root = settings.filestore_root
     if root.is_dir():
         for path in sorted(root.iterdir()):
             prefixes = (*SCRATCH_PREFIXES, REPLACED_PREFIX, DROPPING_PREFIX, SPARE_PREFIX)
+            prefixes += (NEW_TENANT_PREFIX,)
             if path.name.startswith(prefixes) and path.name not in seen and not path.is_symlink():
                 found.append(Orphan(path.name, "filestore", None, is_locked(settings, path.name)))
     return found

@@ -5,7 +5,9 @@ server's time here) and computes the pbkdf2 hash Odoo requires for the admin pas
 of CPU): 20 at once on 2 cores take 8-9 s. With PROVISION_SPARES=N, `tenant spares --watch` keeps
 N copies of the default template ready (filestore in place, a generated admin password already
 hashed); provisioning claims one with ALTER DATABASE ... RENAME (a catalog update, atomic: two
-signups never get the same spare) and only writes the new tenant's identity and setup.
+signups never get the same spare) and only writes the new tenant's identity and setup. The
+claim renames it to the hidden name the new tenant is finished under, with the journal that
+lets a retry finish it if the claim is killed half-way (tenants.unfinished).
 
 A spare belongs to one template (its name carries the template's key), so a spare of an older
 code version or module set is never handed out; the filler drops those. Its generated password
@@ -36,7 +38,7 @@ from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.postgres import databases
 from odoo_saas_tools.postgres.connection import connect, server_session
 from odoo_saas_tools.postgres.locks import advisory_lock
-from odoo_saas_tools.tenants import filestore, template_cache
+from odoo_saas_tools.tenants import filestore, template_cache, unfinished
 from odoo_saas_tools.tenants import setup as tenant_setup
 from odoo_saas_tools.tenants.hidden import NEW_SPARE_PREFIX, SPARE_PREFIX
 
@@ -51,6 +53,7 @@ RECHECK_SECONDS = 600.0  # how often it also checks they are of the current temp
 @dataclass
 class Claimed:
     spare: str
+    made: unfinished.Unfinished  # the new tenant, still hidden
     filestore: str  # "moved" or "none"
     password: str | None  # the generated password already hashed in the spare, if known here
     password_hash: str | None
@@ -75,15 +78,18 @@ def claim(
     template: str,
     target: str,
     *,
+    hidden: str,
     conn: psycopg2.extensions.connection | None = None,
 ) -> Claimed | None:
-    """Rename a ready spare of template to target (None when there is none left).
+    """Claim a ready spare of template for target (None when there is none left): renamed to
+    hidden with its journal in one transaction, then its files moved to target's filestore.
 
-    The caller holds target's lock and has checked that target is free; the rename is the
+    The caller holds target's and hidden's locks, has checked that target is free, and
+    publishes hidden as target once it has written its identity and setup. The rename is the
     claim, so concurrent claims of one spare leave all but one looking for the next. conn: the
     caller's connection to the postgres database (its lock's), if it has one.
     """
-    spare = None
+    made, spare = None, ""
     with server_session(settings, conn) as session, session.cursor() as cr:
         cr.execute(
             "SELECT datname FROM pg_database WHERE starts_with(datname, %s)",
@@ -92,29 +98,33 @@ def claim(
         candidates = [row[0] for row in cr.fetchall()]
         random.shuffle(candidates)  # signups at once would all try the same one first
         for candidate in candidates:
+            left = unfinished.Unfinished(hidden, target, template, candidate)
             try:
-                databases.rename_on(cr, settings, candidate, target)
+                databases.rename_with_comment(
+                    settings, candidate, hidden, left.journal(), conn=session
+                )
             except (psycopg2.errors.InvalidCatalogName, psycopg2.errors.ObjectInUse):
                 continue  # claimed by another signup a moment ago, or being dropped
             except psycopg2.Error as exc:
                 raise SaasError(f"claiming spare {candidate} failed: {exc.pgerror or exc}") from exc
-            spare = candidate
+            made, spare = left, candidate
             break
-    if spare is None:
+    if made is None:
         return None
     mode = "none"
     try:
         if filestore.rename(settings.filestore(spare), settings.filestore(target)):
             mode = "moved"
     except (OSError, SaasError) as exc:
-        databases.drop_quietly(settings, target)  # the spare is lost, no tenant is
+        databases.drop_quietly(settings, hidden)  # the spare is lost, no tenant is
         raise SaasError(f"moving the filestore of spare {spare} failed: {exc}") from exc
-    password, password_hash = _take_secret(settings, spare)
+    password, password_hash = take_secret(settings, spare)
     log.info("%s is spare %s", target, spare)
-    return Claimed(spare, mode, password, password_hash)
+    return Claimed(spare, made, mode, password, password_hash)
 
 
-def _take_secret(settings: Settings, spare: str) -> tuple[str | None, str | None]:
+def take_secret(settings: Settings, spare: str) -> tuple[str | None, str | None]:
+    """The spare's generated password and its hash, once (None, None: not kept here)."""
     path = _secret_path(settings, spare)
     try:
         data = json.loads(path.read_text())

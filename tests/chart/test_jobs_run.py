@@ -272,6 +272,26 @@ def test_tenants_job_provisions_with_real_odoo(run_container, odoo_bin, cluster)
     assert proc.returncode == 0 and "exists" in proc.stdout
 
 
+@pytest.mark.odoo
+def test_tenants_job_finishes_a_provisioning_killed_half_way(run_container, odoo_bin, cluster):
+    """Issue 26 item 4: the Job's pod killed after the template's copy (a node lost, kill -9)
+    left a tenant its rerun took for an existing one (exit 3 = success), served with the
+    template's admin/admin. The rerun now finishes it and says so."""
+    from tests.tenants.test_unfinished import COPY_STEPS, KILLED, provision
+
+    name = tenant_name()
+    sets = (f"tenants[0].name={name}",)
+    _, env = run_container("Job", "-tenants", sets, init=0, args=["true"])
+    killed = provision(env, None, [name], COPY_STEPS["files"])
+    assert killed.returncode == KILLED, killed.stderr
+    assert name not in cluster.databases()
+    proc, _ = run_container("Job", "-tenants", sets, init=0)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "exists" not in proc.stdout and json.loads(proc.stdout)["created"] is True
+    assert name in cluster.databases()
+    assert not [db for db in cluster.databases() if db.startswith("odoo_saas_newtenant_")]
+
+
 def test_upgrade_job_runs_preflight_fix(run_container):
     """Without Odoo here the checks run and refuse on exactly that; with it, see below."""
     proc, _ = run_container("Job", "-upgrade")

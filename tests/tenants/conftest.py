@@ -49,8 +49,31 @@ def dbname(tsettings: Settings) -> Iterator[Callable[[str], str]]:
         filestore.remove(tsettings.filestore(name))
 
 
-def make_fake_odoo(settings: Settings, name: str, *, files: int = 3) -> Path:
-    """A database that looks like an Odoo 19 tenant to our tools (no Odoo needed)."""
+# What tenants.setup writes to: the admin user (password "admin", as in Odoo's templates), its
+# partner, the main company and the en_US language, found by their base.* XML ids.
+FAKE_ADMIN = """
+    CREATE TABLE ir_model_data (id serial PRIMARY KEY, module varchar, name varchar,
+                                model varchar, res_id int);
+    CREATE TABLE res_partner (id serial PRIMARY KEY, name varchar, complete_name varchar,
+                              commercial_company_name varchar, email varchar, lang varchar,
+                              tz varchar, country_id int);
+    CREATE TABLE res_company (id serial PRIMARY KEY, name varchar, partner_id int,
+                              email varchar, currency_id int);
+    CREATE TABLE res_users (id serial PRIMARY KEY, login varchar UNIQUE, password varchar,
+                            partner_id int, write_date timestamp);
+    CREATE TABLE res_lang (id serial PRIMARY KEY, code varchar, active boolean);
+    INSERT INTO res_partner (id, name) VALUES (1, 'My Company'), (3, 'Administrator');
+    INSERT INTO res_company (id, name, partner_id) VALUES (1, 'My Company', 1);
+    INSERT INTO res_users (id, login, password, partner_id) VALUES (2, 'admin', 'admin', 3);
+    INSERT INTO ir_model_data (module, name, model, res_id) VALUES
+        ('base', 'user_admin', 'res.users', 2), ('base', 'main_company', 'res.company', 1);
+    INSERT INTO res_lang (code, active) VALUES ('en_US', true);
+"""
+
+
+def make_fake_odoo(settings: Settings, name: str, *, files: int = 3, admin: bool = False) -> Path:
+    """A database that looks like an Odoo 19 tenant to our tools (no Odoo needed); admin: with
+    the rows a new tenant's setup writes (tenants.setup)."""
     new_database(settings, name)
     with connect(settings, name) as conn, conn.cursor() as cr:
         cr.execute(
@@ -75,6 +98,8 @@ def make_fake_odoo(settings: Settings, name: str, *, files: int = 3) -> Path:
                                         store_fname varchar, checksum varchar, file_size int);
             """
         )
+        if admin:
+            cr.execute(FAKE_ADMIN)
         store = settings.filestore(name)
         for i in range(files):
             data = f"attachment {i} of {name}".encode()

@@ -175,3 +175,51 @@ def test_signups_served_by_tenant_serve_are_working_tenants(
             filestore.remove(settings.filestore(name))
     served = [line for line in log.splitlines() if ": exit " in line]
     assert len(served) == 4 and all(": exit 0 in " in line for line in served), log
+
+
+def test_provisionings_killed_mid_way_are_finished_by_their_retries_and_log_in(
+    odoo_env: dict[str, str], dbname: Callable[[str], str], tmp_path, odoo_template: str
+) -> None:
+    """Issue 26 item 4, with Odoo: one provisioning SIGKILLed after its spare's rename (files
+    not moved yet), one without spares after the template's copy (files not copied yet). Neither
+    is there to be served; `db sweep`, then the same provisionings again: exit 0, Odoo logs the
+    admin in with the chosen password (not the template's admin/admin), each has its own
+    identity and the spare's files."""
+    from tests.tenants.test_unfinished import CLAIM_STEPS, COPY_STEPS, KILLED, provision
+
+    env = {**odoo_env, "TENANT_DB_PREFIX": "", "PROVISION_SPARES": "1"}
+    settings = Settings.from_env(env)
+    claimed, copied = dbname("killedclaim"), dbname("killedcopy")
+    (tmp_path / "pw").write_text("Chosen-Before-The-Kill-5\n")
+    try:
+        fill = run_cli(env, "tenant", "spares", "--fill", "--count", "1", "--json")
+        assert fill.returncode == 0, fill.stderr
+        (spare,) = json.loads(fill.stdout)["made"]
+        template_secret = params(settings, spare)["database.secret"]
+        files = sorted(p.name for p in settings.filestore(spare).rglob("*") if p.is_file())
+        runs = {
+            claimed: (env, CLAIM_STEPS["files"]),
+            copied: ({**env, "PROVISION_SPARES": "0"}, COPY_STEPS["files"]),
+        }
+        for name, (run_env, step) in runs.items():
+            args = [name, "--json", "--admin-password-file", str(tmp_path / "pw")]
+            killed = provision(run_env, None, args, step)
+            assert killed.returncode == KILLED, killed.stderr
+            assert not databases.exists(settings, name)
+        sweep = run_cli(env, "db", "sweep", "--json")
+        assert sweep.returncode == 0, sweep.stderr
+        for name, (run_env, _step) in runs.items():
+            args = [name, "--json", "--admin-password-file", str(tmp_path / "pw")]
+            retry = run_cli(run_env, "tenant", "provision", *args)
+            assert retry.returncode == 0, retry.stderr
+            assert json.loads(retry.stdout)["finished_unfinished"] is (name == claimed)
+            assert params(settings, name)["database.secret"] != template_secret
+            login = [("admin", "Chosen-Before-The-Kill-5"), ("admin", "admin")]
+            assert odoo_check(settings, name, login)["uids"] == [2, None]
+        moved = sorted(p.name for p in settings.filestore(claimed).rglob("*") if p.is_file())
+        assert moved == files
+        assert not any(o.tenant in runs for o in hidden.find(settings))
+    finally:
+        for name in spares.ready(settings):
+            databases.drop(settings, name)
+            filestore.remove(settings.filestore(name))

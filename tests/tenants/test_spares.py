@@ -1,5 +1,5 @@
-"""Spare tenants without Odoo: claiming is atomic, moves the filestore and hands out the
-pre-hashed password once; half-made spares are orphans a sweep removes."""
+"""Spare tenants without Odoo: claiming is atomic, journaled, moves the filestore and hands out
+the pre-hashed password once; half-made spares are orphans a sweep removes."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from odoo_saas_tools.core.errors import SaasError
 from odoo_saas_tools.core.files import atomic_write_json
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.postgres import databases
-from odoo_saas_tools.tenants import filestore, hidden, spares, template_cache
+from odoo_saas_tools.tenants import filestore, hidden, spares, template_cache, unfinished
 from odoo_saas_tools.tenants.locks import tenant_lock
 from odoo_saas_tools.tenants.names import ensure_target_free
 from tests.tenants.conftest import make_fake_odoo
@@ -47,52 +47,77 @@ def make_spare(tsettings: Settings, template: str) -> Iterator[Callable[..., str
         filestore.remove(tsettings.filestore(name))
 
 
+@pytest.fixture
+def new_name(tsettings: Settings) -> Iterator[Callable[[], str]]:
+    """Hidden names claims rename spares to; dropped afterwards."""
+    made: list[str] = []
+
+    def make() -> str:
+        made.append(unfinished.new_name())
+        return made[-1]
+
+    yield make
+    for name in made:
+        databases.drop(tsettings, name)
+
+
 def attachments(settings: Settings, db: str) -> list[str]:
     return sorted(p.name for p in settings.filestore(db).rglob("*") if p.is_file())
 
 
 def test_claim_renames_a_spare_moves_its_files_and_hands_out_its_password_once(
-    tsettings: Settings, template: str, make_spare, dbname
+    tsettings: Settings, template: str, make_spare, dbname, new_name
 ) -> None:
     spare = make_spare(password="Spare-Pass-1")
     files = attachments(tsettings, spare)
-    target = dbname("claim")
+    target, hidden_name = dbname("claim"), new_name()
 
-    claimed = spares.claim(tsettings, template, target)
+    claimed = spares.claim(tsettings, template, target, hidden=hidden_name)
 
     assert claimed is not None and claimed.spare == spare
     assert claimed.filestore == "moved"
     assert claimed.password == "Spare-Pass-1"
     assert passwords.verify_password("Spare-Pass-1", claimed.password_hash or "")
-    assert databases.exists(tsettings, target) and not databases.exists(tsettings, spare)
+    # hidden (never served) until its maker publishes it, with the journal a retry needs
+    assert not databases.exists(tsettings, target) and not databases.exists(tsettings, spare)
+    assert unfinished.read(tsettings, hidden_name) == claimed.made
+    assert claimed.made == unfinished.Unfinished(hidden_name, target, template, spare)
     assert attachments(tsettings, target) == files and len(files) == 3
     assert not tsettings.filestore(spare).exists()
     assert not (tsettings.runtime_dir / spares.SECRETS_DIR / spare).exists()  # shown once
     assert spares.ready(tsettings, template) == []
+    unfinished.publish(tsettings, claimed.made)
+    assert databases.exists(tsettings, target) and not databases.exists(tsettings, hidden_name)
+    assert databases.comments(tsettings, target)[target] == ""  # the journal went with it
 
 
 def test_a_spare_claimed_elsewhere_gets_a_password_hashed_at_claim_time(
-    tsettings: Settings, template: str, make_spare, dbname
+    tsettings: Settings, template: str, make_spare, dbname, new_name
 ) -> None:
     """Its password file lives in another container's runtime directory: None here."""
     make_spare()
-    claimed = spares.claim(tsettings, template, dbname("claim"))
+    claimed = spares.claim(tsettings, template, dbname("claim"), hidden=new_name())
     assert claimed is not None and claimed.password is None and claimed.password_hash is None
 
 
 def test_a_claim_under_the_tenants_lock_uses_the_locks_session(
     tsettings: Settings, template: str, make_spare, dbname, monkeypatch
 ) -> None:
-    """Provisioning checks the name and claims the spare over its lock's session: every
-    connection costs PostgreSQL a backend start, a tenth of a signup's server time."""
+    """Provisioning checks the name, claims the spare and publishes it over its lock's
+    session: every connection costs PostgreSQL a backend start, a tenth of a signup's server
+    time."""
     spare = make_spare()
     target = dbname("claim")
     with tenant_lock(tsettings, target) as held:
         opened: list[object] = []
         real = psycopg2.connect
         monkeypatch.setattr(psycopg2, "connect", lambda *a, **k: opened.append(1) or real(*a, **k))
+        assert unfinished.of_tenant(tsettings, target, conn=held.conn) is None
         ensure_target_free(tsettings, target, conn=held.conn)
-        claimed = spares.claim(tsettings, template, target, conn=held.conn)
+        hidden_name = unfinished.new_name()
+        claimed = spares.claim(tsettings, template, target, hidden=hidden_name, conn=held.conn)
+        assert claimed is not None
+        unfinished.publish(tsettings, claimed.made, conn=held.conn)
         monkeypatch.undo()
         assert opened == []
         assert claimed is not None and claimed.spare == spare
@@ -101,27 +126,29 @@ def test_a_claim_under_the_tenants_lock_uses_the_locks_session(
 
 
 def test_no_spare_of_the_template_means_none_and_nothing_made(
-    tsettings: Settings, template: str, make_spare, dbname
+    tsettings: Settings, template: str, make_spare, dbname, new_name
 ) -> None:
     other = template_cache.PREFIX + uuid.uuid4().hex[:24]
     make_spare()  # a spare, but of another template (older code, other modules)
-    target = dbname("claim")
-    assert spares.claim(tsettings, other, target) is None
+    target, hidden_name = dbname("claim"), new_name()
+    assert spares.claim(tsettings, other, target, hidden=hidden_name) is None
     assert not databases.exists(tsettings, target)
+    assert not databases.exists(tsettings, hidden_name)
     assert len(spares.ready(tsettings, template)) == 1
 
 
 def test_signups_at_once_never_share_a_spare(
-    tsettings: Settings, template: str, make_spare, dbname
+    tsettings: Settings, template: str, make_spare, dbname, new_name
 ) -> None:
     made = {make_spare() for _ in range(3)}
     targets = [dbname(f"race{i}") for i in range(6)]
+    hidden_names = {target: new_name() for target in targets}
     results: dict[str, spares.Claimed | None] = {}
     barrier = threading.Barrier(len(targets))
 
     def claim(target: str) -> None:
         barrier.wait()
-        results[target] = spares.claim(tsettings, template, target)
+        results[target] = spares.claim(tsettings, template, target, hidden=hidden_names[target])
 
     threads = [threading.Thread(target=claim, args=(t,)) for t in targets]
     for t in threads:
@@ -133,18 +160,23 @@ def test_signups_at_once_never_share_a_spare(
     assert sorted(won.values()) == sorted(made)  # each spare once, all of them used
     assert len(won) == 3 and sum(c is None for c in results.values()) == 3
     for target in targets:
-        assert databases.exists(tsettings, target) is (target in won)
+        assert databases.exists(tsettings, hidden_names[target]) is (target in won)
+        if target in won:  # each journal names its own spare and tenant
+            assert unfinished.read(tsettings, hidden_names[target]) == results[target].made
+            assert results[target].made.spare == won[target]
 
 
 def test_a_spare_whose_files_cannot_move_is_given_up_not_half_claimed(
-    tsettings: Settings, template: str, make_spare, dbname
+    tsettings: Settings, template: str, make_spare, dbname, new_name
 ) -> None:
     make_spare()
-    target = dbname("claim")
+    target, hidden_name = dbname("claim"), new_name()
     tsettings.filestore(target).mkdir(parents=True)  # in the way
     with pytest.raises(SaasError, match="filestore"):
-        spares.claim(tsettings, template, target)
+        spares.claim(tsettings, template, target, hidden=hidden_name)
     assert not databases.exists(tsettings, target)
+    assert not databases.exists(tsettings, hidden_name)
+    assert tsettings.filestore(target).is_dir()  # not ours: left alone
 
 
 def test_half_made_spares_are_orphans_ready_ones_are_not(

@@ -3,7 +3,9 @@
 The database is a copy of a cached template (built by Odoo once per module set, language and
 code version: the first create takes as long as `odoo db init`, the next ones ~1 s), then gets
 its own identity (uuid, secret), its filestore (hard links to the template's) and an admin
-password: a generated one shown once, or the one in --admin-password-file.
+password: a generated one shown once, or the one in --admin-password-file. It takes its name
+last, when all of this is written: one killed half-way is never served, and running the same
+command again finishes it.
 
 Exit codes: 0 created, 1 failed (nothing left behind), 2 bad name/option, 3 NAME exists,
 4 NAME busy.
@@ -81,6 +83,8 @@ def print_result(result: dict, as_json: bool) -> None:
     how = "built a new template" if result["template_built"] else "from the template cache"
     if result.get("spare"):
         how = "a spare copy of the template"
+    if result.get("finished_unfinished"):
+        how = "finishing what a killed run had left"
     print(f"created {result['database']} in {result['seconds']:.1f} s ({how})")
     if result.get("url"):
         print(f"url:            {result['url']}")

@@ -4,6 +4,9 @@ The last backup (zip with filestore) goes to $BACKUP_DIR/dropped first; if it fa
 dropped. `--no-backup` skips it. Connected users are disconnected. PostgreSQL's own databases,
 templates and odoo-saas's cache databases are refused.
 
+NAME left unfinished by a killed create or provisioning (never handed out) is dropped without a
+backup.
+
 Exit codes: 0 dropped, 1 failed, 2 refused name, 3 NAME does not exist, 4 busy.
 """
 
@@ -50,5 +53,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     else:
         backup = result["backup"]
         note = f" (last backup: {backup})" if backup else " (no backup taken)"
+        if result.get("unfinished"):
+            note = f" (unfinished, never handed out: {result['unfinished']})"
         print(f"dropped {name}{note}")
     return 0

@@ -7,7 +7,9 @@ country (with its currency), the admin's language and time zone, and web.base.ur
 TENANT_URL_TEMPLATE. Nothing of this starts Odoo: only the first tenant of a module set waits
 for the template to be built.
 
-Running it again for an existing tenant changes nothing and exits 3.
+Running it again for an existing tenant changes nothing and exits 3. The tenant takes its name
+last, when everything is written: a provisioning killed half-way is never served, and running
+it again (same arguments) finishes it and exits 0.
 Exit codes: 0 provisioned, 1 failed (nothing left behind), 2 bad name/option, 3 exists, 4 busy.
 """
 
