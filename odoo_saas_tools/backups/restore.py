@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from odoo_saas_tools.backups import archive, restic
+from odoo_saas_tools.backups import archive, own_backups, restic
 from odoo_saas_tools.core.errors import ConfigError, SaasError
 from odoo_saas_tools.core.odoo_series import ODOO_SERIES, is_current
 from odoo_saas_tools.core.output import Progress
@@ -128,17 +128,18 @@ def restore_backup(
                 if snapshot is not None:
                     source, count = restic.load_snapshot(as_loader, tmp, snapshot, tmp_fs)
                 else:
-                    reuse = _file_reuse(settings, name, manifest)
+                    reuse = _file_reuse(settings, name, manifest, path)
                     count = load_backup(
                         as_loader, tmp, path, kind, tmp_fs, jobs, progress, reuse=reuse
                     )
                     if reuse.linked:
                         log.info(
                             "%d of %d attachment files taken from filestores on disk (hard "
-                            "links; %d read to check them)",
+                            "links; %d read to check them, %d compared with the backup's)",
                             reuse.linked,
                             count,
                             reuse.hashed,
+                            reuse.compared,
                         )
                     reuse.save_checks()
             version = _require_odoo(settings, tmp, path)
@@ -289,9 +290,12 @@ def _local_file(settings: Settings, source: Path | str) -> Iterator[Path]:
         yield s3.download(settings, text, Path(tmpdir))
 
 
-def _file_reuse(settings: Settings, name: str, manifest: dict | None) -> archive.FileReuse:
+def _file_reuse(
+    settings: Settings, name: str, manifest: dict | None, path: Path
+) -> archive.FileReuse:
     """Where a restore may find the backup's attachment files already: the tenant it replaces
-    (a roll-back) and the tenant the backup is of (a copy)."""
+    (a roll-back) and the tenant the backup is of (a copy). Only files proven to hold a
+    member's bytes are taken (archive.FileReuse): the manifest's word is no proof."""
     tenants = [name]
     origin = (manifest or {}).get("db_name")
     if isinstance(origin, str) and origin != name:
@@ -300,7 +304,8 @@ def _file_reuse(settings: Settings, name: str, manifest: dict | None) -> archive
             tenants.append(origin)
     owner = checked_files.files_owner(settings)
     checked = {settings.filestore(t): checked_files.open_memo(settings, t, owner) for t in tenants}
-    return archive.FileReuse(list(checked), owner, checked)
+    own = own_backups.lookup(settings, path, owner)
+    return archive.FileReuse(list(checked), owner, checked, own)
 
 
 def _non_empty_dir(path: Path) -> bool:
@@ -382,12 +387,14 @@ def _load_zip(
     progress: bool,
     reuse: archive.FileReuse | None,
 ) -> int:
-    try:
-        zf = zipfile.ZipFile(path)
-    except zipfile.BadZipFile as exc:
-        raise SaasError(f"{path.name} is not a readable zip file: {exc}") from exc
     with contextlib.ExitStack() as stack:
-        stack.enter_context(zf)
+        raw = stack.enter_context(open(path, "rb"))
+        try:
+            zf = stack.enter_context(zipfile.ZipFile(raw))
+        except zipfile.BadZipFile as exc:
+            raise SaasError(f"{path.name} is not a readable zip file: {exc}") from exc
+        if reuse is not None:
+            reuse.opened(os.fstat(raw.fileno()))  # the very file extracted
         members = [i for i in zf.infolist() if archive.safe_member(i.filename)]
         if kind == archive.ZIP_PLAIN:
             db_jobs = _database_jobs(zf, jobs, reuse)

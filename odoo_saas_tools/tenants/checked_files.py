@@ -61,15 +61,10 @@ class CheckedFiles:
         written by one of owners is read: anyone who could write it could make a restore link
         a file they changed."""
         memo = cls(memo_path(settings, tenant))
-        with contextlib.suppress(OSError, ValueError, TypeError, KeyError, AttributeError):
-            fd = os.open(memo.path, os.O_RDONLY | os.O_NOFOLLOW)
-            with os.fdopen(fd, "rb") as fh:
-                st = os.fstat(fh.fileno())
-                if st.st_uid not in owners or st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-                    log.warning("ignoring %s: not written by odoo-saas (owner or mode)", memo.path)
-                    return memo
-                data = json.load(fh)
-            memo.entries = {rel: tuple(map(int, key)) for rel, key in data["files"].items()}
+        data = read_trusted(memo.path, owners)
+        with contextlib.suppress(ValueError, TypeError, KeyError, AttributeError):
+            if data is not None:
+                memo.entries = {rel: tuple(map(int, key)) for rel, key in data["files"].items()}
         return memo
 
     def holds(self, rel: str, st: os.stat_result) -> bool:
@@ -92,13 +87,35 @@ class CheckedFiles:
         if not self.changed:
             return
         data = {"files": {rel: list(key) for rel, key in self.entries.items()}}
-        try:
-            _make_dir(self.path.parent, owner)
-            atomic_write(self.path, json.dumps(data, separators=(",", ":")), uid=owner)
-        except OSError as exc:
-            log.warning("could not write %s: %s", self.path, exc)
-            return
-        self.changed = False
+        if write_trusted(self.path, data, owner):
+            self.changed = False
+
+
+def read_trusted(path: Path, owners: set[int]) -> dict | None:
+    """A memo's JSON object, if one of owners wrote it and nobody else can change it (anyone
+    who could write a memo could make a restore link a file they changed); else None."""
+    with contextlib.suppress(OSError, ValueError):
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        with os.fdopen(fd, "rb") as fh:
+            st = os.fstat(fh.fileno())
+            if st.st_uid not in owners or st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+                log.warning("ignoring %s: not written by odoo-saas (owner or mode)", path)
+                return None
+            data = json.load(fh)
+        return data if isinstance(data, dict) else None
+    return None
+
+
+def write_trusted(path: Path, data: dict, owner: int | None) -> bool:
+    """Write a memo (0600, in a 0700 folder, handed to owner); False when it could not be:
+    a memo only saves work, its loss costs speed."""
+    try:
+        _make_dir(path.parent, owner)
+        atomic_write(path, json.dumps(data, separators=(",", ":")), uid=owner)
+    except OSError as exc:
+        log.warning("could not write %s: %s", path, exc)
+        return False
+    return True
 
 
 def _make_dir(path: Path, owner: int | None) -> None:
@@ -121,7 +138,12 @@ def open_memo(settings: Settings, tenant: str, owner: int | None = None) -> Chec
     (files_owner() unless given)."""
     if owner is None:
         owner = files_owner(settings)
-    return CheckedFiles.of(settings, tenant, {0, os.geteuid(), owner})
+    return CheckedFiles.of(settings, tenant, trusted_writers(owner))
+
+
+def trusted_writers(owner: int) -> set[int]:
+    """Who may have written a memo this process trusts: root, us, the files' owner."""
+    return {0, os.geteuid(), owner}
 
 
 def remember(
