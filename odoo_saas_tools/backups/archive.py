@@ -386,25 +386,26 @@ def read_manifest(path: Path, kind: str) -> dict | None:
     return data if isinstance(data, dict) else None
 
 
-def check_room(path: Path, kind: str, dest: Path) -> None:
+def check_room(path: Path, kind: str, dest: Path) -> int:
     """Refuse a zip whose members would fill the data volume (shared by every tenant) or that
-    inflate like a zip bomb, before a byte is extracted. zipfile never writes more than a
-    member's declared size, so the declared sizes bound what extraction can write."""
+    inflate like a zip bomb, before a byte is extracted; returns the bytes it may write on dest.
+    zipfile never writes more than a member's declared size, so the declared sizes bound what
+    extraction can write. dump.sql counts in the bomb check but goes to PostgreSQL, whose room
+    is load_limit's to check (it is spooled on dest only if has_room_for_dump() says so)."""
     if kind not in (ZIP_PLAIN, ZIP_CUSTOM):
-        return
+        return 0
     with zipfile.ZipFile(path) as zf:
         members = zf.infolist()
     total = 0
     for info in members:
-        if info.filename == PLAIN_MEMBER:
-            continue  # streamed into PostgreSQL; spooled only if has_room_for_dump() says so
         if info.file_size > 1024**2 and info.file_size > MAX_RATIO * max(info.compress_size, 1):
             raise SaasError(
                 f"{path.name}: member {info.filename} would inflate {info.compress_size} bytes "
                 f"to {info.file_size} (more than {MAX_RATIO}x): refusing a zip bomb"
             )
-        total += info.file_size
-    probe = _existing(dest)
+        if info.filename != PLAIN_MEMBER:
+            total += info.file_size
+    probe = existing(dest)
     free = shutil.disk_usage(probe).free
     if not _fits(total, free):
         raise SaasError(
@@ -412,9 +413,11 @@ def check_room(path: Path, kind: str, dest: Path) -> None:
             f"{free / 1024**2:.0f} MiB are free (with a margin for the other tenants): "
             "nothing restored"
         )
+    return total
 
 
-def _existing(path: Path) -> Path:
+def existing(path: Path) -> Path:
+    """path, or its nearest parent that exists (what a disk's free space is read on)."""
     while not path.exists() and path != path.parent:
         path = path.parent
     return path
@@ -429,7 +432,7 @@ def has_room_for_dump(zf: zipfile.ZipFile, dest: Path) -> bool:
     """Whether dest can hold an inflated copy of the zip's dump.sql beside its filestore (the
     parallel load spools it there; without room the dump streams in one connection)."""
     total = sum(i.file_size for i in zf.infolist())
-    return _fits(total, shutil.disk_usage(_existing(dest)).free)
+    return _fits(total, shutil.disk_usage(existing(dest)).free)
 
 
 def extract_member(zf: zipfile.ZipFile, name: str, dest: Path) -> None:
