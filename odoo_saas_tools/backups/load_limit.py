@@ -41,8 +41,8 @@ from odoo_saas_tools.postgres.connection import connect, ident
 
 log = logging.getLogger(__name__)
 
-# How often the scratch database's size is read while it loads: it may pass the bound by
-# what PostgreSQL writes meanwhile (~40 MiB here), which the free-space margin covers.
+# How often the scratch database's size is read while it loads: it may pass the bound by what
+# PostgreSQL writes meanwhile (a few tens of MiB here), which the free-space margin covers.
 POLL_SECONDS = 0.25
 RATIO_FLOOR = 1024**2  # a stream's first MiB is never a bomb (as for a zip's members)
 
