@@ -18,11 +18,14 @@ import stat
 import zipfile
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from odoo_saas_tools.core.errors import SaasError
 from odoo_saas_tools.core.files import WriteBehind
 from odoo_saas_tools.tenants.checked_files import CheckedFiles
+
+if TYPE_CHECKING:
+    from odoo_saas_tools.backups import own_backups
 
 PLAIN_MEMBER = "dump.sql"
 CUSTOM_MEMBER = "db.dump"
@@ -190,7 +193,7 @@ def extract_filestore(
 
     Members are checked before anything is written (no '..', no absolute paths) and each
     file's CRC is verified by zipfile while it is read. A file `reuse` finds already on disk
-    (another filestore holding the same content) is hard-linked instead.
+    holding the member's very bytes is hard-linked instead.
     """
     members = [(info, rel) for info in zf.infolist() if (rel := safe_member(info.filename))]
     made: set[Path] = set()
@@ -200,7 +203,7 @@ def extract_filestore(
         if parent not in made:
             parent.mkdir(parents=True, exist_ok=True)
             made.add(parent)
-        if reuse is None or not reuse.link(rel, info.file_size, target):
+        if reuse is None or not reuse.link(zf, info, rel, target):
             with zf.open(info) as src, create_new(target) as out:
                 shutil.copyfileobj(src, out, _CHUNK)
         if progress:
@@ -246,12 +249,19 @@ class FileReuse:
 
     Odoo names a file by the SHA-1 of its content and never rewrites one, so a file of the same
     name in the tenant being replaced (a roll-back) or in the tenant the backup was taken of (a
-    copy) holds the same bytes: a hard link costs no space and no write. It is used only when
-    its content still hashes to its name (a file damaged or encrypted in place is not carried
-    over: the backup's copy is extracted), it is a regular file of the expected owner (no link
-    to a file someone else planted) and it is on the same filesystem. A file a backup or an
-    earlier restore already hashed, unchanged since, is not read again (`checked`, a donor's
-    memo: tenants/checked_files.py).
+    copy) usually holds the member's bytes: a hard link costs no space and no write. A file on
+    disk stands in for a member only when both are proven to hold the same bytes, and when it
+    is a regular file of the expected owner (no link to a file someone else planted) on the
+    same file system. The proof:
+    - a backup `db backup` wrote here, unchanged since (`own`, see opened(); own_backups.py):
+      its members were hashed as they were written and match their names; so must the file on
+      disk, hashed unless a backup or an earlier restore hashed it and it is unchanged since
+      (`checked`, a donor's memo: tenants/checked_files.py);
+    - any other backup: the member is read and compared with the file on disk, byte for byte.
+      A member's name, size and CRC-32 prove nothing (anyone can write them), nor does the
+      manifest's word of whose backup it is.
+    Otherwise the member is extracted: the restored tenant gets the backup's bytes, never those
+    of a file that merely has the name (another tenant's attachment, named in a crafted zip).
     """
 
     def __init__(
@@ -259,14 +269,25 @@ class FileReuse:
         donors: list[Path],
         owner_uid: int,
         checked: dict[Path, CheckedFiles] | None = None,
+        own: own_backups.Record | None = None,
     ) -> None:
         self.donors = [d for d in donors if d.is_dir()]
         self.owner_uid = owner_uid
         self.checked = checked or {}
+        self.own = own  # what `db backup` recorded of the backup file, if it wrote one there
         self.linked = 0
-        self.hashed = 0
-        # what the restored filestore holds by link, as checked: its own memo
+        self.hashed = 0  # files on disk read to check them against their name
+        self.compared = 0  # backup members read to compare them with a file on disk
+        # None: the backup's members are unproven (each is compared before a link)
+        self.damaged_members: frozenset[str] | None = None
+        # what the restored filestore holds by link, checked against its name: its own memo
         self.linked_files: dict[str, os.stat_result] = {}
+
+    def opened(self, st: os.stat_result) -> None:
+        """The backup is open as the file st describes: if that is the very file `db backup`
+        wrote, unchanged since, its members match their names (but the damaged ones)."""
+        if self.own is not None and self.own.holds(st):
+            self.damaged_members = self.own.damaged
 
     def probably_has(self, rel: str, size: int) -> bool:
         """A donor holds a file of that name and size (not yet verified: link() does)."""
@@ -276,9 +297,10 @@ class FileReuse:
                     return True
         return False
 
-    def link(self, rel: str, size: int, target: Path) -> bool:
+    def link(self, zf: zipfile.ZipFile, info: zipfile.ZipInfo, rel: str, target: Path) -> bool:
+        """Hard-link at target a file on disk proven to hold the member info's bytes."""
         sha1 = content_sha1(rel)
-        if sha1 is None:
+        if sha1 is None or (self.damaged_members is not None and rel in self.damaged_members):
             return False
         for donor in self.donors:
             try:
@@ -287,31 +309,56 @@ class FileReuse:
                 continue
             try:
                 st = os.fstat(fd)
-                if (
-                    not stat.S_ISREG(st.st_mode)
-                    or st.st_size != size
-                    or st.st_uid != self.owner_uid
-                ):
+                if not stat.S_ISREG(st.st_mode) or st.st_uid != self.owner_uid:
+                    continue
+                if st.st_size != info.file_size:
                     continue
                 memo = self.checked.get(donor)
-                if memo is None or not memo.holds(rel, st):
-                    self.hashed += 1
-                    with open(fd, "rb", closefd=False) as fh:
-                        if hashlib.file_digest(fh, "sha1").hexdigest() != sha1:
-                            if memo is not None:
-                                memo.forget(rel)
-                            continue
-                    if memo is not None:
-                        memo.record(rel, st)
+                if self.damaged_members is None:
+                    if not self._same_bytes(zf, info, fd):
+                        continue
+                    named = memo is not None and memo.holds(rel, st)
+                elif not self._matches_name(memo, rel, fd, st, sha1):
+                    continue
+                else:
+                    named = True
                 _link_open_file(fd, target)
             except OSError:
                 continue
             finally:
                 os.close(fd)
             self.linked += 1
-            self.linked_files[rel] = st
+            if named:
+                self.linked_files[rel] = st
             return True
         return False
+
+    def _matches_name(
+        self, memo: CheckedFiles | None, rel: str, fd: int, st: os.stat_result, sha1: str
+    ) -> bool:
+        """The file open as fd (st) holds bytes hashing to sha1, its name."""
+        if memo is not None and memo.holds(rel, st):
+            return True
+        self.hashed += 1
+        with open(fd, "rb", closefd=False) as fh:
+            if hashlib.file_digest(fh, "sha1").hexdigest() != sha1:
+                if memo is not None:
+                    memo.forget(rel)
+                return False
+        if memo is not None:
+            memo.record(rel, st)
+        return True
+
+    def _same_bytes(self, zf: zipfile.ZipFile, info: zipfile.ZipInfo, fd: int) -> bool:
+        """The member's bytes, as the backup holds them, are those of the file open as fd."""
+        self.compared += 1
+        with zf.open(info) as src:
+            offset = 0
+            while chunk := src.read(_CHUNK):
+                if os.pread(fd, len(chunk), offset) != chunk:
+                    return False
+                offset += len(chunk)
+        return os.pread(fd, 1, offset) == b""
 
     def save_checks(self) -> None:
         """Keep what was hashed for the next restore (the donors' memos, the files' owner's)."""
@@ -339,25 +386,26 @@ def read_manifest(path: Path, kind: str) -> dict | None:
     return data if isinstance(data, dict) else None
 
 
-def check_room(path: Path, kind: str, dest: Path) -> None:
+def check_room(path: Path, kind: str, dest: Path) -> int:
     """Refuse a zip whose members would fill the data volume (shared by every tenant) or that
-    inflate like a zip bomb, before a byte is extracted. zipfile never writes more than a
-    member's declared size, so the declared sizes bound what extraction can write."""
+    inflate like a zip bomb, before a byte is extracted; returns the bytes it may write on dest.
+    zipfile never writes more than a member's declared size, so the declared sizes bound what
+    extraction can write. dump.sql counts in the bomb check but goes to PostgreSQL, whose room
+    is load_limit's to check (it is spooled on dest only if has_room_for_dump() says so)."""
     if kind not in (ZIP_PLAIN, ZIP_CUSTOM):
-        return
+        return 0
     with zipfile.ZipFile(path) as zf:
         members = zf.infolist()
     total = 0
     for info in members:
-        if info.filename == PLAIN_MEMBER:
-            continue  # streamed into PostgreSQL; spooled only if has_room_for_dump() says so
         if info.file_size > 1024**2 and info.file_size > MAX_RATIO * max(info.compress_size, 1):
             raise SaasError(
                 f"{path.name}: member {info.filename} would inflate {info.compress_size} bytes "
                 f"to {info.file_size} (more than {MAX_RATIO}x): refusing a zip bomb"
             )
-        total += info.file_size
-    probe = _existing(dest)
+        if info.filename != PLAIN_MEMBER:
+            total += info.file_size
+    probe = existing(dest)
     free = shutil.disk_usage(probe).free
     if not _fits(total, free):
         raise SaasError(
@@ -365,9 +413,11 @@ def check_room(path: Path, kind: str, dest: Path) -> None:
             f"{free / 1024**2:.0f} MiB are free (with a margin for the other tenants): "
             "nothing restored"
         )
+    return total
 
 
-def _existing(path: Path) -> Path:
+def existing(path: Path) -> Path:
+    """path, or its nearest parent that exists (what a disk's free space is read on)."""
     while not path.exists() and path != path.parent:
         path = path.parent
     return path
@@ -382,7 +432,7 @@ def has_room_for_dump(zf: zipfile.ZipFile, dest: Path) -> bool:
     """Whether dest can hold an inflated copy of the zip's dump.sql beside its filestore (the
     parallel load spools it there; without room the dump streams in one connection)."""
     total = sum(i.file_size for i in zf.infolist())
-    return _fits(total, shutil.disk_usage(_existing(dest)).free)
+    return _fits(total, shutil.disk_usage(existing(dest)).free)
 
 
 def extract_member(zf: zipfile.ZipFile, name: str, dest: Path) -> None:

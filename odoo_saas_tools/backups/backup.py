@@ -27,7 +27,7 @@ from pathlib import Path
 
 import psycopg2.extensions
 
-from odoo_saas_tools.backups import archive
+from odoo_saas_tools.backups import archive, own_backups
 from odoo_saas_tools.backups import names as backup_names
 from odoo_saas_tools.core.errors import ConfigError, SaasError
 from odoo_saas_tools.core.files import WriteBehind
@@ -113,12 +113,13 @@ def create_backup(
             with _snapshot(settings, db) as snap:
                 snap.manifest["db_name"] = label
                 checked: dict[str, os.stat_result] | None = None
+                damaged: list[str] | None = None
                 if fmt == "sql.gz":
                     _check_space(directory, snap.db_size // 4)
                     sha, size = _write_sql_gz(settings, db, snap, partial_fd)
                     count = 0
                 else:
-                    sha, size, count, checked = _write_zip(
+                    sha, size, count, checked, damaged = _write_zip(
                         settings, db, snap, final, fmt, progress, partial_fd, partial, temps
                     )
             # the checksum first: a file with a backup's name always has its sidecar
@@ -144,6 +145,9 @@ def create_backup(
             )
         except (OSError, SaasError) as exc:
             log.warning("could not hand %s to %s: %s", final, settings.runtime_user, exc)
+    if damaged is not None:
+        # last: the file as it now stays (a chown changes its identity); its members are proven
+        own_backups.record(settings, final, damaged, _files_owner(settings))
     result = BackupResult(
         path=final,
         sha256=sha,
@@ -246,12 +250,13 @@ def _write_zip(
     partial_fd: int,
     partial: Path,
     temps: list[Path],
-) -> tuple[str, int, int, dict[str, os.stat_result]]:
+) -> tuple[str, int, int, dict[str, os.stat_result], list[str]]:
     """Write the archive: pg_dump to a temp file in parallel with the filestore copy.
 
     Each attachment is hashed as it is copied: the files whose content matches their name
     are returned (with their stat) for the tenant's memo of checked files; the others are
-    damaged on disk, and said so (their bytes are still the only copy: they are kept)."""
+    damaged on disk, and said so (their bytes are still the only copy: they are kept) and
+    returned by name."""
     files = _filestore_files(settings, db, snap)
     # the archive plus the dump written beside it while the files are copied
     _check_space(final.parent, sum(src.stat().st_size for src, _ in files) + snap.db_size)
@@ -310,7 +315,7 @@ def _write_zip(
             db,
             settings.filestore(db) / damaged[0],
         )
-    return writer.hexdigest(), writer.size, len(files), checked
+    return writer.hexdigest(), writer.size, len(files), checked, damaged
 
 
 def _files_owner(settings: Settings) -> int | None:

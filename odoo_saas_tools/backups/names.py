@@ -91,6 +91,24 @@ def partial_owner(name: str) -> int | None:
     return int(match["pid"]) if match else None
 
 
+def partial_of(name: str) -> BackupName | None:
+    """The backup a partial file is being written as (its tenant: whose lock its writer
+    holds), or None when `name` is no partial file of a backup."""
+    match = _PARTIAL.fullmatch(name)
+    stem = match["final"] if match else ""
+    while stem:  # `<final>.<random>` (mkstemp), `<final>.db.<random>` (the dump beside it)
+        if (found := parse_backup_name(stem)) is not None:
+            return found
+        stem = stem.rpartition(".")[0]
+    return None
+
+
+def writer_alive(name: str) -> bool:
+    """Whether the process named in a partial file's name runs in this PID namespace."""
+    pid = partial_owner(name)
+    return pid is not None and (pid == os.getpid() or _alive(pid))
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

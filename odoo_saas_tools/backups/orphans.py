@@ -14,25 +14,36 @@ locks while it works, so a later run can tell an orphan from work in progress:
   for the retry that finishes it, with a claimed spare's files moved to the tenant's place
   (never deleted); it is dropped only if the tenant was made meanwhile by other means;
 - a clone cut off before it took its name is dropped (its source is there to clone again).
+- a loading role of an earlier version (odoo_saas_load_*) whose scratch database is gone is dropped;
+- the `.partial` file of a backup whose writer is gone (a killed `restore --force` or `drop`
+  leaves its last backup's in $BACKUP_DIR/replaced or /dropped) is removed. Its writer holds
+  the lock of the tenant the file is named after (in PostgreSQL: seen from every container),
+  and its pid is in the name (seen in this PID namespace only): both must say it is gone.
 
+One orphan that cannot be put right is reported ("failed: ...") and the others still are.
 Run by `odoo-saas db sweep` and by pre-flight at every start of the stack.
 """
 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import psycopg2
 
-from odoo_saas_tools.core.errors import BusyError
+from odoo_saas_tools.backups import names
+from odoo_saas_tools.core.errors import BusyError, SaasError, first_line
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.postgres import databases, loader, roles
-from odoo_saas_tools.postgres.locks import advisory_lock
+from odoo_saas_tools.postgres.connection import connect
+from odoo_saas_tools.postgres.locks import advisory_lock, is_locked
 from odoo_saas_tools.tenants import filestore, unfinished
 from odoo_saas_tools.tenants.hidden import Orphan, find, put_back
 from odoo_saas_tools.tenants.locks import tenant_lock
 
 log = logging.getLogger(__name__)
+
+FAILED = "failed: "  # how an orphan that could not be put right is reported
 
 
 def sweep(settings: Settings, *, dry_run: bool = False) -> list[Orphan]:
@@ -46,23 +57,79 @@ def sweep(settings: Settings, *, dry_run: bool = False) -> list[Orphan]:
             orphan.action = _fix(settings, orphan, dry_run)
         except BusyError:
             orphan.action = "left alone: its operation is still running"
+        except (SaasError, OSError, psycopg2.Error) as exc:
+            orphan.action = FAILED + _reason(exc)
         if not dry_run:
             log.warning("%s (%s of %s): %s", orphan.name, orphan.kind, orphan.tenant, orphan.action)
-    for role in loader.leftover_roles(settings):
-        # a killed restore's loading role; one still owning its scratch database is in use
-        orphan = Orphan(role, "role", None, False, "would be dropped" if dry_run else "")
-        if not dry_run:
-            try:
-                loader.drop_role(settings, role)
-                orphan.action = "dropped"
-            except psycopg2.Error:
-                orphan.busy, orphan.action = True, "left alone: its restore is still running"
-        orphans.append(orphan)
+    orphans += [_sweep_role(settings, role, dry_run) for role in loader.leftover_roles(settings)]
+    orphans += _sweep_partials(settings, dry_run)
     if not dry_run:
         # a database's own role whose drop was cut off between DROP DATABASE and DROP ROLE
         for role in roles.sweep(settings):
             orphans.append(Orphan(role, "role", None, False, "dropped (its database is gone)"))
     return orphans
+
+
+def failed(orphans: list[Orphan]) -> bool:
+    return any(o.action.startswith(FAILED) for o in orphans)
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError):
+        return f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": ")
+    return first_line(exc)
+
+
+def _sweep_role(settings: Settings, role: str, dry_run: bool) -> Orphan:
+    """A killed restore's loading role: in use while it owns a scratch database whose maker
+    still holds its lock; otherwise dropped (its orphaned scratch went just before)."""
+    orphan = Orphan(role, "role", None, False)
+    with connect(settings) as conn, conn.cursor() as cr:
+        cr.execute(
+            "SELECT d.datname FROM pg_database d JOIN pg_roles r ON r.oid = d.datdba "
+            "WHERE r.rolname = %s",
+            (role,),
+        )
+        owned = [name for (name,) in cr.fetchall()]
+    if any(is_locked(settings, name) for name in owned):
+        orphan.busy, orphan.action = True, "left alone: its restore is still running"
+    elif dry_run:
+        orphan.action = "would be dropped"
+    else:
+        try:
+            loader.drop_role(settings, role)
+            orphan.action = "dropped"
+        except psycopg2.Error as exc:
+            orphan.action = FAILED + first_line(exc)
+        log.warning("%s (loading role): %s", role, orphan.action)
+    return orphan
+
+
+def _sweep_partials(settings: Settings, dry_run: bool) -> list[Orphan]:
+    found = []
+    for path in sorted(settings.backup_dir.rglob(f"*{names.PARTIAL_SUFFIX}")):
+        rel = path.relative_to(settings.backup_dir)
+        backup = names.partial_of(path.name)
+        if backup is None or any(part.startswith(".") for part in rel.parts[:-1]):
+            continue  # not a backup's (a download in a restore's hidden temporary folder)
+        orphan = Orphan(str(rel), "partial", backup.database, False)
+        if names.writer_alive(path.name) or is_locked(settings, backup.database):
+            orphan.busy, orphan.action = True, "left alone: its backup is still being written"
+        elif dry_run:
+            orphan.action = "would be removed"
+        else:
+            orphan.action = _remove(path)
+            log.warning("%s (partial backup of %s): %s", rel, backup.database, orphan.action)
+        found.append(orphan)
+    return found
+
+
+def _remove(path: Path) -> str:
+    try:
+        path.unlink(missing_ok=True)
+    except OSError as exc:
+        return FAILED + _reason(exc)
+    return "removed"
 
 
 def _fix(settings: Settings, orphan: Orphan, dry_run: bool) -> str:

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from odoo_saas_tools.backups import restic
+from odoo_saas_tools.backups import own_backups, restic
 from odoo_saas_tools.backups import s3 as s3mod
 from odoo_saas_tools.backups.names import (
     default_dir,
@@ -100,6 +100,7 @@ def prune_tenant(
     for path in local.delete:
         result.deleted_local.append(str(path))
         if not dry_run:
+            own_backups.forget(settings, path)
             for extra in (path, *sidecars(path)):
                 with contextlib.suppress(FileNotFoundError):
                     extra.unlink()

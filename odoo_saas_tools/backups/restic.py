@@ -37,6 +37,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from odoo_saas_tools.backups.load_limit import Bound, Stream
 from odoo_saas_tools.backups.retention import Policy
 from odoo_saas_tools.core import execute
 from odoo_saas_tools.core.errors import BusyError, CommandError, ConfigError, SaasError
@@ -373,12 +374,15 @@ def _backup_summary(proc: subprocess.CompletedProcess[bytes]) -> dict[str, Any]:
 
 
 # --- restore ---------------------------------------------------------------------------------
-def load_snapshot(settings: Settings, db: str, source: Source, fs_dir: Path) -> tuple[str, int]:
+def load_snapshot(
+    settings: Settings, db: str, source: Source, fs_dir: Path, limit: Bound | None = None
+) -> tuple[str, int]:
     """Load the snapshot `source` names into the existing empty database db and its filestore
     into fs_dir (which must not exist yet); (snapshot source, files restored).
 
-    The dump streams from `restic dump` into psql while `restic restore` writes the filestore
-    beside it, on the filestore's own file system, then it is renamed into place."""
+    The dump streams from `restic dump` into PostgreSQL (stopped past `limit`) while `restic
+    restore` writes the filestore beside it, on the filestore's own file system, then it is
+    renamed into place."""
     snap = resolve(settings, source)
     stage, fs = _layout(snap)
     worker: threading.Thread | None = None
@@ -397,7 +401,7 @@ def load_snapshot(settings: Settings, db: str, source: Source, fs_dir: Path) -> 
         worker = threading.Thread(target=restore_files, daemon=True)
         worker.start()
     try:
-        _load_dump(settings, db, snap.id, f"{stage}/{DUMP_NAME}")
+        _load_dump(settings, db, snap, f"{stage}/{DUMP_NAME}", limit or Bound(None))
     finally:
         if worker is not None:
             worker.join()
@@ -415,10 +419,10 @@ def load_snapshot(settings: Settings, db: str, source: Source, fs_dir: Path) -> 
     return snap.source, count
 
 
-def _load_dump(settings: Settings, db: str, snapshot_id: str, path: str) -> None:
+def _load_dump(settings: Settings, db: str, snap: Snapshot, path: str, limit: Bound) -> None:
     _require(settings)
     proc = execute.popen(
-        ["restic", "dump", snapshot_id, path],
+        ["restic", "dump", snap.id, path],
         env=_env(settings),
         clean_env=True,
         secrets=settings.secret_values(),
@@ -427,7 +431,7 @@ def _load_dump(settings: Settings, db: str, snapshot_id: str, path: str) -> None
     )
     assert proc.stdout is not None
     try:
-        sql_stream.load_stream(settings, db, proc.stdout)
+        sql_stream.load_stream(settings, db, Stream(proc.stdout, limit, snap.source))
     except BaseException:
         with contextlib.suppress(OSError):
             proc.kill()

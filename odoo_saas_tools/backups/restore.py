@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from odoo_saas_tools.backups import archive, restic
+from odoo_saas_tools.backups import archive, load_limit, own_backups, restic
 from odoo_saas_tools.core.errors import ConfigError, SaasError
 from odoo_saas_tools.core.odoo_series import ODOO_SERIES, is_current
 from odoo_saas_tools.core.output import Progress
@@ -110,11 +110,13 @@ def restore_backup(
         if snapshot is not None:
             path, kind = Path(str(source)), RESTIC
             manifest = None
+            limit = load_limit.bound(settings)
         else:
             path = stack.enter_context(_local_file(settings, source))
             kind = archive.detect(path)
             manifest = archive.read_manifest(path, kind)
-            archive.check_room(path, kind, settings.data_dir)
+            limit = load_limit.bound(settings, archive.check_room(path, kind, settings.data_dir))
+            limit.check(load_limit.declared(path, kind), f"{path.name}'s database dump")
         _check_origin(name, path, manifest, from_other_tenant or not exists, any_version)
         tmp = RESTORE_PREFIX + uuid.uuid4().hex[:12]
         tmp_fs = settings.filestore(tmp)
@@ -125,20 +127,33 @@ def restore_backup(
             with loader.scratch_database(settings, tmp) as as_loader:
                 journal = databases.journal("restore", name, "scratch")
                 databases.set_comment(settings, tmp, journal)
-                if snapshot is not None:
-                    source, count = restic.load_snapshot(as_loader, tmp, snapshot, tmp_fs)
-                else:
-                    reuse = _file_reuse(settings, name, manifest)
-                    count = load_backup(
-                        as_loader, tmp, path, kind, tmp_fs, jobs, progress, reuse=reuse
-                    )
+                with load_limit.watch(settings, tmp, limit):
+                    if snapshot is not None:
+                        source, count = restic.load_snapshot(
+                            as_loader, tmp, snapshot, tmp_fs, limit
+                        )
+                    else:
+                        reuse = _file_reuse(settings, name, manifest, path)
+                        count = load_backup(
+                            as_loader,
+                            tmp,
+                            path,
+                            kind,
+                            tmp_fs,
+                            jobs,
+                            progress,
+                            reuse=reuse,
+                            limit=limit,
+                        )
+                if reuse is not None:
                     if reuse.linked:
                         log.info(
                             "%d of %d attachment files taken from filestores on disk (hard "
-                            "links; %d read to check them)",
+                            "links; %d read to check them, %d compared with the backup's)",
                             reuse.linked,
                             count,
                             reuse.hashed,
+                            reuse.compared,
                         )
                     reuse.save_checks()
             version = _require_odoo(settings, tmp, path)
@@ -289,9 +304,12 @@ def _local_file(settings: Settings, source: Path | str) -> Iterator[Path]:
         yield s3.download(settings, text, Path(tmpdir))
 
 
-def _file_reuse(settings: Settings, name: str, manifest: dict | None) -> archive.FileReuse:
+def _file_reuse(
+    settings: Settings, name: str, manifest: dict | None, path: Path
+) -> archive.FileReuse:
     """Where a restore may find the backup's attachment files already: the tenant it replaces
-    (a roll-back) and the tenant the backup is of (a copy)."""
+    (a roll-back) and the tenant the backup is of (a copy). Only files proven to hold a
+    member's bytes are taken (archive.FileReuse): the manifest's word is no proof."""
     tenants = [name]
     origin = (manifest or {}).get("db_name")
     if isinstance(origin, str) and origin != name:
@@ -300,7 +318,8 @@ def _file_reuse(settings: Settings, name: str, manifest: dict | None) -> archive
             tenants.append(origin)
     owner = checked_files.files_owner(settings)
     checked = {settings.filestore(t): checked_files.open_memo(settings, t, owner) for t in tenants}
-    return archive.FileReuse(list(checked), owner, checked)
+    own = own_backups.lookup(settings, path, owner)
+    return archive.FileReuse(list(checked), owner, checked, own)
 
 
 def _non_empty_dir(path: Path) -> bool:
@@ -317,14 +336,17 @@ def load_backup(
     progress: bool,
     *,
     reuse: archive.FileReuse | None = None,
+    limit: load_limit.Bound | None = None,
 ) -> int:
     """Load `path` (of `kind`, see archive.detect) into the existing empty database db and
     extract its filestore into fs_dir, in parallel; returns the number of files extracted.
-    Files `reuse` finds on disk are hard-linked instead of extracted.
+    Files `reuse` finds on disk are hard-linked instead of extracted; the SQL read stops past
+    `limit` (the caller also watches the database: load_limit.watch).
 
     The building block of restore and of `backup verify --restore` (scratch loads).
     """
     jobs = jobs or pgtools.default_jobs()
+    limit = limit or load_limit.Bound(None)
     if kind == archive.PG_CUSTOM:
         pgtools.pg_restore(settings, db, path, jobs=jobs)
         return 0
@@ -335,12 +357,13 @@ def load_backup(
         # inflated straight into the server, as a zip's dump.sql: nothing is written to disk
         # first, and one stream beats the parallel loader on this dump (bench/README.md)
         try:
-            with gzip.open(path, "rb") as src:
-                sql_stream.load_stream(settings, db, src)
+            with open(path, "rb") as raw, gzip.GzipFile(fileobj=raw, mode="rb") as src:
+                sql = load_limit.Stream(src, limit, path.name, compressed=raw.tell)
+                sql_stream.load_stream(settings, db, sql)
         except (OSError, EOFError, zlib.error) as exc:
             raise SaasError(f"{path.name} is not a valid gzip file: {exc}") from exc
         return 0
-    return _load_zip(settings, db, path, kind, fs_dir, jobs, progress, reuse)
+    return _load_zip(settings, db, path, kind, fs_dir, jobs, progress, reuse, limit)
 
 
 class _Worker(threading.Thread):
@@ -381,13 +404,16 @@ def _load_zip(
     jobs: int,
     progress: bool,
     reuse: archive.FileReuse | None,
+    limit: load_limit.Bound,
 ) -> int:
-    try:
-        zf = zipfile.ZipFile(path)
-    except zipfile.BadZipFile as exc:
-        raise SaasError(f"{path.name} is not a readable zip file: {exc}") from exc
     with contextlib.ExitStack() as stack:
-        stack.enter_context(zf)
+        raw = stack.enter_context(open(path, "rb"))
+        try:
+            zf = stack.enter_context(zipfile.ZipFile(raw))
+        except zipfile.BadZipFile as exc:
+            raise SaasError(f"{path.name} is not a readable zip file: {exc}") from exc
+        if reuse is not None:
+            reuse.opened(os.fstat(raw.fileno()))  # the very file extracted
         members = [i for i in zf.infolist() if archive.safe_member(i.filename)]
         if kind == archive.ZIP_PLAIN:
             db_jobs = _database_jobs(zf, jobs, reuse)
@@ -396,7 +422,8 @@ def _load_zip(
             def load() -> None:
                 # Over several connections from a spooled copy (plain_load) when the data volume
                 # has room for it, else in one stream straight from the zip
-                with zipfile.ZipFile(path) as own, own.open(archive.PLAIN_MEMBER) as fh:
+                with zipfile.ZipFile(path) as own, own.open(archive.PLAIN_MEMBER) as member:
+                    fh = load_limit.Stream(member, limit, path.name)
                     if spool:
                         plain_load.load_stream(
                             settings, db, fh, spool_dir=settings.data_dir, jobs=db_jobs

@@ -17,7 +17,7 @@ import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from odoo_saas_tools.backups import archive, restic
+from odoo_saas_tools.backups import archive, load_limit, restic
 from odoo_saas_tools.backups.names import parse_backup_name, read_checksum, sha256_file
 from odoo_saas_tools.core.errors import ConfigError, SaasError
 from odoo_saas_tools.core.odoo_series import ODOO_SERIES, is_current
@@ -94,16 +94,24 @@ def restore_test(settings: Settings, path: Path, kind: str) -> tuple[str, int]:
 def _restore_test(settings: Settings, path: Path, kind: str, scratch: str) -> tuple[str, int]:
     from odoo_saas_tools.backups import restore
 
+    if kind == restore.RESTIC:
+        limit = load_limit.bound(settings)
+    else:  # what the load may write, as for a restore
+        limit = load_limit.bound(settings, archive.check_room(path, kind, settings.data_dir))
+        limit.check(load_limit.declared(path, kind), f"{path.name}'s database dump")
     try:
         with loader.scratch_database(settings, scratch) as as_loader:
             databases.set_comment(settings, scratch, databases.journal("verify", "", "scratch"))
             fs = settings.filestore(scratch)
-            if kind == restore.RESTIC:
-                source = restic.parse_source(path, settings)
-                assert source is not None
-                restic.load_snapshot(as_loader, scratch, source, fs)
-            else:
-                restore.load_backup(as_loader, scratch, path, kind, fs, None, False)
+            with load_limit.watch(settings, scratch, limit):
+                if kind == restore.RESTIC:
+                    source = restic.parse_source(path, settings)
+                    assert source is not None
+                    restic.load_snapshot(as_loader, scratch, source, fs, limit)
+                else:
+                    restore.load_backup(
+                        as_loader, scratch, path, kind, fs, None, False, limit=limit
+                    )
         with connect(settings, scratch) as conn, conn.cursor() as cr:
             version = base_version(cr)
             if version is None:

@@ -371,6 +371,16 @@ class Settings:
         "0 3 * * 0",
         kind="cron",
     )
+    restore_max_db_size: int = var(
+        "RESTORE_MAX_DB_SIZE",
+        "Most a restore (or `backup verify --restore-test`) may load into PostgreSQL, whose disk "
+        "every tenant shares: the backup's SQL and the database it grows (bytes, or 20G / 500M). "
+        "PostgreSQL's free space bounds it too where odoo-saas can see it (same host); 0: only "
+        "that free space, when seen.",
+        20 * 1024**3,
+        kind="size",
+        shown_default="20G",
+    )
 
     # --- Metrics and health -----------------------------------------------------------------
     metrics_enabled: bool = var(

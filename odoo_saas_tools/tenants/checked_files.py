@@ -91,13 +91,20 @@ class CheckedFiles:
         if not self.changed:
             return
         data = {"files": {rel: list(key) for rel, key in self.entries.items()}}
-        try:
-            _make_dir(self.path.parent, owner)
-            atomic_write(self.path, json.dumps(data, separators=(",", ":")), uid=owner)
-        except OSError as exc:
-            log.warning("could not write %s: %s", self.path, exc)
-            return
-        self.changed = False
+        if write_trusted(self.path, data, owner):
+            self.changed = False
+
+
+def write_trusted(path: Path, data: dict, owner: int | None) -> bool:
+    """Write a memo (0600, in a 0700 folder, handed to owner); False when it could not be:
+    a memo only saves work, its loss costs speed."""
+    try:
+        _make_dir(path.parent, owner)
+        atomic_write(path, json.dumps(data, separators=(",", ":")), uid=owner)
+    except OSError as exc:
+        log.warning("could not write %s: %s", path, exc)
+        return False
+    return True
 
 
 def _make_dir(path: Path, owner: int | None) -> None:
@@ -120,7 +127,12 @@ def open_memo(settings: Settings, tenant: str, owner: int | None = None) -> Chec
     (files_owner() unless given)."""
     if owner is None:
         owner = files_owner(settings)
-    return CheckedFiles.of(settings, tenant, {0, os.geteuid(), owner})
+    return CheckedFiles.of(settings, tenant, trusted_writers(owner))
+
+
+def trusted_writers(owner: int) -> set[int]:
+    """Who may have written a memo this process trusts: root, us, the files' owner."""
+    return {0, os.geteuid(), owner}
 
 
 def remember(

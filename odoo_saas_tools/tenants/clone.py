@@ -168,6 +168,8 @@ def _make_staging(
         with conn.cursor() as cr:
             if not base_version(cr):
                 raise SaasError(_not_odoo(src))
+            if not identity.has_parameters(cr):
+                raise SaasError(f"{_not_odoo(src)} (no ir_config_parameter table)")
             base_url = identity.default_base_url(settings, dst)
             values = identity.write(cr, clone=True, base_url=base_url)
             modules = neutralize.neutralize_on(cr, settings, dst) if neutralized else []

@@ -72,8 +72,9 @@ def _link_tree(src: Path, dst: Path) -> None:
 
 
 def remove(path: Path) -> None:
-    """Remove a filestore tree if present (errors other than 'absent' are raised)."""
-    if path.is_symlink() or path.is_file():
+    """Remove a filestore tree if present (errors other than 'absent' are raised). Anything
+    but a directory is unlinked, never opened (opening a FIFO would wait for a writer)."""
+    if path.is_symlink() or (path.exists() and not path.is_dir()):
         path.unlink()
     elif path.exists():
         shutil.rmtree(path)

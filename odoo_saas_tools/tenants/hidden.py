@@ -35,7 +35,7 @@ SCRATCH_PREFIXES = (RESTORE_PREFIX, VERIFY_PREFIX, NEW_SPARE_PREFIX)
 @dataclass
 class Orphan:
     name: str
-    kind: str  # scratch | replaced | dropping | provisioning | cloning | filestore | role
+    kind: str  # scratch | replaced | dropping | provisioning | cloning | filestore | role | partial
     tenant: str | None
     busy: bool  # its operation is still running (locks held): not an orphan yet
     action: str = ""
@@ -77,7 +77,11 @@ def find(settings: Settings) -> list[Orphan]:
             continue  # the template cache, update snapshots: their own owners look after them
         seen.add(name)
         tenant = journal.get("tenant")
-        busy = is_locked(settings, name) or bool(tenant and is_locked(settings, tenant))
+        # a scratch's maker holds its own lock as long as it lives; the tenant's lock may be
+        # held by anything else (the restore retried, a backup) and says nothing of it
+        busy = is_locked(settings, name) or bool(
+            kind != "scratch" and tenant and is_locked(settings, tenant)
+        )
         found.append(Orphan(name, kind, tenant, busy))
     root = settings.filestore_root
     if root.is_dir():

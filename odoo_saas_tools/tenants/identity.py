@@ -11,8 +11,10 @@ from __future__ import annotations
 import datetime
 import uuid
 
+import psycopg2
 import psycopg2.extensions
 
+from odoo_saas_tools.core.errors import SaasError, first_line
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.postgres.connection import connect
 
@@ -68,17 +70,29 @@ def write(
     cr: psycopg2.extensions.cursor, *, clone: bool = False, base_url: str | None = None
 ) -> dict[str, str]:
     """A new identity (and web.base.url when given) on the caller's transaction; clones also
-    lose the subscription. Returns the new values (the caller may report the uuid)."""
+    lose the subscription. Returns the new values (the caller may report the uuid).
+    SaasError (one line) when the database has no parameters of Odoo's shape to hold it."""
+    if not has_parameters(cr):
+        raise SaasError("no ir_config_parameter table: not an Odoo database, no identity to renew")
     values = new_values()
     if base_url:
         values["web.base.url"] = base_url
-    set_params(cr, values)
-    if clone:
-        cr.execute(
-            "DELETE FROM ir_config_parameter WHERE key = ANY(%s) OR key LIKE %s",
-            (list(SUBSCRIPTION_KEYS), SUBSCRIPTION_LIKE),
-        )
+    try:
+        set_params(cr, values)
+        if clone:
+            cr.execute(
+                "DELETE FROM ir_config_parameter WHERE key = ANY(%s) OR key LIKE %s",
+                (list(SUBSCRIPTION_KEYS), SUBSCRIPTION_LIKE),
+            )
+    except psycopg2.Error as exc:  # a table of that name not shaped like Odoo's
+        raise SaasError(f"cannot renew the database's identity: {first_line(exc)}") from exc
     return values
+
+
+def has_parameters(cr: psycopg2.extensions.cursor) -> bool:
+    """Whether the database has Odoo's ir_config_parameter (where its identity lives)."""
+    cr.execute("SELECT to_regclass('ir_config_parameter') IS NOT NULL")
+    return bool(cr.fetchone()[0])
 
 
 def default_base_url(settings: Settings, db: str) -> str:

@@ -190,6 +190,28 @@ def test_wrong_password_is_one_line_and_writes_nothing(restic_env, seaweed):
     assert seaweed.keys(bucket) == before
 
 
+def test_a_snapshot_loading_more_than_the_bound_is_stopped(restic_env):
+    """Issue 26 item 10: the restic path's dump is bounded too (RESTORE_MAX_DB_SIZE)."""
+    settings = Settings.from_env(restic_env)
+    db = make_tenant(settings, f"{restic_env['BK_TAG']}_big")
+    with connect(settings, db) as conn, conn.cursor() as cr:
+        cr.execute("CREATE TABLE big AS SELECT md5(i::text) AS x FROM generate_series(1, 200000) i")
+    run_cli(restic_env, "backup", "run", check=True)  # ~7 MiB of SQL
+    copy = f"{db}_copy"
+    small = {**restic_env, "RESTORE_MAX_DB_SIZE": "2M"}
+    proc = run_cli(small, "db", "restore", copy, f"restic:{db}")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    err = proc.stderr.strip()
+    assert "what a restore may load (2.0 MiB, RESTORE_MAX_DB_SIZE" in err, err
+    assert err.count("\n") == 0 and "nothing restored" in err, err
+    with connect(settings) as conn, conn.cursor() as cr:
+        cr.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", (f"%{copy}%",))
+        assert cr.fetchall() == []
+        cr.execute("SELECT count(*) FROM pg_database WHERE starts_with(datname, 'odoo_saas_rest')")
+        assert cr.fetchone()[0] == 0
+    assert not settings.filestore(copy).exists()
+
+
 def test_engine_is_refused_without_password_or_bucket(restic_env):
     env = {**restic_env, "BACKUP_ENCRYPTION_PASSWORD_FILE": ""}
     proc = run_cli(env, "backup", "run")

@@ -358,6 +358,42 @@ def test_clone_of_a_database_that_is_not_odoo_leaves_nothing(
         user.close()
 
 
+SHAPES = {
+    "missing": ("DROP TABLE ir_config_parameter", "(no ir_config_parameter table)"),
+    "other": (
+        "DROP TABLE ir_config_parameter; CREATE TABLE ir_config_parameter (key text, value text)",
+        "cannot renew the database's identity",
+    ),
+}
+
+
+@pytest.mark.parametrize("neutralize", [True, False], ids=["neutralized", "as-is"])
+@pytest.mark.parametrize("shape", list(SHAPES))
+def test_clone_of_an_odoo_shaped_database_without_its_parameters_is_one_line(
+    tenants_env: dict[str, str],
+    tsettings: Settings,
+    fake_odoo: Callable[..., str],
+    dbname: Callable[[str], str],
+    neutralize: bool,
+    shape: str,
+) -> None:
+    """Issue 26 item 9: Odoo's module table but no ir_config_parameter (or one of another
+    shape) printed a traceback."""
+    src = fake_odoo("noparams")
+    change, said = SHAPES[shape]
+    with connect(tsettings, src) as conn, conn.cursor() as cr:
+        cr.execute(change)
+    dst = dbname("noparams")
+    extra = () if neutralize else ("--no-neutralize",)
+    proc = run_cli(tenants_env, "db", "clone", src, dst, *extra)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert said in proc.stderr, proc.stderr
+    assert not databases.exists(tsettings, dst)
+    assert not tsettings.filestore(dst).exists()
+
+
 def sessions_started(cr: psycopg2.extensions.cursor) -> int:
     """Backends started so far in the whole cluster, once the ended ones have reported (they
     publish their counters when they exit, which may be after their client has gone)."""

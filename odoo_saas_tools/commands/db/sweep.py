@@ -5,14 +5,15 @@ restore had renamed away is put back online; one that a finished restore replace
 Operations still running (their locks held) are left alone. Pre-flight does the same at every
 start of the stack.
 
-Exit codes: 0 done, 3 nothing to do, 1 failed.
+Exit codes: 0 done, 3 nothing to do, 1 failed (an orphan that could not be put right is
+listed as "failed: ..."; the others are still put right).
 """
 
 from __future__ import annotations
 
 import argparse
 
-from odoo_saas_tools.backups.orphans import sweep
+from odoo_saas_tools.backups.orphans import failed, sweep
 from odoo_saas_tools.core.errors import EXIT_UNCHANGED
 from odoo_saas_tools.core.output import print_json
 from odoo_saas_tools.core.settings import Settings
@@ -39,4 +40,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             print(f"{o.name}  {o.kind}  {o.tenant or '-'}  {o.action}")
         if not orphans:
             print("nothing to sweep")
+    if failed(orphans):
+        return 1
     return 0 if orphans else EXIT_UNCHANGED

@@ -62,15 +62,22 @@ def test_no_link_to_a_symlink_a_file_of_another_owner_or_of_another_name(setting
     (donor / rel).symlink_to(outside)
     dest = tmp_path / "dest"
     dest.mkdir()
-    mine = archive.FileReuse([donor], os.geteuid())
-    assert not mine.link(rel, len(data), dest / "a")  # a symlink is never followed
-    (donor / rel).unlink()
-    (donor / rel).write_bytes(data)
-    other_owner = archive.FileReuse([donor], os.geteuid() + 1)
-    assert not other_owner.link(rel, len(data), dest / "b")
-    assert not mine.link("ab/not-a-content-name", len(data), dest / "c")
-    assert not mine.link(rel, len(data) + 1, dest / "d")  # another size
-    assert mine.link(rel, len(data), dest / "e")
+    backup = tmp_path / "b.zip"
+    with zipfile.ZipFile(backup, "w") as zf:
+        zf.writestr(rel, data)
+        zf.writestr("ab/not-a-content-name", data)
+        zf.writestr("bigger", data + b"!")
+    with zipfile.ZipFile(backup) as zf:
+        member, other_name, bigger = zf.infolist()
+        mine = archive.FileReuse([donor], os.geteuid())
+        assert not mine.link(zf, member, rel, dest / "a")  # a symlink is never followed
+        (donor / rel).unlink()
+        (donor / rel).write_bytes(data)
+        other_owner = archive.FileReuse([donor], os.geteuid() + 1)
+        assert not other_owner.link(zf, member, rel, dest / "b")
+        assert not mine.link(zf, other_name, "ab/not-a-content-name", dest / "c")
+        assert not mine.link(zf, bigger, rel, dest / "d")  # another size
+        assert mine.link(zf, member, rel, dest / "e")
     assert (dest / "e").stat().st_ino == (donor / rel).stat().st_ino
     assert sorted(p.name for p in dest.iterdir()) == ["e"]
 
