@@ -13,8 +13,14 @@ from pathlib import Path
 from odoo_saas_tools.core.settings import Settings
 
 
-def odoo_environment(settings: Settings, home: str | None = None) -> dict[str, str]:
-    """PATH, locale, HOME, ODOO_RC and the auto-installed dependencies' PYTHONPATH."""
+def odoo_environment(
+    settings: Settings, home: str | None = None, *, login: tuple[str, str] | None = None
+) -> dict[str, str]:
+    """PATH, locale, HOME, ODOO_RC and the auto-installed dependencies' PYTHONPATH.
+
+    login: (role, password) one of Odoo's own commands runs as (`odoo db dump`, `odoo
+    neutralize` load no server-wide module, so they log in as odoo.conf's role unless told):
+    Odoo reads PGUSER and PGPASSWORD over its configuration file."""
     env = {
         "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
         "LANG": "C.UTF-8",
@@ -24,6 +30,8 @@ def odoo_environment(settings: Settings, home: str | None = None) -> dict[str, s
     }
     if trusted_dir(settings.deps_dir):
         env["PYTHONPATH"] = str(settings.deps_dir)
+    if login is not None:
+        env["PGUSER"], env["PGPASSWORD"] = login
     return env
 
 

@@ -41,11 +41,13 @@ def run(
     input: bytes | None = None,
     timeout: float | None = None,
     check: bool = True,
+    login: tuple[str, str] | None = None,
 ) -> subprocess.CompletedProcess[bytes]:
-    """`odoo <args>` with our configuration; output captured, CommandError on failure (check)."""
+    """`odoo <args>` with our configuration; output captured, CommandError on failure (check).
+    login: the role Odoo's own commands log in as (Settings.login_for; environment.py)."""
     return execute.run(
         [settings.odoo_bin, *args],
-        env=odoo_environment(settings),
+        env=odoo_environment(settings, login=login),
         clean_env=True,
         secrets=settings.secret_values(),
         input=input,
@@ -64,7 +66,14 @@ def server_job(
     timeout: float | None = None,
     check: bool = True,
 ) -> subprocess.CompletedProcess[bytes]:
-    """`odoo server -d db --stop-after-init ...` as a batch job (e.g. `-i base`, `-u mod`)."""
+    """`odoo server -d db --stop-after-init ...` as a batch job (e.g. `-i base`, `-u mod`).
+
+    A database that does not exist yet is made first, as Odoo would make it: Odoo's own role
+    may not create databases, and Odoo logs in to this one as its role (postgres/roles.py)."""
+    from odoo_saas_tools.postgres import databases  # only for a job (start-up cost of others)
+
+    if not databases.exists(settings, db):
+        databases.create_empty(settings, db)
     args = ["server", "-c", str(config_path(settings)), "-d", db, *JOB_FLAGS, *extra]
     return run(settings, args, input=input, timeout=timeout, check=check)
 

@@ -227,10 +227,7 @@ def _build(settings: Settings, name: str, spec: Spec, facts: dict) -> Template:
     try:
         from odoo_saas_tools.odoo import runner as odoo_runner  # only for a build
 
-        # made here, as Odoo makes it: Odoo's own role may not create databases, and Odoo logs
-        # in to this one as its role (postgres/roles.py)
-        databases.create_empty(settings, tmp)
-        odoo_runner.server_job(settings, tmp, args)
+        odoo_runner.server_job(settings, tmp, args)  # which makes the database first
         _check_installed(settings, tmp, spec)
         databases.rename(settings, tmp, name)
         filestore.rename(settings.filestore(tmp), settings.filestore(name))

@@ -20,6 +20,7 @@ from odoo_saas_tools.preflight.autoupdate import snapshot_name
 from odoo_saas_tools.preflight.checksums import PARAM_CHECKSUMS
 from tests.conftest import stack_environment
 from tests.preflight.conftest import unique, write_addon
+from tests.support.tenants import new_database
 
 pytestmark = pytest.mark.odoo
 
@@ -77,13 +78,12 @@ def tenant(pg, odoo_base_db, odoo_bin, tmp_path):
     """A copy of the session database and a private copy of the module's source."""
     base, base_root = odoo_base_db
     name = unique("pf_tenant")
-    with pg.admin() as conn, conn.cursor() as cr:
-        cr.execute(f'CREATE DATABASE "{name}" TEMPLATE "{base}" OWNER "odoo"')
     addons = tmp_path / "addons"
     shutil.copytree(base_root / "addons", addons)
     env = make_env(
         pg, tmp_path, addons, odoo_bin, ODOO_AUTO_UPDATE="true", ODOO_DB_FILTER=f"^{name}$"
     )
+    new_database(Settings.from_env(env), name, template=base)
     yield name, Settings.from_env(env), addons
     with pg.admin() as conn, conn.cursor() as cr:
         for db in (name, snapshot_name(name)):

@@ -186,14 +186,17 @@ def test_clone_is_neutralized_like_odoo_does_it(
         cr.execute("SELECT count(*) FROM res_users")
         assert cr.fetchone()[0] >= 2
     conf = str(odoo_runner.config_path(settings))
-    printed = odoo_runner.run(settings, ["neutralize", "-c", conf, "-d", theirs, "--stdout"])
+    as_theirs = settings.login_for(theirs)  # Odoo's own command, as that tenant's role
+    printed = odoo_runner.run(
+        settings, ["neutralize", "-c", conf, "-d", theirs, "--stdout"], login=as_theirs
+    )
     with connect(settings, theirs) as conn, conn.cursor() as cr:
         todo = neutralize.queries(
             odoo_addons.odoo_install(settings).paths, neutralize.installed_modules(cr)
         )
     expected = "\n".join(["BEGIN;", *(q.rstrip(";") + ";" for _, q in todo), "COMMIT;"])
     assert printed.stdout.decode().strip() == expected
-    odoo_runner.run(settings, ["neutralize", "-c", conf, "-d", theirs])
+    odoo_runner.run(settings, ["neutralize", "-c", conf, "-d", theirs], login=as_theirs)
 
     def state(db: str) -> list:
         with connect(settings, db) as conn, conn.cursor() as cr:

@@ -69,9 +69,11 @@ def odoo_tenant(odoo_settings: Settings, odoo_template: str) -> Iterator[Callabl
         shutil.rmtree(odoo_settings.filestore(name), ignore_errors=True)
 
 
-def _odoo_db(settings: Settings, *args: str) -> None:
+def _odoo_db(settings: Settings, *args: str, db: str | None = None) -> None:
+    """Odoo's own `odoo db ...`: as db's role, or (making a database) the management role."""
     conf = str(odoo_runner.config_path(settings))
-    odoo_runner.run(settings, ["db", "-c", conf, *args], timeout=300)
+    login = settings.login_for(db)
+    odoo_runner.run(settings, ["db", "-c", conf, *args], timeout=300, login=login)
 
 
 def _param(settings: Settings, db: str, key: str) -> str | None:
@@ -85,16 +87,18 @@ def db_rows_param(settings: Settings, db: str, key: str) -> list[tuple]:
         return cr.fetchall()
 
 
-def test_odoo_db_load_restores_our_zip(odoo_settings, odoo_tenant, tmp_path):
+def test_odoo_db_load_restores_our_zip(odoo_settings, odoo_tenant, tmp_path, pg):
     db = odoo_tenant()
     ours = create_backup(odoo_settings, db).path
     target = f"tb_odoo_{uuid.uuid4().hex[:8]}"
     try:
-        _odoo_db(odoo_settings, "load", target, str(ours))
+        _odoo_db(odoo_settings, "load", target, str(ours))  # Odoo makes it: no role of its own
         assert tenant_files(odoo_settings, target) == tenant_files(odoo_settings, db)
         assert len(tenant_files(odoo_settings, target)) >= 8
         query = "SELECT login FROM res_users ORDER BY id"
-        assert db_rows(odoo_settings, target, query) == db_rows(odoo_settings, db, query)
+        with pg.admin(target) as conn, conn.cursor() as cr:
+            cr.execute(query)
+            assert cr.fetchall() == db_rows(odoo_settings, db, query)
     finally:
         databases.drop(odoo_settings, target)
         shutil.rmtree(odoo_settings.filestore(target), ignore_errors=True)
@@ -103,7 +107,7 @@ def test_odoo_db_load_restores_our_zip(odoo_settings, odoo_tenant, tmp_path):
 def test_we_restore_odoos_zip_and_odoo_runs_it(odoo_settings, odoo_tenant, tmp_path):
     db = odoo_tenant()
     theirs = tmp_path / "odoo_own.zip"
-    _odoo_db(odoo_settings, "dump", db, str(theirs))
+    _odoo_db(odoo_settings, "dump", db, str(theirs), db=db)
     target = f"tb_odoo_{uuid.uuid4().hex[:8]}"
     try:
         result = restore_backup(odoo_settings, target, theirs)
