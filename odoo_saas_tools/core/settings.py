@@ -34,9 +34,11 @@ BACKUP_SECRETS = {
     "BACKUP_ENCRYPTION_PASSWORD",
 }
 ROLES = ("all", "web", "cron", "backup", "metrics")
+# odoo-saas's own database (catalog/): plans, suspension, domains, jobs, tokens, webhooks.
+CATALOG_DATABASE = "odoo_saas_catalog"
 # Databases of the server itself, reached as the management role (or ODOO_DB_USER): never a
 # tenant's, so no tenant role logs in there.
-SERVER_DATABASES = frozenset({"postgres"})
+SERVER_DATABASES = frozenset({"postgres", CATALOG_DATABASE})
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 # Filters that let every database through: with the manager listed, anyone sees every tenant.
 OPEN_FILTERS = {"", ".*", "^.*$", ".+", "^.+$", ".*$"}

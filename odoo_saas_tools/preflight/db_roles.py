@@ -24,9 +24,10 @@ import psycopg2
 import psycopg2.extensions
 from psycopg2 import sql
 
+from odoo_saas_tools.catalog import store
 from odoo_saas_tools.core import tenant_roles
 from odoo_saas_tools.core.errors import SaasError, first_line
-from odoo_saas_tools.core.settings import Settings
+from odoo_saas_tools.core.settings import SERVER_DATABASES, Settings
 from odoo_saas_tools.postgres import roles
 from odoo_saas_tools.postgres.connection import connect, ident
 from odoo_saas_tools.postgres.locks import advisory_lock
@@ -71,9 +72,9 @@ def read_pool(cr: Cursor, settings: Settings) -> Pool:
     cr.execute(
         "SELECT d.datname, r.rolname, d.datallowconn FROM pg_database d "
         "JOIN pg_roles r ON r.oid = d.datdba "
-        "WHERE r.rolname IN (%s, %s) AND d.datname NOT IN ('template0', 'template1', "
-        "'postgres') ORDER BY d.datname",
-        (settings.db_user, settings.saas_db_user),
+        "WHERE r.rolname IN (%s, %s) AND d.datname NOT IN ('template0', 'template1') "
+        "AND NOT d.datname = ANY(%s) ORDER BY d.datname",
+        (settings.db_user, settings.saas_db_user, sorted(SERVER_DATABASES)),
     )
     owned = cr.fetchall()
     cr.execute(
@@ -138,6 +139,11 @@ def check_roles(settings: Settings, report: Report, *, fix: bool) -> None:
             report.add(CHECK, "migration", ERROR, f"roles not migrated: {first_line(exc)}")
             return
     _judge(settings, pool, report)
+    if fix and settings.manages:
+        try:
+            store.ensure(settings)
+        except (SaasError, psycopg2.Error) as exc:
+            report.add(CHECK, store.NAME, ERROR, f"catalog not made: {first_line(exc)}")
 
 
 def _judge(settings: Settings, pool: Pool, report: Report) -> None:

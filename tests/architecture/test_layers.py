@@ -24,6 +24,7 @@ LAYERS = {
     "postgres": 1,
     "runtime": 1,
     "odoo": 2,
+    "catalog": 2,
     "tenants": 3,
     "backups": 4,
     "sessions": 4,

@@ -1,0 +1,34 @@
+"""The catalog's tables, as numbered migrations applied once each, in order.
+
+A migration is appended, never edited once released: a pool's catalog is at the version of the
+last one it ran (`schema_version`). Odoo's own role reads only what the `odoo_*` views show it
+(the tenancy addon's routing: suspension, plans' user limits, domains); every table belongs to
+the management role.
+"""
+
+from __future__ import annotations
+
+# (version, SQL). {odoo} is Odoo's role, quoted by the caller.
+MIGRATIONS: list[tuple[int, str]] = [
+    (
+        1,
+        """
+        CREATE TABLE tenant (
+            name text PRIMARY KEY,
+            plan text NOT NULL DEFAULT 'default',
+            state text NOT NULL DEFAULT 'active' CHECK (state IN ('active', 'suspended')),
+            state_reason text NOT NULL DEFAULT '',
+            state_changed_at timestamptz,
+            trial_ends_at timestamptz,
+            created_at timestamptz NOT NULL DEFAULT now()
+        );
+        CREATE TABLE change_counter (id int PRIMARY KEY CHECK (id = 1), version bigint NOT NULL);
+        INSERT INTO change_counter VALUES (1, 0);
+        -- what Odoo's processes may read: nothing but the routing of requests and crons
+        CREATE VIEW odoo_tenant AS SELECT name, state, state_reason FROM tenant;
+        CREATE VIEW odoo_version AS SELECT version FROM change_counter;
+        GRANT USAGE ON SCHEMA public TO {odoo};
+        GRANT SELECT ON odoo_tenant, odoo_version TO {odoo};
+        """,
+    ),
+]

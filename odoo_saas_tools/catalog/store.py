@@ -1,0 +1,108 @@
+"""The catalog database: made and migrated by the management role, read by Odoo's role.
+
+It is a database of the server (core.settings.SERVER_DATABASES), not a tenant's: connections
+log in as the management role (or, where this process does not manage, as Odoo's role, which
+may read its `odoo_*` views only). No tenant role may connect to it. Every change that Odoo's
+routing must see bumps `change_counter`, which the tenancy addon polls (one integer) to know
+when to read the routing again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+
+import psycopg2
+import psycopg2.extensions
+from psycopg2 import sql
+
+from odoo_saas_tools.core.errors import ConfigError, SaasError, first_line
+from odoo_saas_tools.core.settings import CATALOG_DATABASE, Settings
+from odoo_saas_tools.postgres import databases, roles
+from odoo_saas_tools.postgres.connection import connect, ident
+from odoo_saas_tools.postgres.locks import advisory_lock
+
+log = logging.getLogger(__name__)
+
+NAME = CATALOG_DATABASE
+_ready: set[tuple[str, int, str]] = set()  # servers whose catalog this process has migrated
+
+
+@contextlib.contextmanager
+def session(
+    settings: Settings, *, autocommit: bool = False
+) -> Iterator[psycopg2.extensions.cursor]:
+    """A cursor on the catalog, migrated first; committed when the block ends without error."""
+    ensure(settings)
+    with connect(settings, NAME, autocommit=autocommit) as conn, conn.cursor() as cr:
+        yield cr
+        if not autocommit:
+            conn.commit()
+
+
+def bump(cr: psycopg2.extensions.cursor) -> None:
+    """Tell Odoo's processes the routing changed (in the caller's transaction)."""
+    cr.execute("UPDATE change_counter SET version = version + 1")
+
+
+def ensure(settings: Settings) -> None:
+    """The catalog exists at the latest schema version (made or migrated once per process)."""
+    key = (settings.db_host, settings.db_port, settings.saas_db_user)
+    if key in _ready:
+        return
+    if not settings.manages:
+        if not databases.exists(settings, NAME):
+            raise ConfigError(
+                f"the catalog {NAME} does not exist yet: it is made by the management role "
+                "(run `odoo-saas preflight --fix` with ODOO_SAAS_DB_PASSWORD)"
+            )
+        _ready.add(key)
+        return
+    with advisory_lock(settings, NAME, busy="another process is migrating the catalog"):
+        if not databases.exists(settings, NAME):
+            _create(settings)
+        _migrate(settings)
+    _ready.add(key)
+
+
+def _create(settings: Settings) -> None:
+    with connect(settings) as conn, conn.cursor() as cr:
+        roles.check_management(cr, settings)
+        try:
+            cr.execute(
+                sql.SQL("CREATE DATABASE {} ENCODING 'unicode' TEMPLATE template0").format(
+                    ident(NAME)
+                )
+            )
+        except psycopg2.Error as exc:
+            raise SaasError(f"creating the catalog {NAME} failed: {first_line(exc)}") from exc
+        # no tenant's role (PUBLIC) may connect; Odoo's role reads the views it is granted
+        cr.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(ident(NAME)))
+        cr.execute(
+            sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
+                ident(NAME), ident(settings.db_user)
+            )
+        )
+    log.info("created the catalog %s", NAME)
+
+
+def _migrate(settings: Settings) -> None:
+    from odoo_saas_tools.catalog.schema import MIGRATIONS
+
+    with connect(settings, NAME, autocommit=False) as conn, conn.cursor() as cr:
+        cr.execute("CREATE TABLE IF NOT EXISTS schema_version (version int NOT NULL)")
+        cr.execute("SELECT max(version) FROM schema_version")
+        current = cr.fetchone()[0] or 0
+        for version, statements in MIGRATIONS:
+            if version <= current:
+                continue
+            cr.execute(statements.replace("{odoo}", sql.Identifier(settings.db_user).as_string(cr)))
+            cr.execute("INSERT INTO schema_version VALUES (%s)", (version,))
+            log.info("catalog %s migrated to version %d", NAME, version)
+        conn.commit()
+
+
+def forget_migrated() -> None:
+    """Tests that drop the catalog make the next use check it again."""
+    _ready.clear()
