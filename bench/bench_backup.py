@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(args.rounds):
             out = work / "odoo.zip"
             rows["odoo db dump (zip)"].append(
-                timed(lambda out=out: odoo_db(settings, "dump", args.name, out))
+                timed(lambda out=out: odoo_db(settings, "dump", args.name, out, db=args.name))
             )
             out.unlink()
             for fmt in ("zip", "dump", "sql.gz"):

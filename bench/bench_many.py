@@ -22,11 +22,11 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 from common import drop
-from psycopg2 import sql
 
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.observability.metrics import tenant_scans
-from odoo_saas_tools.postgres.connection import connect, ident
+from odoo_saas_tools.postgres import databases
+from odoo_saas_tools.postgres.connection import connect
 from odoo_saas_tools.tenants import listing_memo
 
 SCHEMA = """
@@ -43,8 +43,7 @@ INSERT INTO res_partner (name) SELECT 'p' || i FROM generate_series(1, 200) i;
 
 
 def make(settings: Settings, name: str) -> None:
-    with connect(settings) as conn, conn.cursor() as cr:
-        cr.execute(sql.SQL("CREATE DATABASE {}").format(ident(name)))
+    databases.create_database(settings, name)  # with its own role, as odoo-saas makes tenants
     with connect(settings, name) as conn, conn.cursor() as cr:
         cr.execute(SCHEMA)
         store = settings.filestore(name)

@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         # 3. restore against odoo db load
         work = Path(tempfile.mkdtemp(prefix="bench-restic-", dir=base.backup_dir))
         odoo_zip = work / "odoo.zip"
-        odoo_db(base, "dump", name, odoo_zip)
+        odoo_db(base, "dump", name, odoo_zip, db=name)
         rows: dict[str, list[float]] = {"odoo db load (Odoo's zip)": [], "restic restore": []}
         for _ in range(args.rounds):
             rows["odoo db load (Odoo's zip)"].append(

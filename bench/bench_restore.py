@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         odoo_zip = work / "odoo.zip"
-        odoo_db(settings, "dump", args.name, odoo_zip)
+        odoo_db(settings, "dump", args.name, odoo_zip, db=args.name)
         ours_zip = Path(odoo_saas("db", "backup", args.name, work).strip().splitlines()[-1])
         ours_dump = Path(
             odoo_saas("db", "backup", args.name, work, "-f", "dump").strip().splitlines()[-1]

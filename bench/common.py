@@ -26,13 +26,17 @@ def median(values: list[float]) -> float:
     return statistics.median(values)
 
 
-def odoo_db(settings: Settings, *args: str | Path) -> None:
-    """`odoo db -c <rendered conf> ...` exactly as a hoster would run it (clean environment)."""
+def odoo_db(settings: Settings, *args: str | Path, db: str | None = None) -> None:
+    """`odoo db -c <rendered conf> ...` exactly as a hoster would run it (clean environment).
+
+    Odoo's own role may neither create databases nor read a tenant's (docs/security.md): a
+    command reading tenant db runs as db's role, one making databases (init, load, duplicate)
+    as the management role, as a hoster would have to run them."""
     argv = [settings.odoo_bin, "db", "-c", str(odoo_runner.config_path(settings))]
     argv += [str(a) for a in args]
     subprocess.run(
         argv,
-        env=odoo_environment(settings),
+        env=odoo_environment(settings, login=settings.login_for(db)),
         check=True,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
