@@ -472,4 +472,6 @@ def test_restic_settings_go_to_the_backup_and_restore_pods_only(render):
     assert given["BACKUP_ENCRYPTION_PASSWORD_FILE"] == {backup: key, restore: key}
     assert given["BACKUP_PRUNE_SCHEDULE"] == {backup: "0 4 * * 1"}  # the run prunes when due
     assert given["RESTORE_MAX_DB_SIZE"] == {restore: "20G"}
+    # restic:TENANT@TIME is read in the schedule's time zone, which the exporter knows too
+    assert given["BACKUP_TZ"][restore] == given["BACKUP_TZ"][backup] == "Europe/Brussels"
     assert given["AWS_S3_BUCKET"] == {backup: "odoo-backups", restore: "odoo-backups"}

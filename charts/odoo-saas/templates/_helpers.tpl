@@ -302,6 +302,8 @@ sets and why it leaves the others alone (tests/chart/test_settings_map.py checks
 {{- end }}
 {{- end }}
 {{- if .restore }}
+{{- /* restic:TENANT@TIME is read in the backups' time zone */}}
+- {name: BACKUP_TZ, value: {{ $v.backup.timeZone | quote }}}
 - {name: RESTORE_MAX_DB_SIZE, value: {{ $v.restore.maxDbSize | quote }}}
 {{- end }}
 {{- with $v.odoo.extraEnv }}
