@@ -42,6 +42,7 @@ SECRETS = {
     ("odoo-backup-s3", "AWS_ACCESS_KEY_ID"): ACCESS_KEY,
     ("odoo-backup-s3", "AWS_SECRET_ACCESS_KEY"): SECRET_KEY,
     ("acme-admin", "password"): "acme-admin-secret-42",
+    ("odoo-backup-key", "password"): "restic-chart-key-9c41d2",
 }
 
 
@@ -139,7 +140,8 @@ def mapped(value: str, mounts: dict[str, Path]) -> str:
 def run_container(
     render: Callable[..., Any], chart_sets: tuple[str, ...], pool: Path, tmp_path: Path
 ) -> Callable[..., tuple[Any, dict[str, str]]]:
-    """run_container(kind, suffix, sets=(), container=None, init=None) -> (proc, env)."""
+    """run_container(kind, suffix, sets=(), init=None, args=None, secrets=SECRETS)
+    -> (proc, env)."""
 
     def do(
         kind: str,
@@ -148,13 +150,14 @@ def run_container(
         *,
         init: int | None = None,
         args: list[str] | None = None,
+        secrets: dict[tuple[str, str], str] = SECRETS,
     ) -> tuple[Any, dict[str, str]]:
         obj = find(render("ha-values.yaml", sets=chart_sets + sets), kind, suffix)
         spec = pod_spec(obj)
         container = spec["initContainers"][init] if init is not None else spec["containers"][0]
         scratch = tmp_path / f"pod-{uuid.uuid4().hex[:6]}"
         scratch.mkdir()
-        env, mounts = container_env(spec, container, pool, scratch)
+        env, mounts = container_env(spec, container, pool, scratch, secrets)
         command = args if args is not None else container.get("args", [])
         command = [mapped(arg, mounts) for arg in command]
         return run_cli(env, "entrypoint", *command, timeout=600), env
@@ -241,6 +244,62 @@ def test_backup_job_then_pool_metrics_restore_and_clone_jobs(
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert staging in cluster.databases()
     assert (pool / "data" / "filestore" / staging).is_dir()
+
+
+def test_backup_job_with_restic_then_a_restore_job_from_its_snapshot(
+    run_container, cluster, pool, seaweed
+):
+    """backup.offsite=restic: the CronJob's run snapshots every tenant into the encrypted
+    repository in the bucket (no local file), the pool exporter sees it, and the restore Job
+    loads restic:TENANT; with another key it refuses and makes nothing."""
+    bucket = seaweed.new_bucket()  # a repository of this test's own
+    restic = (
+        f"backup.s3.bucket={bucket}",
+        "backup.offsite=restic",
+        "backup.encryption.existingSecret=odoo-backup-key",
+    )
+    _, env = run_container("CronJob", "-backup", restic, args=["true"])
+    assert env["BACKUP_OFFSITE"] == "restic" and "BACKUP_PRUNE_SCHEDULE" in env
+    tenant = tenant_name()
+    manager = Settings.from_env({**env, "ODOO_SAAS_DB_PASSWORD": MANAGER_PASSWORD})
+    make_fake_odoo(manager, tenant)
+    files = sorted(p.name for p in manager.filestore(tenant).rglob("*") if p.is_file())
+
+    proc, _ = run_container("CronJob", "-backup", restic)  # odoo-saas backup run
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    keys = seaweed.keys(bucket)
+    assert keys and all(k.startswith("odoo-backups/restic/") for k in keys), keys
+    assert not list((pool / "backups" / tenant).glob(f"{tenant}_*"))  # no local backup file
+    assert SECRETS[("odoo-backup-key", "password")] not in proc.stdout + proc.stderr
+
+    proc, _ = run_container("Deployment", "-metrics", restic, args=["odoo-saas", "metrics", "show"])
+    assert proc.returncode == 0, proc.stderr
+    assert f'odoo_backup_last_success_timestamp_seconds{{database="{tenant}"}}' in proc.stdout
+    assert f'odoo_backup_last_added_bytes{{database="{tenant}"}}' in proc.stdout
+    assert "\nodoo_backup_repository_size_bytes " in proc.stdout
+
+    def restore(name: str, secrets: dict[tuple[str, str], str] = SECRETS) -> Any:
+        sets = (
+            "restore.enabled=true",
+            f"restore.tenant={name}",
+            f"restore.file=restic:{tenant}",
+            "restore.copy=true",
+        )
+        return run_container("Job", f"-restore-{name}", restic + sets, secrets=secrets)[0]
+
+    refused = tenant_name()
+    proc = restore(refused, {**SECRETS, ("odoo-backup-key", "password"): "not-the-key"})
+    assert proc.returncode != 0 and "does not open the restic repository" in proc.stderr
+    assert "not-the-key" not in proc.stdout + proc.stderr
+    assert refused not in cluster.databases()
+
+    restored = tenant_name()
+    proc = restore(restored)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert restored in cluster.databases()
+    assert json.loads(proc.stdout)
+    back = sorted(p.name for p in manager.filestore(restored).rglob("*") if p.is_file())
+    assert back == files and files
 
 
 def test_tenants_job_treats_an_existing_tenant_as_success(run_container):

@@ -401,13 +401,17 @@ def mounted_secrets(obj: dict[str, Any]) -> set[tuple[str, str]]:
     return found
 
 
-def test_each_pod_mounts_only_the_secrets_it_needs(render):
+RESTIC = ("backup.offsite=restic", "backup.encryption.existingSecret=odoo-backup-key")
+
+
+@pytest.mark.parametrize("offsite", ["s3", "restic"])
+def test_each_pod_mounts_only_the_secrets_it_needs(render, offsite):
     """Every process of a pod runs as uid 100 with the fsGroup, so whatever a pod mounts its
     Odoo can read: Odoo's pods get the master password's hash only, and no pod gets a secret
     it does not use (the master password's where Odoo is not checked, Redis's and SMTP's where
-    Odoo does not run, the exporters' password where no exporter runs, S3's where no backup is
-    made or restored)."""
-    docs = render("ha-values.yaml", sets=ONE_OFF_JOBS)
+    Odoo does not run, the exporters' password where no exporter runs, S3's and restic's
+    repository key where no backup is made or restored)."""
+    docs = render("ha-values.yaml", sets=ONE_OFF_JOBS + (RESTIC if offsite == "restic" else ()))
     pg, admin = ("odoo-pg-app", "password"), ("odoo-admin", "admin-passwd-hash")
     manager = ("odoo-pg-manager", "password")  # odoo-saas's management role: never where Odoo runs
     redis, smtp = ("valkey", "valkey-password"), ("odoo-smtp", "password")
@@ -424,6 +428,9 @@ def test_each_pod_mounts_only_the_secrets_it_needs(render):
         "-upgrade": {pg, admin, manager},
         "-tenants": {pg, manager, ("acme-admin", "password")},
     }
+    if offsite == "restic":  # the repository's key where restic runs, and nowhere else
+        for suffix in ("-backup", "-restore-acme"):
+            expected[suffix] = expected[suffix] | {("odoo-backup-key", "password")}
     seen = {}
     for obj in workloads(docs):
         suffix = next(s for s in expected if obj["metadata"]["name"].endswith(s))
@@ -448,3 +455,23 @@ def test_each_pod_mounts_only_the_secrets_it_needs(render):
 def test_the_default_admin_key_names_a_hash(render):
     docs = render("minimal-values.yaml")
     assert ("odoo-admin", "admin-passwd-hash") in mounted_secrets(find(docs, "Deployment", "-web"))
+
+
+def test_restic_settings_go_to_the_backup_and_restore_pods_only(render):
+    docs = render(
+        "ha-values.yaml", sets=ONE_OFF_JOBS + RESTIC + ("backup.prune.schedule=0 4 * * 1",)
+    )
+    given = {}
+    for obj in workloads(docs):
+        for c in pod_spec(obj)["containers"] + pod_spec(obj).get("initContainers", []):
+            for name, value in env_of(c).items():
+                given.setdefault(name, {})[obj["metadata"]["name"]] = value
+    backup, restore = "odoo-odoo-saas-backup", "odoo-odoo-saas-restore-acme"
+    assert given["BACKUP_OFFSITE"] == {backup: "restic", restore: "restic"}
+    key = "/run/secrets/odoo-saas/backup-encryption-password"
+    assert given["BACKUP_ENCRYPTION_PASSWORD_FILE"] == {backup: key, restore: key}
+    assert given["BACKUP_PRUNE_SCHEDULE"] == {backup: "0 4 * * 1"}  # the run prunes when due
+    assert given["RESTORE_MAX_DB_SIZE"] == {restore: "20G"}
+    # restic:TENANT@TIME is read in the schedule's time zone, which the exporter knows too
+    assert given["BACKUP_TZ"][restore] == given["BACKUP_TZ"][backup] == "Europe/Brussels"
+    assert given["AWS_S3_BUCKET"] == {backup: "odoo-backups", restore: "odoo-backups"}

@@ -41,6 +41,11 @@ def test_several_replicas_with_redis_are_accepted(render):
             "/odoo/extraEnv/0/name",
         ),
         ("domain=not a domain", "/domain"),
+        ("backup.offsite=borg", "/backup/offsite"),
+        ("backup.prune.schedule=weekly", "/backup/prune/schedule"),
+        ("backup.encryption.passwordKey=a key", "/backup/encryption/passwordKey"),
+        ("restore.maxDbSize=lots", "/restore/maxDbSize"),
+        ("templateCache.maxCount=0", "/templateCache/maxCount"),
     ],
 )
 def test_schema_refuses_typos_and_wrong_types(render_error, setting, message):
@@ -58,6 +63,12 @@ def test_schema_refuses_typos_and_wrong_types(render_error, setting, message):
         (("restore.enabled=true",), "restore.tenant"),
         (("clone.enabled=true", "clone.source=a"), "clone.target"),
         (("httpRoute.enabled=true",), "httpRoute.parentRefs"),
+        (("backup.offsite=restic",), "backup.s3.bucket"),
+        (
+            ("backup.offsite=restic", "backup.s3.bucket=b", "backup.s3.existingSecret=s3"),
+            "backup.encryption.existingSecret",
+        ),
+        (("backup.encryption.existingSecret=key",), "only with backup.offsite=restic"),
     ],
 )
 def test_incomplete_values_are_refused_with_a_message(render_error, values, message):

@@ -64,6 +64,16 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- if and .Values.backup.s3.bucket (not .Values.backup.s3.existingSecret) -}}
 {{- fail "backup.s3.bucket needs backup.s3.existingSecret (the Secret with the access keys)" -}}
 {{- end -}}
+{{- if eq .Values.backup.offsite "restic" -}}
+{{- if not .Values.backup.s3.bucket -}}
+{{- fail "backup.offsite=restic needs backup.s3.bucket (and backup.s3.existingSecret): the restic repository lives in that bucket, under backup.s3.prefix/restic" -}}
+{{- end -}}
+{{- if not .Values.backup.encryption.existingSecret -}}
+{{- fail "backup.offsite=restic needs backup.encryption.existingSecret (the Secret holding the restic repository's password, key backup.encryption.passwordKey)" -}}
+{{- end -}}
+{{- else if .Values.backup.encryption.existingSecret -}}
+{{- fail "backup.encryption.existingSecret is read only with backup.offsite=restic: s3 copies are the backup files as they are (encrypt them in the bucket with backup.s3.sse)" -}}
+{{- end -}}
 {{- if and .Values.odoo.smtp.server .Values.odoo.smtp.user (not .Values.odoo.smtp.existingSecret) -}}
 {{- fail "odoo.smtp.user needs odoo.smtp.existingSecret (the Secret with the SMTP password)" -}}
 {{- end -}}
@@ -85,7 +95,8 @@ restore, clone or migrate tenants, never to a pod that runs Odoo. Every process 
 its Odoo could read: each secret goes only where it is used. The master password goes where Odoo
 runs (web, cron) and to the upgrade Job that checks their settings ("admin"), and only as its
 hash; Redis and SMTP where Odoo runs; the exporters' password where an exporter runs; S3 to the
-backup and restore pods ("s3").
+backup and restore pods ("s3"), and there too the restic repository's password when restic is
+the off-site engine.
 */}}
 {{- define "odoo-saas.needs" -}}
 {{- $v := .root.Values -}}
@@ -96,6 +107,7 @@ redis: {{ if and $odoo $v.redis.enabled }}true{{ else }}false{{ end }}
 smtp: {{ if and $odoo $v.odoo.smtp.server }}true{{ else }}false{{ end }}
 metrics: {{ if and $v.metrics.enabled (has .role (list "web" "metrics")) }}true{{ else }}false{{ end }}
 s3: {{ if and .s3 $v.backup.s3.bucket }}true{{ else }}false{{ end }}
+restic: {{ if and .s3 $v.backup.s3.bucket (eq $v.backup.offsite "restic") }}true{{ else }}false{{ end }}
 {{- end -}}
 
 {{/* The mounted secrets of a container: ctx = its env ctx (see odoo-saas.needs). */}}
@@ -152,13 +164,21 @@ s3: {{ if and .s3 $v.backup.s3.bucket }}true{{ else }}false{{ end }}
             - {key: {{ $v.backup.s3.accessKeyIdKey }}, path: aws-access-key-id}
             - {key: {{ $v.backup.s3.secretAccessKeyKey }}, path: aws-secret-access-key}
       {{- end }}
+      {{- if $needs.restic }}
+      - secret:
+          name: {{ $v.backup.encryption.existingSecret }}
+          items:
+            - {key: {{ $v.backup.encryption.passwordKey }}, path: backup-encryption-password}
+      {{- end }}
 {{- end -}}
 
 {{/*
 The environment of every odoo-saas container; ctx = dict "root" $ "role" ROLE and optionally
 "s3" (S3 settings and keys), "admin" (the master password's hash outside web and cron),
-"autoUpdate" (module updates), "backupVars" (schedule known).
+"autoUpdate" (module updates), "backupVars" (schedule known), "restore" (loads a backup).
 Secrets only as *_FILE paths into the `secrets` volume, and only those odoo-saas.needs names.
+Every variable here is an odoo-saas setting: ci/settings-map.yaml says which ones the chart
+sets and why it leaves the others alone (tests/chart/test_settings_map.py checks both).
 */}}
 {{- define "odoo-saas.env" -}}
 {{- $v := .root.Values -}}
@@ -204,6 +224,8 @@ Secrets only as *_FILE paths into the `secrets` volume, and only those odoo-saas
 {{- if $v.provisionSpares }}
 - {name: PROVISION_SPARES, value: {{ $v.provisionSpares | quote }}}
 {{- end }}
+- {name: TEMPLATE_CACHE_MAX_COUNT, value: {{ $v.templateCache.maxCount | quote }}}
+- {name: TEMPLATE_CACHE_MAX_AGE_DAYS, value: {{ $v.templateCache.maxAgeDays | quote }}}
 - {name: ODOO_AUTO_UPDATE, value: {{ ternary "true" "false" (default false .autoUpdate) | quote }}}
 - {name: ODOO_AUTO_PATCH_DEPS, value: {{ ternary "true" "false" (and (default false .autoUpdate) $v.upgrade.patchDeps) | quote }}}
 {{- if $needs.redis }}
@@ -271,6 +293,18 @@ Secrets only as *_FILE paths into the `secrets` volume, and only those odoo-saas
 {{- end }}
 - {name: AWS_ACCESS_KEY_ID_FILE, value: {{ printf "%s/aws-access-key-id" $dir | quote }}}
 - {name: AWS_SECRET_ACCESS_KEY_FILE, value: {{ printf "%s/aws-secret-access-key" $dir | quote }}}
+- {name: BACKUP_OFFSITE, value: {{ $v.backup.offsite | quote }}}
+{{- if $needs.restic }}
+- {name: BACKUP_ENCRYPTION_PASSWORD_FILE, value: {{ printf "%s/backup-encryption-password" $dir | quote }}}
+{{- if .backupVars }}
+- {name: BACKUP_PRUNE_SCHEDULE, value: {{ $v.backup.prune.schedule | quote }}}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- if .restore }}
+{{- /* restic:TENANT@TIME is read in the backups' time zone */}}
+- {name: BACKUP_TZ, value: {{ $v.backup.timeZone | quote }}}
+- {name: RESTORE_MAX_DB_SIZE, value: {{ $v.restore.maxDbSize | quote }}}
 {{- end }}
 {{- with $v.odoo.extraEnv }}
 {{ toYaml . }}
