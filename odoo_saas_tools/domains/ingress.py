@@ -42,7 +42,8 @@ class Cluster:
     ca_file: Path
 
     @classmethod
-    def in_pod(cls, settings: Settings, account_dir: Path = SERVICE_ACCOUNT) -> Cluster:
+    def in_pod(cls, settings: Settings, account_dir: Path | None = None) -> Cluster:
+        account_dir = account_dir or SERVICE_ACCOUNT
         if not settings.kubernetes_host:
             raise ConfigError(
                 "ODOO_SAAS_INGRESS_SERVICE is set but KUBERNETES_SERVICE_HOST is not: Ingresses "
