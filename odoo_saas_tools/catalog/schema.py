@@ -31,4 +31,26 @@ MIGRATIONS: list[tuple[int, str]] = [
         GRANT SELECT ON odoo_tenant, odoo_version TO {odoo};
         """,
     ),
+    (
+        2,
+        """
+        -- custom domains (domains/): a domain serves its tenant once verified_at is set
+        CREATE TABLE domain (
+            domain text PRIMARY KEY CHECK (
+                domain = lower(domain) AND domain !~ '\\.$' AND length(domain) <= 253
+            ),
+            tenant text NOT NULL,
+            token text NOT NULL,
+            verified_at timestamptz,
+            is_primary boolean NOT NULL DEFAULT false,
+            created_at timestamptz NOT NULL DEFAULT now(),
+            CHECK (NOT is_primary OR verified_at IS NOT NULL)
+        );
+        CREATE INDEX domain_tenant ON domain (tenant);
+        CREATE UNIQUE INDEX domain_one_primary ON domain (tenant) WHERE is_primary;
+        CREATE VIEW odoo_domain AS
+            SELECT domain, tenant FROM domain WHERE verified_at IS NOT NULL;
+        GRANT SELECT ON odoo_domain TO {odoo};
+        """,
+    ),
 ]

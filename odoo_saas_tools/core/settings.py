@@ -7,8 +7,11 @@ every problem at once so a hoster fixes a bad environment in one go.
 
 from __future__ import annotations
 
+import ipaddress
+import json
 import os
 import re
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import MISSING, Field, dataclass, field, fields
 from pathlib import Path
@@ -440,6 +443,60 @@ class Settings:
         minimum=0,
     )
 
+    # --- Custom domains (docs/domains.md) ----------------------------------------------------
+    pool_domain_setting: str = var(
+        "ODOO_DOMAIN",
+        "The pool's own domain: tenants are served at `<tenant>.<ODOO_DOMAIN>`, and hosts that "
+        "are neither under it nor a verified custom domain get a plain 404. Empty: the host of "
+        "TENANT_URL_TEMPLATE without its `{tenant}.` label.",
+        "",
+    )
+    pool_host: str = var(
+        "ODOO_SAAS_POOL_HOST",
+        "Host name of the pool's front proxy that a custom domain may point at with a CNAME (its "
+        "proof of ownership besides the TXT record); empty: TXT records only.",
+        "",
+    )
+    dns_servers: tuple[str, ...] = var(
+        "ODOO_SAAS_DNS_SERVERS",
+        "Comma-separated `IP[:PORT]` of the DNS servers custom domains are verified against "
+        "(IPv6 as `[IP]:PORT`); empty: the system's resolvers.",
+        (),
+        kind="list",
+    )
+    ingress_service: str = var(
+        "ODOO_SAAS_INGRESS_SERVICE",
+        "Kubernetes: the Service of the web pods (ports `http` and `websocket`); when set, one "
+        "Ingress per verified custom domain is kept in the pod's namespace (cert-manager issues "
+        "its certificate). Empty: no Ingress is made (Caddy's on-demand TLS serves them).",
+        "",
+    )
+    ingress_class: str = var(
+        "ODOO_SAAS_INGRESS_CLASS", "ingressClassName of those Ingresses; empty: the default.", ""
+    )
+    ingress_issuer: str = var(
+        "ODOO_SAAS_INGRESS_ISSUER",
+        "cert-manager ClusterIssuer named in those Ingresses (HTTP-01 suits a single name).",
+        "",
+    )
+    ingress_annotations: str = var(
+        "ODOO_SAAS_INGRESS_ANNOTATIONS",
+        "More annotations of those Ingresses, as a JSON object of strings (body size, "
+        "timeouts of the ingress controller).",
+        "",
+    )
+    kubernetes_host: str = var(
+        "KUBERNETES_SERVICE_HOST",
+        "The Kubernetes API's address (set by Kubernetes in every pod).",
+        "",
+    )
+    kubernetes_port: int = var(
+        "KUBERNETES_SERVICE_PORT",
+        "The Kubernetes API's port (set by Kubernetes).",
+        443,
+        kind="port",
+    )
+
     # --- Auto-patch -------------------------------------------------------------------------
     auto_patch_deps: bool = var(
         "ODOO_AUTO_PATCH_DEPS",
@@ -586,6 +643,7 @@ class Settings:
             out.append(
                 "TENANT_URL_TEMPLATE must contain {tenant}, e.g. https://{tenant}.example.com"
             )
+        out.extend(self._domain_problems())
         if self.metrics_user and not self.metrics_password:
             out.append("ODOO_METRICS_USER is set but ODOO_METRICS_PASSWORD is empty")
         if self.metrics_password and not self.metrics_user:
@@ -609,6 +667,29 @@ class Settings:
                     f"ODOO_DB_NAME: {name!r} is not a valid database name "
                     "(letters, digits, _ . -; at most 63 bytes)"
                 )
+        return out
+
+    def _domain_problems(self) -> list[str]:
+        out: list[str] = []
+        hostname = re.compile(r"([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]*[a-z0-9])?")
+        for name, value in (
+            ("ODOO_DOMAIN", self.pool_domain_setting),
+            ("ODOO_SAAS_POOL_HOST", self.pool_host),
+        ):
+            if value and not hostname.fullmatch(value.lower().rstrip(".")):
+                out.append(f"{name}={value!r} is not a host name (letters, digits, - and dots)")
+        for server in self.dns_servers:
+            if parse_dns_server(server) is None:
+                out.append(
+                    f"ODOO_SAAS_DNS_SERVERS: {server!r} is not IP[:PORT] (IPv6 as [IP]:PORT)"
+                )
+        if self.ingress_annotations:
+            try:
+                notes = json.loads(self.ingress_annotations)
+            except ValueError:
+                notes = None
+            if not isinstance(notes, dict) or not all(isinstance(v, str) for v in notes.values()):
+                out.append("ODOO_SAAS_INGRESS_ANNOTATIONS must be a JSON object of strings")
         return out
 
     def server_problems(self) -> list[str]:
@@ -701,6 +782,16 @@ class Settings:
         upgrade, a restarted pod) finds them; nothing secret goes there (the data volume is
         snapshotted and copied: spare passwords stay in the runtime directory)."""
         return self.data_dir / ".odoo-saas"
+
+    @property
+    def pool_domain(self) -> str:
+        """The pool's own domain, lowercase: ODOO_DOMAIN, else what follows `{tenant}.` in
+        TENANT_URL_TEMPLATE's host; empty when neither says (no host routing then)."""
+        domain = self.pool_domain_setting
+        if not domain:
+            host = urllib.parse.urlsplit(self.tenant_url_template).hostname or ""
+            domain = host.removeprefix("{tenant}.") if host.startswith("{tenant}.") else ""
+        return domain.strip().rstrip(".").lower()
 
     @property
     def s3_enabled(self) -> bool:
@@ -913,3 +1004,25 @@ def markdown_table() -> str:
         doc = row["doc"] + (" Also `_FILE`." if row["secret"] else "")
         lines.append(f"| `{row['name']}` | {default} | {doc.replace('|', '/')} |")
     return "\n".join(lines)
+
+
+def parse_dns_server(text: str) -> tuple[str, int] | None:
+    """`IP`, `IP:PORT` or `[IPv6]:PORT` -> (ip, port); None when it is not one."""
+    text = text.strip()
+    host, port = text, 53
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        if rest:
+            if not rest.startswith(":") or not rest[1:].isdigit():
+                return None
+            port = int(rest[1:])
+    elif text.count(":") == 1:
+        host, _, digits = text.partition(":")
+        if not digits.isdigit():
+            return None
+        port = int(digits)
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    return (host, port) if 0 < port < 65536 else None

@@ -17,7 +17,7 @@ from pathlib import Path
 from odoo_saas_tools.core.errors import EXIT_UNCHANGED, ConfigError, SaasError
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.postgres import databases
-from odoo_saas_tools.tenants import checked_files, filestore, unfinished
+from odoo_saas_tools.tenants import catalog_rows, checked_files, filestore, unfinished
 from odoo_saas_tools.tenants.hidden import DROPPING_PREFIX, put_back
 from odoo_saas_tools.tenants.locks import tenant_lock
 
@@ -57,6 +57,7 @@ def drop(settings: Settings, name: str, *, last_backup: LastBackup | None) -> di
         had_filestore = fs.exists()
         filestore.remove(fs)
         checked_files.forget_tenant(settings, name)
+        catalog_rows.dropped(settings, name)
     return {"database": name, "backup": backup_path, "filestore_removed": had_filestore}
 
 

@@ -7,7 +7,7 @@ import logging
 from odoo_saas_tools.core.errors import EXIT_UNCHANGED, ConfigError, SaasError
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.postgres import databases
-from odoo_saas_tools.tenants import checked_files, filestore
+from odoo_saas_tools.tenants import catalog_rows, checked_files, filestore
 from odoo_saas_tools.tenants.locks import tenant_locks
 from odoo_saas_tools.tenants.names import ensure_target_free
 
@@ -26,7 +26,9 @@ def rename(settings: Settings, old: str, new: str) -> bool:
             raise ConfigError(f"{old} is a template database: refusing to rename it")
         ensure_target_free(settings, new, conn=locks.session)
         locks.ensure_held("rename")
-        return rename_tenant(settings, old, new)
+        moved = rename_tenant(settings, old, new)
+        catalog_rows.renamed(settings, old, new)
+        return moved
 
 
 def rename_tenant(settings: Settings, old: str, new: str) -> bool:

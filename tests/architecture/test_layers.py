@@ -30,10 +30,12 @@ LAYERS = {
     "sessions": 4,
     "observability": 5,
     "preflight": 5,
+    "domains": 5,
     "container": 6,
-    "commands": 7,
-    "cli": 8,
-    "__main__": 9,
+    "api": 7,
+    "commands": 8,
+    "cli": 9,
+    "__main__": 10,
 }
 # The Odoo addon runs inside Odoo's Python, not as part of this package's layers.
 ODOO_ADDONS = PACKAGE / "odoo_addons"

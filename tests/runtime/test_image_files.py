@@ -423,3 +423,21 @@ def test_compose_mounts_each_secret_only_where_it_is_read(name, expected):
     assert clear == {"init-secrets"}
     store = secrets_by_volume(doc)["secrets"]
     assert store["admin_passwd"] == ("root", "random")  # only root reads the clear one
+
+
+def test_caddy_front_replaces_nginx_on_top_of_the_multi_tenant_stack():
+    """compose/caddy/compose.yml is an override: with it, Caddy serves and nginx stays off."""
+    proc = subprocess.run(
+        [tool("docker-compose"), "-f", "compose/multi-tenant.yml", "-f",
+         "compose/caddy/compose.yml", "config"],
+        capture_output=True, text=True, cwd=ROOT,
+    )  # fmt: skip
+    assert proc.returncode == 0 and "WARNING" not in proc.stderr, proc.stderr
+    doc = yaml.safe_load(proc.stdout)
+    assert doc["services"]["proxy"]["profiles"] == ["nginx"]
+    caddy = doc["services"]["caddy"]
+    assert {p["target"] for p in caddy["ports"]} == {80, 443}
+    assert caddy["environment"]["ODOO_SAAS_TLS_ASK"] == "http://api:8089/v1/tls/allowed"
+    assert caddy["environment"]["CADDY_TLS"] == "internal"  # never ACME by accident locally
+    assert any("caddy/Caddyfile:/etc/caddy/Caddyfile" in str(v) for v in caddy["volumes"])
+    assert doc["services"]["web"]["environment"]["ODOO_DOMAIN"] == "localhost"

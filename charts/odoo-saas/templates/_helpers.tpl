@@ -33,6 +33,19 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end -}}
 {{- end -}}
 
+{{/*
+The api Deployment's ServiceAccount: with customDomains.mode=ingress its own (domains-rbac.yaml:
+a Role on Ingresses only; the api pod mounts its token, automountServiceAccountToken: true),
+else the release's, which mounts nothing.
+*/}}
+{{- define "odoo-saas.apiServiceAccountName" -}}
+{{- if eq .Values.customDomains.mode "ingress" -}}
+{{- printf "%s-api" (include "odoo-saas.fullname" .) -}}
+{{- else -}}
+{{- include "odoo-saas.serviceAccountName" . -}}
+{{- end -}}
+{{- end -}}
+
 {{- define "odoo-saas.image" -}}
 {{ .Values.image.repository }}:{{ .Values.image.tag }}
 {{- end -}}
@@ -82,6 +95,9 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end -}}
 {{- if and .Values.restore.enabled (or (not .Values.restore.tenant) (not .Values.restore.file)) -}}
 {{- fail "restore.enabled=true needs restore.tenant and restore.file" -}}
+{{- end -}}
+{{- if and (eq .Values.customDomains.mode "ingress") (not .Values.customDomains.ingress.clusterIssuer) -}}
+{{- fail "customDomains.mode=ingress needs customDomains.ingress.clusterIssuer (a cert-manager ClusterIssuer with HTTP-01)" -}}
 {{- end -}}
 {{- if and .Values.clone.enabled (or (not .Values.clone.source) (not .Values.clone.target)) -}}
 {{- fail "clone.enabled=true needs clone.source and clone.target" -}}
@@ -217,6 +233,19 @@ sets and why it leaves the others alone (tests/chart/test_settings_map.py checks
 - {name: BACKUP_DIR, value: /mnt/backups}
 - {name: HOME, value: /tmp}
 - {name: TENANT_DB_PREFIX, value: {{ $v.tenantDbPrefix | quote }}}
+- {name: ODOO_DOMAIN, value: {{ $v.domain | quote }}}
+{{- if $v.customDomains.poolHost }}
+- {name: ODOO_SAAS_POOL_HOST, value: {{ $v.customDomains.poolHost | quote }}}
+{{- end }}
+{{- if and (eq .role "api") (eq $v.customDomains.mode "ingress") }}
+{{- /* the api keeps one Ingress per verified custom domain (domains/ingress.py) */}}
+- {name: ODOO_SAAS_INGRESS_SERVICE, value: {{ printf "%s-web" (include "odoo-saas.fullname" .root) | quote }}}
+- {name: ODOO_SAAS_INGRESS_CLASS, value: {{ default $v.ingress.className $v.customDomains.ingress.className | quote }}}
+- {name: ODOO_SAAS_INGRESS_ISSUER, value: {{ $v.customDomains.ingress.clusterIssuer | quote }}}
+{{- if $v.ingress.nginxAnnotations }}
+- {name: ODOO_SAAS_INGRESS_ANNOTATIONS, value: {{ dict "nginx.ingress.kubernetes.io/proxy-body-size" $v.ingress.bodySize "nginx.ingress.kubernetes.io/proxy-read-timeout" "720" "nginx.ingress.kubernetes.io/proxy-send-timeout" "720" "nginx.ingress.kubernetes.io/proxy-buffering" "off" | toJson | quote }}}
+{{- end }}
+{{- end }}
 - {name: TENANT_URL_TEMPLATE, value: {{ printf "%s://{tenant}.%s" (ternary "https" "http" (or $v.ingress.tls.enabled $v.httpRoute.enabled)) $v.domain | quote }}}
 {{- if $v.provisionModules }}
 - {name: PROVISION_MODULES, value: {{ join "," $v.provisionModules | quote }}}

@@ -14,11 +14,8 @@ returns the databases owned by the management role, never odoo-saas's hidden `od
 from __future__ import annotations
 
 import configparser
-import importlib.util
 import logging
-import sys
 from contextlib import closing
-from pathlib import Path
 from types import ModuleType
 
 import odoo
@@ -35,26 +32,10 @@ HIDDEN_PREFIX = "odoo_saas_"
 
 
 def _load_tenant_roles() -> ModuleType:
-    """odoo_saas_tools.core.tenant_roles: imported when installed in Odoo's Python, else from
-    the package this addon ships in (odoo_saas_tools/odoo_addons/<this>)."""
-    try:
-        from odoo_saas_tools.core import tenant_roles
-    except ModuleNotFoundError as exc:
-        if exc.name != "odoo_saas_tools":
-            raise
-    else:
-        return tenant_roles
-    name = "odoo_saas_tenant_roles"
-    if name in sys.modules:
-        return sys.modules[name]
-    path = Path(__file__).resolve().parents[2] / "core" / "tenant_roles.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load {path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    """odoo_saas_tools.core.tenant_roles (see loader)."""
+    from .loader import load
+
+    return load("core/tenant_roles.py")
 
 
 def read_section() -> dict[str, str]:
@@ -114,3 +95,7 @@ def install() -> None:
     odoo.service.db.list_dbs = list_dbs
     odoo.service.server.list_dbs = list_dbs  # bound there by `from .db import list_dbs`
     _logger.info("each tenant database is served as its own role; tenants are owned by %s", owner)
+
+    from . import routing  # custom domains and hosts: in a module of its own (routing.py)
+
+    routing.install(read_section())
