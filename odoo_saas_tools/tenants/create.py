@@ -18,7 +18,7 @@ import psycopg2.extensions
 from odoo_saas_tools.core import passwords
 from odoo_saas_tools.core.errors import SaasError
 from odoo_saas_tools.core.settings import Settings
-from odoo_saas_tools.postgres import databases
+from odoo_saas_tools.postgres import copies, databases
 from odoo_saas_tools.postgres.connection import connect
 from odoo_saas_tools.tenants import filestore, identity, spares, template_cache, unfinished
 from odoo_saas_tools.tenants import setup as tenant_setup
@@ -157,7 +157,7 @@ def create_tenant(
                 if rebuild_template:  # copies of the old build are not handed out either
                     spares.discard(settings, tpl.name)
                 copy_started = time.monotonic()
-                databases.copy_by_template(settings, tpl.name, hidden)
+                copies.copy_by_template(settings, tpl.name, hidden)
                 made = unfinished.Unfinished(hidden, name, tpl.name)
                 databases.set_comment(settings, hidden, made.journal(), conn=server)
                 mode = filestore.copy_tree(settings.filestore(tpl.name), settings.filestore(name))
