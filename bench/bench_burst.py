@@ -10,9 +10,9 @@ Rounds alternate three set-ups:
 - `spares`: `tenant spares --fill` made one spare per call beforehand, then the machine was
   left alone for --settle seconds, as spares are made well before a burst; each call runs in
   its own process;
-- `served`: the same spares, with `tenant serve` running, as the stack's `signups` program
-  runs beside `spares` (PROVISION_SPARES > 0): each call hands its command line to it. Root's
-  calls never do (docs/security.md): run these rounds as the runtime user.
+- `served`: the same spares, with the command server (`tenant serve`) running, as the stack's
+  `signups` program runs it beside `spares` (PROVISION_SPARES > 0): each call hands its command
+  line to it. Root's calls never do (docs/security.md): run these rounds as the runtime user.
 
     python bench/bench_burst.py --tenants 20 [--rounds 2] [--modes copy,spares,served]
 """

@@ -427,7 +427,6 @@ def _load_dump(settings: Settings, db: str, snap: Snapshot, path: str, limit: Bo
         clean_env=True,
         secrets=settings.secret_values(),
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
     )
     assert proc.stdout is not None
     try:

@@ -8,9 +8,9 @@ bare Odoo.
 from __future__ import annotations
 
 import signal
-import subprocess
 import sys
 
+from odoo_saas_tools.core import execute
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.odoo.environment import odoo_environment
 
@@ -38,12 +38,13 @@ def odoo_argv(settings: Settings, extra: list[str]) -> list[str]:
 
 def run_odoo(settings: Settings, extra: list[str]) -> int:
     """Odoo's exit status (128+N for a signal), after every line it printed was relayed."""
-    child = subprocess.Popen(
+    child = execute.popen(
         odoo_argv(settings, extra),
         env=odoo_environment(settings),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
+        clean_env=True,
+        stdin=execute.DEVNULL,
+        stdout=execute.PIPE,
+        stderr="stdout",
     )
 
     def forward(signum: int, _frame: object) -> None:

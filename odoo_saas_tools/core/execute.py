@@ -6,13 +6,18 @@ import logging
 import os
 import shlex
 import subprocess
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Literal
 
 from odoo_saas_tools.core.errors import REDACTED, CommandError
 
 log = logging.getLogger(__name__)
+
+# For the callers' stdin/stdout and their type hints: nothing outside core imports subprocess.
+PIPE = subprocess.PIPE
+DEVNULL = subprocess.DEVNULL
+Completed = subprocess.CompletedProcess
 
 
 def redact_text(text: str, secrets: Iterable[str]) -> str:
@@ -97,28 +102,100 @@ def describe_failure(
     return f"{name} {how}" + (f": {last}" if last else "")
 
 
+class Process(subprocess.Popen[bytes]):
+    """A started program. What it says on stderr goes to an unnamed file (`error_file`), never
+    to a pipe: a chatty program cannot block on a full pipe while we feed or drain its other
+    end. The one way a started program is waited for: ``wait_checked``, or ``kill``."""
+
+    error_file: IO[bytes] | None = None
+
+    def wait_for(self, timeout: float) -> int | None:
+        """Its exit code, or None when it still runs after timeout seconds."""
+        try:
+            return self.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def error_output(self) -> bytes:
+        """Everything it wrote to stderr so far (b"" when stderr was not kept)."""
+        if self.error_file is None:
+            return b""
+        self.error_file.seek(0)
+        return self.error_file.read()
+
+    def close_error_file(self) -> None:
+        if self.error_file is not None:
+            self.error_file.close()
+
+
+StderrTo = Literal["keep", "stdout", "inherit"]
+
+
 def popen(
     argv: Sequence[str | os.PathLike[str]],
     *,
     env: Mapping[str, str] | None = None,
     clean_env: bool = False,
     secrets: Iterable[str] = (),
-    **kwargs: Any,
-) -> subprocess.Popen[bytes]:
-    """Start argv for streaming (pipes between tools); the caller must call ``wait_checked``."""
+    stdin: IO[Any] | int | None = None,
+    stdout: IO[Any] | int | None = None,
+    stderr: StderrTo = "keep",
+    start_new_session: bool = False,
+) -> Process:
+    """Start argv for streaming (pipes between tools); end with ``wait_checked`` or ``kill``.
+
+    stderr: "keep" (an unnamed file, read by ``wait_checked`` for the error line), "stdout"
+    (merged into stdout) or "inherit" (ours: its log lines go where ours do).
+    """
     args = [str(a) for a in argv]
     log.debug("starting %s", redact(args, secrets))
+    error_file = None
+    if stderr == "keep":
+        import tempfile  # not at import: most commands start no program (start-up cost)
+
+        error_file = tempfile.TemporaryFile()  # noqa: SIM115 - closed by wait_checked() or kill()
+    target = {"keep": error_file, "stdout": subprocess.STDOUT, "inherit": None}[stderr]
     try:
-        return subprocess.Popen(args, env=_merged_env(env, clean_env), **kwargs)
-    except FileNotFoundError as exc:
-        raise CommandError(f"{args[0]}: command not found") from exc
+        proc = Process(
+            args,
+            env=_merged_env(env, clean_env),
+            stdin=stdin,
+            stdout=stdout,
+            stderr=target,
+            start_new_session=start_new_session,
+        )
+    except BaseException as exc:
+        if error_file is not None:
+            error_file.close()
+        if isinstance(exc, FileNotFoundError):
+            raise CommandError(f"{args[0]}: command not found") from exc
+        raise
+    proc.error_file = error_file
+    return proc
 
 
 def wait_checked(
-    proc: subprocess.Popen[bytes], secrets: Iterable[str] = (), timeout: float | None = None
+    proc: Process,
+    secrets: Iterable[str] = (),
+    *,
+    error_lines: Callable[[bytes], bytes] | None = None,
 ) -> None:
-    """Wait for a popen'ed process and raise CommandError if it failed."""
-    stderr = proc.stderr.read() if proc.stderr else None
-    returncode = proc.wait(timeout=timeout)
-    if returncode != 0:
-        raise CommandError(describe_failure(proc.args, returncode, stderr, secrets))  # type: ignore[arg-type]
+    """Wait for a started program; CommandError with its last stderr line when it failed
+    (error_lines: picks the lines that say what went wrong out of all it wrote)."""
+    try:
+        returncode = proc.wait()
+        if returncode != 0:
+            said = proc.error_output()
+            if error_lines is not None:
+                said = error_lines(said)
+            raise CommandError(describe_failure(proc.args, returncode, said, secrets))  # type: ignore[arg-type]
+    finally:
+        proc.close_error_file()
+
+
+def kill(proc: Process) -> None:
+    """Stop a started program after a failure elsewhere (and reap it)."""
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait()
+    proc.close_error_file()

@@ -1,6 +1,7 @@
-"""Writing a file so readers see the old or the new content, never half, never someone else's.
+"""Files on disk done one way each: the atomic write, the trusted read, the file lock.
 
-The temporary file is made by mkstemp (O_CREAT|O_EXCL, mode 0600, a random name), so a link
+A file is written so readers see the old or the new content, never half, never someone else's:
+the temporary file is made by mkstemp (O_CREAT|O_EXCL, mode 0600, a random name), so a link
 planted in the directory by another user can never redirect the write; it is fsync'ed, given
 its mode and owner through the descriptor, then renamed over the target.
 """
@@ -8,13 +9,14 @@ its mode and owner through the descriptor, then renamed over the target.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import logging
 import os
 import stat
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from odoo_saas_tools.core.errors import ConfigError
 
@@ -57,6 +59,23 @@ def atomic_write(
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+@contextlib.contextmanager
+def file_lock(path: Path, *, blocking: bool = True, shared: bool = False) -> Iterator[IO[bytes]]:
+    """Hold flock on path (made 0600 if missing) for the with block: the one file lock.
+
+    Yields the lock file, open for reading and writing (a holder may note its pid there).
+    blocking=False raises BlockingIOError at once when another process holds the lock;
+    shared=True lets other shared holders in. A link at path is refused (O_NOFOLLOW): a lock
+    in a directory someone else can write never opens, nor truncates, another file. The lock
+    goes with the descriptor: when the block ends, or the process dies.
+    """
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "r+b", buffering=0) as fh:
+        mode = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
+        fcntl.flock(fd, mode if blocking else mode | fcntl.LOCK_NB)
+        yield fh
 
 
 def atomic_write_json(path: Path, data: Any, *, mode: int = 0o600) -> None:

@@ -12,7 +12,7 @@ import json
 import os
 import re
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import MISSING, Field, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -906,70 +906,125 @@ def _read_raw(env: Mapping[str, str], name: str, secret: bool) -> str | None:
 
 def parse_value(name: str, raw: str, meta: Mapping[str, Any]) -> Any:
     """Turn one raw string into its typed value, or raise ConfigError naming the variable."""
-    kind = meta["kind"]
     if "\n" in raw or "\r" in raw:
         raise ConfigError(f"{name} must be a single line")
-    value = raw.strip()
-    if kind == "str":
-        return value if not meta["secret"] else raw
-    if kind == "bool":
-        low = value.lower()
-        if low in TRUE:
-            return True
-        if low in FALSE:
-            return False
-        raise ConfigError(f"{name}={raw!r} is not a boolean: use true or false")
-    if kind in ("int", "int?", "port"):
-        if kind == "int?" and value.lower() in ("", "auto"):
-            return None
-        try:
-            number = int(value)
-        except ValueError:
-            raise ConfigError(f"{name}={raw!r} is not a whole number") from None
-        low = 1 if kind == "port" else meta["minimum"]
-        high = 65535 if kind == "port" else None
-        if low is not None and number < low:
-            raise ConfigError(f"{name}={number} is too small: at least {low}")
-        if high is not None and number > high:
-            raise ConfigError(f"{name}={number} is not a port: 1 to 65535")
-        return number
-    if kind == "size":
-        match = re.fullmatch(r"(\d+)\s*([kKmMgGtT]?)[bB]?", value)
-        if not match:
-            raise ConfigError(f"{name}={raw!r} is not a size: bytes, or a number with K, M or G")
-        return int(match.group(1)) * SIZE_SUFFIX[match.group(2).lower()]
-    if kind == "choice":
-        if value not in meta["choices"]:
-            allowed = ", ".join(c or "(empty)" for c in meta["choices"])
-            raise ConfigError(f"{name}={raw!r} is not one of: {allowed}")
-        return value
-    if kind == "path":
-        if not value:
-            raise ConfigError(f"{name} must not be empty")
-        return Path(value)
-    if kind == "paths":
-        return tuple(Path(p.strip()) for p in value.split(",") if p.strip())
-    if kind == "list":
-        return tuple(p.strip() for p in value.split(",") if p.strip())
-    if kind == "cron":
-        from croniter import croniter
+    parser = PARSERS.get(meta["kind"])
+    if parser is None:
+        raise AssertionError(f"unknown kind {meta['kind']}")
+    return parser(name, raw, raw.strip(), meta)
 
-        if not croniter.is_valid(value):
-            raise ConfigError(
-                f"{name}={raw!r} is not a cron expression (five fields, e.g. '0 */6 * * *')"
-            )
-        return value
-    if kind == "tz":
-        import zoneinfo  # only when a time zone is set (start-up cost of every command)
 
-        try:
-            zoneinfo.ZoneInfo(value)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise ConfigError(
-                f"{name}={raw!r} is not a known time zone (e.g. UTC, Europe/Brussels)"
-            ) from None
-        return value
-    raise AssertionError(f"unknown kind {kind}")
+# Each parser gets the variable's name, its raw value, that value stripped, and its field's
+# metadata (var()); it returns the typed value or raises ConfigError naming the variable.
+Parser = Callable[[str, str, str, Mapping[str, Any]], Any]
+
+
+def _parse_str(name: str, raw: str, value: str, meta: Mapping[str, Any]) -> str:
+    return value if not meta["secret"] else raw  # a secret is kept byte for byte
+
+
+def _parse_bool(name: str, raw: str, value: str, meta: Mapping[str, Any]) -> bool:
+    low = value.lower()
+    if low in TRUE:
+        return True
+    if low in FALSE:
+        return False
+    raise ConfigError(f"{name}={raw!r} is not a boolean: use true or false")
+
+
+def _whole_number(name: str, raw: str, value: str, low: int | None) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a whole number") from None
+    if low is not None and number < low:
+        raise ConfigError(f"{name}={number} is too small: at least {low}")
+    return number
+
+
+def _parse_int(name: str, raw: str, value: str, meta: Mapping[str, Any]) -> int:
+    return _whole_number(name, raw, value, meta["minimum"])
+
+
+def _parse_int_or_auto(name: str, raw: str, value: str, meta: Mapping[str, Any]) -> int | None:
+    """ "int?": empty or `auto` is None (computed elsewhere)."""
+    if value.lower() in ("", "auto"):
+        return None
+    return _parse_int(name, raw, value, meta)
+
+
+def _parse_port(name: str, raw: str, value: str, meta: Mapping[str, Any]) -> int:
+    number = _whole_number(name, raw, value, 1)
+    if number > 65535:
+        raise ConfigError(f"{name}={number} is not a port: 1 to 65535")
+    return number
+
+
+def _parse_size(name: str, raw: str, value: str, meta: Mapping[str, Any]) -> int:
+    match = re.fullmatch(r"(\d+)\s*([kKmMgGtT]?)[bB]?", value)
+    if not match:
+        raise ConfigError(f"{name}={raw!r} is not a size: bytes, or a number with K, M or G")
+    return int(match.group(1)) * SIZE_SUFFIX[match.group(2).lower()]
+
+
+def _parse_choice(name: str, raw: str, value: str, meta: Mapping[str, Any]) -> str:
+    if value not in meta["choices"]:
+        allowed = ", ".join(c or "(empty)" for c in meta["choices"])
+        raise ConfigError(f"{name}={raw!r} is not one of: {allowed}")
+    return value
+
+
+def _parse_path(name: str, raw: str, value: str, meta: Mapping[str, Any]) -> Path:
+    if not value:
+        raise ConfigError(f"{name} must not be empty")
+    return Path(value)
+
+
+def _parse_paths(name: str, raw: str, value: str, meta: Mapping[str, Any]) -> tuple[Path, ...]:
+    return tuple(Path(p.strip()) for p in value.split(",") if p.strip())
+
+
+def _parse_list(name: str, raw: str, value: str, meta: Mapping[str, Any]) -> tuple[str, ...]:
+    return tuple(p.strip() for p in value.split(",") if p.strip())
+
+
+def _parse_cron(name: str, raw: str, value: str, meta: Mapping[str, Any]) -> str:
+    from croniter import croniter  # only when a schedule is read (start-up cost of every command)
+
+    if not croniter.is_valid(value):
+        raise ConfigError(
+            f"{name}={raw!r} is not a cron expression (five fields, e.g. '0 */6 * * *')"
+        )
+    return value
+
+
+def _parse_tz(name: str, raw: str, value: str, meta: Mapping[str, Any]) -> str:
+    import zoneinfo  # only when a time zone is set (start-up cost of every command)
+
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"{name}={raw!r} is not a known time zone (e.g. UTC, Europe/Brussels)"
+        ) from None
+    return value
+
+
+# var(kind=...) -> its parser: a new kind of setting is one function and one line here.
+PARSERS: dict[str, Parser] = {
+    "str": _parse_str,
+    "bool": _parse_bool,
+    "int": _parse_int,
+    "int?": _parse_int_or_auto,
+    "port": _parse_port,
+    "size": _parse_size,
+    "choice": _parse_choice,
+    "path": _parse_path,
+    "paths": _parse_paths,
+    "list": _parse_list,
+    "cron": _parse_cron,
+    "tz": _parse_tz,
+}
 
 
 def documented_variables() -> list[dict[str, Any]]:

@@ -7,7 +7,6 @@ still running when the budget is spent counts as failed. Nothing here changes an
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import threading
 import time
@@ -15,7 +14,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from odoo_saas_tools.core.errors import SaasError
+from odoo_saas_tools.core import execute
+from odoo_saas_tools.core.errors import CommandError, SaasError
 from odoo_saas_tools.core.output import human_size
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.observability.metrics import database, process, web
@@ -93,17 +93,20 @@ def check_programs(settings: Settings) -> CheckResult:
     ctl = str(beside) if beside.exists() else "supervisorctl"
     cmd = [ctl, "-c", str(settings.supervisord_conf), "status", *settings.main_programs]
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=PROBE_TIMEOUT)
-    except (OSError, subprocess.TimeoutExpired) as exc:
+        proc = execute.run(cmd, capture=True, timeout=PROBE_TIMEOUT, check=False)
+    except CommandError as exc:  # not found, timed out
+        return CheckResult("programs", FAIL, str(exc))
+    except OSError as exc:
         return CheckResult("programs", FAIL, f"supervisorctl: {exc}")
+    out, err = proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace")
     states = {}
-    for line in proc.stdout.splitlines():
+    for line in out.splitlines():
         words = line.split()
         if len(words) >= 2:
             states[words[0]] = words[1]
     down = [p for p in settings.main_programs if states.get(p) != "RUNNING"]
     if down:
-        said = proc.stdout.strip() or proc.stderr.strip() or f"exit {proc.returncode}"
+        said = out.strip() or err.strip() or f"exit {proc.returncode}"
         return CheckResult("programs", FAIL, f"not running: {', '.join(down)} ({said})")
     return CheckResult("programs", OK, f"{', '.join(settings.main_programs)} RUNNING")
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ast
 import contextlib
-import fcntl
 import hashlib
 import json
 import logging
@@ -23,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from odoo_saas_tools.core.errors import SaasError
-from odoo_saas_tools.core.files import atomic_write
+from odoo_saas_tools.core.files import atomic_write, file_lock
 from odoo_saas_tools.core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -134,19 +133,13 @@ def _all_modules(paths: Iterable[Path]) -> dict[str, Path]:
 
 @contextlib.contextmanager
 def exclusive(path: Path) -> Iterator[None]:
-    """Hold an exclusive flock beside path (calls computing the same facts wait for one
+    """Hold an exclusive lock beside path (calls computing the same facts wait for one
     another); without a writable directory, go on unlocked (slower, never wrong)."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
-    except OSError:
+    with contextlib.ExitStack() as stack:
+        with contextlib.suppress(OSError):  # not writable: unlocked
+            path.parent.mkdir(parents=True, exist_ok=True)
+            stack.enter_context(file_lock(Path(f"{path}.lock")))
         yield
-        return
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
 
 
 class ModuleCache:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import subprocess
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -42,7 +41,7 @@ def run(
     timeout: float | None = None,
     check: bool = True,
     login: tuple[str, str] | None = None,
-) -> subprocess.CompletedProcess[bytes]:
+) -> execute.Completed[bytes]:
     """`odoo <args>` with our configuration; output captured, CommandError on failure (check).
     login: the role Odoo's own commands log in as (Settings.login_for; environment.py)."""
     return execute.run(
@@ -65,7 +64,7 @@ def server_job(
     input: bytes | None = None,
     timeout: float | None = None,
     check: bool = True,
-) -> subprocess.CompletedProcess[bytes]:
+) -> execute.Completed[bytes]:
     """`odoo server -d db --stop-after-init ...` as a batch job (e.g. `-i base`, `-u mod`).
 
     A database that does not exist yet is made first, as Odoo would make it: Odoo's own role

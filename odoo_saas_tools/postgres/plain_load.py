@@ -3,7 +3,8 @@
 One stream (sql_stream) replays an Odoo dump on one core: ~5,000 statements of schema and
 indexes plus the rows, 2.5-3 s for the 97 MB benchmark tenant, with the second core idle. pg_dump
 writes a header before every object (`-- Name: X; Type: T; Schema: S; Owner: O`), so the file
-splits into the table of contents a custom-format dump has, and the load runs as:
+splits into the table of contents a custom-format dump has (read and planned by the pure
+postgres/plain_dump.py), and the load runs as:
 
 1. the schema (everything before the first table's rows), one transaction on one connection;
 2. one job per table: its rows (COPY), then the indexes, primary and unique keys pg_dump wrote
@@ -29,11 +30,9 @@ from __future__ import annotations
 import contextlib
 import mmap
 import os
-import re
 import tempfile
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
@@ -41,158 +40,20 @@ import psycopg2
 import psycopg2.errors
 
 from odoo_saas_tools.core.settings import Settings
-from odoo_saas_tools.postgres import sql_stream
+from odoo_saas_tools.postgres import plain_dump, sql_stream
 from odoo_saas_tools.postgres import tools as pgtools
 from odoo_saas_tools.postgres.connection import connect
+from odoo_saas_tools.postgres.plain_dump import (
+    Entry,
+    ForeignKey,
+    Job,
+    Plan,
+    plan,
+    table_of_contents,
+)
 
-# The 3-line header pg_dump writes before every TOC entry of a plain dump.
-_HEADER = re.compile(
-    rb"\n--\n-- (?:Data for )?Name: [^\n]*?; Type: (?P<type>[^;\n]+); Schema: [^\n]*?; "
-    rb"Owner: [^\n]*\n--\n"
-)
-_COPY_END = b"\n\\.\n"
-DATA_TYPES = {b"TABLE DATA", b"SEQUENCE SET", b"BLOBS", b"BLOB DATA", b"LARGE OBJECT DATA"}
-TABLE_POST = (b"INDEX", b"CONSTRAINT")  # built by their table's job
-_NAME = rb'(?:"(?:[^"]|"")+"|[^\s".(]+)'
-_QUALIFIED = _NAME + rb"(?:\." + _NAME + rb")?"
-_TABLE_OF = {
-    b"TABLE DATA": re.compile(rb"^COPY (" + _QUALIFIED + rb") ", re.M),
-    b"CONSTRAINT": re.compile(
-        rb"^ALTER TABLE (?:ONLY )?(" + _QUALIFIED + rb")\s+ADD CONSTRAINT", re.M
-    ),
-    b"INDEX": re.compile(
-        rb"^CREATE (?:UNIQUE )?INDEX " + _NAME + rb" ON (?:ONLY )?(" + _QUALIFIED + rb") ", re.M
-    ),
-}
-# A foreign key's table and the table it references, as the dump's COPY statements name them.
-_FOREIGN_KEY = re.compile(
-    rb"^ALTER TABLE (?:ONLY )?("
-    + _QUALIFIED
-    + rb")\s+ADD CONSTRAINT "
-    + _NAME
-    + rb" FOREIGN KEY \([^)]*\) REFERENCES ("
-    + _QUALIFIED
-    + rb")\(",
-    re.M,
-)
-# Partitions: rows copied through the root land in other tables, and an index on a partitioned
-# table builds the partitions' own; per-table jobs would cross (such dumps load in one stream).
-# Odoo's own inheritance (ir_act_* INHERITS ir_actions) does not: each table keeps its rows and
-# indexes, and ALTER TABLE ONLY touches one table.
-_CROSSING = re.compile(rb"\bPARTITION (?:OF|BY)\b|\bATTACH PARTITION\b")
 _SPOOL_CHUNK = 1 << 20
 _BATCH_BYTES = 16 << 20  # schema sent per query at most (whole entries)
-
-
-@dataclass(frozen=True)
-class Entry:
-    """A TOC entry: bytes [start, end) of the file."""
-
-    start: int
-    end: int
-    type: bytes
-
-    @property
-    def size(self) -> int:
-        return self.end - self.start
-
-
-def table_of_contents(data: bytes | mmap.mmap, start: int = 0) -> tuple[int, list[Entry]]:
-    """(length of the preamble, entries) of a plain dump; no entries without pg_dump headers."""
-    entries: list[Entry] = []
-    first: int | None = None
-    match = _HEADER.search(data, max(start - 1, 0))
-    while match:
-        begin = match.start() + 1
-        if first is None:
-            first = begin
-        body = match.end()
-        if match["type"] == b"TABLE DATA":
-            copy = data.find(b"\nCOPY ", body - 1)
-            if copy != -1 and not _HEADER.search(data, body - 1, copy + 1):
-                # COPY rows are data: a row may look like a header; skip to the end marker
-                end_copy = data.find(_COPY_END, copy)
-                body = end_copy + len(_COPY_END) if end_copy != -1 else len(data)
-        nxt = _HEADER.search(data, body - 1)
-        end = nxt.start() + 1 if nxt else len(data)
-        entries.append(Entry(begin, end, match["type"]))
-        match = nxt
-    return (first if first is not None else len(data)), entries
-
-
-@dataclass(frozen=True)
-class Job:
-    """A table's rows, then its indexes and keys (table: as the dump's statements name it)."""
-
-    table: bytes
-    entries: list[Entry]
-
-    @property
-    def size(self) -> int:
-        return sum(e.size for e in self.entries)
-
-
-@dataclass(frozen=True)
-class ForeignKey:
-    """An ADD FOREIGN KEY between two tables that have jobs: it may run once both are loaded."""
-
-    entry: Entry
-    tables: frozenset[bytes]
-
-
-@dataclass
-class Plan:
-    """What runs where: the schema, the per-table jobs and the foreign keys between their
-    tables, then the rest in one stream."""
-
-    schema: list[Entry]
-    jobs: list[Job] = field(default_factory=list)
-    foreign_keys: list[ForeignKey] = field(default_factory=list)
-    tail: list[Entry] = field(default_factory=list)
-
-
-def plan(data: bytes | mmap.mmap, entries: list[Entry]) -> Plan | None:
-    """The parallel plan of a dump, or None when it must load in one stream."""
-    data_at = [i for i, e in enumerate(entries) if e.type in DATA_TYPES]
-    if not data_at:
-        return None
-    first, last = data_at[0], data_at[-1]
-    schema, rows, post = entries[:first], entries[first : last + 1], entries[last + 1 :]
-    if any(e.type not in DATA_TYPES for e in rows):
-        return None  # not pg_dump's order (schema, data, post-data)
-    if _partitioned(data, schema):
-        return None
-    jobs: dict[bytes, list[Entry]] = {}
-    tail: list[Entry] = []
-    for entry in rows + post:
-        pattern = _TABLE_OF.get(entry.type)
-        found = pattern.search(data, entry.start, entry.end) if pattern else None
-        if found:
-            jobs.setdefault(found.group(1), []).append(entry)
-        elif entry.type in DATA_TYPES:
-            jobs.setdefault(b"\0" + entry.type, []).append(entry)  # sequence values, blobs
-        elif entry.type in TABLE_POST:
-            return None  # an index or key whose table we cannot tell
-        else:
-            tail.append(entry)
-    biggest_first = sorted(
-        (Job(table, job) for table, job in jobs.items()), key=lambda job: job.size, reverse=True
-    )
-    foreign_keys = []
-    for entry in tail:
-        found = (
-            _FOREIGN_KEY.search(data, entry.start, entry.end)
-            if entry.type == b"FK CONSTRAINT"
-            else None
-        )
-        if found and found.group(1) in jobs and found.group(2) in jobs:
-            foreign_keys.append(ForeignKey(entry, frozenset(found.group(1, 2))))
-    ahead = {fk.entry for fk in foreign_keys}
-    return Plan(schema, biggest_first, foreign_keys, [e for e in tail if e not in ahead])
-
-
-def _partitioned(data: bytes | mmap.mmap, schema: list[Entry]) -> bool:
-    return any(_CROSSING.search(data, e.start, e.end) for e in schema)
 
 
 # --- running ------------------------------------------------------------------------------------
@@ -224,14 +85,14 @@ def _run(cr: psycopg2.extensions.cursor, data: mmap.mmap, entries: list[Entry]) 
             sql_stream.execute(cr, b"".join(held) + data[entry.start : copy])
             held, size = [], 0
             rows = data.find(b"\n", copy, entry.end) + 1
-            end = data.find(_COPY_END, rows - 1, entry.end)
+            end = data.find(plain_dump.COPY_END, rows - 1, entry.end)
             if rows == 0 or end == -1:
                 raise sql_stream.DumpError(
                     "the dump ends inside a table's COPY data: it is cut short"
                 )
             statement = data[copy : rows - 2].decode()  # without ";\n"
             cr.copy_expert(statement, _Rows(data, rows, end + 1), size=_SPOOL_CHUNK)
-            held.append(data[end + len(_COPY_END) : entry.end])
+            held.append(data[end + len(plain_dump.COPY_END) : entry.end])
             continue
         held.append(data[entry.start : entry.end])
         size += entry.size
@@ -396,7 +257,9 @@ def load_stream(
         schema = spool.schema()
         if schema is not None:
             toc = table_of_contents(schema)
-            if toc[1] and not _partitioned(schema, toc[1]):  # pg_dump's, without partitions
+            if toc[1] and not plain_dump.partitioned(
+                schema, toc[1]
+            ):  # pg_dump's, without partitions
                 _run(cr, schema, [Entry(0, len(schema), b"")])
                 ran = toc
         size = spool.wait()
@@ -471,8 +334,8 @@ class _Spool:
             size, done = self._wait_past(scanned + _SPOOL_CHUNK - 1)
             start = max(scanned - 512, 0)  # a header may straddle two reads
             window = os.pread(fd, size - start, start)
-            for match in _HEADER.finditer(window):
-                if match["type"] in DATA_TYPES:
+            for match in plain_dump.HEADER.finditer(window):
+                if match["type"] in plain_dump.DATA_TYPES:
                     return os.pread(fd, start + match.start() + 1, 0)
             if done:
                 return None

@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import logging
 import os
-import subprocess
-import tempfile
 from pathlib import Path
 from typing import IO, Any
 
 from odoo_saas_tools.core import execute
-from odoo_saas_tools.core.errors import CommandError
 from odoo_saas_tools.core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -33,9 +30,9 @@ def pg_dump_popen(
     fmt: str = "plain",
     snapshot: str | None = None,
     file: Path | None = None,
-    stdout: IO[Any] | int | None = subprocess.PIPE,
+    stdout: IO[Any] | int | None = execute.PIPE,
     compress: int | None = None,
-) -> subprocess.Popen[bytes]:
+) -> execute.Process:
     """Start `pg_dump --no-owner` (plain or custom format) of db; the caller waits with wait().
 
     With `snapshot` the dump sees exactly what the exporting transaction sees, so the list of
@@ -48,42 +45,28 @@ def pg_dump_popen(
         argv.append(f"--compress={compress}")
     if file is not None:
         argv.append(f"--file={file}")
-        stdout = subprocess.DEVNULL
-    return _start(settings, db, argv, stdin=subprocess.DEVNULL, stdout=stdout)
+        stdout = execute.DEVNULL
+    return _start(settings, db, argv, stdin=execute.DEVNULL, stdout=stdout)
 
 
-def _start(settings: Settings, db: str, argv: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:
-    # stderr goes to a file, not a pipe: a chatty tool must never block on a full pipe while
-    # we are busy feeding or draining its other end.
-    errfile = tempfile.TemporaryFile()  # noqa: SIM115 - closed by wait() or kill()
-    try:
-        proc = execute.popen(
-            argv, env=_env(settings, db), secrets=settings.secret_values(), stderr=errfile, **kwargs
-        )
-    except BaseException:
-        errfile.close()
-        raise
-    proc.errfile = errfile  # type: ignore[attr-defined]
-    return proc
+def _start(
+    settings: Settings,
+    db: str,
+    argv: list[str],
+    *,
+    stdin: IO[Any] | int | None,
+    stdout: IO[Any] | int | None,
+) -> execute.Process:
+    # stderr goes to a file (execute.popen's way), not a pipe: a chatty tool must never block
+    # on a full pipe while we are busy feeding or draining its other end.
+    return execute.popen(
+        argv, env=_env(settings, db), secrets=settings.secret_values(), stdin=stdin, stdout=stdout
+    )
 
 
-def wait(proc: subprocess.Popen[bytes], settings: Settings) -> None:
-    """Wait for a started tool; CommandError with its last stderr line when it failed."""
-    errfile = proc.errfile  # type: ignore[attr-defined]
-    try:
-        returncode = proc.wait()
-        if returncode != 0:
-            errfile.seek(0)
-            raise CommandError(
-                execute.describe_failure(
-                    proc.args,  # type: ignore[arg-type]
-                    returncode,
-                    _error_lines(errfile.read()),
-                    settings.secret_values(),
-                )
-            )
-    finally:
-        errfile.close()
+def wait(proc: execute.Process, settings: Settings) -> None:
+    """Wait for a started tool; CommandError with its error line when it failed."""
+    execute.wait_checked(proc, settings.secret_values(), error_lines=_error_lines)
 
 
 def _error_lines(stderr: bytes) -> bytes:
@@ -96,27 +79,24 @@ def _error_lines(stderr: bytes) -> bytes:
     return stderr[-65536:]
 
 
-def kill(proc: subprocess.Popen[bytes]) -> None:
+def kill(proc: execute.Process) -> None:
     """Stop a started tool after a failure elsewhere (and reap it)."""
-    if proc.poll() is None:
-        proc.kill()
-    proc.wait()
-    proc.errfile.close()  # type: ignore[attr-defined]
+    execute.kill(proc)
 
 
 def psql_popen(
     settings: Settings,
     db: str,
     *,
-    stdin: IO[Any] | int | None = subprocess.PIPE,
-) -> subprocess.Popen[bytes]:
+    stdin: IO[Any] | int | None = execute.PIPE,
+) -> execute.Process:
     """Start psql loading SQL from stdin, stopping at the first error (in one transaction).
 
     Odoo's own restore runs psql without ON_ERROR_STOP and silently keeps a half-loaded
     database; here any SQL error fails the restore and rolls it back.
     """
     argv = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction", "-f", "-"]
-    return _start(settings, db, argv, stdin=stdin, stdout=subprocess.DEVNULL)
+    return _start(settings, db, argv, stdin=stdin, stdout=execute.DEVNULL)
 
 
 def pg_restore(settings: Settings, db: str, dump: Path, *, jobs: int | None = None) -> None:

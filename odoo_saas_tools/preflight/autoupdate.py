@@ -25,7 +25,7 @@ from odoo_saas_tools.core.execute import redact_text
 from odoo_saas_tools.core.reserved import RESERVED_PREFIX
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.odoo import runner as odoo_runner
-from odoo_saas_tools.postgres import databases
+from odoo_saas_tools.postgres import copies, databases
 from odoo_saas_tools.postgres.connection import connect
 from odoo_saas_tools.preflight.checksums import PARAM_CHECKSUMS, ChecksumCache, exclude_patterns
 from odoo_saas_tools.preflight.checksums import load_saved as load_saved_checksums
@@ -83,7 +83,7 @@ def record_checksums(settings: Settings, tenant: Tenant, cache: ChecksumCache) -
 def take_snapshot(settings: Settings, db: str, snap: str) -> None:
     """Database and filestore, or neither (a half snapshot would block the next update)."""
     databases.terminate(settings, db)
-    databases.copy_by_template(settings, db, snap)
+    copies.copy_by_template(settings, db, snap)
     try:
         databases.set_comment(settings, snap, json.dumps({"snapshot_of": db}))
         filestore.remove(settings.filestore(snap))

@@ -3,7 +3,7 @@
 A signup from a spare tenant is 15 ms of work in a process that has everything loaded, but a
 fresh `odoo-saas` spends 0.2 s of CPU starting Python and importing psycopg2, the settings
 and the tenant code first: twenty signups at once then queue for the two cores. So when the
-`signups` program runs, `tenant provision` sends its arguments, environment, working
+command server runs, `tenant provision` sends its arguments, environment, working
 directory, umask and its stdin/stdout/stderr (the descriptors themselves) to it, and the server
 runs the same command line in a fork of its warm process: same output, same exit code, same
 terminal. Ctrl-C or a TERM here is passed on, and a client that dies takes its command with it

@@ -1,7 +1,8 @@
 """The command server: runs the command lines runtime/command_client.py hands it, each in a
 fork of a process that has already imported what they need.
 
-One process (the `signups` program) listens on a 0600 Unix socket in the runtime directory and
+One process (supervisord's `signups` program, started as `odoo-saas tenant serve`: the names
+hosters see, docs/architecture.md) listens on a 0600 Unix socket in the runtime directory and
 forks once per connection; it runs no thread, so a fork never inherits a lock taken halfway.
 The fork checks the request, takes the client's descriptors as its stdin/stdout/stderr, its
 working directory, umask and environment (the settings are built from that environment, as in
@@ -46,6 +47,9 @@ log = logging.getLogger(__name__)
 # fork shares the server's 26 MB (13 MB its own: at most ~0.4 GB if all 32 rewrote all of it).
 # Beyond it the client runs the command itself: slower, never refused nor waiting.
 MAX_FORKS = 32
+# The names hosters know it by (supervisord's program, its log lines; the command word is
+# `tenant serve`): kept for compatibility, while the code calls it the command server.
+PROGRAM = "signups"
 MAX_REQUEST = 1 << 20  # arguments and environment: far more than any real one
 REQUEST_SECONDS = 5.0  # a client that connects and says nothing is dropped
 CommandLine = Callable[[list[str]], int]
@@ -233,7 +237,7 @@ def _child(conn: socket.socket, path: Path, run: CommandLine, version: str) -> i
     line = f"{' '.join(request.argv)}: exit {code} in {time.monotonic() - started:.2f} s"
     with contextlib.suppress(OSError):
         os.write(
-            server_log, f"{time.strftime('%Y-%m-%d %H:%M:%S')} [signups] INFO {line}\n".encode()
+            server_log, f"{time.strftime('%Y-%m-%d %H:%M:%S')} [{PROGRAM}] INFO {line}\n".encode()
         )
     return code
 

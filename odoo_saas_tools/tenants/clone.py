@@ -3,7 +3,7 @@
 
 Neutralized by the installed modules' own data/neutralize.sql without starting Odoo, with a new
 identity. The fast copy (CREATE DATABASE ... TEMPLATE) needs SRC to itself, so SRC's users are
-held for a fraction of a second instead of disconnected (postgres.databases.
+held for a fraction of a second instead of disconnected (postgres.copies.
 copy_by_template_live); when that cannot keep them unaware, pg_dump | psql copies SRC online.
 The filestore is hard-linked (same filesystem) or copied. The copy is made under a hidden name
 and takes DST's only when its identity and neutralization are committed (tenants.unfinished):
@@ -21,7 +21,7 @@ import psycopg2.extensions
 
 from odoo_saas_tools.core.errors import SaasError
 from odoo_saas_tools.core.settings import Settings
-from odoo_saas_tools.postgres import databases
+from odoo_saas_tools.postgres import copies, databases
 from odoo_saas_tools.postgres.connection import base_version, connect, odoo_version
 from odoo_saas_tools.tenants import filestore, identity, neutralize, unfinished
 from odoo_saas_tools.tenants.locks import tenant_locks
@@ -111,7 +111,7 @@ def clone(
             row = databases.info(settings, src, conn=session)  # its size: only a copy in use
             if row is not None and row.size_bytes <= LIVE_TEMPLATE_MAX_BYTES:
                 try:
-                    released = databases.copy_by_template_live(
+                    released = copies.copy_by_template_live(
                         settings,
                         src,
                         hidden,
@@ -120,20 +120,20 @@ def clone(
                         watcher=session,
                     )
                     method, created_db = "template", True
-                except databases.SourceBusy as exc:
+                except copies.SourceBusy as exc:
                     log.info("%s; falling back to the online copy", exc)
         if method == "template" and not created_db:
             try:
-                databases.copy_by_template(settings, src, hidden, conn=session)
-            except databases.SourceBusy:
+                copies.copy_by_template(settings, src, hidden, conn=session)
+            except copies.SourceBusy:
                 if not force_disconnect:
                     method = "online"  # someone connected in between
                 else:
                     databases.terminate(settings, src)
-                    databases.copy_by_template(settings, src, hidden, conn=session)
+                    copies.copy_by_template(settings, src, hidden, conn=session)
         if method == "online":
             log.info("%s has connected users: copying it online (pg_dump | psql)", src)
-            databases.copy_online(settings, src, hidden)
+            copies.copy_online(settings, src, hidden)
         databases.set_comment(settings, hidden, made.journal(), conn=session)
         fs_mode = fs_job.result()
         values, modules = _make_staging(settings, src, made, neutralized)

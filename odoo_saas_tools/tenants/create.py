@@ -12,13 +12,14 @@ import contextlib
 import logging
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 
 import psycopg2.extensions
 
 from odoo_saas_tools.core import passwords
 from odoo_saas_tools.core.errors import SaasError
 from odoo_saas_tools.core.settings import Settings
-from odoo_saas_tools.postgres import databases
+from odoo_saas_tools.postgres import copies, databases
 from odoo_saas_tools.postgres.connection import connect
 from odoo_saas_tools.tenants import filestore, identity, spares, template_cache, unfinished
 from odoo_saas_tools.tenants import setup as tenant_setup
@@ -94,6 +95,20 @@ def _resumable(
     return left.template == template_cache.template_name(template_cache.describe(settings, spec))
 
 
+@dataclass
+class _Made:
+    """What one create_tenant run has made or taken so far: its cleanup discards `made`."""
+
+    made: unfinished.Unfinished | None
+    template: str = ""
+    built: bool = False  # the template was built by this run
+    spare: str | None = None
+    filestore: str = "none"
+    claimed: spares.Claimed | None = None
+    facts: dict | None = None  # the template's, when a spare was looked for
+    copy_started: float = 0.0
+
+
 def create_tenant(
     settings: Settings,
     name: str,
@@ -116,7 +131,7 @@ def create_tenant(
     """
     started = time.monotonic()
     hidden = hidden or unfinished.new_name()
-    made = left
+    got = _Made(left)
     password = setup.admin_password
     hashing = ThreadPoolExecutor(max_workers=1)
     password_hash: Future[str] | None = None
@@ -125,53 +140,22 @@ def create_tenant(
         # releases the GIL, so it runs while PostgreSQL copies the template
         password_hash = hashing.submit(passwords.hash_password, password)
     try:
-        claimed = None
-        facts: dict | None = None
-        if made is not None:
-            template, built, spare = made.template, False, made.spare
-            mode = unfinished.bring_files(settings, made)
-            if spare and password is None:
-                claimed = spares.Claimed(spare, made, mode, *spares.take_secret(settings, spare))
-        elif settings.provision_spares and spec == spare_spec(settings) and not rebuild_template:
-            # a spare needs no template lock
-            facts = template_cache.describe(settings, spec)
-            template = template_cache.template_name(facts)
-            claimed = spares.claim(settings, template, name, hidden=hidden, conn=server)
-            if claimed is not None:
-                made, built, mode, spare = claimed.made, False, claimed.filestore, claimed.spare
-        copy_started = time.monotonic()
-        if claimed is not None and password is None and claimed.password_hash:
-            password = claimed.password
-            password_hash = Future()
-            password_hash.set_result(claimed.password_hash)
-        if password is None:
-            password = tenant_setup.generate_password()
-        if password_hash is None:
-            password_hash = hashing.submit(passwords.hash_password, password)
-        if made is None:
-            spare = None
-            # the facts of a spare's lookup (no spare left) name the template to copy as well
-            with template_cache.checked_out(
-                settings, spec, rebuild=rebuild_template, facts=facts
-            ) as tpl:
-                if rebuild_template:  # copies of the old build are not handed out either
-                    spares.discard(settings, tpl.name)
-                copy_started = time.monotonic()
-                databases.copy_by_template(settings, tpl.name, hidden)
-                made = unfinished.Unfinished(hidden, name, tpl.name)
-                databases.set_comment(settings, hidden, made.journal(), conn=server)
-                mode = filestore.copy_tree(settings.filestore(tpl.name), settings.filestore(name))
-            template, built = tpl.name, tpl.built
+        _finish_or_claim(settings, name, spec, got, hidden, password, rebuild_template, server)
+        got.copy_started = time.monotonic()
+        password, password_hash = _password(hashing, got.claimed, password, password_hash)
+        if got.made is None:
+            _copy_template(settings, name, spec, got, hidden, rebuild_template, server)
+        assert got.made is not None
         hashing.shutdown(wait=False)
         values = _write_identity_and_setup(
-            settings, made.hidden, setup, password_hash.result(), base_url
+            settings, got.made.hidden, setup, password_hash.result(), base_url
         )
-        unfinished.publish(settings, made, conn=server)
+        unfinished.publish(settings, got.made, conn=server)
     except BaseException:
         hashing.shutdown(wait=False, cancel_futures=True)
         with contextlib.suppress(OSError, SaasError):
             # what this run made or took over, or a claim stopped before it returned
-            made = made or unfinished.read(settings, hidden)
+            made = got.made or unfinished.read(settings, hidden)
             if made is not None:
                 unfinished.discard(settings, made)
         raise
@@ -181,16 +165,89 @@ def create_tenant(
         "url": base_url,
         "admin_login": setup.admin_login,
         "admin_password": password if setup.admin_password is None else None,
-        "template": template,
-        "template_built": built,
-        "spare": spare,
-        "filestore": mode,
+        "template": got.template,
+        "template_built": got.built,
+        "spare": got.spare,
+        "filestore": got.filestore,
         "finished_unfinished": left is not None,
         "modules": spec.install_list(),
         "lang": spec.lang,
         "seconds": round(time.monotonic() - started, 2),
-        "copy_seconds": round(time.monotonic() - copy_started, 2),
+        "copy_seconds": round(time.monotonic() - got.copy_started, 2),
     }
+
+
+def _finish_or_claim(
+    settings: Settings,
+    name: str,
+    spec: template_cache.Spec,
+    got: _Made,
+    hidden: str,
+    password: str | None,
+    rebuild_template: bool,
+    server: psycopg2.extensions.connection | None,
+) -> None:
+    """What a killed run left (got.made) brought back, or a spare of spec claimed as hidden
+    when spares are kept of it; got.made stays None when neither (the template is copied)."""
+    if got.made is not None:
+        got.template, got.spare = got.made.template, got.made.spare
+        got.filestore = unfinished.bring_files(settings, got.made)
+        if got.spare and password is None:
+            secret = spares.take_secret(settings, got.spare)
+            got.claimed = spares.Claimed(got.spare, got.made, got.filestore, *secret)
+    elif settings.provision_spares and spec == spare_spec(settings) and not rebuild_template:
+        # a spare needs no template lock
+        got.facts = template_cache.describe(settings, spec)
+        got.template = template_cache.template_name(got.facts)
+        got.claimed = spares.claim(settings, got.template, name, hidden=hidden, conn=server)
+        if got.claimed is not None:
+            got.made, got.filestore = got.claimed.made, got.claimed.filestore
+            got.spare = got.claimed.spare
+
+
+def _password(
+    hashing: ThreadPoolExecutor,
+    claimed: spares.Claimed | None,
+    password: str | None,
+    password_hash: Future[str] | None,
+) -> tuple[str, Future[str]]:
+    """The admin password and its hash: the one given (already hashing), else the one hashed
+    in the claimed spare, else a new one (its hash started now)."""
+    if claimed is not None and password is None and claimed.password_hash:
+        password = claimed.password
+        password_hash = Future()
+        password_hash.set_result(claimed.password_hash)
+    if password is None:
+        password = tenant_setup.generate_password()
+    if password_hash is None:
+        password_hash = hashing.submit(passwords.hash_password, password)
+    return password, password_hash
+
+
+def _copy_template(
+    settings: Settings,
+    name: str,
+    spec: template_cache.Spec,
+    got: _Made,
+    hidden: str,
+    rebuild_template: bool,
+    server: psycopg2.extensions.connection | None,
+) -> None:
+    """The template of spec (built first if needed) copied as hidden, journaled, with its
+    files; got is filled in as each step is done (the caller's cleanup needs got.made)."""
+    got.spare = None
+    # the facts of a spare's lookup (no spare left) name the template to copy as well
+    with template_cache.checked_out(
+        settings, spec, rebuild=rebuild_template, facts=got.facts
+    ) as tpl:
+        if rebuild_template:  # copies of the old build are not handed out either
+            spares.discard(settings, tpl.name)
+        got.copy_started = time.monotonic()
+        copies.copy_by_template(settings, tpl.name, hidden)
+        got.made = unfinished.Unfinished(hidden, name, tpl.name)
+        databases.set_comment(settings, hidden, got.made.journal(), conn=server)
+        got.filestore = filestore.copy_tree(settings.filestore(tpl.name), settings.filestore(name))
+    got.template, got.built = tpl.name, tpl.built
 
 
 def _write_identity_and_setup(

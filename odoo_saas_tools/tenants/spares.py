@@ -35,7 +35,7 @@ from odoo_saas_tools.core.errors import BusyError, SaasError
 from odoo_saas_tools.core.files import atomic_write_json
 from odoo_saas_tools.core.reserved import RESERVED_PREFIX
 from odoo_saas_tools.core.settings import Settings
-from odoo_saas_tools.postgres import databases
+from odoo_saas_tools.postgres import copies, databases
 from odoo_saas_tools.postgres.connection import connect, server_session
 from odoo_saas_tools.postgres.locks import advisory_lock
 from odoo_saas_tools.tenants import filestore, template_cache, unfinished
@@ -173,7 +173,7 @@ def _make(settings: Settings, template: str) -> str:
         advisory_lock(settings, spare, busy=busy),  # its filestore moves in before it
     ):
         try:
-            databases.copy_by_template(settings, template, building)
+            copies.copy_by_template(settings, template, building)
             filestore.copy_tree(settings.filestore(template), settings.filestore(building))
             password = tenant_setup.generate_password()
             hashed = passwords.hash_password(password)

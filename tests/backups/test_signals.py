@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import psutil
@@ -114,7 +116,15 @@ def supervisord_conf(settings: Settings) -> str:
     return "\n".join("\n".join(s) for s in keep) + "\n"
 
 
-def test_supervisord_scheduler_stops_cleanly_then_fires_every_minute(tenant_env):
+def next_run_announced(log_path: Path, since: int) -> float | None:
+    """The fire time the scheduler's "next backup run at ..." line names, past byte since."""
+    with open(log_path, "rb") as fh:
+        fh.seek(since)
+        found = re.findall(rb"next backup run at (\S+)", fh.read())
+    return datetime.fromisoformat(found[-1].decode()).timestamp() if found else None
+
+
+def test_supervisord_scheduler_stops_cleanly_then_makes_the_run_up(tenant_env):
     env = {
         **tenant_env,
         "ODOO_AUTO_BACKUP": "true",
@@ -134,7 +144,8 @@ def test_supervisord_scheduler_stops_cleanly_then_fires_every_minute(tenant_env)
     missed = time.time() - 3600
     state_path(settings).write_text(json.dumps({"last_fire": missed}))
 
-    log = open(settings.runtime_dir / "supervisord.out", "w")  # noqa: SIM115
+    log_path = settings.runtime_dir / "supervisord.out"
+    log = open(log_path, "w")  # noqa: SIM115
     sup = subprocess.Popen(
         [str(bindir / "supervisord"), "-c", str(conf)], env=env, stdout=log, stderr=log
     )
@@ -153,29 +164,24 @@ def test_supervisord_scheduler_stops_cleanly_then_fires_every_minute(tenant_env)
             state = json.loads(state_path(settings).read_text())
             assert state["last_fire"] == missed  # still owed: made up at the next start
 
-        # Started again (lock released): the owed run happens at once, then every minute. Not in
-        # the last seconds of a minute: the minute's own run must not finish before we count.
-        if time.time() % 60 > 45:
-            time.sleep(61 - time.time() % 60)
+        # Started again (lock released): the owed run happens at once, and the loop then waits
+        # for the next minute. That it fires every minute on the minute is the loop's, tested
+        # with an injected clock (tests/unit/test_scheduler.py): no test waits for a real one.
+        logged = log_path.stat().st_size
         subprocess.run([*ctl, "start", "backup-scheduler"], check=True, capture_output=True)
         fire_after = wait_for(
             lambda: (f := read_state(settings).get("last_fire")) != missed and f, 30, "made-up run"
         )
         assert fire_after > missed
-        first = finished(settings.backup_dir, db)
-        assert len(first) == 1
-        t0 = time.monotonic()
-        wait_for(lambda: read_state(settings)["last_fire"] > fire_after, 70, "the minute's fire")
-        waited = time.monotonic() - t0
-        second = finished(settings.backup_dir, db)
         state = read_state(settings)
-        assert state["last_fire"] == fire_after + 60 and state["last_exit"] == 0
-        assert len(second) == 2 and first[0] in second
+        assert state["last_exit"] == 0
+        assert len(finished(settings.backup_dir, db)) == 1
         st = json.loads((settings.backup_dir / ".status" / f"{db}.json").read_text())
         assert st["last_error"] is None and st["offsite"] == "verified"
+        announced = wait_for(lambda: next_run_announced(log_path, logged), 30, "the next fire time")
+        assert announced % 60 == 0 and fire_after < announced <= time.time() + 60
         status = subprocess.run([*ctl, "status"], capture_output=True, text=True)
         assert "backup-scheduler" in status.stdout and "RUNNING" in status.stdout
-        print(f"scheduled fire observed {waited:.1f} s after the made-up run")
     finally:
         subprocess.run([*ctl, "shutdown"], capture_output=True, timeout=60)
         try:

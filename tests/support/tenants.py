@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from odoo_saas_tools.core.settings import Settings
-from odoo_saas_tools.postgres import databases, roles
+from odoo_saas_tools.postgres import copies, databases, roles
 from odoo_saas_tools.postgres.connection import connect
 
 
@@ -11,7 +11,7 @@ def new_database(settings: Settings, name: str, *, template: str | None = None) 
     """Owned by the management role, with a role of its own (the one every connection to it
     then logs in as); a copy of template when given."""
     if template:
-        databases.copy_by_template(settings, template, name)
+        copies.copy_by_template(settings, template, name)
     else:
         databases.create_database(settings, name)
 

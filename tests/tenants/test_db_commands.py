@@ -14,7 +14,7 @@ from psycopg2 import sql
 
 from odoo_saas_tools.core.errors import BusyError, ConfigError, SaasError
 from odoo_saas_tools.core.settings import Settings
-from odoo_saas_tools.postgres import databases
+from odoo_saas_tools.postgres import copies, databases
 from odoo_saas_tools.postgres.connection import connect, ident
 from odoo_saas_tools.postgres.locks import is_locked
 from odoo_saas_tools.tenants import filestore
@@ -202,7 +202,7 @@ def test_live_template_copy_holds_new_connections_during_the_copy(
     thread = threading.Thread(target=newcomer)
     thread.start()
     try:
-        assert databases.copy_by_template_live(tsettings, src, dst, wait=0.5) == 1
+        assert copies.copy_by_template_live(tsettings, src, dst, wait=0.5) == 1
     finally:
         thread.join()
         pooled.close()
@@ -222,8 +222,8 @@ def test_live_template_copy_leaves_a_connection_the_pool_just_lent_out(
     lent.reset()  # what ConnectionPool.borrow() does
     time.sleep(0.1)
     try:
-        with pytest.raises(databases.SourceBusy, match="stayed in use"):
-            databases.copy_by_template_live(tsettings, src, dst, wait=0.3)
+        with pytest.raises(copies.SourceBusy, match="stayed in use"):
+            copies.copy_by_template_live(tsettings, src, dst, wait=0.3)
         with lent.cursor() as cr:  # the request's first statement works
             cr.execute("SELECT count(*) FROM ir_attachment")
             assert cr.fetchone()[0] == 3
@@ -240,8 +240,8 @@ def test_live_template_copy_never_holds_new_connections_longer_than_hold(
     busy = pooled_session(tsettings, src, in_transaction=True)  # the copy cannot start
     started = time.monotonic()
     try:
-        with pytest.raises(databases.SourceBusy, match=r"hold its users more than 0\.3 s"):
-            databases.copy_by_template_live(tsettings, src, dst, wait=10, hold=0.3)
+        with pytest.raises(copies.SourceBusy, match=r"hold its users more than 0\.3 s"):
+            copies.copy_by_template_live(tsettings, src, dst, wait=10, hold=0.3)
         assert time.monotonic() - started < 2
         with connect(tsettings, src) as conn, conn.cursor() as cr:  # nobody is held any more
             cr.execute("SELECT 1")

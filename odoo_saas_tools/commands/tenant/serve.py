@@ -1,6 +1,7 @@
-"""`odoo-saas tenant serve`: run `tenant provision` calls in a process that is already warm.
+"""`odoo-saas tenant serve`: the command server, running `tenant provision` calls in a process
+that is already warm (runtime/command_server.py).
 
-The `signups` program that supervisord runs beside `spares` (PROVISION_SPARES > 0). A fresh
+Supervisord runs it as the `signups` program beside `spares` (PROVISION_SPARES > 0). A fresh
 `odoo-saas` spends 0.2 s of CPU starting Python and importing what a signup needs, more than
 ten times the signup itself when a spare is ready. While this runs, `odoo-saas tenant
 provision` hands its command line, environment and terminal to it and the command runs in a
@@ -27,11 +28,11 @@ WARM = (provision,)  # imported here, so that each fork starts with them loaded
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "serve",
-        help="run tenant provision calls in a warm process (the signups program)",
+        help="the command server: tenant provision calls in a warm process (program signups)",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.set_defaults(func=run, log_as="signups")
+    p.set_defaults(func=run, log_as=command_server.PROGRAM)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:

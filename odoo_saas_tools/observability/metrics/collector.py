@@ -6,189 +6,267 @@ disappear with the next refresh instead of lingering with their last value.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
+from odoo_saas_tools.backups.status import BackupStatus
+from odoo_saas_tools.observability.metrics import process
 from odoo_saas_tools.observability.metrics.refresher import Figures, Refresher
 
-DB = ["database"]
+DB = ("database",)
 OFFSITE_OK = {"verified": 1.0, "failed": 0.0}
 
+# One family's samples: (label values, value). None leaves the family out of the scrape.
+Samples = list[tuple[list[str], float]]
 
-def _gauge(
-    name: str, doc: str, value: float | None = None, labels: list[str] | None = None
-) -> GaugeMetricFamily:
-    return GaugeMetricFamily(name, doc, value=value, labels=labels)
+
+@dataclass(frozen=True)
+class Family:
+    """One row of the table: a metric's name, its help, and where its value comes from."""
+
+    name: str
+    help: str
+    samples: Callable[[Figures], Samples | None]
+    labels: tuple[str, ...] = ()
+    counter: bool = False
+
+    def build(self, snap: Figures) -> Metric | None:
+        samples = self.samples(snap)
+        if samples is None:
+            return None
+        kind = CounterMetricFamily if self.counter else GaugeMetricFamily
+        family = kind(self.name, self.help, labels=list(self.labels))
+        for labels, value in samples:
+            family.add_metric(labels, value)
+        return family
+
+
+def one(value: Callable[[Figures], float | None]) -> Callable[[Figures], Samples | None]:
+    """An unlabelled family, left out while its figure is unknown (None)."""
+
+    def samples(snap: Figures) -> Samples | None:
+        found = value(snap)
+        return None if found is None else [([], found)]
+
+    return samples
+
+
+def per_tenant(
+    value: Callable[[Figures, str], float | None],
+    known: Callable[[Figures], bool] = lambda snap: True,
+) -> Callable[[Figures], Samples | None]:
+    """A family labelled by database: one sample per current tenant whose figure is known.
+    Left out while the tenant list (or the figure as a whole: known) is unknown."""
+
+    def samples(snap: Figures) -> Samples | None:
+        if snap.tenants is None or not known(snap):
+            return None
+        return [
+            ([name], v) for name in sorted(snap.tenants) if (v := value(snap, name)) is not None
+        ]
+
+    return samples
+
+
+def backup(value: Callable[[BackupStatus], float | None]) -> Callable[[Figures], Samples | None]:
+    """Backup figures of current tenants only: a dropped tenant's status file is not a worry."""
+
+    def of(snap: Figures, name: str) -> float | None:
+        status = snap.backups.get(name)
+        return None if status is None else value(status)
+
+    return per_tenant(of)
+
+
+def _repository_size(snap: Figures) -> Samples | None:
+    """The restic repository's size as the latest successful backup of a tenant saw it."""
+    if snap.tenants is None:
+        return None
+    latest: tuple[float, int] | None = None
+    for name in sorted(snap.tenants):
+        status = snap.backups.get(name)
+        if status is None or status.repository_size_bytes is None:
+            continue
+        when = status.last_success or 0.0
+        if latest is None or when >= latest[0]:
+            latest = (when, status.repository_size_bytes)
+    return [] if latest is None else [([], latest[1])]
+
+
+def _running(snap: Figures) -> process.TreeSample | None:
+    return snap.tree if snap.tree is not None and snap.tree.running else None
+
+
+def _workers(snap: Figures) -> Samples | None:
+    tree = _running(snap)
+    return None if tree is None else [([k], n) for k, n in sorted(tree.workers.items())]
+
+
+def _flag(value: bool | None) -> float | None:
+    return None if value is None else float(value)
+
+
+# Every family, in the order a scrape lists them; a figure's None leaves its family out.
+FAMILIES: tuple[Family, ...] = (
+    Family("odoo_up", "1 when Odoo's /web/health answers pass.", one(lambda s: _flag(s.odoo_up))),
+    Family(
+        "odoo_database_up",
+        "1 when PostgreSQL answers a query.",
+        one(lambda s: _flag(s.database_up)),
+    ),
+    Family(
+        "odoo_tenants",
+        "Odoo 19 tenant databases served.",
+        one(lambda s: None if s.tenants is None else len(s.tenants)),
+    ),
+    Family(
+        "odoo_database_size_bytes",
+        "pg_database_size of each tenant.",
+        per_tenant(lambda s, db: s.database_sizes.get(db)),
+        DB,
+    ),
+    Family(
+        "odoo_filestore_size_bytes",
+        "Bytes of each tenant's filestore.",
+        per_tenant(lambda s, db: s.filestore_sizes.get(db)),
+        DB,
+    ),
+    Family(
+        "odoo_cron_overdue_jobs",
+        "Active scheduled actions whose next call is more than an hour past.",
+        per_tenant(lambda s, db: s.tenants[db].cron_overdue),  # type: ignore[index]
+        DB,
+    ),
+    Family(
+        "odoo_active_connections",
+        "Client connections to each tenant database (pg_stat_activity).",
+        per_tenant(lambda s, db: s.connections.get(db, 0), lambda s: s.connections is not None),  # type: ignore[union-attr]
+        DB,
+    ),
+    Family(
+        "odoo_backup_last_success_timestamp_seconds",
+        "When the last backup succeeded.",
+        backup(lambda b: b.last_success),
+        DB,
+    ),
+    Family(
+        "odoo_backup_last_failure_timestamp_seconds",
+        "When the last backup failed.",
+        backup(lambda b: b.last_failure),
+        DB,
+    ),
+    Family(
+        "odoo_backup_last_duration_seconds",
+        "How long the last backup took.",
+        backup(lambda b: b.last_duration_seconds),
+        DB,
+    ),
+    Family(
+        "odoo_backup_last_size_bytes",
+        "Size of the last backup file.",
+        backup(lambda b: b.last_size_bytes),
+        DB,
+    ),
+    Family(
+        "odoo_backup_failures",
+        "Backups that failed, since the tenant's first.",
+        backup(lambda b: b.failures_total),
+        DB,
+        counter=True,
+    ),
+    Family(
+        "odoo_backup_offsite_ok",
+        "1 when the last off-site copy was verified, 0 when it failed (absent: disabled).",
+        backup(lambda b: OFFSITE_OK.get(b.offsite)),
+        DB,
+    ),
+    Family(
+        "odoo_backup_last_added_bytes",
+        "Bytes the last backup added to the restic repository (BACKUP_OFFSITE=restic).",
+        backup(lambda b: b.last_added_bytes),
+        DB,
+    ),
+    Family(
+        "odoo_backup_repository_size_bytes",
+        "Size of the restic repository after the latest backup (BACKUP_OFFSITE=restic).",
+        _repository_size,
+    ),
+    Family(
+        "odoo_spare_tenants",
+        "Spare tenants ready for instant signups (PROVISION_SPARES wanted).",
+        one(lambda s: s.spares_ready),
+    ),
+    Family("odoo_session_count", "HTTP sessions in the session store.", one(lambda s: s.sessions)),
+    # the process tree: None where this exporter watches no Odoo (role metrics)
+    Family(
+        "odoo_process_running",
+        "1 when Odoo's master process is alive.",
+        one(lambda s: None if s.tree is None else float(s.tree.running)),
+    ),
+    Family(
+        "odoo_memory_usage_bytes",
+        "Resident memory of Odoo's whole process tree (master, workers, gevent).",
+        one(lambda s: None if (t := _running(s)) is None else t.rss_bytes),
+    ),
+    Family(
+        "odoo_cpu_usage_percent",
+        "CPU use of Odoo's process tree since the previous sample; 100 = one core.",
+        one(lambda s: None if (t := _running(s)) is None else round(t.cpu_percent, 2)),
+    ),
+    Family(
+        "odoo_processes",
+        "Processes in Odoo's tree, master included.",
+        one(lambda s: None if (t := _running(s)) is None else t.processes),
+    ),
+    Family(
+        "odoo_worker_processes",
+        "Odoo's child processes by kind: http, cron, gevent (worker when untitled).",
+        _workers,
+        ("kind",),
+    ),
+    Family(
+        "odoo_memory_limit_bytes",
+        "Memory the container may use (cgroup limit, else physical memory).",
+        one(lambda s: s.memory_limit or None),
+    ),
+    Family(
+        "odoo_backup_disk_free_bytes",
+        "Free space on the file system of BACKUP_DIR.",
+        one(lambda s: None if s.backup_disk is None else s.backup_disk.free_bytes),
+    ),
+    Family(
+        "odoo_backup_disk_total_bytes",
+        "Size of the file system of BACKUP_DIR.",
+        one(lambda s: None if s.backup_disk is None else s.backup_disk.total_bytes),
+    ),
+    Family(
+        "odoo_backup_period_seconds",
+        "Longest gap between two scheduled backups (BACKUP_SCHEDULE).",
+        one(lambda s: s.backup_period),
+    ),
+    Family(
+        "odoo_metrics_refresh_timestamp_seconds",
+        "When tenant sizes were last measured.",
+        one(lambda s: s.slow_refreshed_at),
+    ),
+    Family(
+        "odoo_metrics_refresh_duration_seconds",
+        "How long the last background measurement took.",
+        one(lambda s: None if s.slow_duration is None else round(s.slow_duration, 3)),
+    ),
+)
 
 
 def families(snap: Figures) -> Iterator[Metric]:
-    """Every family for one snapshot; unknown figures are left out rather than reported as 0."""
-    if snap.odoo_up is not None:
-        yield _gauge("odoo_up", "1 when Odoo's /web/health answers pass.", float(snap.odoo_up))
-    if snap.database_up is not None:
-        yield _gauge(
-            "odoo_database_up", "1 when PostgreSQL answers a query.", float(snap.database_up)
-        )
-
-    tenants = sorted(snap.tenants) if snap.tenants is not None else None
-    if tenants is not None:
-        yield _gauge("odoo_tenants", "Odoo 19 tenant databases served.", len(tenants))
-        size = _gauge("odoo_database_size_bytes", "pg_database_size of each tenant.", labels=DB)
-        store = _gauge("odoo_filestore_size_bytes", "Bytes of each tenant's filestore.", labels=DB)
-        cron = _gauge(
-            "odoo_cron_overdue_jobs",
-            "Active scheduled actions whose next call is more than an hour past.",
-            labels=DB,
-        )
-        for name in tenants:
-            if name in snap.database_sizes:
-                size.add_metric([name], snap.database_sizes[name])
-            if name in snap.filestore_sizes:
-                store.add_metric([name], snap.filestore_sizes[name])
-            cron.add_metric([name], snap.tenants[name].cron_overdue)  # type: ignore[index]
-        yield from (size, store, cron)
-        if snap.connections is not None:
-            conns = _gauge(
-                "odoo_active_connections",
-                "Client connections to each tenant database (pg_stat_activity).",
-                labels=DB,
-            )
-            for name in tenants:
-                conns.add_metric([name], snap.connections.get(name, 0))
-            yield conns
-        yield from _backup_families(snap, tenants)
-
-    if snap.spares_ready is not None:
-        yield _gauge(
-            "odoo_spare_tenants",
-            "Spare tenants ready for instant signups (PROVISION_SPARES wanted).",
-            snap.spares_ready,
-        )
-
-    if snap.sessions is not None:
-        yield _gauge("odoo_session_count", "HTTP sessions in the session store.", snap.sessions)
-
-    tree = snap.tree  # None where this exporter watches no Odoo (role metrics)
-    if tree is not None:
-        yield _gauge(
-            "odoo_process_running", "1 when Odoo's master process is alive.", float(tree.running)
-        )
-        if tree.running:
-            yield _gauge(
-                "odoo_memory_usage_bytes",
-                "Resident memory of Odoo's whole process tree (master, workers, gevent).",
-                tree.rss_bytes,
-            )
-            yield _gauge(
-                "odoo_cpu_usage_percent",
-                "CPU use of Odoo's process tree since the previous sample; 100 = one core.",
-                round(tree.cpu_percent, 2),
-            )
-            yield _gauge(
-                "odoo_processes", "Processes in Odoo's tree, master included.", tree.processes
-            )
-            workers = _gauge(
-                "odoo_worker_processes",
-                "Odoo's child processes by kind: http, cron, gevent (worker when untitled).",
-                labels=["kind"],
-            )
-            for kind, count in sorted(tree.workers.items()):
-                workers.add_metric([kind], count)
-            yield workers
-    if snap.memory_limit:
-        yield _gauge(
-            "odoo_memory_limit_bytes",
-            "Memory the container may use (cgroup limit, else physical memory).",
-            snap.memory_limit,
-        )
-
-    if snap.backup_disk is not None:
-        yield _gauge(
-            "odoo_backup_disk_free_bytes",
-            "Free space on the file system of BACKUP_DIR.",
-            snap.backup_disk.free_bytes,
-        )
-        yield _gauge(
-            "odoo_backup_disk_total_bytes",
-            "Size of the file system of BACKUP_DIR.",
-            snap.backup_disk.total_bytes,
-        )
-    if snap.backup_period is not None:
-        yield _gauge(
-            "odoo_backup_period_seconds",
-            "Longest gap between two scheduled backups (BACKUP_SCHEDULE).",
-            snap.backup_period,
-        )
-    if snap.slow_refreshed_at is not None:
-        yield _gauge(
-            "odoo_metrics_refresh_timestamp_seconds",
-            "When tenant sizes were last measured.",
-            snap.slow_refreshed_at,
-        )
-    if snap.slow_duration is not None:
-        yield _gauge(
-            "odoo_metrics_refresh_duration_seconds",
-            "How long the last background measurement took.",
-            round(snap.slow_duration, 3),
-        )
-
-
-def _backup_families(snap: Figures, tenants: list[str]) -> Iterator[Metric]:
-    """Backup figures of current tenants only: a dropped tenant's status file is not a worry."""
-    success = _gauge(
-        "odoo_backup_last_success_timestamp_seconds", "When the last backup succeeded.", labels=DB
-    )
-    failure = _gauge(
-        "odoo_backup_last_failure_timestamp_seconds", "When the last backup failed.", labels=DB
-    )
-    duration = _gauge(
-        "odoo_backup_last_duration_seconds", "How long the last backup took.", labels=DB
-    )
-    size = _gauge("odoo_backup_last_size_bytes", "Size of the last backup file.", labels=DB)
-    failures = CounterMetricFamily(
-        "odoo_backup_failures", "Backups that failed, since the tenant's first.", labels=DB
-    )
-    offsite = _gauge(
-        "odoo_backup_offsite_ok",
-        "1 when the last off-site copy was verified, 0 when it failed (absent: disabled).",
-        labels=DB,
-    )
-    added = _gauge(
-        "odoo_backup_last_added_bytes",
-        "Bytes the last backup added to the restic repository (BACKUP_OFFSITE=restic).",
-        labels=DB,
-    )
-    repository = _gauge(
-        "odoo_backup_repository_size_bytes",
-        "Size of the restic repository after the latest backup (BACKUP_OFFSITE=restic).",
-    )
-    latest: tuple[float, int] | None = None
-    for name in tenants:
-        status = snap.backups.get(name)
-        if status is None:
-            continue
-        if status.last_added_bytes is not None:
-            added.add_metric([name], status.last_added_bytes)
-        if status.repository_size_bytes is not None:
-            when = status.last_success or 0.0
-            if latest is None or when >= latest[0]:
-                latest = (when, status.repository_size_bytes)
-        if status.last_success is not None:
-            success.add_metric([name], status.last_success)
-        if status.last_failure is not None:
-            failure.add_metric([name], status.last_failure)
-        if status.last_duration_seconds is not None:
-            duration.add_metric([name], status.last_duration_seconds)
-        if status.last_size_bytes is not None:
-            size.add_metric([name], status.last_size_bytes)
-        failures.add_metric([name], status.failures_total)
-        if status.offsite in OFFSITE_OK:
-            offsite.add_metric([name], OFFSITE_OK[status.offsite])
-    if latest is not None:
-        repository.add_metric([], latest[1])
-    yield from (success, failure, duration, size, failures, offsite, added, repository)
+    """Every family of the table for one snapshot; unknown figures are left out rather than
+    reported as 0."""
+    for row in FAMILIES:
+        family = row.build(snap)
+        if family is not None:
+            yield family
 
 
 class OdooCollector(Collector):

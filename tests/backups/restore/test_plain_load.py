@@ -1,5 +1,6 @@
-"""The parallel plain-SQL load (postgres/plain_load.py): the same database as one stream, from a
-file or a spooled stream, and the first error is the one reported."""
+"""The parallel plain-SQL load (postgres/plain_load.py, planned by postgres/plain_dump.py): the
+same database as one stream, from a file or a spooled stream, and the first error is the one
+reported. The plan on made-up dumps, without PostgreSQL: tests/unit/test_plain_dump.py."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import pytest
 
 from odoo_saas_tools.backups.backup import create_backup
 from odoo_saas_tools.core.errors import SaasError
-from odoo_saas_tools.postgres import databases, plain_load, sql_stream
+from odoo_saas_tools.postgres import databases, plain_dump, plain_load, sql_stream
 from tests.backups.restore.conftest import add_attachment, db_rows, unique_name
 
 SCHEMA = """
@@ -92,15 +93,15 @@ def scratch(settings):
 
 
 def test_the_plan_gives_each_table_its_rows_and_keys_and_ties_foreign_keys_to_both_tables(dump):
-    preamble, entries = plain_load.table_of_contents(dump)
+    preamble, entries = plain_dump.table_of_contents(dump)
     assert dump[:preamble].lstrip().startswith(b"--")
     assert entries[0].start == preamble and entries[-1].end == len(dump)
     assert all(a.end == b.start for a, b in itertools.pairwise(entries))
-    plan = plain_load.plan(dump, entries)
+    plan = plain_dump.plan(dump, entries)
     assert plan is not None
-    assert {e.type for e in plan.schema} & plain_load.DATA_TYPES == set()
+    assert {e.type for e in plan.schema} & plain_dump.DATA_TYPES == set()
     assert not {e.type for e in plan.tail} & {b"INDEX", b"CONSTRAINT", b"TABLE DATA"}
-    copy = plain_load._TABLE_OF[b"TABLE DATA"]
+    copy = plain_dump._TABLE_OF[b"TABLE DATA"]
     jobs = {job.table: job.entries for job in plan.jobs}
     for table, job in jobs.items():
         if job[0].type == b"TABLE DATA":
@@ -118,11 +119,11 @@ def test_the_plan_gives_each_table_its_rows_and_keys_and_ties_foreign_keys_to_bo
 
 
 def test_foreign_keys_run_once_both_tables_are_loaded_on_one_connection_at_a_time():
-    def job(table: bytes) -> plain_load.Job:
-        return plain_load.Job(table, [plain_load.Entry(0, len(table), b"TABLE DATA")])
+    def job(table: bytes) -> plain_dump.Job:
+        return plain_dump.Job(table, [plain_dump.Entry(0, len(table), b"TABLE DATA")])
 
-    def key(a: bytes, b: bytes) -> plain_load.ForeignKey:
-        return plain_load.ForeignKey(plain_load.Entry(0, 1, a + b), frozenset((a, b)))
+    def key(a: bytes, b: bytes) -> plain_dump.ForeignKey:
+        return plain_dump.ForeignKey(plain_dump.Entry(0, 1, a + b), frozenset((a, b)))
 
     big, a, b = job(b"big"), job(b"a"), job(b"b")
     ab, ba, big_a = key(b"a", b"b"), key(b"b", b"a"), key(b"big", b"a")
@@ -181,7 +182,7 @@ def test_partitions_and_hand_written_sql_load_in_one_stream(settings, scratch, t
         b"\n--\n-- Name: m_k; Type: INDEX; Schema: public; Owner: -\n--\n\n"
         b"CREATE INDEX m_k ON ONLY public.m USING btree (k);\n"
     )
-    assert plain_load.plan(partitioned, plain_load.table_of_contents(partitioned)[1]) is None
+    assert plain_dump.plan(partitioned, plain_dump.table_of_contents(partitioned)[1]) is None
     hand_written = (
         b"CREATE TABLE h (x int);\nCOPY h (x) FROM stdin;\n7\n\\.\nCREATE INDEX ON h (x);\n"
     )
