@@ -36,7 +36,7 @@ from odoo_saas_tools.postgres import tools as pgtools
 from odoo_saas_tools.postgres.connection import base_version, connect
 from odoo_saas_tools.postgres.locks import advisory_lock
 from odoo_saas_tools.runtime import privileges
-from odoo_saas_tools.tenants import checked_files, filestore, identity
+from odoo_saas_tools.tenants import checked_files, filestore, hidden, identity
 from odoo_saas_tools.tenants import neutralize as neutralizer
 from odoo_saas_tools.tenants.hidden import REPLACED_PREFIX, RESTORE_PREFIX
 from odoo_saas_tools.tenants.locks import tenant_lock
@@ -125,7 +125,7 @@ def restore_backup(
         try:
             # The backup's SQL runs as a throw-away role owning only tmp (postgres/loader.py)
             with loader.scratch_database(settings, tmp) as as_loader:
-                journal = databases.journal("restore", name, "scratch")
+                journal = hidden.journal("restore", name, "scratch")
                 databases.set_comment(settings, tmp, journal)
                 with load_limit.watch(settings, tmp, limit):
                     if snapshot is not None:
@@ -257,7 +257,7 @@ def _swap_in(settings: Settings, name: str, tmp: str, exists: bool) -> None:
         if exists:
             # The comment travels with the rename: whoever finds `old` knows what to undo.
             databases.set_comment(
-                settings, name, databases.journal("restore", name, "replaced", scratch=tmp)
+                settings, name, hidden.journal("restore", name, "replaced", scratch=tmp)
             )
             undo.append(lambda: databases.clear_comment(settings, name))
             databases.rename(settings, name, old)

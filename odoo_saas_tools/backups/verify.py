@@ -25,6 +25,7 @@ from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.postgres import databases, loader
 from odoo_saas_tools.postgres.connection import base_version, connect
 from odoo_saas_tools.postgres.locks import advisory_lock
+from odoo_saas_tools.tenants import hidden
 from odoo_saas_tools.tenants.hidden import VERIFY_PREFIX
 
 log = logging.getLogger(__name__)
@@ -101,7 +102,7 @@ def _restore_test(settings: Settings, path: Path, kind: str, scratch: str) -> tu
         limit.check(load_limit.declared(path, kind), f"{path.name}'s database dump")
     try:
         with loader.scratch_database(settings, scratch) as as_loader:
-            databases.set_comment(settings, scratch, databases.journal("verify", "", "scratch"))
+            databases.set_comment(settings, scratch, hidden.journal("verify", "", "scratch"))
             fs = settings.filestore(scratch)
             with load_limit.watch(settings, scratch, limit):
                 if kind == restore.RESTIC:

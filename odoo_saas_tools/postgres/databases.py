@@ -7,7 +7,6 @@ postgres/copies.py.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import time
 from dataclasses import dataclass
@@ -240,12 +239,6 @@ def set_comment(
         cr.execute(
             sql.SQL("COMMENT ON DATABASE {} IS {}").format(ident(name), sql.Literal(comment))
         )
-
-
-def journal(operation: str, tenant: str, role: str, **extra: str) -> str:
-    """The comment a hidden database carries, so a later sweep knows whose it is and what to
-    do when the operation that made it was killed (SIGKILL, a PostgreSQL restart)."""
-    return json.dumps({"odoo_saas": operation, "tenant": tenant, "role": role, **extra})
 
 
 def clear_comment(settings: Settings, name: str) -> None:

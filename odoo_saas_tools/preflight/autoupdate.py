@@ -22,7 +22,6 @@ import psycopg2
 
 from odoo_saas_tools.core.errors import BusyError, SaasError, first_line
 from odoo_saas_tools.core.execute import redact_text
-from odoo_saas_tools.core.reserved import RESERVED_PREFIX
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.odoo import runner as odoo_runner
 from odoo_saas_tools.postgres import copies, databases
@@ -31,7 +30,7 @@ from odoo_saas_tools.preflight.checksums import PARAM_CHECKSUMS, ChecksumCache, 
 from odoo_saas_tools.preflight.checksums import load_saved as load_saved_checksums
 from odoo_saas_tools.preflight.findings import ERROR, OK, WARNING, Report
 from odoo_saas_tools.preflight.tenant_versions import Tenant, read_state
-from odoo_saas_tools.tenants import filestore
+from odoo_saas_tools.tenants import filestore, hidden
 from odoo_saas_tools.tenants.identity import set_params
 from odoo_saas_tools.tenants.locks import tenant_lock
 
@@ -53,7 +52,7 @@ def _suffix(db: str) -> str:
 
 def snapshot_name(db: str) -> str:
     """Fixed per tenant, so a snapshot left by a crash is found at the next start."""
-    return f"{RESERVED_PREFIX}upd_{_suffix(db)}"
+    return f"{hidden.SNAPSHOT_PREFIX}{_suffix(db)}"
 
 
 def current_checksums(tenant: Tenant, cache: ChecksumCache) -> dict[str, str | None]:
@@ -85,7 +84,7 @@ def take_snapshot(settings: Settings, db: str, snap: str) -> None:
     databases.terminate(settings, db)
     copies.copy_by_template(settings, db, snap)
     try:
-        databases.set_comment(settings, snap, json.dumps({"snapshot_of": db}))
+        databases.set_comment(settings, snap, hidden.Snapshot(db).comment())
         filestore.remove(settings.filestore(snap))
         filestore.copy_tree(settings.filestore(db), settings.filestore(snap))
     except BaseException:
@@ -100,7 +99,7 @@ def drop_snapshot(settings: Settings, name: str) -> None:
 
 def roll_back(settings: Settings, db: str, snap: str) -> None:
     """Swap the snapshot in under the tenant's name; the failed copy is dropped afterwards."""
-    failed = f"{RESERVED_PREFIX}failed_{_suffix(db)}"
+    failed = f"{hidden.FAILED_UPDATE_PREFIX}{_suffix(db)}"
     drop_snapshot(settings, failed)
     databases.rename(settings, db, failed)
     databases.rename(settings, snap, db)
@@ -206,11 +205,8 @@ def update_tenant(settings: Settings, tenant: Tenant, cache: ChecksumCache, repo
 def recover_interrupted(settings: Settings, report: Report) -> None:
     """A start that died between the two renames of a swap-back left the tenant missing and
     its snapshot present: put the snapshot (the state before the update) back in place."""
-    for snap, comment in databases.comments(settings, f"{RESERVED_PREFIX}upd_").items():
-        try:
-            tenant = json.loads(comment).get("snapshot_of")
-        except (ValueError, AttributeError):
-            continue
+    for snap, snapshot in hidden.snapshots(settings).items():
+        tenant = snapshot.of
         if not tenant or snapshot_name(tenant) != snap or databases.exists(settings, tenant):
             continue
         with tenant_lock(settings, tenant, operation="update"):

@@ -18,7 +18,7 @@ from odoo_saas_tools.core.errors import EXIT_UNCHANGED, ConfigError, SaasError
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.postgres import databases
 from odoo_saas_tools.tenants import catalog_rows, checked_files, filestore, unfinished
-from odoo_saas_tools.tenants.hidden import DROPPING_PREFIX, put_back
+from odoo_saas_tools.tenants.hidden import DROPPING_PREFIX, journal, put_back
 from odoo_saas_tools.tenants.locks import tenant_lock
 
 # (settings, database, directory, name the backup is of) -> the backup file written
@@ -63,7 +63,7 @@ def drop(settings: Settings, name: str, *, last_backup: LastBackup | None) -> di
 
 def _rename_away(settings: Settings, name: str, hidden: str) -> None:
     """Disconnect everyone and keep them out: the database and filestore take a hidden name."""
-    databases.set_comment(settings, name, databases.journal("drop", name, "dropping"))
+    databases.set_comment(settings, name, journal("drop", name, "dropping"))
     databases.rename(settings, name, hidden)  # terminates the users' sessions first
     try:
         filestore.rename(settings.filestore(name), settings.filestore(hidden))

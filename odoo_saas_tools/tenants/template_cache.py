@@ -25,17 +25,16 @@ from dataclasses import dataclass, field
 import psycopg2
 
 from odoo_saas_tools.core.errors import BusyError, ConfigError, SaasError
-from odoo_saas_tools.core.reserved import RESERVED_PREFIX
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.odoo import modules as odoo_addons
 from odoo_saas_tools.postgres import databases
 from odoo_saas_tools.postgres.connection import connect
 from odoo_saas_tools.postgres.locks import advisory_lock
-from odoo_saas_tools.tenants import filestore
+from odoo_saas_tools.tenants import filestore, hidden
 
 log = logging.getLogger(__name__)
 
-PREFIX = RESERVED_PREFIX + "tpl_"
+PREFIX = hidden.TEMPLATE_PREFIX
 BUILDING_SUFFIX = "_new"
 MODULE_CACHE = "odoo-module-facts.json"  # in the runtime directory, see odoo.modules
 # Facts verified this recently by another call are taken as they are: verifying stats the
@@ -129,14 +128,10 @@ def template_name(facts: dict) -> str:
 def templates(settings: Settings) -> list[Template]:
     """The cached templates (without half-built ones), newest use first."""
     out = []
-    for name, comment in databases.comments(settings, PREFIX).items():
+    for name, meta in hidden.template_metas(settings).items():
         if name.endswith(BUILDING_SUFFIX):
             continue
-        try:
-            meta = json.loads(comment) if comment else {}
-        except ValueError:
-            meta = {}
-        out.append(Template(name, meta))
+        out.append(Template(name, meta.data))
     epoch = datetime.datetime.min.replace(tzinfo=datetime.UTC)
     return sorted(out, key=lambda t: t.used or epoch, reverse=True)
 
@@ -234,7 +229,7 @@ def _build(settings: Settings, name: str, spec: Spec, facts: dict) -> Template:
         meta = {**facts, "created": _now().isoformat(), "used": _now().isoformat()}
         meta["build_seconds"] = round(time.monotonic() - started, 1)
         meta["filestore"] = settings.filestore(name).is_dir()
-        databases.set_template(settings, name, json.dumps(meta, sort_keys=True))
+        databases.set_template(settings, name, hidden.TemplateMeta(meta).comment())
     except BaseException:
         _drop(settings, tmp)
         _drop(settings, name)
@@ -276,7 +271,7 @@ def _touch(settings: Settings, tpl: Template) -> None:
         return
     tpl.meta["used"] = _now().isoformat()
     with contextlib.suppress(SaasError, psycopg2.Error):
-        databases.set_comment(settings, tpl.name, json.dumps(tpl.meta, sort_keys=True))
+        databases.set_comment(settings, tpl.name, hidden.TemplateMeta(tpl.meta).comment())
 
 
 def _drop(settings: Settings, name: str) -> None:

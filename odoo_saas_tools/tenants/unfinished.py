@@ -31,7 +31,7 @@ from odoo_saas_tools.core.errors import ConfigError, SaasError, first_line
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.postgres import databases
 from odoo_saas_tools.tenants import filestore
-from odoo_saas_tools.tenants.hidden import NEW_TENANT_PREFIX, SPARE_PREFIX, journal_of
+from odoo_saas_tools.tenants.hidden import NEW_TENANT_PREFIX, SPARE_PREFIX, Journal, journal
 from odoo_saas_tools.tenants.names import check_name
 
 PROVISION, CLONE = "provision", "clone"  # the journal's "odoo_saas" (create is a provision)
@@ -47,7 +47,7 @@ class Unfinished:
 
     def journal(self) -> str:
         extra = {"template": self.template, **({"spare": self.spare} if self.spare else {})}
-        return databases.journal(self.operation, self.tenant, "new", **extra)
+        return journal(self.operation, self.tenant, "new", **extra)
 
 
 def new_name() -> str:
@@ -59,9 +59,11 @@ def parse(name: str, comment: str) -> Unfinished | None:
 
     Its names become paths that files are moved from and removed under: a journal naming a
     reserved tenant or a spare that is not one is not ours, and is not followed."""
-    data = journal_of(comment)
-    tenant, template, spare = data.get("tenant"), data.get("template"), data.get("spare")
-    operation = data.get("odoo_saas")
+    found = Journal.parse(comment)
+    if found is None:
+        return None
+    tenant, template, spare = found.tenant, found.get("template"), found.get("spare")
+    operation = found.operation
     if operation not in (PROVISION, CLONE) or not isinstance(template, str):
         return None
     if spare is not None and not (isinstance(spare, str) and spare.startswith(SPARE_PREFIX)):

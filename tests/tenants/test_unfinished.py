@@ -357,7 +357,7 @@ def test_a_journal_naming_another_tenants_files_is_never_followed(
     forged = hidden.NEW_TENANT_PREFIX + uuid.uuid4().hex[:12]
     made.append(forged)
     databases.create_database(tsettings, forged)
-    journal = databases.journal("provision", thief, "new", template="x", spare=victim)
+    journal = hidden.journal("provision", thief, "new", template="x", spare=victim)
     databases.set_comment(tsettings, forged, journal)
     (swept,) = [o for o in orphans.sweep(tsettings) if o.name == forged]
     assert "did not write" in swept.action, swept.action

@@ -21,6 +21,7 @@ from odoo_saas_tools.backups.restore import restore_backup
 from odoo_saas_tools.core.errors import ConfigError, SaasError
 from odoo_saas_tools.postgres import databases
 from odoo_saas_tools.postgres.locks import LockLost
+from odoo_saas_tools.tenants import hidden as hidden_dbs
 from odoo_saas_tools.tenants.hidden import REPLACED_PREFIX as OLD_PREFIX
 from odoo_saas_tools.tenants.hidden import RESTORE_PREFIX as TEMP_PREFIX
 from odoo_saas_tools.tenants.locks import tenant_lock
@@ -216,7 +217,7 @@ def test_swap_cut_off_is_put_back_by_sweep(settings, saas_env, fake_tenant, tmp_
     proc = _restore_killed_at_swap(saas_env, db, newer, step)
     assert proc.returncode == 137, proc.stderr
     assert not databases.exists(settings, db)  # offline, as the issue found it
-    found = {o.kind: o for o in orphans.find(settings)}
+    found = {o.kind: o for o in hidden_dbs.find(settings)}
     assert found["replaced"].tenant == db and not found["replaced"].busy
     listed = {
         r["name"]: r["state"] for r in json.loads(run_cli(saas_env, "db", "list", "--json").stdout)
