@@ -8,11 +8,12 @@ its mode and owner through the descriptor, then renamed over the target.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import logging
 import os
 import stat
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +86,27 @@ def read_trusted_json(path: Path, owners: Collection[int]) -> Any:
             return json.load(fh)
         except (OSError, ValueError, RecursionError):  # deeply nested lists: RecursionError
             return None
+
+
+@contextlib.contextmanager
+def file_lock(path: Path, *, blocking: bool = True) -> Iterator[bool]:
+    """An exclusive flock on path (made if missing) for the with block; yields whether it was
+    taken: False only when not `blocking` and another open file holds it. The kernel drops it
+    when its holder dies, so a killed process never leaves it taken. The one flock of the
+    package: the lock file is opened without following a link planted in its place."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
 
 
 class WriteBehind:
