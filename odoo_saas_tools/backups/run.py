@@ -123,15 +123,24 @@ def run_lock(settings: Settings) -> Iterator[None]:
         raise SaasError(f"BACKUP_DIR {settings.backup_dir} is not usable: {exc.strerror}") from exc
     with held:
         if not got:
-            holder = ""
-            with contextlib.suppress(OSError):
-                holder = pid_file.read_text().strip()
-            raise BusyError(f"another backup run is in progress (pid {holder or '?'})")
+            raise BusyError(f"another backup run is in progress (pid {_holder(pid_file)})")
         atomic_write(pid_file, f"{os.getpid()}\n", mode=0o644)
         try:
             yield
         finally:
             _remove_quietly(pid_file)
+
+
+def _holder(pid_file: Path) -> str:
+    """The pid the lock's holder wrote, or "?": only digits are shown, and a link the runtime
+    user planted in BACKUP_DIR is not followed (root's message never shows another file)."""
+    try:
+        fd = os.open(pid_file, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return "?"
+    with os.fdopen(fd, "rb") as fh:
+        text = fh.read(32).decode(errors="replace").strip()
+    return text if text.isdigit() else "?"
 
 
 def _remove_quietly(path: Path) -> None:

@@ -40,6 +40,7 @@ ODOO_TAG = "odoo:"
 # Where the last maintenance's time is kept (its name and key predate the word "maintenance").
 STATE_FILE = ".restic-prune.json"
 STATE_KEY = "last_prune"
+MAINTENANCE_LOCK = ".restic-maintenance.lock"
 
 
 @dataclass(frozen=True)
@@ -306,8 +307,13 @@ def maintenance_due(settings: Settings, now: float | None = None) -> bool:
 @contextlib.contextmanager
 def _maintenance_lock(settings: Settings) -> Iterator[None]:
     """One prune or check at a time from this stack (restic adds its own exclusive lock)."""
-    settings.backup_dir.mkdir(parents=True, exist_ok=True)
-    with file_lock(settings.backup_dir / ".restic-maintenance.lock", blocking=False) as got:
+    held = contextlib.ExitStack()
+    try:
+        settings.backup_dir.mkdir(parents=True, exist_ok=True)
+        got = held.enter_context(file_lock(settings.backup_dir / MAINTENANCE_LOCK, blocking=False))
+    except OSError as exc:
+        raise SaasError(f"BACKUP_DIR {settings.backup_dir} is not usable: {exc.strerror}") from exc
+    with held:
         if not got:
             raise BusyError("another restic prune or check is running")
         yield
