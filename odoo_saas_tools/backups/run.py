@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import stat
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -28,7 +29,7 @@ from odoo_saas_tools.backups import status as backup_status
 from odoo_saas_tools.backups.names import default_dir, sweep_partials
 from odoo_saas_tools.backups.retain import retain_local
 from odoo_saas_tools.core.errors import BusyError, ConfigError, SaasError
-from odoo_saas_tools.core.files import atomic_write, file_lock
+from odoo_saas_tools.core.files import file_lock
 from odoo_saas_tools.core.output import Progress, human_size
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.postgres.connection import tenant_databases
@@ -112,40 +113,41 @@ class RunSummary:
 
 @contextlib.contextmanager
 def run_lock(settings: Settings) -> Iterator[None]:
-    """One `backup run` at a time on this backup directory (scheduled or by hand); the holder's
-    pid is written beside the lock, for the busy message."""
-    pid_file = settings.backup_dir / ".run.pid"
+    """One `backup run` at a time on this backup directory (scheduled or by hand); the holder
+    notes its pid in the lock file, for the busy message."""
+    path = settings.backup_dir / ".run.lock"
     held = contextlib.ExitStack()
     try:
         settings.backup_dir.mkdir(parents=True, exist_ok=True)
-        got = held.enter_context(file_lock(settings.backup_dir / ".run.lock", blocking=False))
+        fh = held.enter_context(file_lock(path, blocking=False))
+    except BlockingIOError:
+        raise BusyError(f"another backup run is in progress (pid {_holder(path)})") from None
     except OSError as exc:
         raise SaasError(f"BACKUP_DIR {settings.backup_dir} is not usable: {exc.strerror}") from exc
     with held:
-        if not got:
-            raise BusyError(f"another backup run is in progress (pid {_holder(pid_file)})")
-        atomic_write(pid_file, f"{os.getpid()}\n", mode=0o644)
+        fh.truncate(0)
+        fh.write(f"{os.getpid()}\n".encode())
         try:
             yield
         finally:
-            _remove_quietly(pid_file)
+            fh.truncate(0)
 
 
-def _holder(pid_file: Path) -> str:
-    """The pid the lock's holder wrote, or "?": only digits are shown, and a link the runtime
-    user planted in BACKUP_DIR is not followed (root's message never shows another file)."""
+def _holder(path: Path) -> str:
+    """The pid the lock's holder noted, or "?": only digits are shown, and a link or a pipe
+    put in its place is not read (root's message never shows another file)."""
     try:
-        fd = os.open(pid_file, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
         return "?"
-    with os.fdopen(fd, "rb") as fh:
-        text = fh.read(32).decode(errors="replace").strip()
-    return text if text.isdigit() else "?"
-
-
-def _remove_quietly(path: Path) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        path.unlink()
+    try:
+        text = os.read(fd, 32) if stat.S_ISREG(os.fstat(fd).st_mode) else b""
+    except OSError:
+        text = b""
+    finally:
+        os.close(fd)
+    pid = text.decode(errors="replace").strip()
+    return pid if pid.isdigit() else "?"
 
 
 def default_backup(settings: Settings, db: str, directory: Path, fmt: str) -> Any:

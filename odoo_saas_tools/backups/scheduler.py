@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -29,7 +30,6 @@ from typing import Any
 from croniter import croniter
 
 from odoo_saas_tools.backups.names import sweep_partials
-from odoo_saas_tools.core import execute
 from odoo_saas_tools.core.errors import SaasError
 from odoo_saas_tools.core.files import atomic_write_json
 from odoo_saas_tools.core.settings import Settings
@@ -69,22 +69,24 @@ def next_fire(expr: str, tz: str, after: float) -> float:
 
 def subprocess_runner(stop: threading.Event) -> int:
     """Run `odoo-saas backup run --scheduled` as a child session; terminate it on stop."""
-    proc = execute.popen(
+    proc = subprocess.Popen(
         [sys.executable, "-m", "odoo_saas_tools", "backup", "run", "--scheduled"],
         start_new_session=True,
     )
-    while not stop.is_set():
-        code = execute.wait_for(proc, 0.5)
-        if code is not None:
-            return code
+    while True:
+        try:
+            return proc.wait(timeout=0.5)
+        except subprocess.TimeoutExpired:
+            if stop.is_set():
+                break
     log.warning("stopping: terminating the running backup (pid %d)", proc.pid)
     _signal_group(proc.pid, signal.SIGTERM)
-    code = execute.wait_for(proc, TERM_GRACE_SECONDS)
-    if code is not None:
-        return code
-    log.error("backup run did not stop within %.0f s: killing it", TERM_GRACE_SECONDS)
-    _signal_group(proc.pid, signal.SIGKILL)
-    return proc.wait()
+    try:
+        return proc.wait(timeout=TERM_GRACE_SECONDS)
+    except subprocess.TimeoutExpired:
+        log.error("backup run did not stop within %.0f s: killing it", TERM_GRACE_SECONDS)
+        _signal_group(proc.pid, signal.SIGKILL)
+        return proc.wait()
 
 
 def _signal_group(pgid: int, sig: int) -> None:

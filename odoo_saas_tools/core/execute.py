@@ -14,8 +14,10 @@ from odoo_saas_tools.core.errors import REDACTED, CommandError
 
 log = logging.getLogger(__name__)
 
-PIPE = subprocess.PIPE  # for popen's stdout/stderr: callers need no subprocess of their own
-Completed = subprocess.CompletedProcess  # what run returns
+# For the callers' stdin/stdout and their type hints: nothing outside core imports subprocess.
+PIPE = subprocess.PIPE
+DEVNULL = subprocess.DEVNULL
+Completed = subprocess.CompletedProcess
 Process = subprocess.Popen  # what popen returns
 
 
@@ -116,14 +118,6 @@ def popen(
         return subprocess.Popen(args, env=_merged_env(env, clean_env), **kwargs)
     except FileNotFoundError as exc:
         raise CommandError(f"{args[0]}: command not found") from exc
-
-
-def wait_for(proc: subprocess.Popen[bytes], timeout: float) -> int | None:
-    """proc's exit code once it ends within timeout seconds, else None (still running)."""
-    try:
-        return proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return None
 
 
 def wait_checked(

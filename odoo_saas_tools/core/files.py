@@ -1,6 +1,7 @@
-"""Writing a file so readers see the old or the new content, never half, never someone else's.
+"""Files on disk done one way each: the atomic write, the trusted read, the file lock.
 
-The temporary file is made by mkstemp (O_CREAT|O_EXCL, mode 0600, a random name), so a link
+A file is written so readers see the old or the new content, never half, never someone else's:
+the temporary file is made by mkstemp (O_CREAT|O_EXCL, mode 0600, a random name), so a link
 planted in the directory by another user can never redirect the write; it is fsync'ed, given
 its mode and owner through the descriptor, then renamed over the target.
 """
@@ -15,7 +16,7 @@ import os
 import stat
 from collections.abc import Collection, Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from odoo_saas_tools.core.errors import ConfigError
 
@@ -60,6 +61,23 @@ def atomic_write(
         raise
 
 
+@contextlib.contextmanager
+def file_lock(path: Path, *, blocking: bool = True, shared: bool = False) -> Iterator[IO[bytes]]:
+    """Hold flock on path (made 0600 if missing) for the with block: the one file lock.
+
+    Yields the lock file, open for reading and writing (a holder may note its pid there).
+    blocking=False raises BlockingIOError at once when another process holds the lock;
+    shared=True lets other shared holders in. A link at path is refused (O_NOFOLLOW): a lock
+    in a directory someone else can write never opens, nor truncates, another file. The lock
+    goes with the descriptor: when the block ends, or the process dies.
+    """
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "r+b", buffering=0) as fh:
+        mode = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
+        fcntl.flock(fd, mode if blocking else mode | fcntl.LOCK_NB)
+        yield fh
+
+
 def atomic_write_json(path: Path, data: Any, *, mode: int = 0o600) -> None:
     atomic_write(path, json.dumps(data, indent=2, sort_keys=True) + "\n", mode=mode)
 
@@ -86,27 +104,6 @@ def read_trusted_json(path: Path, owners: Collection[int]) -> Any:
             return json.load(fh)
         except (OSError, ValueError, RecursionError):  # deeply nested lists: RecursionError
             return None
-
-
-@contextlib.contextmanager
-def file_lock(path: Path, *, blocking: bool = True) -> Iterator[bool]:
-    """An exclusive flock on path (made if missing) for the with block; yields whether it was
-    taken: False only when not `blocking` and another open file holds it. The kernel drops it
-    when its holder dies, so a killed process never leaves it taken. The one flock of the
-    package: the lock file is opened without following a link planted in its place."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
 
 
 class WriteBehind:

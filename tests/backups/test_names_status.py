@@ -144,18 +144,19 @@ def test_a_link_planted_at_a_lock_file_is_never_written_through(tmp_path, lock, 
         assert not precious.exists()
 
 
-def test_the_busy_message_shows_a_pid_never_a_file_the_pid_link_points_to(tmp_path):
+def test_the_busy_message_shows_a_pid_never_what_the_lock_file_was_made_to_say(tmp_path):
+    """Whoever holds the lock (the runtime user's scheduler) writes the lock file: root's busy
+    message shows a pid from it, nothing else."""
     from odoo_saas_tools.backups.run import run_lock
 
     backup_dir = tmp_path / "backups"
     backup_dir.mkdir()
-    secret = tmp_path / "secret"
-    secret.write_text("root-only-secret\n")
     settings = Settings.from_env({"BACKUP_DIR": str(backup_dir)})
     with run_lock(settings):
-        (backup_dir / ".run.pid").unlink()
-        (backup_dir / ".run.pid").symlink_to(secret)
+        lock = backup_dir / ".run.lock"
+        assert lock.read_text() == f"{os.getpid()}\n"
+        lock.write_text("\x1b]0;owned\x07 root-only-secret\n")
         with pytest.raises(BusyError) as busy, run_lock(settings):
             pass
-    assert "root-only-secret" not in str(busy.value)
     assert str(busy.value) == "another backup run is in progress (pid ?)"
+    assert lock.read_text() == ""  # the holder leaves no pid behind

@@ -19,7 +19,6 @@ from odoo_saas_tools.backups.offsite import s3 as s3_engine
 from odoo_saas_tools.backups.retention import Policy
 from odoo_saas_tools.core import execute
 from odoo_saas_tools.core.errors import ConfigError
-from odoo_saas_tools.core.files import file_lock
 from odoo_saas_tools.core.settings import OFFSITE_ENGINES, Settings
 
 PASSWORD = "restic-key-3d9c1b0a"
@@ -158,23 +157,3 @@ def test_a_failing_restic_says_one_line_without_its_secrets():
     assert S3_SECRET not in message and execute.REDACTED in message
     wrong = subprocess.CompletedProcess(["restic"], 1, b"", b"Fatal: wrong password or no key\n")
     assert "BACKUP_ENCRYPTION_PASSWORD does not open" in restic_repo._failure(settings, [], wrong)
-
-
-# --- the one flock ---------------------------------------------------------------------------
-def test_file_lock_is_exclusive_and_says_when_it_is_not_taken(tmp_path):
-    path = tmp_path / "x.lock"
-    with file_lock(path, blocking=False) as first:
-        assert first is True
-        with file_lock(path, blocking=False) as second:
-            assert second is False
-    with file_lock(path, blocking=False) as again:
-        assert again is True
-
-
-def test_file_lock_never_follows_a_planted_link(tmp_path):
-    target = tmp_path / "precious"
-    target.write_text("keep me")
-    (tmp_path / "x.lock").symlink_to(target)
-    with pytest.raises(OSError), file_lock(tmp_path / "x.lock"):
-        pass
-    assert target.read_text() == "keep me"

@@ -310,12 +310,12 @@ def _maintenance_lock(settings: Settings) -> Iterator[None]:
     held = contextlib.ExitStack()
     try:
         settings.backup_dir.mkdir(parents=True, exist_ok=True)
-        got = held.enter_context(file_lock(settings.backup_dir / MAINTENANCE_LOCK, blocking=False))
+        held.enter_context(file_lock(settings.backup_dir / MAINTENANCE_LOCK, blocking=False))
+    except BlockingIOError:
+        raise BusyError("another restic prune or check is running") from None
     except OSError as exc:
         raise SaasError(f"BACKUP_DIR {settings.backup_dir} is not usable: {exc.strerror}") from exc
     with held:
-        if not got:
-            raise BusyError("another restic prune or check is running")
         yield
 
 
