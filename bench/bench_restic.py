@@ -34,7 +34,8 @@ from pathlib import Path
 
 from common import drop, median, odoo_db, odoo_saas, report, timed
 
-from odoo_saas_tools.backups import restic, s3
+from odoo_saas_tools.backups.offsite import restic
+from odoo_saas_tools.backups.offsite import s3_bucket as s3
 from odoo_saas_tools.core.output import human_size
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.postgres.connection import connect

@@ -29,6 +29,7 @@ import psycopg2.extensions
 
 from odoo_saas_tools.backups import archive, own_backups
 from odoo_saas_tools.backups import names as backup_names
+from odoo_saas_tools.core import execute
 from odoo_saas_tools.core.errors import ConfigError, SaasError
 from odoo_saas_tools.core.files import WriteBehind
 from odoo_saas_tools.core.odoo_series import ODOO_SERIES, VERSION_INFO
@@ -74,6 +75,17 @@ class Snapshot:
     db_size: int
 
 
+@dataclass
+class _Written:
+    """A backup file just put in place, with what writing it proved of the tenant's files."""
+
+    sha256: str
+    size: int
+    attachments: int
+    checked: dict[str, os.stat_result] | None  # attachment files whose content matches their name
+    damaged: list[str] | None  # those that do not (zip and dump only)
+
+
 def create_backup(
     settings: Settings,
     db: str,
@@ -106,34 +118,62 @@ def create_backup(
         if final.exists():  # two backups within the same second
             time.sleep(1.0)
             final = directory / backup_names.backup_name(label, fmt)
-        partial_fd, partial = backup_names.new_partial(final)
-        temps = [partial]
         started = time.monotonic()
-        try:
-            with _snapshot(settings, db) as snap:
-                snap.manifest["db_name"] = label
-                checked: dict[str, os.stat_result] | None = None
-                damaged: list[str] | None = None
-                if fmt == "sql.gz":
-                    _check_space(directory, snap.db_size // 4)
-                    sha, size = _write_sql_gz(settings, db, snap, partial_fd)
-                    count = 0
-                else:
-                    sha, size, count, checked, damaged = _write_zip(
-                        settings, db, snap, final, fmt, progress, partial_fd, partial, temps
-                    )
-            # the checksum first: a file with a backup's name always has its sidecar
-            side = backup_names.write_checksum(final, sha)
-            os.replace(partial, final)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.close(partial_fd)  # when no writer took it over
-            for leftover in (*temps, backup_names.checksum_path(final)):
-                _remove_quietly(leftover)
-            raise
-    if checked is not None and as_name is None:
+        written = _write(settings, db, label, fmt, final, progress)
+    _settle(settings, db, final, written, created=created, mine=as_name is None)
+    result = BackupResult(
+        path=final,
+        sha256=written.sha256,
+        size_bytes=written.size,
+        duration_seconds=round(time.monotonic() - started, 3),
+        database=db,
+        fmt=fmt,
+        attachments=written.attachments,
+    )
+    log.info("backup of %s written to %s (%d bytes)", db, final, written.size)
+    return result
+
+
+def _write(
+    settings: Settings, db: str, label: str, fmt: str, final: Path, progress: bool
+) -> _Written:
+    """Write the backup under a partial name, its checksum sidecar, then rename it to final;
+    nothing of it is left when this fails."""
+    partial_fd, partial = backup_names.new_partial(final)
+    temps = [partial]
+    try:
+        with _snapshot(settings, db) as snap:
+            snap.manifest["db_name"] = label
+            if fmt == "sql.gz":
+                _check_space(final.parent, snap.db_size // 4)
+                sha, size = _write_sql_gz(settings, db, snap, partial_fd)
+                written = _Written(sha, size, 0, None, None)
+            else:
+                written = _write_zip(
+                    settings, db, snap, final, fmt, progress, partial_fd, partial, temps
+                )
+        # the checksum first: a file with a backup's name always has its sidecar
+        backup_names.write_checksum(final, written.sha256)
+        os.replace(partial, final)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.close(partial_fd)  # when no writer took it over
+        for leftover in (*temps, backup_names.checksum_path(final)):
+            _remove_quietly(leftover)
+        raise
+    return written
+
+
+def _settle(
+    settings: Settings, db: str, final: Path, written: _Written, *, created: bool, mine: bool
+) -> None:
+    """What follows a backup in place: the memo of checked files (`mine`: db is the tenant it
+    is of), the directory synced, the files handed to the runtime user, the backup recorded."""
+    directory = final.parent
+    side = backup_names.checksum_path(final)
+    if written.checked is not None and mine:
         # the next restore of this backup links these files without reading them again
-        checked_files.remember(settings, db, checked, _files_owner(settings))
+        checked_files.remember(settings, db, written.checked, _files_owner(settings))
     with contextlib.suppress(OSError):
         archive.fsync_dir(directory)
     if directory.resolve().is_relative_to(settings.backup_dir.resolve()):
@@ -145,20 +185,9 @@ def create_backup(
             )
         except (OSError, SaasError) as exc:
             log.warning("could not hand %s to %s: %s", final, settings.runtime_user, exc)
-    if damaged is not None:
+    if written.damaged is not None:
         # last: the file as it now stays (a chown changes its identity); its members are proven
-        own_backups.record(settings, final, damaged, _files_owner(settings))
-    result = BackupResult(
-        path=final,
-        sha256=sha,
-        size_bytes=size,
-        duration_seconds=round(time.monotonic() - started, 3),
-        database=db,
-        fmt=fmt,
-        attachments=count,
-    )
-    log.info("backup of %s written to %s (%d bytes)", db, final, size)
-    return result
+        own_backups.record(settings, final, written.damaged, _files_owner(settings))
 
 
 def _require_database(settings: Settings, db: str) -> None:
@@ -250,7 +279,7 @@ def _write_zip(
     partial_fd: int,
     partial: Path,
     temps: list[Path],
-) -> tuple[str, int, int, dict[str, os.stat_result], list[str]]:
+) -> _Written:
     """Write the archive: pg_dump to a temp file in parallel with the filestore copy.
 
     Each attachment is hashed as it is copied: the files whose content matches their name
@@ -261,19 +290,7 @@ def _write_zip(
     # the archive plus the dump written beside it while the files are copied
     _check_space(final.parent, sum(src.stat().st_size for src, _ in files) + snap.db_size)
     custom = fmt == "dump"
-    # pg_dump writes to a descriptor we opened (0600, exclusive), never to a path it opens
-    dump_fd, dump_tmp = backup_names.new_partial(final.with_name(final.name + ".db"))
-    temps.append(dump_tmp)
-    try:
-        proc = pgtools.pg_dump_popen(
-            settings,
-            db,
-            fmt="custom" if custom else "plain",
-            snapshot=snap.snapshot_id,
-            stdout=dump_fd,
-        )
-    finally:
-        os.close(dump_fd)
+    proc, dump_tmp = _start_dump(settings, db, snap, final, custom, temps)
     bar = Progress(f"backup {db}", total=len(files) + 1, enabled=None if progress else False)
     try:
         with open(partial_fd, "wb") as raw, WriteBehind(raw.fileno()) as behind:
@@ -282,17 +299,7 @@ def _write_zip(
                 archive.add_bytes(
                     zf, archive.MANIFEST_MEMBER, json.dumps(snap.manifest, indent=4).encode()
                 )
-                checked: dict[str, os.stat_result] = {}
-                damaged: list[str] = []
-                for src, arcname in files:
-                    st, sha1 = archive.add_attachment(zf, src, arcname)
-                    rel = arcname.removeprefix(archive.FILESTORE_PREFIX)
-                    expected = archive.content_sha1(rel)
-                    if sha1 == expected:
-                        checked[rel] = st
-                    elif expected is not None:
-                        damaged.append(rel)
-                    bar.advance(1)
+                checked, damaged = _add_attachments(zf, files, bar)
                 pgtools.wait(proc, settings)
                 _check_dump(settings, dump_tmp, custom)
                 member = archive.CUSTOM_MEMBER if custom else archive.PLAIN_MEMBER
@@ -315,7 +322,46 @@ def _write_zip(
             db,
             settings.filestore(db) / damaged[0],
         )
-    return writer.hexdigest(), writer.size, len(files), checked, damaged
+    return _Written(writer.hexdigest(), writer.size, len(files), checked, damaged)
+
+
+def _start_dump(
+    settings: Settings, db: str, snap: Snapshot, final: Path, custom: bool, temps: list[Path]
+) -> tuple[execute.Process[bytes], Path]:
+    """pg_dump of the snapshot into a temporary file beside final (listed in temps)."""
+    # pg_dump writes to a descriptor we opened (0600, exclusive), never to a path it opens
+    dump_fd, dump_tmp = backup_names.new_partial(final.with_name(final.name + ".db"))
+    temps.append(dump_tmp)
+    try:
+        proc = pgtools.pg_dump_popen(
+            settings,
+            db,
+            fmt="custom" if custom else "plain",
+            snapshot=snap.snapshot_id,
+            stdout=dump_fd,
+        )
+    finally:
+        os.close(dump_fd)
+    return proc, dump_tmp
+
+
+def _add_attachments(
+    zf: zipfile.ZipFile, files: list[tuple[Path, str]], bar: Progress
+) -> tuple[dict[str, os.stat_result], list[str]]:
+    """Store each attachment file; (files whose content matches their name, with their stat;
+    names of those that do not)."""
+    checked: dict[str, os.stat_result] = {}
+    damaged: list[str] = []
+    for src, arcname in files:
+        st, sha1 = archive.add_attachment(zf, src, arcname)
+        rel = arcname.removeprefix(archive.FILESTORE_PREFIX)
+        expected = archive.content_sha1(rel)
+        if sha1 == expected:
+            checked[rel] = st
+        elif expected is not None:
+            damaged.append(rel)
+        bar.advance(1)
+    return checked, damaged
 
 
 def _files_owner(settings: Settings) -> int | None:

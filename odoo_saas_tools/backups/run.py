@@ -1,41 +1,35 @@
-"""`backup run`: back up every tenant, copy off-site, prune; one failing tenant stops no other.
+"""`backup run`: back up every tenant, off-site too, apply retention; one failing tenant stops
+no other.
 
 Each tenant is backed up under its tenant lock, so a scheduled backup never runs alongside a
 manual restore, rename or drop of that tenant; a busy tenant counts as failed (its backup was
-not taken, and the summary and status file say why). A backup whose off-site copy could not be
-verified counts as failed too; its local file is kept and, since no `.offsite` marker was
-written, the next run uploads it again (with any other kept backup still missing off-site).
-Retention runs for a tenant only after its backup and off-site copy succeeded.
+not taken, and the summary and status file say why). Where the backup goes besides
+$BACKUP_DIR is the off-site engine's business (backups/offsite): one built for the run. A backup
+the engine could not store off-site counts as failed too (the s3 engine keeps the local file and
+uploads it again next run). Retention runs for a tenant only after its backup (and off-site
+copy) succeeded; the engine's maintenance runs after the run, when due.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
 import os
+import stat
 import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from odoo_saas_tools.backups import restic, s3
+from odoo_saas_tools.backups import offsite
 from odoo_saas_tools.backups import status as backup_status
-from odoo_saas_tools.backups.names import (
-    default_dir,
-    mark_offsite,
-    offsite_url,
-    read_checksum,
-    sweep_partials,
-)
-from odoo_saas_tools.backups.prune import local_backups, local_candidates, prune_tenant
-from odoo_saas_tools.backups.retention import Policy, decide
+from odoo_saas_tools.backups.names import default_dir, sweep_partials
+from odoo_saas_tools.backups.retain import retain_local
 from odoo_saas_tools.core.errors import BusyError, ConfigError, SaasError
+from odoo_saas_tools.core.files import file_lock
 from odoo_saas_tools.core.output import Progress, human_size
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.postgres.connection import tenant_databases
@@ -59,8 +53,8 @@ class TenantOutcome:
     uploaded: list[str] = field(default_factory=list)
     pruned_local: int = 0
     pruned_remote: int = 0
-    added_bytes: int | None = None  # restic: what the run added to the repository
-    repository_size_bytes: int | None = None  # restic: the repository after the run
+    added_bytes: int | None = None  # what the run added off-site (deduplicating engines)
+    repository_size_bytes: int | None = None  # the off-site store after the run, when known
 
     @property
     def ok(self) -> bool:
@@ -95,7 +89,7 @@ class RunSummary:
             parts.append(f"{len(offsite)} verified off-site")
         added = [o.added_bytes for o in good if o.added_bytes is not None]
         if added:
-            parts.append(f"{human_size(sum(added))} added to the restic repository")
+            parts.append(f"{human_size(sum(added))} added off-site")
         pruned = sum(o.pruned_local + o.pruned_remote for o in self.outcomes)
         if pruned:
             parts.append(f"{pruned} old backup(s) pruned")
@@ -119,29 +113,41 @@ class RunSummary:
 
 @contextlib.contextmanager
 def run_lock(settings: Settings) -> Iterator[None]:
-    """One `backup run` at a time on this backup directory (scheduled or by hand)."""
+    """One `backup run` at a time on this backup directory (scheduled or by hand); the holder
+    notes its pid in the lock file, for the busy message."""
     path = settings.backup_dir / ".run.lock"
+    held = contextlib.ExitStack()
     try:
         settings.backup_dir.mkdir(parents=True, exist_ok=True)
-        fh = open(path, "a+")  # noqa: SIM115 - closed by the with below
+        fh = held.enter_context(file_lock(path, blocking=False))
+    except BlockingIOError:
+        raise BusyError(f"another backup run is in progress (pid {_holder(path)})") from None
     except OSError as exc:
         raise SaasError(f"BACKUP_DIR {settings.backup_dir} is not usable: {exc.strerror}") from exc
-    with fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fh.seek(0)
-            holder = fh.read().strip() or "?"
-            raise BusyError(f"another backup run is in progress (pid {holder})") from None
-        fh.seek(0)
-        fh.truncate()
-        fh.write(f"{os.getpid()}\n")
-        fh.flush()
+    with held:
+        fh.truncate(0)
+        fh.write(f"{os.getpid()}\n".encode())
         try:
             yield
         finally:
             fh.truncate(0)
-            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _holder(path: Path) -> str:
+    """The pid the lock's holder noted, or "?": only digits are shown, and a link or a pipe
+    put in its place is not read (root's message never shows another file)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return "?"
+    try:
+        text = os.read(fd, 32) if stat.S_ISREG(os.fstat(fd).st_mode) else b""
+    except OSError:
+        text = b""
+    finally:
+        os.close(fd)
+    pid = text.decode(errors="replace").strip()
+    return pid if pid.isdigit() else "?"
 
 
 def default_backup(settings: Settings, db: str, directory: Path, fmt: str) -> Any:
@@ -151,28 +157,6 @@ def default_backup(settings: Settings, db: str, directory: Path, fmt: str) -> An
     return create_backup(settings, db, directory, fmt, progress=False, lock=False)
 
 
-def upload_missing(settings: Settings, db: str, client: Any) -> list[str]:
-    """Upload every backup of db that the policy keeps and that has no verified copy yet."""
-    policy = Policy.from_settings(settings)
-    kept = decide(
-        local_candidates(local_backups(settings, db)),
-        policy,
-        datetime.now(timezone.utc),
-        ZoneInfo(settings.backup_tz),
-    ).keep
-    uploaded = []
-    for path, _why in sorted(kept, key=lambda k: k[0].name):
-        if read_checksum(path) is None:
-            continue  # not a good backup: never shipped as one
-        key = s3.key_for(settings, db, path.name)
-        if offsite_url(path) == s3.url_for(settings, key):
-            continue
-        url = s3.upload(settings, path, db, s3=client)
-        mark_offsite(path, url)
-        uploaded.append(url)
-    return uploaded
-
-
 def back_up_tenant(
     settings: Settings,
     db: str,
@@ -180,41 +164,17 @@ def back_up_tenant(
     fmt: str,
     backup: BackupFunc,
     stop: threading.Event,
-    client: Any = None,
+    engine: offsite.Engine | None = None,
 ) -> TenantOutcome:
-    """One tenant: lock, back up, copy off-site, prune; record the status file."""
+    """One tenant: lock, back up (off-site too), apply retention; record the status file."""
     outcome = TenantOutcome(db, "failed")
     if stop.is_set():
         outcome.state = "interrupted"
         return outcome
     started = time.monotonic()
-    offsite_default = "failed" if settings.s3_enabled else "disabled"
     try:
         with tenant_lock(settings, db, operation="backup"):
-            if restic.enabled(settings):
-                _restic_tenant(settings, db, outcome, stop)
-            else:
-                directory = default_dir(settings, db)
-                directory.mkdir(parents=True, exist_ok=True)
-                result = backup(settings, db, directory, fmt)
-                outcome.file = str(result.path)
-                outcome.size_bytes = int(result.size_bytes)
-                if stop.is_set():  # a complete local backup; its upload is left to the next run
-                    raise SaasError("interrupted before the off-site copy")
-                if settings.s3_enabled:
-                    try:
-                        outcome.uploaded = upload_missing(settings, db, client)
-                    except SaasError as exc:
-                        outcome.offsite = "failed"
-                        raise SaasError(f"off-site copy failed (local file kept): {exc}") from exc
-                    outcome.offsite = "verified"
-                try:
-                    pruned = prune_tenant(settings, db, remote=settings.s3_enabled, s3=client)
-                except SaasError as exc:  # the backup itself is good; retention retries next run
-                    log.warning("retention for %s failed: %s", db, exc)
-                else:
-                    outcome.pruned_local = len(pruned.deleted_local)
-                    outcome.pruned_remote = len(pruned.deleted_remote)
+            _back_up_locked(settings, db, outcome, fmt, backup, stop, engine)
         outcome.state = "ok"
     except BusyError as exc:
         outcome.state = "busy"
@@ -228,18 +188,66 @@ def back_up_tenant(
             if not isinstance(exc, SaasError):
                 log.exception("backup of %s failed unexpectedly", db)
     outcome.duration_seconds = round(time.monotonic() - started, 3)
-    if outcome.state == "interrupted":
-        return outcome  # not the tenant's fault; the scheduler runs again at start
-    if outcome.ok:
-        log.info("backed up %s: %s", db, outcome.file)
+    if outcome.state != "interrupted":  # not the tenant's fault; the scheduler runs again at start
+        _record(settings, outcome, offsite_configured=engine is not None)
+    return outcome
+
+
+def _back_up_locked(
+    settings: Settings,
+    db: str,
+    outcome: TenantOutcome,
+    fmt: str,
+    backup: BackupFunc,
+    stop: threading.Event,
+    engine: offsite.Engine | None,
+) -> None:
+    """The tenant's backup, handed to the engine (if any), then retention (its failure is
+    logged: the backup itself is good and retention is retried next run)."""
+
+    def take_local() -> Any:
+        directory = default_dir(settings, db)
+        directory.mkdir(parents=True, exist_ok=True)
+        result = backup(settings, db, directory, fmt)
+        outcome.file, outcome.size_bytes = str(result.path), int(result.size_bytes)
+        return result
+
+    local = True
+    if engine is None:
+        take_local()
     else:
-        log.error("backup of %s failed: %s", db, outcome.error)
+        outcome.offsite = "failed"
+        shipped = engine.back_up(db, take_local, stop)
+        outcome.file, outcome.size_bytes = shipped.file, shipped.size_bytes
+        outcome.added_bytes, outcome.uploaded = shipped.added_bytes, shipped.uploaded
+        outcome.offsite, local = "verified", shipped.local
+        if stop.is_set():
+            return  # the backup is good; retention waits for the next run
+    try:
+        if local:
+            outcome.pruned_local = len(retain_local(settings, db).deleted_local)
+        if engine is not None:
+            outcome.pruned_remote = len(engine.retain([db])[db].removed)
+            outcome.repository_size_bytes = engine.stored_bytes()
+    except SaasError as exc:
+        log.warning("retention for %s failed: %s", db, exc)
+
+
+def _record(settings: Settings, outcome: TenantOutcome, *, offsite_configured: bool) -> None:
+    """Log the tenant's outcome and write its status file."""
+    if outcome.ok:
+        log.info("backed up %s: %s", outcome.database, outcome.file)
+    else:
+        log.error("backup of %s failed: %s", outcome.database, outcome.error)
+    offsite_state = outcome.offsite
+    if offsite_state == "disabled" and offsite_configured:
+        offsite_state = "failed"
     with contextlib.suppress(ConfigError):  # a name no file may carry has no status file
         backup_status.record(
             settings,
-            db,
+            outcome.database,
             ok=outcome.ok,
-            offsite=outcome.offsite if outcome.offsite != "disabled" else offsite_default,
+            offsite=offsite_state,
             error=outcome.error,
             duration=outcome.duration_seconds,
             size=outcome.size_bytes,
@@ -247,26 +255,6 @@ def back_up_tenant(
             added=outcome.added_bytes,
             repository_size=outcome.repository_size_bytes,
         )
-    return outcome
-
-
-def _restic_tenant(
-    settings: Settings, db: str, outcome: TenantOutcome, stop: threading.Event
-) -> None:
-    """BACKUP_OFFSITE=restic: a snapshot in the repository is the backup; then retention."""
-    outcome.offsite = "failed"
-    result = restic.back_up(settings, db)
-    outcome.file = result.source
-    outcome.size_bytes = result.size_bytes
-    outcome.added_bytes = result.added_bytes
-    outcome.offsite = "verified"  # restic writes a snapshot only once its data is stored
-    if stop.is_set():
-        return
-    try:
-        outcome.pruned_remote = len(restic.forget(settings, db).removed)
-        outcome.repository_size_bytes = restic.repository_size(settings)
-    except SaasError as exc:  # the snapshot is good; retention retries next run
-        log.warning("retention for %s failed: %s", db, exc)
 
 
 def run_all(
@@ -283,45 +271,68 @@ def run_all(
 
     `progress` shows a tenant count on a terminal (never in cron, pipes or the scheduler)."""
     stop = stop or threading.Event()
-    backup = backup or default_backup
-    fmt = fmt or settings.backup_format
     started = time.monotonic()
+    engine = offsite.engine(settings)
     with run_lock(settings):
         for path in sweep_partials(settings.backup_dir):
             log.warning("removed %s, left by an interrupted backup", path)
         names = databases if databases is not None else tenant_databases(settings)
-        if restic.enabled(settings) and names:
-            restic.open_repository(settings, create=True)  # a wrong password stops here
-        workers = max(1, min(concurrency or settings.backup_concurrency, len(names) or 1))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="backup") as pool:
-            # one S3 client for the run (thread-safe; building one costs ~0.1 s)
-            client = (
-                s3.client(settings)
-                if settings.s3_enabled and not restic.enabled(settings)
-                else None
-            )
-            futures = [
-                pool.submit(
-                    back_up_tenant, settings, db, fmt=fmt, backup=backup, stop=stop, client=client
-                )
-                for db in names
-            ]
-            bar = Progress("backup run", total=len(names), enabled=None if progress else False)
-            for future in as_completed(futures):
-                done = future.result()
-                bar.advance(1, f"{done.database}: {done.state}")
-            outcomes = [f.result() for f in futures]
-            bar.finish(f"{sum(o.ok for o in outcomes)}/{len(outcomes)} backed up")
+        if engine is not None and names:
+            engine.open(create=True)  # a wrong key stops here, before any tenant
+        outcomes = _back_up_all(
+            settings,
+            names,
+            fmt or settings.backup_format,
+            concurrency,
+            stop,
+            backup,
+            engine,
+            progress,
+        )
         if stop.is_set():
             for path in sweep_partials(settings.backup_dir):
                 log.info("removed partial file %s", path)
-        elif restic.enabled(settings) and restic.prune_due(settings):
+        elif engine is not None and engine.maintenance_due():
             try:
-                restic.prune(settings)
-            except SaasError as exc:  # the backups are good; prune is retried next run
-                log.error("restic prune failed: %s", exc)
+                engine.maintenance()
+            except SaasError as exc:  # the backups are good; maintenance is retried next run
+                log.error("off-site maintenance failed: %s", exc)
     return RunSummary(
         outcomes,
         time.monotonic() - started,
         interrupted=any(o.state == "interrupted" for o in outcomes),
     )
+
+
+def _back_up_all(
+    settings: Settings,
+    names: list[str],
+    fmt: str,
+    concurrency: int | None,
+    stop: threading.Event,
+    backup: BackupFunc | None,
+    engine: offsite.Engine | None,
+    progress: bool,
+) -> list[TenantOutcome]:
+    """Each tenant in a pool of BACKUP_CONCURRENCY (or concurrency) threads, in order."""
+    workers = max(1, min(concurrency or settings.backup_concurrency, len(names) or 1))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="backup") as pool:
+        futures = [
+            pool.submit(
+                back_up_tenant,
+                settings,
+                db,
+                fmt=fmt,
+                backup=backup or default_backup,
+                stop=stop,
+                engine=engine,
+            )
+            for db in names
+        ]
+        bar = Progress("backup run", total=len(names), enabled=None if progress else False)
+        for future in as_completed(futures):
+            done = future.result()
+            bar.advance(1, f"{done.database}: {done.state}")
+        outcomes = [f.result() for f in futures]
+        bar.finish(f"{sum(o.ok for o in outcomes)}/{len(outcomes)} backed up")
+    return outcomes

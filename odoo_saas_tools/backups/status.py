@@ -37,8 +37,8 @@ class BackupStatus:
     last_size_bytes: int | None = None
     failures_total: int = 0
     offsite: str = "disabled"
-    last_added_bytes: int | None = None  # restic engine only
-    repository_size_bytes: int | None = None  # restic engine only
+    last_added_bytes: int | None = None  # deduplicating engines (restic) only
+    repository_size_bytes: int | None = None  # deduplicating engines (restic) only
     last_error: str | None = None
     last_file: str | None = None
 

@@ -29,6 +29,16 @@ SIZE_SUFFIX = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 LOG_LEVELS = ("debug", "info", "warn", "error", "critical")
 SSE_MODES = ("", "AES256", "aws:kms")
+# The off-site engines (BACKUP_OFFSITE): each is one module, backups/offsite/<name>.py; here only
+# what each needs set, and why (checked at start, so every command refuses a half-configured one).
+OFFSITE_ENGINES: dict[str, dict[str, str]] = {
+    "s3": {},
+    "restic": {
+        "BACKUP_ENCRYPTION_PASSWORD": "(or BACKUP_ENCRYPTION_PASSWORD_FILE): the repository is "
+        "encrypted with it",
+        "AWS_S3_BUCKET": "(the repository's bucket)",
+    },
+}
 # Secrets only the backup programs use (off-site copies); nothing else keeps them.
 BACKUP_SECRETS = {
     "AWS_ACCESS_KEY_ID",
@@ -361,7 +371,7 @@ class Settings:
         "encrypted snapshots in a restic repository under BACKUP_S3_PREFIX, see docs/backups.md).",
         "s3",
         kind="choice",
-        choices=("s3", "restic"),
+        choices=tuple(OFFSITE_ENGINES),
     )
     backup_encryption_password: str = var(
         "BACKUP_ENCRYPTION_PASSWORD",
@@ -370,9 +380,10 @@ class Settings:
         "",
         secret=True,
     )
-    backup_prune_schedule: str = var(
+    backup_maintenance_schedule: str = var(
         "BACKUP_PRUNE_SCHEDULE",
-        "Cron expression (BACKUP_TZ) of `restic prune`, run after the first backup run due.",
+        "Cron expression (BACKUP_TZ) of the off-site store's maintenance (restic: `restic prune`, "
+        "its garbage collection; not retention), run after the first backup run due.",
         "0 3 * * 0",
         kind="cron",
     )
@@ -653,14 +664,10 @@ class Settings:
             )
         if self.aws_s3_sse == "aws:kms" and not self.aws_s3_sse_kms_key_id:
             out.append("AWS_S3_SSE=aws:kms needs AWS_S3_SSE_KMS_KEY_ID")
-        if self.backup_offsite == "restic":
-            if not self.backup_encryption_password:
-                out.append(
-                    "BACKUP_OFFSITE=restic needs BACKUP_ENCRYPTION_PASSWORD (or "
-                    "BACKUP_ENCRYPTION_PASSWORD_FILE): the repository is encrypted with it"
-                )
-            if not self.aws_s3_bucket:
-                out.append("BACKUP_OFFSITE=restic needs AWS_S3_BUCKET (the repository's bucket)")
+        by_env = {f.metadata["env"]: f.name for f in variables()}
+        for env, why in OFFSITE_ENGINES.get(self.backup_offsite, {}).items():
+            if not getattr(self, by_env[env]):
+                out.append(f"BACKUP_OFFSITE={self.backup_offsite} needs {env} {why}")
         for name in self.db_name:
             if not re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+", name) or len(name.encode()) > 63:
                 out.append(
@@ -794,8 +801,10 @@ class Settings:
         return domain.strip().rstrip(".").lower()
 
     @property
-    def s3_enabled(self) -> bool:
-        return bool(self.aws_s3_bucket)
+    def offsite(self) -> str | None:
+        """The off-site engine backups go to (BACKUP_OFFSITE), or None: without a bucket there
+        is no off-site store (backups/offsite/ builds the engine from this name)."""
+        return self.backup_offsite if self.aws_s3_bucket else None
 
     def secret_values(self) -> list[str]:
         """Every secret's value, for blanking out of logs."""

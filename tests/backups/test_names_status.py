@@ -8,6 +8,8 @@ import subprocess
 import sys
 from datetime import datetime, timezone
 
+import pytest
+
 from odoo_saas_tools.backups import status as backup_status
 from odoo_saas_tools.backups.names import (
     backup_name,
@@ -17,6 +19,7 @@ from odoo_saas_tools.backups.names import (
     sweep_partials,
 )
 from odoo_saas_tools.backups.status import read_statuses
+from odoo_saas_tools.core.errors import BusyError, SaasError
 from odoo_saas_tools.core.settings import Settings
 
 WHEN = datetime(2026, 11, 26, 17, 18, 0, tzinfo=timezone.utc)
@@ -104,3 +107,56 @@ def test_a_second_backup_run_is_refused_while_one_runs(saas_env):
         proc = run_cli(saas_env, "backup", "run", timeout=60)
     assert proc.returncode == 4
     assert f"another backup run is in progress (pid {os.getpid()})" in proc.stderr
+
+
+LOCKS = {
+    "run": (".run.lock", "odoo_saas_tools.backups.run:run_lock"),
+    "restic-maintenance": (
+        ".restic-maintenance.lock",
+        "odoo_saas_tools.backups.offsite.restic_repo:_maintenance_lock",
+    ),
+}
+
+
+@pytest.mark.parametrize("target_exists", [True, False], ids=["existing", "missing"])
+@pytest.mark.parametrize("lock", sorted(LOCKS))
+def test_a_link_planted_at_a_lock_file_is_never_written_through(tmp_path, lock, target_exists):
+    """The runtime user owns BACKUP_DIR and root runs `backup run` / `backup prune` by hand: a
+    link planted at a lock file's name must not get root to truncate, write or create the file
+    it points to (/etc/shadow, /etc/nologin ...)."""
+    import importlib
+
+    name, where = LOCKS[lock]
+    module, func = where.split(":")
+    backup_dir = tmp_path / "backups"
+    backup_dir.mkdir()
+    precious = tmp_path / "precious"
+    if target_exists:
+        precious.write_text("root's own file\n")
+    (backup_dir / name).symlink_to(precious)
+    settings = Settings.from_env({"BACKUP_DIR": str(backup_dir)})
+    lock_of = getattr(importlib.import_module(module), func)
+    with pytest.raises(SaasError, match="is not usable"), lock_of(settings):  # one line
+        pass
+    if target_exists:
+        assert precious.read_text() == "root's own file\n"
+    else:
+        assert not precious.exists()
+
+
+def test_the_busy_message_shows_a_pid_never_what_the_lock_file_was_made_to_say(tmp_path):
+    """Whoever holds the lock (the runtime user's scheduler) writes the lock file: root's busy
+    message shows a pid from it, nothing else."""
+    from odoo_saas_tools.backups.run import run_lock
+
+    backup_dir = tmp_path / "backups"
+    backup_dir.mkdir()
+    settings = Settings.from_env({"BACKUP_DIR": str(backup_dir)})
+    with run_lock(settings):
+        lock = backup_dir / ".run.lock"
+        assert lock.read_text() == f"{os.getpid()}\n"
+        lock.write_text("\x1b]0;owned\x07 root-only-secret\n")
+        with pytest.raises(BusyError) as busy, run_lock(settings):
+            pass
+    assert str(busy.value) == "another backup run is in progress (pid ?)"
+    assert lock.read_text() == ""  # the holder leaves no pid behind

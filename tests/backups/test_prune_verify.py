@@ -6,13 +6,13 @@ import gzip
 import json
 from datetime import datetime, timedelta, timezone
 
-from odoo_saas_tools.backups import s3
 from odoo_saas_tools.backups.names import (
     checksum_path,
     mark_offsite,
     sha256_file,
     write_checksum,
 )
+from odoo_saas_tools.backups.offsite import s3_bucket as s3
 from odoo_saas_tools.core.settings import Settings
 from tests.backups.conftest import make_tenant
 from tests.backups.helpers import make_backup

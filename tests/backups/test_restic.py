@@ -15,7 +15,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from odoo_saas_tools.backups import restic
+from odoo_saas_tools.backups.offsite import restic, restic_repo
 from odoo_saas_tools.backups.retention import Policy
 from odoo_saas_tools.core.errors import ConfigError
 from odoo_saas_tools.core.settings import Settings
@@ -227,14 +227,14 @@ def test_engine_is_refused_without_password_or_bucket(restic_env):
 
 
 def test_forget_args_map_the_retention_settings():
-    assert restic.forget_args(Policy(retention_days=7)) == [
+    assert restic_repo.forget_args(Policy(retention_days=7)) == [
         "--keep-last",
         "1",
         "--keep-within",
         "7d",
     ]
     gfs = Policy(retention_days=7, keep_daily=7, keep_weekly=4, keep_monthly=None)
-    assert restic.forget_args(gfs) == [
+    assert restic_repo.forget_args(gfs) == [
         "--keep-last",
         "1",
         "--keep-daily",
@@ -266,17 +266,19 @@ def test_retention_forgets_per_tenant_and_prune_frees_space(restic_env):
     tenants = {t["database"]: t for t in json.loads(proc.stdout)["tenants"]}
     assert len(tenants[db]["deleted_remote"]) == 2 and len(tenants[db]["kept_remote"]) == 2
     assert tenants[other]["deleted_remote"] == [] and len(tenants[other]["kept_remote"]) == 1
-    assert len(restic.snapshots(settings, db)) == 4  # a dry run
+    assert len(restic_repo.snapshots(settings, db)) == 4  # a dry run
 
-    size = restic.repository_size(settings)
+    size = restic_repo.repository_size(settings)
     proc = run_cli(env, "backup", "prune")
     assert proc.returncode == 0, proc.stderr
     assert "deleted 2 backup(s)" in proc.stdout
-    assert len(restic.snapshots(settings, db)) == 2
-    assert len(restic.snapshots(settings, other)) == 1
-    assert restic.repository_size(settings) < size - 400 * 1024  # two attachments' data freed
-    assert restic.last_prune(settings) is not None and not restic.prune_due(settings)
-    assert "no errors were found" in restic.check(settings)
+    assert len(restic_repo.snapshots(settings, db)) == 2
+    assert len(restic_repo.snapshots(settings, other)) == 1
+    assert restic_repo.repository_size(settings) < size - 400 * 1024  # two attachments' data freed
+    assert restic_repo.last_maintenance(settings) is not None and not restic_repo.maintenance_due(
+        settings
+    )
+    assert "no errors were found" in restic_repo.check(settings)
 
 
 def _is_restic_backup(child: psutil.Process) -> bool:
@@ -321,7 +323,7 @@ def test_run_killed_mid_upload_leaves_a_consistent_repository(restic_env, seawee
     # by another operation", exit 4, as a hoster would see right after such a kill).
     _gone, alive = psutil.wait_procs(uploaders, timeout=30)
     assert not alive, f"the killed restic processes never went away: {alive}"
-    assert len(restic.snapshots(settings, db)) == 1  # no snapshot of the killed run
+    assert len(restic_repo.snapshots(settings, db)) == 1  # no snapshot of the killed run
     with tenant_lock(settings, db, operation="test"):  # the killed run's lock is gone
         pass
 
@@ -329,8 +331,8 @@ def test_run_killed_mid_upload_leaves_a_consistent_repository(restic_env, seawee
     assert proc2.returncode == 0, proc2.stderr
     proc2 = run_cli(restic_env, "backup", "run", "--json")
     assert proc2.returncode == 0, proc2.stderr
-    assert len(restic.snapshots(settings, db)) == 2
-    assert "no errors were found" in restic.check(settings)
+    assert len(restic_repo.snapshots(settings, db)) == 2
+    assert "no errors were found" in restic_repo.check(settings)
     assert ACCESS_KEY not in proc2.stdout
 
 

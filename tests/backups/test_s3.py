@@ -9,8 +9,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from odoo_saas_tools.backups import s3
 from odoo_saas_tools.backups.names import read_checksum
+from odoo_saas_tools.backups.offsite import s3_bucket as s3
 from odoo_saas_tools.core.errors import ConfigError, SaasError
 from odoo_saas_tools.core.settings import Settings
 from tests.backups.helpers import make_backup

@@ -1,16 +1,18 @@
-"""`backup prune`: apply the retention policy now, locally and in the bucket.
+"""`backup prune`: apply the retention policy now, locally and off-site.
 
 BACKUP_RETENTION_DAYS, or BACKUP_KEEP_DAILY/WEEKLY/MONTHLY when any is set; the newest good
 backup of each tenant is always kept. `--dry-run` only shows what would be deleted.
-With BACKUP_OFFSITE=restic the policy forgets each tenant's snapshots, then `restic prune`
-removes the data nothing references any more (under an exclusive lock).
+Off-site, with BACKUP_OFFSITE=s3 the objects the policy does not keep are deleted from the
+bucket; with BACKUP_OFFSITE=restic the policy forgets each tenant's snapshots, then the
+repository's maintenance (`restic prune`, under an exclusive lock) removes the data nothing
+references any more.
 """
 
 from __future__ import annotations
 
 import argparse
 
-from odoo_saas_tools.backups.prune import prune_all
+from odoo_saas_tools.backups.retain import retain_all
 from odoo_saas_tools.backups.retention import Policy
 from odoo_saas_tools.core.output import print_json
 from odoo_saas_tools.core.settings import Settings
@@ -27,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    results = prune_all(settings, dry_run=args.dry_run, databases=args.databases or None)
+    results = retain_all(settings, dry_run=args.dry_run, databases=args.databases or None)
     if args.json:
         print_json(
             {
@@ -40,14 +42,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     verb = "would delete" if args.dry_run else "deleted"
     total = 0
     for r in results:
-        for path in r.deleted_local:
-            print(f"{verb} {path}")
-        for key in r.deleted_remote:
-            print(
-                f"{verb} {key}"
-                if key.startswith("restic:")
-                else f"{verb} s3://{settings.aws_s3_bucket}/{key}"
-            )
+        for where in r.deleted():
+            print(f"{verb} {where}")
         total += len(r.deleted_local) + len(r.deleted_remote)
     policy = Policy.from_settings(settings).describe()
     print(f"backup prune: {policy}; {len(results)} tenant(s), {verb} {total} backup(s)")

@@ -10,10 +10,8 @@ that --restore-test loads. Exit 0 good, 1 damaged or failing.
 from __future__ import annotations
 
 import argparse
-import tempfile
-from pathlib import Path
 
-from odoo_saas_tools.backups.verify import VerifyResult, verify, verify_restic
+from odoo_saas_tools.backups.verify import VerifyResult, verify
 from odoo_saas_tools.core.output import human_size, print_json
 from odoo_saas_tools.core.settings import Settings
 
@@ -37,16 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    if args.file.startswith("restic:"):
-        return _report(args, verify_restic(settings, args.file, restore=args.restore_test))
-    if args.file.startswith("s3://"):
-        from odoo_saas_tools.backups import s3
-
-        settings.backup_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix=".verify-", dir=settings.backup_dir) as tmp:
-            path = s3.download(settings, args.file, Path(tmp))
-            return _report(args, verify(settings, path, restore=args.restore_test))
-    return _report(args, verify(settings, Path(args.file), restore=args.restore_test))
+    return _report(args, verify(settings, args.file, restore=args.restore_test))
 
 
 def _report(args: argparse.Namespace, result: VerifyResult) -> int:
@@ -54,7 +43,7 @@ def _report(args: argparse.Namespace, result: VerifyResult) -> int:
         print_json(result.as_dict())
         return 0
     line = f"OK {args.file}: sha256 matches, {result.container}, {human_size(result.size_bytes)}"
-    if not result.sha256:  # restic: the repository's own check
+    if not result.sha256:  # the off-site store's own check (restic)
         line = f"OK {result.file}: {result.container}, repository {human_size(result.size_bytes)}"
     if result.restore_test:
         line += (

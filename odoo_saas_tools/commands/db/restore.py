@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import argparse
 
-from odoo_saas_tools.backups.restore import restore_backup
+from odoo_saas_tools.backups.restore import RestoreOptions, restore_backup
 from odoo_saas_tools.core.output import print_json
 from odoo_saas_tools.core.settings import Settings
 
@@ -80,10 +80,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         from odoo_saas_tools.core.errors import ConfigError
 
         raise ConfigError("--jobs must be at least 1")
-    result = restore_backup(
-        settings,
-        args.name,
-        args.source,
+    options = RestoreOptions(
         force=args.force,
         copy=args.copy,
         neutralize=args.neutralize,
@@ -93,6 +90,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         any_version=args.any_version,
         last_backup=args.last_backup,
     )
+    result = restore_backup(settings, args.name, args.source, options)
     if args.json:
         print_json(result.as_dict())
         return 0

@@ -13,7 +13,7 @@ import zipfile
 
 from odoo_saas_tools.backups import archive
 from odoo_saas_tools.backups.backup import create_backup
-from odoo_saas_tools.backups.restore import restore_backup
+from odoo_saas_tools.backups.restore import RestoreOptions, restore_backup
 from odoo_saas_tools.tenants import checked_files
 from odoo_saas_tools.tenants.drop import drop
 from odoo_saas_tools.tenants.rename import rename
@@ -46,7 +46,7 @@ def test_a_roll_back_links_the_replaced_tenants_own_files(settings, fake_tenant)
     db = fake_tenant(files=3)
     backup = create_backup(settings, db).path
     before = _inodes(settings, db)
-    restore_backup(settings, db, backup, force=True, last_backup=False)
+    restore_backup(settings, db, backup, RestoreOptions(force=True, last_backup=False))
     assert _inodes(settings, db) == before
 
 

@@ -21,7 +21,7 @@ import psycopg2
 import pytest
 
 from odoo_saas_tools.backups.backup import create_backup
-from odoo_saas_tools.backups.restore import restore_backup
+from odoo_saas_tools.backups.restore import RestoreOptions, restore_backup
 from odoo_saas_tools.core import tenant_roles
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.observability.metrics.tenant_scans import scan_tenant
@@ -156,7 +156,8 @@ def test_a_restored_tenants_sql_runs_only_as_its_own_role(
     backup = create_backup(settings, src).path  # reads the view in a read-only snapshot
 
     target = unique_name()
-    restore_backup(settings, target, backup, copy=True)  # reads the view, writes the config
+    # reads the view, writes the config
+    restore_backup(settings, target, backup, RestoreOptions(copy=True))
     proc = run_cli(saas_env, "db", "list", "--json", "--fresh")
     assert proc.returncode == 0, proc.stderr
     clone = unique_name()
@@ -256,7 +257,7 @@ def test_what_a_restored_backup_did_to_its_role_is_undone_on_the_swap(settings, 
         zf.writestr("manifest.json", json.dumps(manifest))
         zf.writestr("dump.sql", dump + evil)
     target = unique_name()
-    restore_backup(settings, target, path, from_other_tenant=True)
+    restore_backup(settings, target, path, RestoreOptions(from_other_tenant=True))
     with connect(settings, target) as conn, conn.cursor() as cr:  # the derived password works
         cr.execute("SHOW default_transaction_read_only")
         assert cr.fetchone() == ("off",)

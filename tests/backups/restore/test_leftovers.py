@@ -14,7 +14,7 @@ import pytest
 
 from odoo_saas_tools.backups.backup import create_backup
 from odoo_saas_tools.backups.names import backup_name
-from odoo_saas_tools.backups.restore import restore_backup
+from odoo_saas_tools.backups.restore import RestoreOptions, restore_backup
 from odoo_saas_tools.core.errors import SaasError
 from odoo_saas_tools.postgres import databases, loader
 from odoo_saas_tools.postgres.connection import connect
@@ -228,5 +228,5 @@ def test_restore_without_ir_config_parameter_and_no_copy_still_restores(
     restore_backup(settings, name, backup)
     assert databases.exists(settings, name)
     with pytest.raises(SaasError, match="ir_config_parameter"):
-        restore_backup(settings, unique_name(), backup, copy=True)
+        restore_backup(settings, unique_name(), backup, RestoreOptions(copy=True))
     databases.drop(settings, name)

@@ -18,7 +18,7 @@ import pytest
 from odoo_saas_tools.backups import archive, load_limit
 from odoo_saas_tools.backups.backup import create_backup
 from odoo_saas_tools.backups.names import sha256_file, write_checksum
-from odoo_saas_tools.backups.restore import restore_backup
+from odoo_saas_tools.backups.restore import RestoreOptions, restore_backup
 from odoo_saas_tools.backups.verify import verify
 from odoo_saas_tools.core.errors import SaasError
 from odoo_saas_tools.postgres import databases, disk, loader
@@ -186,7 +186,7 @@ def test_a_custom_dump_inflating_in_postgresql_is_stopped(settings, fake_tenant,
     small = dataclasses.replace(settings, restore_max_db_size=16 * MiB)
     name = unique_name()
     with pytest.raises(SaasError, match=r"the restored database grew past"):
-        restore_backup(small, name, backup, from_other_tenant=True)
+        restore_backup(small, name, backup, RestoreOptions(from_other_tenant=True))
     _nothing_left(settings, name)
 
 

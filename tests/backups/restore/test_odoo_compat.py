@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from odoo_saas_tools.backups.backup import create_backup
-from odoo_saas_tools.backups.restore import restore_backup
+from odoo_saas_tools.backups.restore import RestoreOptions, restore_backup
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.odoo import runner as odoo_runner
 from odoo_saas_tools.postgres import databases
@@ -140,7 +140,9 @@ def test_restore_as_neutralized_copy(odoo_settings, odoo_tenant):
         path = create_backup(odoo_settings, db, fmt=fmt).path
         target = f"tb_odoo_{uuid.uuid4().hex[:8]}"
         try:
-            restore_backup(odoo_settings, target, path, copy=True, neutralize=True, jobs=2)
+            restore_backup(
+                odoo_settings, target, path, RestoreOptions(copy=True, neutralize=True, jobs=2)
+            )
             assert _param(odoo_settings, target, "database.uuid") != _param(
                 odoo_settings, db, "database.uuid"
             )

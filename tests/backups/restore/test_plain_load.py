@@ -249,7 +249,7 @@ def test_a_read_error_of_the_stream_is_raised_as_itself_and_the_spool_stops(
 def test_a_restore_keeps_a_core_for_the_files_it_must_inflate(settings, fake_tenant, tmp_path):
     """Files a filestore on disk holds are hard-linked (no CPU): the database gets every
     connection. Files to inflate, more than the dump, keep one core for themselves."""
-    from odoo_saas_tools.backups import archive, restore
+    from odoo_saas_tools.backups import archive, loading
 
     src = fake_tenant(files=1)
     add_attachment(settings, src, os.urandom(2 * 1024**2))  # far more than the dump
@@ -258,9 +258,9 @@ def test_a_restore_keeps_a_core_for_the_files_it_must_inflate(settings, fake_ten
         elsewhere = archive.FileReuse([tmp_path / "no such filestore"], os.geteuid())
         assert archive.bytes_to_extract(zf, on_disk) == 0
         assert archive.bytes_to_extract(zf, elsewhere) > 2 * 1024**2
-        assert restore._database_jobs(zf, 2, on_disk) == 2
-        assert restore._database_jobs(zf, 2, elsewhere) == 1
-        assert restore._database_jobs(zf, 4, None) == 3
+        assert loading._database_jobs(zf, 2, on_disk) == 2
+        assert loading._database_jobs(zf, 2, elsewhere) == 1
+        assert loading._database_jobs(zf, 4, None) == 3
 
 
 def test_the_dump_is_spooled_only_when_the_data_volume_has_room_for_it(

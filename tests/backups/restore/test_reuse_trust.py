@@ -23,7 +23,7 @@ import pytest
 
 from odoo_saas_tools.backups import archive, own_backups
 from odoo_saas_tools.backups.backup import create_backup
-from odoo_saas_tools.backups.restore import restore_backup
+from odoo_saas_tools.backups.restore import RestoreOptions, restore_backup
 from odoo_saas_tools.tenants import checked_files
 from tests.backups.restore.conftest import attachment_paths, unique_name
 
@@ -100,7 +100,7 @@ def test_a_roll_back_with_a_tampered_member_restores_the_members_bytes(
     victim, rel, secret = _victim(settings, fake_tenant, aged=True)
     other = os.urandom(len(secret))
     crafted = _crafted(settings, fake_tenant, tmp_path, names=victim, rel=rel, data=other)
-    restore_backup(settings, victim, crafted, force=True, last_backup=False)
+    restore_backup(settings, victim, crafted, RestoreOptions(force=True, last_backup=False))
     assert (settings.filestore(victim) / rel).read_bytes() == other
 
 

@@ -1,4 +1,4 @@
-"""Off-site copies in S3 (or any S3-compatible store): upload, verify, list, delete, download.
+"""The bucket of the s3 engine (or any S3-compatible store): upload, verify, list, delete, download.
 
 A backup counts as off-site only once the object in the bucket is proven identical to the local
 file: the upload carries SHA-256 checksums (the server checks every part on receipt), the object
@@ -88,7 +88,7 @@ class IntegrityError(SaasError):
 # --- client and keys -------------------------------------------------------------------------
 def client(settings: Settings) -> Any:
     """A boto3 S3 client from the settings; the default credential chain when no keys are set."""
-    if not settings.s3_enabled:
+    if not settings.aws_s3_bucket:
         raise ConfigError("AWS_S3_BUCKET is not set: off-site copies are disabled")
     import boto3
     from botocore.config import Config
@@ -361,7 +361,7 @@ def list_backups(
 
 
 def delete(settings: Settings, keys: list[str], *, s3: Any = None) -> None:
-    """Delete objects (retention); one request per 1000 keys."""
+    """Delete objects (what retention forgets); one request per 1000 keys."""
     if not keys:
         return
     s3 = s3 or client(settings)
@@ -429,7 +429,7 @@ def download(settings: Settings, url: str, dest_dir: Path) -> Path:
 
 def _download_client(settings: Settings) -> Any:
     """The configured client; a bucket in the URL other than AWS_S3_BUCKET uses the same keys."""
-    if settings.s3_enabled:
+    if settings.aws_s3_bucket:
         return client(settings)
     from dataclasses import replace
 

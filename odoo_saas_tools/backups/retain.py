@@ -1,17 +1,23 @@
-"""Apply the retention policy to one tenant's backups, locally and in the bucket."""
+"""Retention applied: what the policy (retention.py) does not keep is deleted here and forgotten
+off-site by the engine (backups/offsite), which then does its maintenance.
+
+`backup prune` (the command keeps its name) runs `retain_all`; `backup run` retains each tenant
+after its backup. Retention never means the off-site store's garbage collection (restic's own
+`prune`): that is the engine's `maintenance`.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import logging
 import zoneinfo
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from odoo_saas_tools.backups import own_backups, restic
-from odoo_saas_tools.backups import s3 as s3mod
+from odoo_saas_tools.backups import offsite, own_backups
 from odoo_saas_tools.backups.names import (
     default_dir,
     parse_backup_name,
@@ -25,12 +31,19 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
-class PruneResult:
+class RetainResult:
+    """One tenant's retention: local files, and the engine's references off-site."""
+
     database: str
     kept_local: list[tuple[str, list[str]]] = field(default_factory=list)
     deleted_local: list[str] = field(default_factory=list)
     kept_remote: list[tuple[str, list[str]]] = field(default_factory=list)
     deleted_remote: list[str] = field(default_factory=list)
+    remote_url: Callable[[str], str] = field(default=str, repr=False, compare=False)
+
+    def deleted(self) -> list[str]:
+        """Every deleted backup as a user names it (a path, an s3:// URL, a restic source)."""
+        return self.deleted_local + [self.remote_url(ref) for ref in self.deleted_remote]
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -75,26 +88,20 @@ def local_candidates(paths: list[Path]) -> list[Candidate[Path]]:
     return out
 
 
-def prune_tenant(
+def retain_local(
     settings: Settings,
     database: str,
     *,
     dry_run: bool = False,
-    remote: bool = True,
     now: datetime | None = None,
-    s3: Any = None,
-    remote_backups: list[s3mod.RemoteBackup] | None = None,
     directory: Path | None = None,
-) -> PruneResult:
-    """Delete what the policy does not keep; with dry_run only say what would go.
-
-    directory: another local folder holding this tenant's backups (replaced/), local only.
-    """
+) -> RetainResult:
+    """Delete the tenant's local backups the policy does not keep; with dry_run only say what
+    would go. directory: another local folder holding this tenant's backups (replaced/)."""
     policy = Policy.from_settings(settings)
     tz = zoneinfo.ZoneInfo(settings.backup_tz)
     now = now or datetime.now(timezone.utc)
-    result = PruneResult(database)
-
+    result = RetainResult(database)
     local = decide(local_candidates(local_backups(settings, database, directory)), policy, now, tz)
     result.kept_local = [(str(p), why) for p, why in local.keep]
     for path in local.delete:
@@ -105,54 +112,39 @@ def prune_tenant(
                 with contextlib.suppress(FileNotFoundError):
                     extra.unlink()
             log.info("pruned %s", path)
-
-    if remote and settings.s3_enabled and directory is None:
-        if remote_backups is None:
-            remote_backups = s3mod.list_backups(settings, database, s3=s3)
-        # Only verified uploads exist under final keys, so every object counts as good.
-        cands = [Candidate(b.timestamp, True, b.key) for b in remote_backups]
-        decision = decide(cands, policy, now, tz)
-        result.kept_remote = list(decision.keep)
-        result.deleted_remote = list(decision.delete)
-        if not dry_run and decision.delete:
-            s3mod.delete(settings, decision.delete, s3=s3)
-            log.info("pruned %d off-site backup(s) of %s", len(decision.delete), database)
     return result
 
 
-def prune_all(
+def retain_all(
     settings: Settings,
     *,
     dry_run: bool = False,
     databases: list[str] | None = None,
     now: datetime | None = None,
-) -> list[PruneResult]:
-    """Every tenant that has backups here or in the bucket."""
-    if restic.enabled(settings):
-        return _prune_all_restic(settings, dry_run=dry_run, databases=databases, now=now)
-    remote_all: dict[str, list[s3mod.RemoteBackup]] = {}
-    client = None
-    if settings.s3_enabled:
-        client = s3mod.client(settings)
-        for b in s3mod.list_backups(settings, s3=client):
-            remote_all.setdefault(b.database, []).append(b)
-    names = databases or sorted(set(local_databases(settings)) | set(remote_all))
-    return [
-        prune_tenant(
-            settings,
-            db,
-            dry_run=dry_run,
-            now=now,
-            s3=client,
-            remote_backups=remote_all.get(db, []),
-        )
-        for db in names
-    ] + prune_replaced(settings, dry_run=dry_run, now=now)
+) -> list[RetainResult]:
+    """Every tenant that has backups here or off-site (or `databases`), the last backups of
+    replaced tenants; then, unless dry_run, the off-site store's maintenance."""
+    engine = offsite.engine(settings)
+    remote: dict[str, offsite.Retained] = {}
+    if engine is not None:
+        engine.open()
+        remote = engine.retain(databases, dry_run=dry_run, now=now)
+    results = []
+    for db in databases or sorted(set(local_databases(settings)) | set(remote)):
+        result = retain_local(settings, db, dry_run=dry_run, now=now)
+        if engine is not None and db in remote:
+            result.kept_remote, result.deleted_remote = remote[db].kept, remote[db].removed
+            result.remote_url = engine.url
+        results.append(result)
+    results += retain_replaced(settings, dry_run=dry_run, now=now)
+    if engine is not None and not dry_run:
+        engine.maintenance()
+    return results
 
 
-def prune_replaced(
+def retain_replaced(
     settings: Settings, *, dry_run: bool = False, now: datetime | None = None
-) -> list[PruneResult]:
+) -> list[RetainResult]:
     """Last backups of tenants replaced by `restore --force` follow each tenant's policy too."""
     from odoo_saas_tools.backups.restore import replaced_dir
 
@@ -163,28 +155,5 @@ def prune_replaced(
         {parsed.database for p in directory.iterdir() if (parsed := parse_backup_name(p.name))}
     )
     return [
-        prune_tenant(settings, db, dry_run=dry_run, now=now, remote=False, directory=directory)
-        for db in tenants
+        retain_local(settings, db, dry_run=dry_run, now=now, directory=directory) for db in tenants
     ]
-
-
-def _prune_all_restic(
-    settings: Settings,
-    *,
-    dry_run: bool,
-    databases: list[str] | None,
-    now: datetime | None,
-) -> list[PruneResult]:
-    """Local files as usual; in the repository `restic forget` per tenant, then `restic prune`."""
-    restic.open_repository(settings)
-    tenants = sorted({s.tenant for s in restic.snapshots(settings)})
-    results = []
-    for db in databases or sorted(set(local_databases(settings)) | set(tenants)):
-        result = prune_tenant(settings, db, dry_run=dry_run, remote=False, now=now)
-        forgot = restic.forget(settings, db, dry_run=dry_run)
-        result.kept_remote = [(f"{restic.SCHEME}{db}@{i[:8]}", ["policy"]) for i in forgot.kept]
-        result.deleted_remote = [f"{restic.SCHEME}{db}@{i[:8]}" for i in forgot.removed]
-        results.append(result)
-    if not dry_run:
-        restic.prune(settings)
-    return results
