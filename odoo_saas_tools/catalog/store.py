@@ -17,6 +17,7 @@ import psycopg2
 import psycopg2.extensions
 from psycopg2 import sql
 
+from odoo_saas_tools.catalog.schema import MIGRATIONS
 from odoo_saas_tools.core.errors import ConfigError, SaasError, first_line
 from odoo_saas_tools.core.settings import CATALOG_DATABASE, Settings
 from odoo_saas_tools.postgres import databases, roles
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 
 NAME = CATALOG_DATABASE
 _ready: set[tuple[str, int, str]] = set()  # servers whose catalog this process has migrated
+LATEST = MIGRATIONS[-1][0]
 
 
 @contextlib.contextmanager
@@ -41,29 +43,74 @@ def session(
             conn.commit()
 
 
+@contextlib.contextmanager
+def existing_session(settings: Settings) -> Iterator[psycopg2.extensions.cursor | None]:
+    """session(), or None when there is no catalog yet: for readers (`db list`, the exporter,
+    a drop) that must not make one just to find it empty."""
+    key = _key(settings)
+    if key not in _ready:
+        version = _version(settings)
+        if version is None:
+            yield None
+            return
+        if version < LATEST and settings.manages:
+            ensure(settings)
+    with session(settings) as cr:
+        yield cr
+
+
 def bump(cr: psycopg2.extensions.cursor) -> None:
     """Tell Odoo's processes the routing changed (in the caller's transaction)."""
     cr.execute("UPDATE change_counter SET version = version + 1")
 
 
 def ensure(settings: Settings) -> None:
-    """The catalog exists at the latest schema version (made or migrated once per process)."""
-    key = (settings.db_host, settings.db_port, settings.saas_db_user)
+    """The catalog exists at the latest schema version (made or migrated once per process).
+
+    One connection when it is already there and current (each signup's process asks once)."""
+    key = _key(settings)
     if key in _ready:
         return
+    version = _version(settings)
+    if version is not None and version >= LATEST:
+        _ready.add(key)
+        return
     if not settings.manages:
-        if not databases.exists(settings, NAME):
+        if version is None:
             raise ConfigError(
                 f"the catalog {NAME} does not exist yet: it is made by the management role "
                 "(run `odoo-saas preflight --fix` with ODOO_SAAS_DB_PASSWORD)"
             )
-        _ready.add(key)
+        _ready.add(key)  # an older catalog: the management role migrates it
         return
     with advisory_lock(settings, NAME, busy="another process is migrating the catalog"):
         if not databases.exists(settings, NAME):
             _create(settings)
         _migrate(settings)
     _ready.add(key)
+
+
+def _key(settings: Settings) -> tuple[str, int, str]:
+    return (settings.db_host, settings.db_port, settings.saas_db_user)
+
+
+def _version(settings: Settings) -> int | None:
+    """The catalog's schema version (0: not migrated yet), None when it does not exist. Odoo's
+    role may not read it: where this process does not manage, the catalog is taken as it is."""
+    try:
+        with connect(settings, NAME) as conn, conn.cursor() as cr:
+            if not settings.manages:
+                return LATEST
+            cr.execute("SELECT to_regclass('schema_version') IS NOT NULL")
+            if not cr.fetchone()[0]:
+                return 0
+            cr.execute("SELECT coalesce(max(version), 0) FROM schema_version")
+            return int(cr.fetchone()[0])
+    except SaasError as exc:
+        if databases.exists(settings, NAME):
+            raise
+        log.debug("no catalog yet: %s", exc)
+        return None
 
 
 def _create(settings: Settings) -> None:
@@ -88,8 +135,6 @@ def _create(settings: Settings) -> None:
 
 
 def _migrate(settings: Settings) -> None:
-    from odoo_saas_tools.catalog.schema import MIGRATIONS
-
     with connect(settings, NAME, autocommit=False) as conn, conn.cursor() as cr:
         cr.execute("CREATE TABLE IF NOT EXISTS schema_version (version int NOT NULL)")
         cr.execute("SELECT max(version) FROM schema_version")
