@@ -15,6 +15,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import psycopg2.extensions
 
+from odoo_saas_tools.catalog import store
+from odoo_saas_tools.catalog import tenants as catalog_tenants
 from odoo_saas_tools.core import passwords
 from odoo_saas_tools.core.errors import SaasError
 from odoo_saas_tools.core.settings import Settings
@@ -49,12 +51,15 @@ def create(
     base_url: str | None = None,
     rebuild_template: bool = False,
     operation: str = "create",
+    entry: catalog_tenants.NewTenant | None = None,
 ) -> dict:
     """Create tenant name under its lock; SaasError(exit 3) when it exists already.
 
     A create or provisioning of name that was killed half-way (tenants.unfinished) is finished
-    when it is a copy of the template spec names now, else made anew.
+    when it is a copy of the template spec names now, else made anew. entry: its row in the
+    catalog (plan, trial), by default the plan `default`; written before it is published.
     """
+    entry = entry or catalog_tenants.NewTenant()
     hidden = unfinished.new_name()
     with tenant_locks(settings, name, hidden, operation=operation) as held:
         # the locks' session also checks the name and claims a spare: fewer connections
@@ -64,7 +69,14 @@ def create(
             if _resumable(settings, left, spec, rebuild_template):
                 log.info("%s: finishing what a killed %s left as %s", name, operation, left.hidden)
                 return create_tenant(
-                    settings, name, spec, setup, left=left, base_url=base_url, server=session
+                    settings,
+                    name,
+                    spec,
+                    setup,
+                    left=left,
+                    base_url=base_url,
+                    server=session,
+                    entry=entry,
                 )
             log.info("%s: discarding %s, left unfinished by a killed run", name, left.hidden)
             unfinished.discard(settings, left)
@@ -78,6 +90,7 @@ def create(
             base_url=base_url,
             rebuild_template=rebuild_template,
             server=session,
+            entry=entry,
         )
 
 
@@ -105,14 +118,16 @@ def create_tenant(
     base_url: str | None = None,
     rebuild_template: bool = False,
     server: psycopg2.extensions.connection | None = None,
+    entry: catalog_tenants.NewTenant | None = None,
 ) -> dict:
     """Copy the template for spec (or claim a spare of it) as hidden, or finish left (what a
     killed run left), and set it up; the caller holds name's and hidden's locks (server: their
     session, used for the claim and the publication) and has checked that name is free.
     setup.admin_password None: a generated one, returned as admin_password.
 
-    The tenant takes its name only once everything is written (tenants.unfinished): on any
-    failure the hidden database and the files it took are removed again.
+    The tenant takes its name only once everything is written (tenants.unfinished), its
+    catalog row (entry: plan and trial; a row a former tenant of that name left is replaced)
+    included: on any failure the hidden database and the files it took are removed again.
     """
     started = time.monotonic()
     hidden = hidden or unfinished.new_name()
@@ -166,6 +181,7 @@ def create_tenant(
         values = _write_identity_and_setup(
             settings, made.hidden, setup, password_hash.result(), base_url
         )
+        _register(settings, name, entry or catalog_tenants.NewTenant())
         unfinished.publish(settings, made, conn=server)
     except BaseException:
         hashing.shutdown(wait=False, cancel_futures=True)
@@ -191,6 +207,14 @@ def create_tenant(
         "seconds": round(time.monotonic() - started, 2),
         "copy_seconds": round(time.monotonic() - copy_started, 2),
     }
+
+
+def _register(settings: Settings, name: str, entry: catalog_tenants.NewTenant) -> None:
+    """name's catalog row, before Odoo may serve it: its plan's user limit applies from its
+    first request, and a suspension of a former tenant of that name does not."""
+    with store.session(settings) as cr:
+        catalog_tenants.register(cr, name, entry.plan, entry.trial_ends_at)
+        store.bump(cr)
 
 
 def _write_identity_and_setup(

@@ -14,6 +14,8 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+from odoo_saas_tools.catalog import store
+from odoo_saas_tools.catalog import tenants as catalog_tenants
 from odoo_saas_tools.core.errors import EXIT_UNCHANGED, ConfigError, SaasError
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.postgres import databases
@@ -57,7 +59,16 @@ def drop(settings: Settings, name: str, *, last_backup: LastBackup | None) -> di
         had_filestore = fs.exists()
         filestore.remove(fs)
         checked_files.forget_tenant(settings, name)
+        forget(settings, name)
     return {"database": name, "backup": backup_path, "filestore_removed": had_filestore}
+
+
+def forget(settings: Settings, name: str) -> None:
+    """name's catalog row goes with it: a later tenant of that name starts afresh."""
+    with store.existing_session(settings) as cr:
+        if cr is not None:
+            catalog_tenants.forget(cr, name)
+            store.bump(cr)
 
 
 def _rename_away(settings: Settings, name: str, hidden: str) -> None:

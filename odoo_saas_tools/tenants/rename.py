@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 
+from odoo_saas_tools.catalog import store
+from odoo_saas_tools.catalog import tenants as catalog_tenants
 from odoo_saas_tools.core.errors import EXIT_UNCHANGED, ConfigError, SaasError
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.postgres import databases
@@ -26,7 +28,13 @@ def rename(settings: Settings, old: str, new: str) -> bool:
             raise ConfigError(f"{old} is a template database: refusing to rename it")
         ensure_target_free(settings, new, conn=locks.session)
         locks.ensure_held("rename")
-        return rename_tenant(settings, old, new)
+        # its plan and suspension go with it: the row moves in a transaction that commits
+        # only once the database and files have (undone with them if they could not move)
+        with store.existing_session(settings) as cr:
+            if cr is not None:
+                catalog_tenants.rename(cr, old, new)
+                store.bump(cr)
+            return rename_tenant(settings, old, new)
 
 
 def rename_tenant(settings: Settings, old: str, new: str) -> bool:
