@@ -141,14 +141,18 @@ def tenants(settings: Settings, *, fresh: bool = False) -> list[TenantRow]:
     return rows
 
 
+def catalog_routing(settings: Settings) -> dict[str, catalog_tenants.Routing]:
+    """What the catalog says of each tenant (state, plan limits), as Odoo's role reads it;
+    nothing when there is no catalog yet (none is made)."""
+    with store.existing_session(settings) as cr:
+        return {} if cr is None else catalog_tenants.routing(cr)
+
+
 def suspended_tenants(settings: Settings) -> set[str]:
-    """The tenants the catalog says are suspended; none when there is no catalog (yet), or it
-    cannot be read (said once in the log: the list itself still comes)."""
+    """The tenants the catalog says are suspended; none when it cannot be read (said in the
+    log: the list itself still comes)."""
     try:
-        with store.existing_session(settings) as cr:
-            if cr is None:
-                return set()
-            routing = catalog_tenants.routing(cr)
+        routing = catalog_routing(settings)
     except (SaasError, psycopg2.Error) as exc:
         log.warning("the catalog could not be read, suspensions not shown: %s", first_line(exc))
         return set()

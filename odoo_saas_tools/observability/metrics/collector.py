@@ -15,6 +15,7 @@ from odoo_saas_tools.observability.metrics.refresher import Figures, Refresher
 
 DB = ["database"]
 OFFSITE_OK = {"verified": 1.0, "failed": 0.0}
+MB = 1024 * 1024
 
 
 def _gauge(
@@ -59,6 +60,7 @@ def families(snap: Figures) -> Iterator[Metric]:
                 conns.add_metric([name], snap.connections.get(name, 0))
             yield conns
         yield from _backup_families(snap, tenants)
+        yield from _plan_families(snap, tenants)
 
     if snap.spares_ready is not None:
         yield _gauge(
@@ -133,6 +135,45 @@ def families(snap: Figures) -> Iterator[Metric]:
             "How long the last background measurement took.",
             round(snap.slow_duration, 3),
         )
+
+
+def _plan_families(snap: Figures, tenants: list[str]) -> Iterator[Metric]:
+    """Users, suspension and the use of each plan limit (the catalog's, control.plans)."""
+    users = _gauge(
+        "odoo_tenant_internal_users",
+        "Active internal users of each tenant (what a plan's max_users counts).",
+        labels=DB,
+    )
+    for name in tenants:
+        count = snap.tenants[name].internal_users  # type: ignore[index]
+        if count is not None:
+            users.add_metric([name], count)
+    yield users
+    if snap.catalog is None:
+        return
+    suspended = _gauge(
+        "odoo_tenant_suspended",
+        "1 when the tenant is suspended: its users get the 503 page, its crons wait.",
+        labels=DB,
+    )
+    ratio = _gauge(
+        "odoo_tenant_quota_ratio",
+        "Use of the tenant's plan limit, 1 = at the limit: storage (database + filestore over "
+        "max_storage_mb), users (active internal users over max_users).",
+        labels=["tenant", "resource"],
+    )
+    for name in tenants:
+        found = snap.catalog.get(name)
+        suspended.add_metric([name], float(found is not None and found.state == "suspended"))
+        if found is None:
+            continue
+        if found.max_storage_mb and name in snap.database_sizes:
+            used = snap.database_sizes[name] + snap.filestore_sizes.get(name, 0)
+            ratio.add_metric([name, "storage"], round(used / (found.max_storage_mb * MB), 4))
+        count = snap.tenants[name].internal_users  # type: ignore[index]
+        if found.max_users and count is not None:
+            ratio.add_metric([name, "users"], round(count / found.max_users, 4))
+    yield from (suspended, ratio)
 
 
 def _backup_families(snap: Figures, tenants: list[str]) -> Iterator[Metric]:
