@@ -56,7 +56,10 @@ def install_missing(settings: Settings, db: str, modules: list[str]) -> list[str
         from odoo_saas_tools.odoo import runner  # only for an install (start-up cost)
 
         lock.ensure_held("module install")
-        runner.server_job(settings, db, ["-i", ",".join(missing)], timeout=INSTALL_TIMEOUT)
+        try:
+            runner.server_job(settings, db, ["-i", ",".join(missing)], timeout=INSTALL_TIMEOUT)
+        except SaasError as exc:
+            raise SaasError(f"installing {', '.join(missing)} into {db} failed: {exc}") from exc
         still = sorted(set(missing) - installed(settings, db, missing))
         if still:
             raise SaasError(f"Odoo did not install {', '.join(still)} into {db}: see Odoo's log")

@@ -33,6 +33,13 @@ plans:
   big:
     max_users: 50
     max_storage_mb: 100000
+  crm:
+    modules: [crm]
+  belgian:
+    modules: [crm]
+    lang: fr_BE
+    country: BE
+    trial_days: 30
 """
 
 

@@ -245,10 +245,13 @@ def test_a_plans_user_limit_is_enforced_by_odoo(env, dbname, tmp_path) -> None:
         unarchive = admin.call("res.users", "action_unarchive", [second])
         assert "Your plan allows 2" in unarchive["error"]["data"]["message"]
 
-        # a bigger plan reaches Odoo within 2 s (the plans file is the hoster's)
-        Path(env["ODOO_SAAS_PLANS_FILE"]).write_text(PLANS + "  bigger:\n    max_users: 3\n")
+        # a bigger plan: its module installed beside the running server, its limit reaches
+        # Odoo within 2 s (the plans file is the hoster's)
+        bigger = "  bigger:\n    max_users: 3\n    modules: [base_sparse_field]\n"
+        Path(env["ODOO_SAAS_PLANS_FILE"]).write_text(PLANS + bigger)
         changed = run_cli(env, "tenant", "plan", c, "bigger", "--json")
         assert changed.returncode == 0, changed.stderr
+        assert json.loads(changed.stdout)["modules_installed"] == ["base_sparse_field"]
         wait_for(
             lambda: "error" not in admin.call("res.users", "action_unarchive", [second]),
             REACH_SECONDS,
