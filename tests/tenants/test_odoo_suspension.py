@@ -232,18 +232,42 @@ def test_a_plans_user_limit_is_enforced_by_odoo(env, dbname, tmp_path) -> None:
         refused = create("third")
         assert refused["error"]["data"]["name"] == "odoo.exceptions.UserError"
         assert "Your plan allows 2 active internal users" in refused["error"]["data"]["message"]
-        portal = admin.call(
-            "ir.model.data",
-            "search_read",
-            [("module", "=", "base"), ("name", "=", "group_portal")],
-            ["res_id"],
-        )["result"][0]["res_id"]
+
+        def group(name: str) -> int:
+            domain = [("module", "=", "base"), ("name", "=", name)]
+            found = admin.call("ir.model.data", "search_read", domain, ["res_id"])
+            return found["result"][0]["res_id"]
+
+        portal, internal = group("group_portal"), group("group_user")
         assert "result" in create("customer", [portal])  # portal users do not count
         (second,) = admin.call("res.users", "search", [("login", "=", "second")])["result"]
         assert "error" not in admin.call("res.users", "action_archive", [second])
         assert "result" in create("third")  # a place was freed
         unarchive = admin.call("res.users", "action_unarchive", [second])
         assert "Your plan allows 2" in unarchive["error"]["data"]["message"]
+
+        # the same seat taken from the groups' side, never through res.users' create or write:
+        # the customer loses its portal type first (allowed: it is nobody's seat), then becomes
+        # internal through the group, through a new group implying it, through its own groups
+        (customer,) = admin.call("res.users", "search", [("login", "=", "customer")])["result"]
+        untyped = admin.call("res.groups", "write", [portal], {"user_ids": [[3, customer]]})
+        assert "error" not in untyped, untyped
+        attempts = {
+            "group's users": ("res.groups", "write", [internal], {"user_ids": [[4, customer]]}),
+            "new implying group": (
+                "res.groups",
+                "create",
+                [{"name": "Sneaky", "implied_ids": [[4, internal]], "user_ids": [[4, customer]]}],
+            ),
+            "user's groups": ("res.users", "write", [customer], {"group_ids": [[4, internal]]}),
+        }
+        for label, (model, method, *args) in attempts.items():
+            answer = admin.call(model, method, *args)
+            assert "error" in answer, f"{label}: a third internal user was let in"
+            assert "Your plan allows 2" in answer["error"]["data"]["message"], (label, answer)
+        with connect(settings, c) as conn, conn.cursor() as cr:
+            cr.execute("SELECT count(*) FROM res_users WHERE active AND NOT share")
+            assert cr.fetchone() == (2,)
 
         # a bigger plan: its module installed beside the running server, its limit reaches
         # Odoo within 2 s (the plans file is the hoster's)
