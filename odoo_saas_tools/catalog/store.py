@@ -36,27 +36,63 @@ def session(
     settings: Settings, *, autocommit: bool = False
 ) -> Iterator[psycopg2.extensions.cursor]:
     """A cursor on the catalog, migrated first; committed when the block ends without error."""
-    ensure(settings)
-    with connect(settings, NAME, autocommit=autocommit) as conn, conn.cursor() as cr:
-        yield cr
-        if not autocommit:
-            conn.commit()
+    with contextlib.ExitStack() as stack:
+        conn = _open(settings, stack, autocommit=autocommit, make=True)
+        assert conn is not None
+        with conn.cursor() as cr:
+            yield cr
+            if not autocommit:
+                conn.commit()
 
 
 @contextlib.contextmanager
 def existing_session(settings: Settings) -> Iterator[psycopg2.extensions.cursor | None]:
     """session(), or None when there is no catalog yet: for readers (`db list`, the exporter,
     a drop) that must not make one just to find it empty."""
-    key = _key(settings)
-    if key not in _ready:
-        version = _version(settings)
-        if version is None:
+    with contextlib.ExitStack() as stack:
+        conn = _open(settings, stack, autocommit=False, make=False)
+        if conn is None:
             yield None
             return
-        if version < LATEST and settings.manages:
-            ensure(settings)
-    with session(settings) as cr:
-        yield cr
+        with conn.cursor() as cr:
+            yield cr
+            conn.commit()
+
+
+def _open(
+    settings: Settings, stack: contextlib.ExitStack, *, autocommit: bool, make: bool
+) -> psycopg2.extensions.connection | None:
+    """A connection to the catalog at the latest version (None: there is none and not make).
+    A process's first one checks the version itself, so that a process that needs one
+    session (a signup) opens one connection."""
+    key = _key(settings)
+    if key not in _ready:
+        try:
+            conn = stack.enter_context(connect(settings, NAME, autocommit=autocommit))
+        except SaasError:
+            if not make and not databases.exists(settings, NAME):
+                return None
+            ensure(settings)  # makes it (or says in one line why it cannot be reached)
+        else:
+            if _schema_version(settings, conn) >= LATEST:
+                _ready.add(key)
+                return conn
+            conn.rollback()
+            ensure(settings)  # an older catalog: migrated first
+    return stack.enter_context(connect(settings, NAME, autocommit=autocommit))
+
+
+def _schema_version(settings: Settings, conn: psycopg2.extensions.connection) -> int:
+    """conn's catalog's schema version (0: not migrated yet). Odoo's role may not read it:
+    where this process does not manage, the catalog is taken as it is."""
+    if not settings.manages:
+        return LATEST
+    with conn.cursor() as cr:
+        cr.execute("SELECT to_regclass('schema_version') IS NOT NULL")
+        if not cr.fetchone()[0]:
+            return 0
+        cr.execute("SELECT coalesce(max(version), 0) FROM schema_version")
+        return int(cr.fetchone()[0])
 
 
 def bump(cr: psycopg2.extensions.cursor) -> None:
@@ -65,9 +101,7 @@ def bump(cr: psycopg2.extensions.cursor) -> None:
 
 
 def ensure(settings: Settings) -> None:
-    """The catalog exists at the latest schema version (made or migrated once per process).
-
-    One connection when it is already there and current (each signup's process asks once)."""
+    """The catalog exists at the latest schema version (made or migrated once per process)."""
     key = _key(settings)
     if key in _ready:
         return
@@ -95,17 +129,10 @@ def _key(settings: Settings) -> tuple[str, int, str]:
 
 
 def _version(settings: Settings) -> int | None:
-    """The catalog's schema version (0: not migrated yet), None when it does not exist. Odoo's
-    role may not read it: where this process does not manage, the catalog is taken as it is."""
+    """The catalog's schema version, None when it does not exist."""
     try:
-        with connect(settings, NAME) as conn, conn.cursor() as cr:
-            if not settings.manages:
-                return LATEST
-            cr.execute("SELECT to_regclass('schema_version') IS NOT NULL")
-            if not cr.fetchone()[0]:
-                return 0
-            cr.execute("SELECT coalesce(max(version), 0) FROM schema_version")
-            return int(cr.fetchone()[0])
+        with connect(settings, NAME) as conn:
+            return _schema_version(settings, conn)
     except SaasError as exc:
         if databases.exists(settings, NAME):
             raise

@@ -13,12 +13,13 @@ import logging
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 
+import psycopg2
 import psycopg2.extensions
 
 from odoo_saas_tools.catalog import store
 from odoo_saas_tools.catalog import tenants as catalog_tenants
 from odoo_saas_tools.core import passwords
-from odoo_saas_tools.core.errors import SaasError
+from odoo_saas_tools.core.errors import SaasError, first_line
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.postgres import databases
 from odoo_saas_tools.postgres.connection import connect
@@ -133,7 +134,10 @@ def create_tenant(
     hidden = hidden or unfinished.new_name()
     made = left
     password = setup.admin_password
-    hashing = ThreadPoolExecutor(max_workers=1)
+    # beside the copy: the password's hash and the catalog row (a connection's authentication
+    # is most of a spare's signup)
+    hashing = ThreadPoolExecutor(max_workers=2)
+    registering = hashing.submit(_register, settings, name, entry or catalog_tenants.NewTenant())
     password_hash: Future[str] | None = None
     if password is not None:
         # pbkdf2 with 600,000 rounds is the slowest step of all (~0.3 s of CPU); hashlib
@@ -181,7 +185,7 @@ def create_tenant(
         values = _write_identity_and_setup(
             settings, made.hidden, setup, password_hash.result(), base_url
         )
-        _register(settings, name, entry or catalog_tenants.NewTenant())
+        registering.result()
         unfinished.publish(settings, made, conn=server)
     except BaseException:
         hashing.shutdown(wait=False, cancel_futures=True)
@@ -212,9 +216,12 @@ def create_tenant(
 def _register(settings: Settings, name: str, entry: catalog_tenants.NewTenant) -> None:
     """name's catalog row, before Odoo may serve it: its plan's user limit applies from its
     first request, and a suspension of a former tenant of that name does not."""
-    with store.session(settings) as cr:
-        catalog_tenants.register(cr, name, entry.plan, entry.trial_ends_at)
-        store.bump(cr)
+    try:
+        with store.session(settings) as cr:
+            catalog_tenants.register(cr, name, entry.plan, entry.trial_ends_at)
+            store.bump(cr)
+    except psycopg2.Error as exc:
+        raise SaasError(f"recording {name} in the catalog failed: {first_line(exc)}") from exc
 
 
 def _write_identity_and_setup(
