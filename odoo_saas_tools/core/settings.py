@@ -431,7 +431,8 @@ class Settings:
     suspended_message: str = var(
         "ODOO_SAAS_SUSPENDED_MESSAGE",
         "What a suspended tenant's users read (HTTP 503, served by Odoo): plain text, "
-        "HTML-escaped; `{tenant}` and `{reason}` (the suspension's reason) are replaced.",
+        "HTML-escaped; `{database}` and `{reason}` (the suspension's, not shown unless asked "
+        "for) are replaced.",
         "This Odoo database is suspended. Please contact your provider.",
     )
     template_cache_max_age_days: int = var(
