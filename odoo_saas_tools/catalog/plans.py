@@ -23,20 +23,15 @@ class Limits:
 
 def mirror(cr: Cursor, plans: list[Limits]) -> bool:
     """Make the rows say what plans says; whether anything changed (the caller bumps)."""
-    cr.execute("SELECT name, max_users, max_storage_mb, declared FROM plan FOR UPDATE")
+    cr.execute("SELECT name, max_users, max_storage_mb, declared FROM plan")
     before = {name: (users, storage, declared) for name, users, storage, declared in cr.fetchall()}
-    wanted = {p.name: (p.max_users, p.max_storage_mb, True) for p in plans}
     changed = False
-    for name, values in wanted.items():
-        if before.get(name) != values:
-            cr.execute(
-                "INSERT INTO plan (name, max_users, max_storage_mb) VALUES (%s, %s, %s) "
-                "ON CONFLICT (name) DO UPDATE SET max_users = EXCLUDED.max_users, "
-                "max_storage_mb = EXCLUDED.max_storage_mb, declared = true, synced_at = now()",
-                (name, *values[:2]),
-            )
+    for plan in plans:
+        if before.get(plan.name) != (plan.max_users, plan.max_storage_mb, True):
+            _upsert(cr, plan)
             changed = True
-    gone = sorted(set(before) - set(wanted))
+    wanted = {p.name for p in plans}
+    gone = sorted(set(before) - wanted)
     if gone:
         cr.execute(
             "DELETE FROM plan WHERE name = ANY(%s) AND name NOT IN (SELECT plan FROM tenant) "
@@ -50,6 +45,25 @@ def mirror(cr: Cursor, plans: list[Limits]) -> bool:
         )
         changed |= bool(cr.fetchall())
     return changed
+
+
+def ensure(cr: Cursor, plan: Limits) -> bool:
+    """One plan's row says plan's limits (a new tenant's, in its registration's transaction);
+    whether it changed."""
+    cr.execute("SELECT max_users, max_storage_mb, declared FROM plan WHERE name = %s", (plan.name,))
+    if cr.fetchone() == (plan.max_users, plan.max_storage_mb, True):
+        return False
+    _upsert(cr, plan)
+    return True
+
+
+def _upsert(cr: Cursor, plan: Limits) -> None:
+    cr.execute(
+        "INSERT INTO plan (name, max_users, max_storage_mb) VALUES (%s, %s, %s) "
+        "ON CONFLICT (name) DO UPDATE SET max_users = EXCLUDED.max_users, "
+        "max_storage_mb = EXCLUDED.max_storage_mb, declared = true, synced_at = now()",
+        (plan.name, plan.max_users, plan.max_storage_mb),
+    )
 
 
 def undeclared_in_use(cr: Cursor) -> dict[str, int]:

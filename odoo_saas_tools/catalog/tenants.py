@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import psycopg2.extensions
 
+from odoo_saas_tools.catalog.plans import Limits
+
 Cursor = psycopg2.extensions.cursor
 ACTIVE, SUSPENDED = "active", "suspended"
 DEFAULT_PLAN = "default"
@@ -39,10 +41,12 @@ class Tenant:
 
 @dataclass(frozen=True)
 class NewTenant:
-    """A new tenant's row: its plan and when its trial ends (None: no trial)."""
+    """A new tenant's row: its plan, when its trial ends (None: no trial), and the plan's
+    limits to record with it (None: the plan's row is left as it is)."""
 
     plan: str = DEFAULT_PLAN
     trial_ends_at: dt.datetime | None = None
+    limits: Limits | None = None
 
 
 @dataclass(frozen=True)

@@ -234,14 +234,15 @@ def provision(
     spec = spec_for((*modules, *chosen.modules, *settings.provision_modules), lang, demo)
     now = now or dt.datetime.now(dt.timezone.utc)
     trial_ends = now + dt.timedelta(days=chosen.trial_days) if chosen.trial_days else None
-    mirror(settings)
+    # the plan's limits go with the tenant's row (one catalog session, beside the copy)
+    limits = catalog_plans.Limits(chosen.name, chosen.max_users, chosen.max_storage_mb)
     result = tenant_provision.provision(
         settings,
         db,
         spec,
         setup,
         rebuild_template=rebuild_template,
-        entry=NewTenant(chosen.name, trial_ends),
+        entry=NewTenant(chosen.name, trial_ends, limits),
     )
     if result["created"]:
         result = {**result, "plan": chosen.name, "trial_ends_at": trial_ends}

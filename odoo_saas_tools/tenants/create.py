@@ -16,6 +16,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import psycopg2
 import psycopg2.extensions
 
+from odoo_saas_tools.catalog import plans as catalog_plans
 from odoo_saas_tools.catalog import store
 from odoo_saas_tools.catalog import tenants as catalog_tenants
 from odoo_saas_tools.core import passwords
@@ -218,6 +219,8 @@ def _register(settings: Settings, name: str, entry: catalog_tenants.NewTenant) -
     first request, and a suspension of a former tenant of that name does not."""
     try:
         with store.session(settings) as cr:
+            if entry.limits is not None:
+                catalog_plans.ensure(cr, entry.limits)
             catalog_tenants.register(cr, name, entry.plan, entry.trial_ends_at)
             store.bump(cr)
     except psycopg2.Error as exc:

@@ -136,11 +136,16 @@ def test_provisioning_on_a_plan_takes_its_modules_locale_and_trial(
             assert cr.fetchone() == ("fr_BE",)
             cr.execute("SELECT c.code FROM res_partner p JOIN res_country c ON c.id = p.country_id")
             assert cr.fetchall() == [("BE",)]
-        # --lang and --country win over the plan's
+        # --lang and --country win over the plan's; the plan's limits are recorded with the
+        # tenant's row, even when the catalog had others for it
         other = f"ct_prov_{uuid.uuid4().hex[:8]}"
+        with store.session(csettings) as cr:
+            cr.execute("UPDATE plan SET max_users = 99 WHERE name = 'small'")
         try:
-            plans.provision(csettings, other, tenant_setup.Setup(lang="en_US"), plan="belgian")
+            plans.provision(csettings, other, tenant_setup.Setup(lang="en_US"), plan="small")
             assert asked[-1].lang == "en_US"
+            with store.session(csettings) as cr:
+                assert catalog_tenants.routing(cr)[other].max_users == 2
         finally:
             databases.drop(csettings, other)
             filestore.remove(csettings.filestore(other))
