@@ -29,9 +29,14 @@ def insert(cr: Cursor, type: str, tenant: str | None, payload: dict) -> str:
     event_id = str(uuid.uuid4())
     cr.execute(
         "INSERT INTO event (id, type, tenant, payload) VALUES (%s, %s, %s, %s)",
-        (event_id, type, tenant, json.dumps(payload, sort_keys=True, default=str)),
+        (event_id, type, tenant, json.dumps(payload, sort_keys=True, default=_json_value)),
     )
     return event_id
+
+
+def _json_value(value: object) -> str:
+    """Times as ISO 8601 (what a webhook's receiver parses), anything else as its text."""
+    return value.isoformat() if isinstance(value, dt.date) else str(value)
 
 
 def recent(cr: Cursor, *, tenant: str | None = None, limit: int = 100) -> list[Event]:

@@ -101,7 +101,7 @@ def _tick(settings: Settings, now: dt.datetime | None) -> dict:
     started = time.monotonic()
     now = now or dt.datetime.now(dt.timezone.utc)
     declared = plans.load(settings)
-    plans.mirror(settings)
+    plans.mirror(settings, force=True)  # whatever else wrote the catalog's copy meanwhile
     rows = [
         r for r in listing.tenants(settings) if not r.name.startswith(RESERVED_PREFIX)
     ]  # what killed operations left is listed under hidden names: not tenants

@@ -61,6 +61,7 @@ def test_a_plan_change_records_plan_trial_and_event(cenv, csettings, tenant):
     before = dt.datetime.now(dt.UTC)
     plans.change(csettings, name, "trial")
     ends = row(csettings, name).trial_ends_at
+    assert events_of(csettings, name)[-1][1]["trial_ends_at"] == ends.isoformat()  # ISO 8601
     assert before + dt.timedelta(days=14) <= ends <= dt.datetime.now(dt.UTC) + dt.timedelta(14)
     assert plans.change(csettings, name, "big")["trial_ends_at"] is None
     assert row(csettings, name).trial_ends_at is None

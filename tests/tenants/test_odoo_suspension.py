@@ -182,6 +182,9 @@ def test_suspend_serves_503_stops_crons_and_resume_brings_sessions_back(
         common = xmlrpc.client.ServerProxy(f"http://127.0.0.1:{port}/xmlrpc/2/common")
         with pytest.raises(xmlrpc.client.Fault, match="Unpaid <b>invoice</b>"):
             common.authenticate(a, "admin", password_a, {})
+        # Odoo's health probe is the server's, not A's (a single-tenant HEALTHCHECK)
+        status, body = alice.get("/web/health")
+        assert status == 200 and json.loads(body)["status"] == "pass", (status, body[:300])
         # B goes on, logged in and anonymous
         assert bob.get("/odoo")[0] == 200
         assert Client(port).get("/web/login", {"X-Odoo-Database": b})[0] == 200

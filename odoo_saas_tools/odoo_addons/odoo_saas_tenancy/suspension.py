@@ -56,6 +56,9 @@ color:#333}}h1{{font-weight:400}}p{{white-space:pre-line;line-height:1.5}}</styl
 <body><main><h1>Suspended</h1><p>{text}</p></main></body></html>
 """
 RPC_DB_METHODS = {"login", "authenticate"}  # odoo.service.common's calls naming a database
+# Odoo's health probes tell about the server, not the tenant: answered without its database
+# (with one database, or its session's, the container's HEALTHCHECK must not see a 503)
+HEALTH_PATHS = {"/web/health", "/websocket/health"}
 
 
 def message_from(section: dict[str, str]) -> str:
@@ -95,6 +98,9 @@ def install(cache: CatalogCache, section: dict[str, str]) -> None:
     def _serve_db(self: odoo.http.Request) -> Any:
         reason = suspension_of(self.db)
         if reason is not None:
+            if self.httprequest.path in HEALTH_PATHS:
+                self.db = None  # this request only: the session keeps its database
+                return self._serve_nodb()
             return page(template, self.db, reason)
         try:
             return original_serve_db(self)
