@@ -21,22 +21,22 @@ Cursor = psycopg2.extensions.cursor
 ACTIVE, SUSPENDED = "active", "suspended"
 DEFAULT_PLAN = "default"
 _SELECT = (
-    "SELECT name, plan, state, state_reason, state_changed_at, trial_ends_at, trial_ended_at, "
-    "storage_exceeded_at, created_at FROM tenant"
+    "SELECT name, plan, state, state_reason, state_changed_at, trial_ends_at, created_at, "
+    "trial_ended_at, storage_exceeded_at FROM tenant"
 )
 
 
 @dataclass(frozen=True)
-class Tenant:
-    name: str
+class Row:
+    name: str  # the tenant's database
     plan: str = DEFAULT_PLAN
-    state: str = ACTIVE
+    state: str = ACTIVE  # active | suspended
     state_reason: str = ""
     state_changed_at: dt.datetime | None = None
     trial_ends_at: dt.datetime | None = None
+    created_at: dt.datetime | None = None
     trial_ended_at: dt.datetime | None = None  # when the loop suspended it for that
     storage_exceeded_at: dt.datetime | None = None  # over its storage limit since (None: under)
-    created_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -59,28 +59,38 @@ class Routing:
     max_storage_mb: int | None
 
 
-def get(cr: Cursor, name: str, *, lock: bool = False) -> Tenant | None:
+def database_exists(cr: Cursor, name: str) -> bool:
+    """Whether the server has a database name (pg_database is shared: seen from the catalog)."""
+    cr.execute("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = %s)", (name,))
+    return bool(cr.fetchone()[0])
+
+
+def get(cr: Cursor, name: str, *, lock: bool = False) -> Row | None:
     """name's row; lock: FOR UPDATE, so two changes of one tenant queue up."""
     cr.execute(_SELECT + " WHERE name = %s" + (" FOR UPDATE" if lock else ""), (name,))
     row = cr.fetchone()
-    return Tenant(*row) if row else None
+    return Row(*row) if row else None
 
 
-def every(cr: Cursor) -> list[Tenant]:
-    cr.execute(_SELECT + " ORDER BY name")
-    return [Tenant(*row) for row in cr.fetchall()]
+def all_rows(cr: Cursor) -> dict[str, Row]:
+    cr.execute(_SELECT)
+    return {r[0]: Row(*r) for r in cr.fetchall()}
 
 
-def ensure(cr: Cursor, name: str) -> Tenant:
-    """name's row, made (active, plan default) if it had none, locked for the transaction."""
-    cr.execute("INSERT INTO tenant (name) VALUES (%s) ON CONFLICT (name) DO NOTHING", (name,))
+def ensure(cr: Cursor, name: str, plan: str = DEFAULT_PLAN) -> Row:
+    """name's row, made (on plan, active) if it had none, locked for the transaction."""
+    cr.execute(
+        "INSERT INTO tenant (name, plan) VALUES (%s, %s) ON CONFLICT (name) DO NOTHING",
+        (name, plan),
+    )
     found = get(cr, name, lock=True)
     assert found is not None
     return found
 
 
-def register(cr: Cursor, name: str, plan: str, trial_ends_at: dt.datetime | None) -> None:
-    """A new tenant's row; one a former tenant of that name left behind is replaced."""
+def put_new(cr: Cursor, name: str, plan: str, trial_ends_at: dt.datetime | None = None) -> None:
+    """A tenant just made: its plan and trial, active, created now; what an earlier tenant of
+    that name left is replaced."""
     cr.execute(
         "INSERT INTO tenant (name, plan, trial_ends_at) VALUES (%s, %s, %s) "
         "ON CONFLICT (name) DO UPDATE SET plan = EXCLUDED.plan, "
@@ -137,7 +147,7 @@ def rename(cr: Cursor, old: str, new: str) -> None:
     cr.execute("UPDATE tenant SET name = %s WHERE name = %s", (new, old))
 
 
-def forget(cr: Cursor, name: str) -> None:
+def delete(cr: Cursor, name: str) -> None:
     cr.execute("DELETE FROM tenant WHERE name = %s", (name,))
 
 

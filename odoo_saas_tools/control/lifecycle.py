@@ -31,11 +31,11 @@ from odoo_saas_tools.catalog import store
 from odoo_saas_tools.catalog import tenants as catalog_tenants
 from odoo_saas_tools.control import events, plans
 from odoo_saas_tools.control.suspension import set_state
-from odoo_saas_tools.control.targets import of_database
 from odoo_saas_tools.core.errors import SaasError, first_line
 from odoo_saas_tools.core.reserved import RESERVED_PREFIX
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.tenants import listing
+from odoo_saas_tools.tenants.identity import tenant_label
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ TRIAL_ENDED, STORAGE_OVER, STORAGE_UNDER = "trial_ended", "storage_over", "stora
 class Facts:
     """What decide needs of one tenant."""
 
-    row: catalog_tenants.Tenant
+    row: catalog_tenants.Row
     plan: plans.Plan | None  # None: a plan the file no longer declares
     storage_bytes: int | None  # None: not measured (a damaged tenant)
 
@@ -100,7 +100,7 @@ def tick(settings: Settings, now: dt.datetime | None = None) -> dict:
 def _tick(settings: Settings, now: dt.datetime | None) -> dict:
     started = time.monotonic()
     now = now or dt.datetime.now(dt.timezone.utc)
-    declared = plans.load(settings)
+    declared = plans.available(settings)
     plans.mirror(settings, force=True)  # whatever else wrote the catalog's copy meanwhile
     rows = [
         r for r in listing.tenants(settings) if not r.name.startswith(RESERVED_PREFIX)
@@ -114,7 +114,8 @@ def _tick(settings: Settings, now: dt.datetime | None) -> dict:
         added = catalog_tenants.add_missing(cr, sorted(r.name for r in rows))
         if added:
             store.bump(cr)
-        records = [t for t in catalog_tenants.every(cr) if t.name in {r.name for r in rows}]
+        present = {r.name for r in rows}
+        records = [t for name, t in sorted(catalog_tenants.all_rows(cr).items()) if name in present]
     facts = [Facts(t, declared.get(t.plan), sizes.get(t.name)) for t in records]
     done: dict[str, list[str]] = {TRIAL_ENDED: [], STORAGE_OVER: [], STORAGE_UNDER: []}
     suspended: list[str] = []
@@ -149,7 +150,7 @@ def _tick(settings: Settings, now: dt.datetime | None) -> dict:
 
 def _apply(settings: Settings, action: Action, now: dt.datetime) -> tuple[bool, bool]:
     """action in one transaction, if the row (locked) still calls for it: (applied, suspended)."""
-    target = of_database(settings, action.database)
+    name = tenant_label(settings, action.database)
     with store.session(settings) as cr:
         row = catalog_tenants.get(cr, action.database, lock=True)
         if row is None:
@@ -158,13 +159,13 @@ def _apply(settings: Settings, action: Action, now: dt.datetime) -> tuple[bool, 
             if row.trial_ended_at is not None:
                 return False, False
             catalog_tenants.set_trial_ended(cr, row.name, now)
-            events.emit(cr, events.TRIAL_ENDED, row.name, {"name": target.name, **action.payload})
+            events.emit(cr, events.TRIAL_ENDED, row.name, {"name": name, **action.payload})
             cause, reason = "trial", TRIAL_REASON
         elif action.kind == STORAGE_OVER:
             if row.storage_exceeded_at is not None:
                 return False, False
             catalog_tenants.set_storage_exceeded(cr, row.name, now)
-            payload = {"name": target.name, **action.payload}
+            payload = {"name": name, **action.payload}
             events.emit(cr, events.QUOTA_EXCEEDED, row.name, payload)
             cause, reason = "storage", STORAGE_REASON
         else:
@@ -172,5 +173,7 @@ def _apply(settings: Settings, action: Action, now: dt.datetime) -> tuple[bool, 
             return row.storage_exceeded_at is not None, False
         suspended = False
         if action.suspend:
-            suspended, _ = set_state(cr, target, catalog_tenants.SUSPENDED, reason, cause=cause)
+            suspended, _ = set_state(
+                settings, cr, row.name, catalog_tenants.SUSPENDED, reason, cause=cause
+            )
     return True, suspended

@@ -34,16 +34,18 @@ from odoo_saas_tools.catalog import store
 from odoo_saas_tools.catalog import tenants as catalog_tenants
 from odoo_saas_tools.catalog.tenants import DEFAULT_PLAN, NewTenant
 from odoo_saas_tools.control import events
-from odoo_saas_tools.control.targets import resolve
+from odoo_saas_tools.control.errors import NotFound
 from odoo_saas_tools.core.errors import ConfigError
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.tenants import modules as tenant_modules
 from odoo_saas_tools.tenants import provision as tenant_provision
 from odoo_saas_tools.tenants import setup as tenant_setup
 from odoo_saas_tools.tenants.create import spec_for
+from odoo_saas_tools.tenants.identity import tenant_label
 
 log = logging.getLogger(__name__)
 
+DEFAULT = DEFAULT_PLAN
 VARIABLE = "ODOO_SAAS_PLANS_FILE"
 MAX_FILE_BYTES = 1024 * 1024
 PLAN_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
@@ -74,7 +76,7 @@ _mirrored: set[tuple[object, ...]] = set()  # (catalog, file state) this process
 
 
 # --- reading and validating the file ----------------------------------------------------------
-def load(settings: Settings) -> dict[str, Plan]:
+def available(settings: Settings) -> dict[str, Plan]:
     """Every plan by name (`default` always among them); read again when the file changed."""
     if not settings.plans_file:
         return {DEFAULT_PLAN: Plan(DEFAULT_PLAN)}
@@ -181,19 +183,19 @@ def _plan(name: object, body: object, source: str) -> Plan:
     return Plan(**values)
 
 
-def get(settings: Settings, name: str) -> Plan:
-    """The plan called name; ConfigError naming the plans there are when there is none."""
-    plans = load(settings)
-    if name not in plans:
+def get(settings: Settings, name: str | None) -> Plan:
+    """The plan called name (None: `default`); ConfigError naming the plans there are."""
+    plans = available(settings)
+    if (name or DEFAULT) not in plans:
         raise ConfigError(f"unknown plan {name!r} (plans: {', '.join(sorted(plans))})")
-    return plans[name]
+    return plans[name or DEFAULT]
 
 
 # --- the catalog's copy of the limits ---------------------------------------------------------
 def mirror(settings: Settings, *, force: bool = False) -> bool:
     """The catalog's plan rows say what the file says; whether they changed (Odoo was told).
     Skipped when this process already mirrored the file as it is now (unless force)."""
-    plans = load(settings)
+    plans = available(settings)
     key = (store.NAME, settings.db_host, settings.db_port, tuple(sorted(plans.items())))
     if key in _mirrored and not force:
         return False
@@ -215,7 +217,7 @@ def undeclared_in_use(settings: Settings) -> dict[str, int]:
 # --- operations -------------------------------------------------------------------------------
 def provision(
     settings: Settings,
-    name: str,
+    db: str,
     setup: tenant_setup.Setup,
     *,
     plan: str | None = None,
@@ -224,11 +226,11 @@ def provision(
     rebuild_template: bool = False,
     now: dt.datetime | None = None,
 ) -> dict:
-    """Provision tenant name on plan (default `default`): the plan's modules besides modules
-    and PROVISION_MODULES, its language and country unless setup names them, its trial's end
-    recorded. The one provisioning there is (tenants.provision), with the plan as its input."""
-    chosen = get(settings, plan or DEFAULT_PLAN)
-    db = tenant_provision.tenant_database(settings, name)
+    """Provision the tenant database db (tenants.provision.tenant_database) on plan (None:
+    `default`): the plan's modules besides modules and PROVISION_MODULES, its language and
+    country unless setup names them, its limits and its trial's end recorded with the tenant.
+    The one provisioning there is (tenants.provision), with the plan as its input."""
+    chosen = get(settings, plan)
     lang = setup.lang or chosen.lang or "en_US"
     setup = dataclasses.replace(setup, lang=lang, country=setup.country or chosen.country)
     spec = spec_for((*modules, *chosen.modules, *settings.provision_modules), lang, demo)
@@ -250,29 +252,33 @@ def provision(
 
 
 def change(settings: Settings, name: str, plan: str) -> dict:
-    """Put tenant name on plan: the plan's modules it lacks installed first (nothing changes
-    when that fails), then its plan, limits and trial in one transaction with the event
-    `tenant.plan_changed`. A trial continues on a plan with trial_days, and starts on one when
-    the tenant had none; a plan without trial_days ends it. The tenant's state is left as is
-    (a suspended tenant is resumed by `resume`). `changed` false and no module installed:
-    nothing was to do."""
+    """Put the tenant whose database is name on plan: the plan's modules it lacks installed
+    first (nothing changes when that fails), then its plan, limits and trial in one
+    transaction with the event `tenant.plan_changed`. A trial continues on a plan with
+    trial_days, and starts on one when the tenant had none; a plan without trial_days ends
+    it. The tenant's state is left as is (a suspended tenant is resumed by `resume`).
+    `changed` false and no module installed: nothing was to do. Long when modules are
+    installed: the API runs it as a job."""
     new = get(settings, plan)
-    target = resolve(settings, name)
-    mirror(settings)
-    installed = tenant_modules.install_missing(settings, target.database, list(new.modules))
+    db, label = name, tenant_label(settings, name)
     with store.session(settings) as cr:
-        row = catalog_tenants.ensure(cr, target.database)
+        if not catalog_tenants.database_exists(cr, db):
+            raise NotFound(f"tenant {db} does not exist")
+    mirror(settings)
+    installed = tenant_modules.install_missing(settings, db, list(new.modules))
+    with store.session(settings) as cr:
+        row = catalog_tenants.ensure(cr, db)
         changed = row.plan != new.name
         if changed:
             trial_ends, trial_ended = _trial_after_change(row, new)
-            catalog_tenants.set_plan(cr, target.database, new.name, trial_ends, trial_ended)
+            catalog_tenants.set_plan(cr, db, new.name, trial_ends, trial_ended)
             store.bump(cr)
             events.emit(
                 cr,
                 events.TENANT_PLAN_CHANGED,
-                target.database,
+                db,
                 {
-                    "name": target.name,
+                    "name": label,
                     "plan": new.name,
                     "previous_plan": row.plan,
                     "modules_installed": installed,
@@ -282,8 +288,8 @@ def change(settings: Settings, name: str, plan: str) -> dict:
         else:
             trial_ends = row.trial_ends_at
     return {
-        "tenant": target.name,
-        "database": target.database,
+        "tenant": label,
+        "database": db,
         "plan": new.name,
         "previous_plan": row.plan,
         "changed": changed,
@@ -293,7 +299,7 @@ def change(settings: Settings, name: str, plan: str) -> dict:
 
 
 def _trial_after_change(
-    row: catalog_tenants.Tenant, new: Plan
+    row: catalog_tenants.Row, new: Plan
 ) -> tuple[dt.datetime | None, dt.datetime | None]:
     """(trial_ends_at, trial_ended_at) on the new plan."""
     if not new.trial_days:

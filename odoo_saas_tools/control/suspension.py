@@ -19,9 +19,10 @@ from odoo_saas_tools.catalog import store
 from odoo_saas_tools.catalog import tenants as catalog_tenants
 from odoo_saas_tools.catalog.tenants import ACTIVE, SUSPENDED
 from odoo_saas_tools.control import events
-from odoo_saas_tools.control.targets import Target, resolve
+from odoo_saas_tools.control.errors import NotFound
 from odoo_saas_tools.core.errors import ConfigError, SaasError, first_line
 from odoo_saas_tools.core.settings import Settings
+from odoo_saas_tools.tenants.identity import tenant_label
 
 REASON_MAX = 500
 
@@ -40,24 +41,28 @@ def check_reason(reason: str, *, required: bool) -> str:
 
 
 def suspend(settings: Settings, name: str, reason: str) -> dict:
-    """Suspend tenant name; `changed` is False when it already was (its reason is kept)."""
-    return _set(settings, resolve(settings, name), SUSPENDED, check_reason(reason, required=True))
+    """Suspend the tenant whose database is name; `changed` is False when it already was (its
+    first reason is kept)."""
+    return _set(settings, name, SUSPENDED, check_reason(reason, required=True))
 
 
 def resume(settings: Settings, name: str, reason: str = "") -> dict:
-    """Serve tenant name again, as it was; `changed` is False when it was not suspended."""
-    return _set(settings, resolve(settings, name), ACTIVE, check_reason(reason, required=False))
+    """Serve the tenant whose database is name again, as it was; `changed` is False when it
+    was not suspended."""
+    return _set(settings, name, ACTIVE, check_reason(reason, required=False))
 
 
-def _set(settings: Settings, target: Target, state: str, reason: str) -> dict:
+def _set(settings: Settings, db: str, state: str, reason: str) -> dict:
     try:
         with store.session(settings) as cr:
-            changed, row = set_state(cr, target, state, reason, cause="manual")
+            if not catalog_tenants.database_exists(cr, db):
+                raise NotFound(f"tenant {db} does not exist")
+            changed, row = set_state(settings, cr, db, state, reason, cause="manual")
     except psycopg2.Error as exc:
         raise SaasError(f"the catalog refused the change: {first_line(exc)}") from exc
     return {
-        "tenant": target.name,
-        "database": target.database,
+        "tenant": tenant_label(settings, db),
+        "database": db,
         "state": state,
         "reason": row.state_reason if not changed else (reason if state == SUSPENDED else ""),
         "changed": changed,
@@ -65,15 +70,22 @@ def _set(settings: Settings, target: Target, state: str, reason: str) -> dict:
 
 
 def set_state(
-    cr: psycopg2.extensions.cursor, target: Target, state: str, reason: str, *, cause: str
-) -> tuple[bool, catalog_tenants.Tenant]:
+    settings: Settings,
+    cr: psycopg2.extensions.cursor,
+    db: str,
+    state: str,
+    reason: str,
+    *,
+    cause: str,
+) -> tuple[bool, catalog_tenants.Row]:
     """The state change in the caller's transaction (the lifecycle loop's too): the row, the
     counter Odoo polls, the event. Returns (changed, the row before)."""
-    row = catalog_tenants.ensure(cr, target.database)
+    row = catalog_tenants.ensure(cr, db)
     if row.state == state:
         return False, row
-    catalog_tenants.set_state(cr, target.database, state, reason if state == SUSPENDED else "")
+    catalog_tenants.set_state(cr, db, state, reason if state == SUSPENDED else "")
     store.bump(cr)
     kind = events.TENANT_SUSPENDED if state == SUSPENDED else events.TENANT_RESUMED
-    events.emit(cr, kind, target.database, {"name": target.name, "reason": reason, "cause": cause})
+    payload = {"name": tenant_label(settings, db), "reason": reason, "cause": cause}
+    events.emit(cr, kind, db, payload)
     return True, row

@@ -221,7 +221,7 @@ def _register(settings: Settings, name: str, entry: catalog_tenants.NewTenant) -
         with store.session(settings) as cr:
             if entry.limits is not None:
                 catalog_plans.ensure(cr, entry.limits)
-            catalog_tenants.register(cr, name, entry.plan, entry.trial_ends_at)
+            catalog_tenants.put_new(cr, name, entry.plan, entry.trial_ends_at)
             store.bump(cr)
     except psycopg2.Error as exc:
         raise SaasError(f"recording {name} in the catalog failed: {first_line(exc)}") from exc

@@ -67,7 +67,7 @@ def forget(settings: Settings, name: str) -> None:
     """name's catalog row goes with it: a later tenant of that name starts afresh."""
     with store.existing_session(settings) as cr:
         if cr is not None:
-            catalog_tenants.forget(cr, name)
+            catalog_tenants.delete(cr, name)
             store.bump(cr)
 
 

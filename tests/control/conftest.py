@@ -74,10 +74,10 @@ def tenant(csettings: Settings) -> Iterator[Callable[..., str]]:
         filestore.remove(csettings.filestore(name))
     with store.session(csettings) as cr:
         for name in made:
-            catalog_tenants.forget(cr, name)
+            catalog_tenants.delete(cr, name)
 
 
-def row(settings: Settings, name: str) -> catalog_tenants.Tenant | None:
+def row(settings: Settings, name: str) -> catalog_tenants.Row | None:
     with store.session(settings) as cr:
         return catalog_tenants.get(cr, name)
 

@@ -19,7 +19,7 @@ MB = 1024 * 1024
 
 
 def facts(plan: plans.Plan | None, storage: int | None = 0, **fields: object) -> Facts:
-    return Facts(catalog_tenants.Tenant("acme", **fields), plan, storage)  # type: ignore[arg-type]
+    return Facts(catalog_tenants.Row("acme", **fields), plan, storage)  # type: ignore[arg-type]
 
 
 # --- decisions alone ---------------------------------------------------------------------------
@@ -56,9 +56,9 @@ def test_storage_is_judged_against_the_plan_and_suspends_only_if_it_says_so() ->
 def test_a_turn_ends_trials_and_judges_storage_once(cenv, csettings, tenant) -> None:
     trial, strict, small, new = tenant("trial"), tenant("strict"), tenant("small"), tenant("new")
     with store.session(csettings) as cr:
-        catalog_tenants.register(cr, trial, "trial", NOW + dt.timedelta(days=14))
-        catalog_tenants.register(cr, strict, "strict", None)
-        catalog_tenants.register(cr, small, "small", None)
+        catalog_tenants.put_new(cr, trial, "trial", NOW + dt.timedelta(days=14))
+        catalog_tenants.put_new(cr, strict, "strict", None)
+        catalog_tenants.put_new(cr, small, "small", None)
     big = b"x" * (20 * MB)  # an empty database is ~8 MB: the limit is 16
     for name in (strict, small):
         (csettings.filestore(name) / "big").write_bytes(big)
@@ -107,7 +107,7 @@ def test_a_turn_ends_trials_and_judges_storage_once(cenv, csettings, tenant) -> 
 def test_the_cli_runs_one_turn(cenv, csettings, tenant) -> None:
     name = tenant("cli")
     with store.session(csettings) as cr:
-        catalog_tenants.register(cr, name, "trial", dt.datetime(2020, 1, 1, tzinfo=dt.UTC))
+        catalog_tenants.put_new(cr, name, "trial", dt.datetime(2020, 1, 1, tzinfo=dt.UTC))
     done = run_cli(cenv, "tenant", "lifecycle", "--once", "--json")
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)

@@ -71,7 +71,7 @@ def test_a_plan_change_records_plan_trial_and_event(cenv, csettings, tenant):
     ("args", "code", "message"),
     [
         (["{name}", "gold"], 2, "unknown plan 'gold' (plans: belgian, big, crm, default, "),
-        (["ct_nobody", "small"], 2, "tenant ct_nobody does not exist"),
+        (["ct_nobody", "small"], 3, "tenant ct_nobody does not exist"),
         (["{name}", "crm"], 1, ""),  # the plan's module cannot be installed: nothing changes
     ],
 )
@@ -122,7 +122,7 @@ def test_provisioning_on_a_plan_takes_its_modules_locale_and_trial(
     try:
         result = plans.provision(
             csettings, name, tenant_setup.Setup(), plan="belgian", modules=("sale",), now=NOW
-        )
+        )  # the tenant prefix is empty here: the name is the database
         assert result["created"] and result["plan"] == "belgian"
         assert result["trial_ends_at"] == NOW + dt.timedelta(days=30)
         assert asked[-1] == template_cache.Spec(("base", "crm", "sale"), "fr_BE", False)

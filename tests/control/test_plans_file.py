@@ -88,8 +88,9 @@ def test_each_mistake_is_one_line_naming_plan_and_field(text: str, expected: str
 
 def test_without_a_file_there_is_one_plan_without_limits(cenv) -> None:
     settings = Settings.from_env({**cenv, "ODOO_SAAS_PLANS_FILE": ""})
-    assert plans.load(settings) == {"default": Plan("default")}
+    assert plans.available(settings) == {"default": Plan("default")}
     assert plans.get(settings, "default").max_users is None
+    assert plans.get(settings, None) == Plan("default")  # a plan left out: the default
     with pytest.raises(ConfigError, match=r"unknown plan 'gold' \(plans: default\)"):
         plans.get(settings, "gold")
 
@@ -102,7 +103,7 @@ def test_an_edited_file_is_read_again(csettings, tmp_path) -> None:
     assert plans.get(csettings, "small").max_users == 7
     path.write_text("plans:\n  small:\n    max_users: oops\n")
     with pytest.raises(ConfigError, match="plan small: max_users"):
-        plans.load(csettings)
+        plans.available(csettings)
 
 
 def test_the_cli_checks_the_file_and_lists_its_plans(cenv, tmp_path) -> None:

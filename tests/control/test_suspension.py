@@ -12,7 +12,7 @@ import pytest
 from odoo_saas_tools.catalog import store
 from odoo_saas_tools.catalog import tenants as catalog_tenants
 from odoo_saas_tools.control import events, suspension
-from odoo_saas_tools.control.targets import Target, UnknownTenant
+from odoo_saas_tools.control.errors import NotFound
 from odoo_saas_tools.tenants import listing
 from odoo_saas_tools.tenants.drop import drop
 from odoo_saas_tools.tenants.rename import rename
@@ -82,28 +82,29 @@ def test_the_event_commits_with_the_change_or_neither_does(csettings, tenant, mo
 
 
 @pytest.mark.parametrize(
-    ("args", "message"),
+    ("args", "code", "message"),
     [
         (
             ["suspend", "ct_no_such_tenant", "--reason", "x"],
+            3,
             "tenant ct_no_such_tenant does not exist",
         ),
-        (["suspend", "a/b", "--reason", "x"], "is not valid"),
-        (["suspend", "odoo_saas_catalog", "--reason", "x"], "uses the prefix odoo_saas_"),
-        (["suspend", "{name}", "--reason", "   "], "the reason must not be empty"),
-        (["suspend", "{name}", "--reason", "a\x1b[2Jb"], "one line of printable text"),
-        (["suspend", "{name}", "--reason", "x" * 501], "longer than 500 characters"),
-        (["resume", "ct_no_such_tenant"], "tenant ct_no_such_tenant does not exist"),
+        (["suspend", "a/b", "--reason", "x"], 2, "is not valid"),
+        (["suspend", "odoo_saas_catalog", "--reason", "x"], 2, "uses the prefix odoo_saas_"),
+        (["suspend", "{name}", "--reason", "   "], 2, "the reason must not be empty"),
+        (["suspend", "{name}", "--reason", "a\x1b[2Jb"], 2, "one line of printable text"),
+        (["suspend", "{name}", "--reason", "x" * 501], 2, "longer than 500 characters"),
+        (["resume", "ct_no_such_tenant"], 3, "tenant ct_no_such_tenant does not exist"),
     ],
 )
-def test_bad_input_is_one_line_and_exit_2(cenv, csettings, tenant, args, message):
+def test_bad_input_is_one_line_and_changes_nothing(cenv, csettings, tenant, args, code, message):
     name = tenant("bad")
     done = run_cli(cenv, "tenant", *[a.replace("{name}", name) for a in args])
-    assert done.returncode == 2, done.stderr
+    assert done.returncode == code, done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("odoo-saas: error: ") and message in lines[0]
     assert row(csettings, name) is None
-    with pytest.raises(UnknownTenant):
+    with pytest.raises(NotFound, match="tenant ct_absent does not exist"):
         suspension.suspend(csettings, "ct_absent", "x")
 
 
@@ -111,7 +112,7 @@ def test_a_rename_carries_the_suspension_and_a_drop_forgets_it(csettings, tenant
     old, new = tenant("old"), tenant("new")
     drop(csettings, new, last_backup=None)  # its name is free again (a stale row is not)
     with store.session(csettings) as cr:
-        catalog_tenants.register(cr, new, "small", None)
+        catalog_tenants.put_new(cr, new, "small", None)
         cr.execute("UPDATE tenant SET state = 'suspended' WHERE name = %s", (new,))
     suspension.suspend(csettings, old, "abuse")
     rename(csettings, old, new)
@@ -133,6 +134,7 @@ def test_odoos_role_reads_the_state_and_limits_only(csettings, tenant):
         assert routing[name] == catalog_tenants.Routing("suspended", "abuse", None, None)
         with pytest.raises(psycopg2.Error, match="permission denied"):
             cr.execute("SELECT * FROM event")
-    target = Target(name, name)
     with store.session(csettings) as cr:
-        assert suspension.set_state(cr, target, "suspended", "x", cause="manual")[0] is False
+        assert (
+            suspension.set_state(csettings, cr, name, "suspended", "x", cause="manual")[0] is False
+        )

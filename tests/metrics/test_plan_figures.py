@@ -38,8 +38,8 @@ def test_users_suspension_and_quota_ratios(metrics_env, tenants, prefix):
             cr.execute(
                 "INSERT INTO plan (name, max_users, max_storage_mb) VALUES (%s, 2, 100)", (plan,)
             )
-            catalog_tenants.register(cr, a, plan, None)
-            catalog_tenants.register(cr, b, plan, None)
+            catalog_tenants.put_new(cr, a, plan, None)
+            catalog_tenants.put_new(cr, b, plan, None)
             catalog_tenants.set_state(cr, b, "suspended", "unpaid")
         refresher = Refresher(settings)
         refresher.refresh_slow()
@@ -48,7 +48,7 @@ def test_users_suspension_and_quota_ratios(metrics_env, tenants, prefix):
     finally:
         with store.session(settings) as cr:
             for name in (a, b, free):
-                catalog_tenants.forget(cr, name)
+                catalog_tenants.delete(cr, name)
             cr.execute("DELETE FROM plan WHERE name = %s", (plan,))
 
     assert labelled(samples, "odoo_tenant_internal_users") == {a: 3}  # b, free: no res_users

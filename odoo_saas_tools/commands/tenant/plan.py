@@ -5,7 +5,8 @@ server; nothing changes when it fails); then its plan, user and storage limits a
 together and the event `tenant.plan_changed` is recorded. Within 2 s Odoo applies the new user
 limit. A suspended tenant stays suspended (`tenant resume`). Running it again installs what the
 plan gained since and otherwise changes nothing.
-Exit codes: 0 changed, 1 an install failed, 2 unknown tenant or plan, 3 nothing to do, 4 busy.
+Exit codes: 0 changed, 1 an install failed, 2 bad name or unknown plan, 3 nothing to do or no
+such tenant, 4 busy.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from odoo_saas_tools.control import plans
 from odoo_saas_tools.core.errors import EXIT_UNCHANGED, SaasError
 from odoo_saas_tools.core.output import print_json
 from odoo_saas_tools.core.settings import Settings
+from odoo_saas_tools.tenants.provision import tenant_database
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -33,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    result = plans.change(settings, args.name, args.plan)
+    result = plans.change(settings, tenant_database(settings, args.name), args.plan)
     if args.json:
         print_json(result)
         sys.stdout.flush()

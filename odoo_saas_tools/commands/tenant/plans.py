@@ -27,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    declared = plans.load(settings)
+    declared = plans.available(settings)
     plans.mirror(settings, force=True)
     if args.json:
         print_json([plan.public() for _, plan in sorted(declared.items())])

@@ -28,6 +28,7 @@ from odoo_saas_tools.core.errors import EXIT_UNCHANGED, SaasError
 from odoo_saas_tools.core.output import print_json
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.tenants import setup as tenant_setup
+from odoo_saas_tools.tenants.provision import tenant_database
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -60,7 +61,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     )
     result = plans.provision(
         settings,
-        args.name,
+        tenant_database(settings, args.name),
         setup,
         plan=args.plan,
         modules=tuple(args.modules.split(",")),

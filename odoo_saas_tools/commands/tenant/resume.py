@@ -2,7 +2,7 @@
 
 Within 2 s Odoo serves it again and runs its scheduled actions; its users' sessions from before
 the suspension still work. The event `tenant.resumed` is recorded.
-Exit codes: 0 resumed, 2 bad name or no such tenant, 3 it was not suspended.
+Exit codes: 0 resumed, 2 bad name or reason, 3 it was not suspended or no such tenant.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from odoo_saas_tools.control import suspension
 from odoo_saas_tools.core.errors import EXIT_UNCHANGED, SaasError
 from odoo_saas_tools.core.output import print_json
 from odoo_saas_tools.core.settings import Settings
+from odoo_saas_tools.tenants.provision import tenant_database
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -30,7 +31,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    return print_result(suspension.resume(settings, args.name, args.reason), args.json)
+    db = tenant_database(settings, args.name)
+    return print_result(suspension.resume(settings, db, args.reason), args.json)
 
 
 def print_result(result: dict, as_json: bool) -> int:

@@ -4,7 +4,7 @@ Within 2 s its users get the hoster's "suspended" page (HTTP 503, ODOO_SAAS_SUSP
 from every Odoo process, and its scheduled actions stop running. Its database, files and
 sessions are untouched and backups go on; `tenant resume NAME` serves it again as it was. The
 reason is kept in the catalog and sent with the event `tenant.suspended`.
-Exit codes: 0 suspended, 2 bad name or reason, or no such tenant, 3 already suspended.
+Exit codes: 0 suspended, 2 bad name or reason, 3 already suspended or no such tenant.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import argparse
 from odoo_saas_tools.commands.tenant.resume import print_result
 from odoo_saas_tools.control import suspension
 from odoo_saas_tools.core.settings import Settings
+from odoo_saas_tools.tenants.provision import tenant_database
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -30,4 +31,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    return print_result(suspension.suspend(settings, args.name, args.reason), args.json)
+    db = tenant_database(settings, args.name)
+    return print_result(suspension.suspend(settings, db, args.reason), args.json)
