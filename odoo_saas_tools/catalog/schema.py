@@ -53,4 +53,33 @@ MIGRATIONS: list[tuple[int, str]] = [
         GRANT SELECT ON odoo_domain TO {odoo};
         """,
     ),
+    (
+        3,
+        # plans (mirrored from ODOO_SAAS_PLANS_FILE: the limits Odoo and the exporter need),
+        # what the lifecycle loop has already acted on, and the events outbox (issue 28)
+        """
+        CREATE TABLE plan (
+            name text PRIMARY KEY,
+            max_users int CHECK (max_users > 0),
+            max_storage_mb bigint CHECK (max_storage_mb > 0),
+            declared boolean NOT NULL DEFAULT true,
+            synced_at timestamptz NOT NULL DEFAULT now()
+        );
+        ALTER TABLE tenant
+            ADD COLUMN trial_ended_at timestamptz,
+            ADD COLUMN storage_exceeded_at timestamptz;
+        CREATE TABLE event (
+            id uuid PRIMARY KEY,
+            type text NOT NULL,
+            tenant text,
+            payload jsonb NOT NULL DEFAULT '{}',
+            created_at timestamptz NOT NULL DEFAULT clock_timestamp()
+        );
+        CREATE INDEX event_created_at ON event (created_at);
+        -- a tenant without a row is active on the plan `default`
+        CREATE OR REPLACE VIEW odoo_tenant AS
+            SELECT t.name, t.state, t.state_reason, p.max_users, p.max_storage_mb
+              FROM tenant t LEFT JOIN plan p ON p.name = t.plan;
+        """,
+    ),
 ]

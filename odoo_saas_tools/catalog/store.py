@@ -17,6 +17,7 @@ import psycopg2
 import psycopg2.extensions
 from psycopg2 import sql
 
+from odoo_saas_tools.catalog.schema import MIGRATIONS
 from odoo_saas_tools.core.errors import ConfigError, SaasError, first_line
 from odoo_saas_tools.core.settings import CATALOG_DATABASE, Settings
 from odoo_saas_tools.postgres import databases, roles
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 
 NAME = CATALOG_DATABASE
 _ready: set[tuple[str, int, str]] = set()  # servers whose catalog this process has migrated
+LATEST = MIGRATIONS[-1][0]
 
 
 @contextlib.contextmanager
@@ -34,11 +36,63 @@ def session(
     settings: Settings, *, autocommit: bool = False
 ) -> Iterator[psycopg2.extensions.cursor]:
     """A cursor on the catalog, migrated first; committed when the block ends without error."""
-    ensure(settings)
-    with connect(settings, NAME, autocommit=autocommit) as conn, conn.cursor() as cr:
-        yield cr
-        if not autocommit:
+    with contextlib.ExitStack() as stack:
+        conn = _open(settings, stack, autocommit=autocommit, make=True)
+        assert conn is not None
+        with conn.cursor() as cr:
+            yield cr
+            if not autocommit:
+                conn.commit()
+
+
+@contextlib.contextmanager
+def existing_session(settings: Settings) -> Iterator[psycopg2.extensions.cursor | None]:
+    """session(), or None when there is no catalog yet: for readers (`db list`, the exporter,
+    a drop) that must not make one just to find it empty."""
+    with contextlib.ExitStack() as stack:
+        conn = _open(settings, stack, autocommit=False, make=False)
+        if conn is None:
+            yield None
+            return
+        with conn.cursor() as cr:
+            yield cr
             conn.commit()
+
+
+def _open(
+    settings: Settings, stack: contextlib.ExitStack, *, autocommit: bool, make: bool
+) -> psycopg2.extensions.connection | None:
+    """A connection to the catalog at the latest version (None: there is none and not make).
+    A process's first one checks the version itself, so that a process that needs one
+    session (a signup) opens one connection."""
+    key = _key(settings)
+    if key not in _ready:
+        try:
+            conn = stack.enter_context(connect(settings, NAME, autocommit=autocommit))
+        except SaasError:
+            if not make and not databases.exists(settings, NAME):
+                return None
+            ensure(settings)  # makes it (or says in one line why it cannot be reached)
+        else:
+            if _schema_version(settings, conn) >= LATEST:
+                _ready.add(key)
+                return conn
+            conn.rollback()
+            ensure(settings)  # an older catalog: migrated first
+    return stack.enter_context(connect(settings, NAME, autocommit=autocommit))
+
+
+def _schema_version(settings: Settings, conn: psycopg2.extensions.connection) -> int:
+    """conn's catalog's schema version (0: not migrated yet). Odoo's role may not read it:
+    where this process does not manage, the catalog is taken as it is."""
+    if not settings.manages:
+        return LATEST
+    with conn.cursor() as cr:
+        cr.execute("SELECT to_regclass('schema_version') IS NOT NULL")
+        if not cr.fetchone()[0]:
+            return 0
+        cr.execute("SELECT coalesce(max(version), 0) FROM schema_version")
+        return int(cr.fetchone()[0])
 
 
 def bump(cr: psycopg2.extensions.cursor) -> None:
@@ -48,22 +102,42 @@ def bump(cr: psycopg2.extensions.cursor) -> None:
 
 def ensure(settings: Settings) -> None:
     """The catalog exists at the latest schema version (made or migrated once per process)."""
-    key = (settings.db_host, settings.db_port, settings.saas_db_user)
+    key = _key(settings)
     if key in _ready:
         return
+    version = _version(settings)
+    if version is not None and version >= LATEST:
+        _ready.add(key)
+        return
     if not settings.manages:
-        if not databases.exists(settings, NAME):
+        if version is None:
             raise ConfigError(
                 f"the catalog {NAME} does not exist yet: it is made by the management role "
                 "(run `odoo-saas preflight --fix` with ODOO_SAAS_DB_PASSWORD)"
             )
-        _ready.add(key)
+        _ready.add(key)  # an older catalog: the management role migrates it
         return
     with advisory_lock(settings, NAME, busy="another process is migrating the catalog"):
         if not databases.exists(settings, NAME):
             _create(settings)
         _migrate(settings)
     _ready.add(key)
+
+
+def _key(settings: Settings) -> tuple[str, int, str]:
+    return (settings.db_host, settings.db_port, settings.saas_db_user)
+
+
+def _version(settings: Settings) -> int | None:
+    """The catalog's schema version, None when it does not exist."""
+    try:
+        with connect(settings, NAME) as conn:
+            return _schema_version(settings, conn)
+    except SaasError as exc:
+        if databases.exists(settings, NAME):
+            raise
+        log.debug("no catalog yet: %s", exc)
+        return None
 
 
 def _create(settings: Settings) -> None:
@@ -88,8 +162,6 @@ def _create(settings: Settings) -> None:
 
 
 def _migrate(settings: Settings) -> None:
-    from odoo_saas_tools.catalog.schema import MIGRATIONS
-
     with connect(settings, NAME, autocommit=False) as conn, conn.cursor() as cr:
         cr.execute("CREATE TABLE IF NOT EXISTS schema_version (version int NOT NULL)")
         cr.execute("SELECT max(version) FROM schema_version")

@@ -436,6 +436,19 @@ class Settings:
     tenant_url_template: str = var(
         "TENANT_URL_TEMPLATE", "URL of a tenant, `{tenant}` replaced (sets web.base.url).", ""
     )
+    plans_file: str = var(
+        "ODOO_SAAS_PLANS_FILE",
+        "YAML file declaring the plans tenants are on: modules, language and country, user and "
+        "storage limits, trial days (docs/tenants.md). Empty: one plan, `default`, no limits.",
+        "",
+    )
+    suspended_message: str = var(
+        "ODOO_SAAS_SUSPENDED_MESSAGE",
+        "What a suspended tenant's users read (HTTP 503, served by Odoo): plain text, "
+        "HTML-escaped; `{database}` and `{reason}` (the suspension's, not shown unless asked "
+        "for) are replaced.",
+        "This Odoo database is suspended. Please contact your provider.",
+    )
     template_cache_max_age_days: int = var(
         "TEMPLATE_CACHE_MAX_AGE_DAYS",
         "Age after which a cached template database is rebuilt.",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import pwd
@@ -16,7 +17,7 @@ from urllib.parse import quote
 from odoo_saas_tools.core.files import atomic_write
 from odoo_saas_tools.core.passwords import hashed_form
 from odoo_saas_tools.core.reserved import RESERVED_PREFIX
-from odoo_saas_tools.core.settings import Settings
+from odoo_saas_tools.core.settings import CATALOG_DATABASE, Settings
 from odoo_saas_tools.runtime import resources
 
 if TYPE_CHECKING:
@@ -117,6 +118,8 @@ def _environment() -> jinja2.Environment:
         autoescape=False,  # noqa: S701 - INI files, not HTML
     )
     env.filters["odoo_bool"] = odoo_bool
+    # a value of any text on one line of an INI file (the tenancy addon json-decodes it)
+    env.filters["ini_json"] = lambda value: json.dumps(value, ensure_ascii=True)
     return env
 
 
@@ -129,6 +132,7 @@ def render_text(settings: Settings, name: str, p: RenderPlan, **extra: Any) -> s
         "dbfilter": p.dbfilter,
         "odoo_saas": self_command(),
         "redis_url": redis_url(settings) if settings.enable_redis else "",
+        "catalog": CATALOG_DATABASE,
         **extra,
     }
     return _environment().get_template(name).render(**context)

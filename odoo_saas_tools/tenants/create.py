@@ -14,10 +14,14 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
+import psycopg2
 import psycopg2.extensions
 
+from odoo_saas_tools.catalog import plans as catalog_plans
+from odoo_saas_tools.catalog import store
+from odoo_saas_tools.catalog import tenants as catalog_tenants
 from odoo_saas_tools.core import passwords
-from odoo_saas_tools.core.errors import SaasError
+from odoo_saas_tools.core.errors import SaasError, first_line
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.postgres import copies, databases
 from odoo_saas_tools.postgres.connection import connect
@@ -50,12 +54,15 @@ def create(
     base_url: str | None = None,
     rebuild_template: bool = False,
     operation: str = "create",
+    entry: catalog_tenants.NewTenant | None = None,
 ) -> dict:
     """Create tenant name under its lock; SaasError(exit 3) when it exists already.
 
     A create or provisioning of name that was killed half-way (tenants.unfinished) is finished
-    when it is a copy of the template spec names now, else made anew.
+    when it is a copy of the template spec names now, else made anew. entry: its row in the
+    catalog (plan, trial), by default the plan `default`; written before it is published.
     """
+    entry = entry or catalog_tenants.NewTenant()
     hidden = unfinished.new_name()
     with tenant_locks(settings, name, hidden, operation=operation) as held:
         # the locks' session also checks the name and claims a spare: fewer connections
@@ -65,7 +72,14 @@ def create(
             if _resumable(settings, left, spec, rebuild_template):
                 log.info("%s: finishing what a killed %s left as %s", name, operation, left.hidden)
                 return create_tenant(
-                    settings, name, spec, setup, left=left, base_url=base_url, server=session
+                    settings,
+                    name,
+                    spec,
+                    setup,
+                    left=left,
+                    base_url=base_url,
+                    server=session,
+                    entry=entry,
                 )
             log.info("%s: discarding %s, left unfinished by a killed run", name, left.hidden)
             unfinished.discard(settings, left)
@@ -79,6 +93,7 @@ def create(
             base_url=base_url,
             rebuild_template=rebuild_template,
             server=session,
+            entry=entry,
         )
 
 
@@ -120,20 +135,25 @@ def create_tenant(
     base_url: str | None = None,
     rebuild_template: bool = False,
     server: psycopg2.extensions.connection | None = None,
+    entry: catalog_tenants.NewTenant | None = None,
 ) -> dict:
     """Copy the template for spec (or claim a spare of it) as hidden, or finish left (what a
     killed run left), and set it up; the caller holds name's and hidden's locks (server: their
     session, used for the claim and the publication) and has checked that name is free.
     setup.admin_password None: a generated one, returned as admin_password.
 
-    The tenant takes its name only once everything is written (tenants.unfinished): on any
-    failure the hidden database and the files it took are removed again.
+    The tenant takes its name only once everything is written (tenants.unfinished), its
+    catalog row (entry: plan and trial; a row a former tenant of that name left is replaced)
+    included: on any failure the hidden database and the files it took are removed again.
     """
     started = time.monotonic()
     hidden = hidden or unfinished.new_name()
     got = _Made(left)
     password = setup.admin_password
-    hashing = ThreadPoolExecutor(max_workers=1)
+    # beside the copy: the password's hash and the catalog row (a connection's authentication
+    # is most of a spare's signup)
+    hashing = ThreadPoolExecutor(max_workers=2)
+    registering = hashing.submit(_register, settings, name, entry or catalog_tenants.NewTenant())
     password_hash: Future[str] | None = None
     if password is not None:
         # pbkdf2 with 600,000 rounds is the slowest step of all (~0.3 s of CPU); hashlib
@@ -150,6 +170,7 @@ def create_tenant(
         values = _write_identity_and_setup(
             settings, got.made.hidden, setup, password_hash.result(), base_url
         )
+        registering.result()
         unfinished.publish(settings, got.made, conn=server)
     except BaseException:
         hashing.shutdown(wait=False, cancel_futures=True)
@@ -248,6 +269,19 @@ def _copy_template(
         databases.set_comment(settings, hidden, got.made.journal(), conn=server)
         got.filestore = filestore.copy_tree(settings.filestore(tpl.name), settings.filestore(name))
     got.template, got.built = tpl.name, tpl.built
+
+
+def _register(settings: Settings, name: str, entry: catalog_tenants.NewTenant) -> None:
+    """name's catalog row, before Odoo may serve it: its plan's user limit applies from its
+    first request, and a suspension of a former tenant of that name does not."""
+    try:
+        with store.session(settings) as cr:
+            if entry.limits is not None:
+                catalog_plans.ensure(cr, entry.limits)
+            catalog_tenants.put_new(cr, name, entry.plan, entry.trial_ends_at)
+            store.bump(cr)
+    except psycopg2.Error as exc:
+        raise SaasError(f"recording {name} in the catalog failed: {first_line(exc)}") from exc
 
 
 def _write_identity_and_setup(

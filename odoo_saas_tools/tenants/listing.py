@@ -5,16 +5,21 @@ tenants written to since the last listing (see tenants.listing_memo) are then me
 for their version and state, over 8 connections at once.
 Hidden databases of odoo-saas's own operations are listed too when one is left behind (state
 `orphaned-<kind>`) or still being worked on (`in-progress-<kind>`): see tenants.hidden.
+A tenant the catalog says is suspended (control.suspension) is `suspended` where it would be
+ready, neutralized or pending: the state a hoster acts on first.
 """
 
 from __future__ import annotations
 
+import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import psycopg2
 
-from odoo_saas_tools.core.errors import SaasError
+from odoo_saas_tools.catalog import store
+from odoo_saas_tools.catalog import tenants as catalog_tenants
+from odoo_saas_tools.core.errors import SaasError, first_line
 from odoo_saas_tools.core.odoo_series import is_current
 from odoo_saas_tools.core.reserved import RESERVED_PREFIX
 from odoo_saas_tools.core.settings import Settings
@@ -22,7 +27,11 @@ from odoo_saas_tools.postgres import write_counters
 from odoo_saas_tools.postgres.connection import base_version, connect, owned_databases
 from odoo_saas_tools.tenants import filestore, hidden, listing_memo
 
+log = logging.getLogger(__name__)
+
 INSPECTORS = 8
+SUSPENDED = "suspended"
+SUSPENDABLE_STATES = ("ready", "neutralized", "pending")  # a worse state is kept
 
 
 @dataclass
@@ -122,7 +131,29 @@ def tenants(settings: Settings, *, fresh: bool = False) -> list[TenantRow]:
         )
     memo.keep_only({row.name for row in rows})
     memo.save()
+    suspended = suspended_tenants(settings)
+    for row in rows:
+        if row.name in suspended and row.state in SUSPENDABLE_STATES:
+            row.state = SUSPENDED
     for orphan in hidden.find(settings):
         state = ("in-progress-" if orphan.busy else "orphaned-") + orphan.kind
         rows.append(TenantRow(orphan.name, 0, 0, None, state, 0))
     return rows
+
+
+def catalog_routing(settings: Settings) -> dict[str, catalog_tenants.Routing]:
+    """What the catalog says of each tenant (state, plan limits), as Odoo's role reads it;
+    nothing when there is no catalog yet (none is made)."""
+    with store.existing_session(settings) as cr:
+        return {} if cr is None else catalog_tenants.routing(cr)
+
+
+def suspended_tenants(settings: Settings) -> set[str]:
+    """The tenants the catalog says are suspended; none when it cannot be read (said in the
+    log: the list itself still comes)."""
+    try:
+        routing = catalog_routing(settings)
+    except (SaasError, psycopg2.Error) as exc:
+        log.warning("the catalog could not be read, suspensions not shown: %s", first_line(exc))
+        return set()
+    return {name for name, r in routing.items() if r.state == catalog_tenants.SUSPENDED}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from odoo_saas_tools.catalog.tenants import NewTenant
 from odoo_saas_tools.core.errors import EXIT_UNCHANGED, SaasError
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.tenants import identity, template_cache
@@ -23,8 +24,10 @@ def provision(
     setup: tenant_setup.Setup,
     *,
     rebuild_template: bool = False,
+    entry: NewTenant | None = None,
 ) -> dict:
-    """Create db (from tenant_database) with its setup; `created` is False when it existed."""
+    """Create db (from tenant_database) with its setup; `created` is False when it existed.
+    entry: its plan and trial (control.plans.provision resolves them from the plans file)."""
     if setup.tz:
         tenant_setup.check_tz(setup.tz)
     url = identity.default_base_url(settings, db) if settings.tenant_url_template else None
@@ -37,6 +40,7 @@ def provision(
             base_url=url,
             rebuild_template=rebuild_template,
             operation="provisioning",
+            entry=entry,
         )
     except SaasError as exc:
         if exc.exit_code == EXIT_UNCHANGED:

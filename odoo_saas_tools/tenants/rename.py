@@ -26,9 +26,8 @@ def rename(settings: Settings, old: str, new: str) -> bool:
             raise ConfigError(f"{old} is a template database: refusing to rename it")
         ensure_target_free(settings, new, conn=locks.session)
         locks.ensure_held("rename")
-        moved = rename_tenant(settings, old, new)
-        catalog_rows.renamed(settings, old, new)
-        return moved
+        with catalog_rows.renaming(settings, old, new):
+            return rename_tenant(settings, old, new)
 
 
 def rename_tenant(settings: Settings, old: str, new: str) -> bool:

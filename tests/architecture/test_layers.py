@@ -33,6 +33,7 @@ LAYERS = {
     "domains": 5,
     "container": 6,
     "api": 7,
+    "control": 6,
     "commands": 8,
     "cli": 9,
     "__main__": 10,

@@ -57,3 +57,17 @@ def test_without_the_management_role_a_missing_catalog_is_one_line(own):
     observer = dataclasses.replace(own, saas_db_password="")  # what Odoo's processes hold
     with pytest.raises(ConfigError, match="catalog odoo_saas_catalog does not exist yet"):
         store.ensure(observer)
+
+
+def test_readers_find_no_catalog_without_making_one(own):
+    """`db list`, the exporter and a drop read the catalog if there is one: none is made."""
+    from odoo_saas_tools.postgres import databases
+
+    with store.existing_session(own) as cr:
+        assert cr is None
+    assert not databases.exists(own, store.NAME)
+    store.ensure(own)
+    store.forget_migrated()
+    with store.existing_session(own) as cr:
+        cr.execute("SELECT count(*) FROM plan")
+        assert cr.fetchone() == (0,)

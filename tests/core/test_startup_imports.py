@@ -11,7 +11,7 @@ import sys
 import odoo_saas_tools.cli
 import odoo_saas_tools.commands.db.create
 import odoo_saas_tools.commands.tenant.provision
-heavy = ("ssl", "subprocess", "tempfile", "zoneinfo", "shlex", "boto3", "redis", "jinja2")
+heavy = ("ssl", "subprocess", "tempfile", "zoneinfo", "shlex", "boto3", "redis", "jinja2", "yaml")
 print(" ".join(sorted(m for m in heavy if m in sys.modules)))
 """
 

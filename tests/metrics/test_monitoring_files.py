@@ -12,6 +12,7 @@ import yaml
 from prometheus_client import generate_latest
 
 from odoo_saas_tools.backups.status import BackupStatus
+from odoo_saas_tools.catalog.tenants import Routing
 from odoo_saas_tools.observability.metrics import backups, process, tenant_scans
 from odoo_saas_tools.observability.metrics.collector import make_registry
 from odoo_saas_tools.observability.metrics.refresher import Figures
@@ -69,7 +70,7 @@ def exported_names() -> set[str]:
             return Figures(
                 odoo_up=True,
                 database_up=True,
-                tenants={"t": tenant_scans.TenantScan("19.0.1.3", 1)},
+                tenants={"t": tenant_scans.TenantScan("19.0.1.3", 1, internal_users=2)},
                 database_sizes={"t": 1},
                 filestore_sizes={"t": 1},
                 connections={"t": 1},
@@ -80,6 +81,7 @@ def exported_names() -> set[str]:
                 backup_disk=backups.DiskUsage(2, 1),
                 backup_period=1.0,
                 spares_ready=1,
+                catalog={"t": Routing("suspended", "x", 5, 100)},
                 slow_refreshed_at=1.0,
                 slow_duration=1.0,
             )

@@ -5,6 +5,7 @@ tests/metrics/test_values.py)."""
 from __future__ import annotations
 
 from odoo_saas_tools.backups.status import BackupStatus
+from odoo_saas_tools.catalog.tenants import Routing
 from odoo_saas_tools.observability.metrics.backups import DiskUsage
 from odoo_saas_tools.observability.metrics.collector import FAMILIES, families
 from odoo_saas_tools.observability.metrics.process import TreeSample
@@ -20,7 +21,8 @@ def full() -> Figures:
     return Figures(
         odoo_up=True,
         database_up=False,
-        tenants={"b": TenantScan("19.0", 2), "a": TenantScan("19.0", 0)},
+        tenants={"b": TenantScan("19.0", 2), "a": TenantScan("19.0", 0, internal_users=3)},
+        catalog={"a": Routing("suspended", "", 4, 100), "b": Routing("active", "", None, None)},
         database_sizes={"a": 10, "b": 20},
         filestore_sizes={"a": 5},
         connections={"b": 3},
@@ -69,3 +71,9 @@ def test_per_tenant_families_cover_current_tenants_only_with_known_figures():
     assert got["odoo_worker_processes"] == [({"kind": "cron"}, 1), ({"kind": "http"}, 2)]
     assert got["odoo_cpu_usage_percent"] == [({}, 12.35)]
     assert got["odoo_metrics_refresh_duration_seconds"] == [({}, 0.123)]
+    assert got["odoo_tenant_internal_users"] == [({"database": "a"}, 3)]
+    assert got["odoo_tenant_suspended"] == [({"database": "a"}, 1.0), ({"database": "b"}, 0.0)]
+    assert got["odoo_tenant_quota_ratio"] == [
+        ({"tenant": "a", "resource": "storage"}, round(15 / (100 * 1024 * 1024), 4)),
+        ({"tenant": "a", "resource": "users"}, 0.75),
+    ]

@@ -62,10 +62,8 @@ def add_create_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
-def spec_from_args(
-    args: argparse.Namespace, extra_modules: tuple[str, ...] = ()
-) -> template_cache.Spec:
-    return spec_for((*args.modules.split(","), *extra_modules), args.lang, args.demo)
+def spec_from_args(args: argparse.Namespace) -> template_cache.Spec:
+    return spec_for(args.modules, args.lang, args.demo)
 
 
 def admin_password(args: argparse.Namespace) -> str | None:

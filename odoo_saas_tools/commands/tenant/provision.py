@@ -7,6 +7,10 @@ country (with its currency), the admin's language and time zone, and web.base.ur
 TENANT_URL_TEMPLATE. Nothing of this starts Odoo: only the first tenant of a module set waits
 for the template to be built.
 
+--plan PLAN (ODOO_SAAS_PLANS_FILE; default `default`) adds the plan's modules, gives its language
+and country unless --lang/--country are given, records the plan (its user limit applies from
+the first request) and the trial's end.
+
 Running it again for an existing tenant changes nothing and exits 3. The tenant takes its name
 last, when everything is written: a provisioning killed half-way is never served, and running
 it again (same arguments) finishes it and exits 0.
@@ -18,17 +22,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from odoo_saas_tools.commands.db.create import (
-    add_create_options,
-    admin_password,
-    print_result,
-    spec_from_args,
-)
+from odoo_saas_tools.commands.db.create import add_create_options, admin_password, print_result
+from odoo_saas_tools.control import plans
 from odoo_saas_tools.core.errors import EXIT_UNCHANGED, SaasError
 from odoo_saas_tools.core.output import print_json
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.tenants import setup as tenant_setup
-from odoo_saas_tools.tenants.provision import provision, tenant_database
+from odoo_saas_tools.tenants.provision import tenant_database
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -44,11 +44,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--company-name", help="name of the main company")
     p.add_argument("--country", help="ISO country code of the company, e.g. BE (sets currency)")
     p.add_argument("--tz", help="admin's time zone, e.g. Europe/Brussels")
-    p.set_defaults(func=run)
+    p.add_argument("--plan", help="plan of ODOO_SAAS_PLANS_FILE (default: default)")
+    # the plan's language unless --lang names one (then en_US)
+    p.set_defaults(func=run, lang=None)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    db = tenant_database(settings, args.name)
     setup = tenant_setup.Setup(
         admin_login=args.admin_login,
         admin_password=admin_password(args),
@@ -58,12 +59,21 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         country=args.country,
         tz=args.tz,
     )
-    spec = spec_from_args(args, extra_modules=settings.provision_modules)
-    result = provision(settings, db, spec, setup, rebuild_template=args.rebuild_template)
+    result = plans.provision(
+        settings,
+        tenant_database(settings, args.name),
+        setup,
+        plan=args.plan,
+        modules=tuple(args.modules.split(",")),
+        demo=args.demo,
+        rebuild_template=args.rebuild_template,
+    )
     if not result["created"]:
         if args.json:
             print_json(result)
         sys.stdout.flush()
-        raise SaasError(f"tenant {db} already exists: nothing changed", EXIT_UNCHANGED)
+        raise SaasError(
+            f"tenant {result['database']} already exists: nothing changed", EXIT_UNCHANGED
+        )
     print_result(result, args.json)
     return 0

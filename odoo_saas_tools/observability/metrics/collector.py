@@ -18,6 +18,7 @@ from odoo_saas_tools.observability.metrics.refresher import Figures, Refresher
 
 DB = ("database",)
 OFFSITE_OK = {"verified": 1.0, "failed": 0.0}
+MB = 1024 * 1024
 
 # One family's samples: (label values, value). None leaves the family out of the scrape.
 Samples = list[tuple[list[str], float]]
@@ -109,6 +110,29 @@ def _flag(value: bool | None) -> float | None:
     return None if value is None else float(value)
 
 
+def _suspended(snap: Figures, name: str) -> float:
+    found = snap.catalog.get(name)  # type: ignore[union-attr]
+    return float(found is not None and found.state == "suspended")
+
+
+def _quota_ratios(snap: Figures) -> Samples | None:
+    """The use of each plan limit (the catalog's, control.plans) per tenant and resource."""
+    if snap.tenants is None or snap.catalog is None:
+        return None
+    out: Samples = []
+    for name in sorted(snap.tenants):
+        found = snap.catalog.get(name)
+        if found is None:
+            continue
+        if found.max_storage_mb and name in snap.database_sizes:
+            used = snap.database_sizes[name] + snap.filestore_sizes.get(name, 0)
+            out.append(([name, "storage"], round(used / (found.max_storage_mb * MB), 4)))
+        count = snap.tenants[name].internal_users
+        if found.max_users and count is not None:
+            out.append(([name, "users"], round(count / found.max_users, 4)))
+    return out
+
+
 # Every family, in the order a scrape lists them; a figure's None leaves its family out.
 FAMILIES: tuple[Family, ...] = (
     Family("odoo_up", "1 when Odoo's /web/health answers pass.", one(lambda s: _flag(s.odoo_up))),
@@ -193,6 +217,25 @@ FAMILIES: tuple[Family, ...] = (
         "odoo_backup_repository_size_bytes",
         "Size of the restic repository after the latest backup (BACKUP_OFFSITE=restic).",
         _repository_size,
+    ),
+    Family(
+        "odoo_tenant_internal_users",
+        "Active internal users of each tenant (what a plan's max_users counts).",
+        per_tenant(lambda s, db: s.tenants[db].internal_users),  # type: ignore[index]
+        DB,
+    ),
+    Family(
+        "odoo_tenant_suspended",
+        "1 when the tenant is suspended: its users get the 503 page, its crons wait.",
+        per_tenant(_suspended, lambda s: s.catalog is not None),
+        DB,
+    ),
+    Family(
+        "odoo_tenant_quota_ratio",
+        "Use of the tenant's plan limit, 1 = at the limit: storage (database + filestore over "
+        "max_storage_mb), users (active internal users over max_users).",
+        _quota_ratios,
+        ("tenant", "resource"),
     ),
     Family(
         "odoo_spare_tenants",

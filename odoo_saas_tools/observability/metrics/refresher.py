@@ -3,8 +3,9 @@
 Two loops: a fast one (every few seconds) for what changes quickly and is cheap — Odoo's health
 endpoint, PostgreSQL reachability and connections, the process tree, backup status files — and a
 slow one (ODOO_METRICS_REFRESH_SECONDS) for what costs — the tenant list with one connection per
-tenant for scheduled actions, database and filestore sizes, the session count. A failure of one
-source is logged once when it starts and once when it ends; the other figures carry on.
+tenant for scheduled actions and users, database and filestore sizes, the session count, the
+catalog (suspensions, plans' limits). A failure of one source is logged once when it starts
+and once when it ends; the other figures carry on.
 """
 
 from __future__ import annotations
@@ -20,13 +21,14 @@ from dataclasses import dataclass, field
 import psycopg2
 
 from odoo_saas_tools.backups import status as backup_status
+from odoo_saas_tools.catalog.tenants import Routing
 from odoo_saas_tools.core.errors import SaasError, first_line
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.observability.metrics import backups, database, process, tenant_scans, web
 from odoo_saas_tools.runtime import resources
 from odoo_saas_tools.sessions.status import count_sessions
 from odoo_saas_tools.sessions.store import StoreError
-from odoo_saas_tools.tenants import filestore, spares
+from odoo_saas_tools.tenants import filestore, listing, spares
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,8 @@ class Figures:
     backup_disk: backups.DiskUsage | None = None
     backup_period: float | None = None
     spares_ready: int | None = None
+    # the catalog's word on each tenant (suspended, plan limits); None: not read (yet)
+    catalog: dict[str, Routing] | None = None
     slow_refreshed_at: float | None = None
     slow_duration: float | None = None
 
@@ -147,6 +151,9 @@ class Refresher:
                     name: filestore.size(path) for name, path in paths.items() if path
                 },
             )
+        catalog = self._attempt("catalog", lambda: listing.catalog_routing(s))
+        if catalog is not None:  # unreadable: what it said last stands
+            self._set(catalog=catalog)
         if s.provision_spares:
             ready = self._attempt("spare tenants", lambda: len(spares.ready(s)))
             self._set(spares_ready=ready)

@@ -1,4 +1,5 @@
-"""A look inside each tenant (Odoo version, overdue scheduled actions), pass after pass.
+"""A look inside each tenant (Odoo version, overdue scheduled actions, active internal users),
+pass after pass.
 
 Only this look needs a connection to each tenant; it runs in the background refresh, never
 during a scrape. A tenant nobody wrote to since its last look (postgres.write_counters) is not
@@ -52,6 +53,7 @@ class TenantScan:
     # tenant nobody wrote to since is counted again without a connection
     cron_nextcalls: tuple[float, ...] = ()
     key: str | None = None  # its write counters' key before this look; None: look next time
+    internal_users: int | None = None  # active internal users (what a plan's max_users counts)
 
     def at(self, now: float) -> TenantScan:
         """The same scan, its overdue actions counted at `now`."""
@@ -59,14 +61,13 @@ class TenantScan:
         return replace(self, cron_overdue=late)
 
 
-_VERSION = (
-    "SELECT (SELECT latest_version FROM ir_module_module WHERE name = 'base'), '{}'::numeric[]"
-)
+_VERSION = "(SELECT latest_version FROM ir_module_module WHERE name = 'base')"
 # nextcall is stored as naive UTC, like every Odoo datetime: its epoch is UTC's
-_VERSION_AND_CALLS = (
-    "SELECT (SELECT latest_version FROM ir_module_module WHERE name = 'base'), "
+_CALLS = (
     "ARRAY(SELECT extract(epoch FROM nextcall) FROM ir_cron WHERE active AND nextcall IS NOT NULL)"
 )
+# as Odoo Online counts users: active and internal (share is false for base.group_user's)
+_USERS = "(SELECT count(*) FROM res_users WHERE active AND NOT share)"
 
 
 def scan_tenant(settings: Settings, dbname: str, key: str | None = None) -> TenantScan:
@@ -77,15 +78,19 @@ def scan_tenant(settings: Settings, dbname: str, key: str | None = None) -> Tena
     with session(settings, dbname) as cr:
         cr.execute(
             "SELECT to_regclass('ir_module_module') IS NOT NULL, "
-            "to_regclass('ir_cron') IS NOT NULL, extract(epoch FROM now())"
+            "to_regclass('ir_cron') IS NOT NULL, extract(epoch FROM now()), "
+            "EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('res_users') "
+            "AND attname = 'share')"
         )
-        is_odoo, has_cron, now = cr.fetchone()
+        is_odoo, has_cron, now, has_users = cr.fetchone()
         if not is_odoo:
             return TenantScan(None, 0, key=key)
-        cr.execute(_VERSION_AND_CALLS if has_cron else _VERSION)
-        version, nextcalls = cr.fetchone()
+        calls = _CALLS if has_cron else "'{}'::numeric[]"
+        users = _USERS if has_users else "NULL"
+        cr.execute(f"SELECT {_VERSION}, {calls}, {users}")
+        version, nextcalls, internal_users = cr.fetchone()
         found = tuple(sorted(float(call) for call in nextcalls))
-        return TenantScan(version or None, 0, found, key).at(float(now))
+        return TenantScan(version or None, 0, found, key, internal_users).at(float(now))
 
 
 def scans_path(settings: Settings) -> Path:
@@ -175,17 +180,25 @@ def _scan_of(entry: object) -> TenantScan | None:
     key, version, calls = entry.get("key"), entry["version"], entry.get("nextcalls")
     if not isinstance(key, str) or not (version is None or isinstance(version, str)):
         return None
+    users = entry.get("users", False)  # absent (an older file): looked into again
+    if not (users is None or (type(users) is int and 0 <= users < 2**31)):
+        return None
     # epoch seconds as extract() gives them; NaN, infinities and huge ints compare False
     if not isinstance(calls, list) or not all(
         type(call) in (int, float) and -(2**53) < call < 2**53 for call in calls
     ):
         return None
-    return TenantScan(version, 0, tuple(sorted(float(call) for call in calls)), key)
+    return TenantScan(version, 0, tuple(sorted(float(call) for call in calls)), key, users)
 
 
 def _save(path: Path, lifetime: str, scans: Mapping[str, TenantScan]) -> None:
     tenants = {
-        name: {"key": scan.key, "version": scan.version, "nextcalls": list(scan.cron_nextcalls)}
+        name: {
+            "key": scan.key,
+            "version": scan.version,
+            "nextcalls": list(scan.cron_nextcalls),
+            "users": scan.internal_users,
+        }
         for name, scan in scans.items()
         if scan.key is not None
     }

@@ -29,6 +29,7 @@ _logger = logging.getLogger(__name__)
 SECTION = "odoo_saas"
 SERVER_DATABASES = ("postgres",)
 HIDDEN_PREFIX = "odoo_saas_"
+CATALOG = HIDDEN_PREFIX + "catalog"  # odoo.conf's [odoo_saas] catalog says it too
 
 
 def _load_tenant_roles() -> ModuleType:
@@ -49,7 +50,10 @@ def read_section() -> dict[str, str]:
 
 def install() -> None:
     roles = _load_tenant_roles()
-    owner = read_section().get("owner", "").strip()
+    section = read_section()
+    owner = section.get("owner", "").strip()
+    catalog = section.get("catalog", "").strip() or CATALOG
+    server_databases = (*SERVER_DATABASES, catalog)  # read as db_user, never a tenant role
     if not owner:
         _logger.error(
             "odoo_saas_tenancy is loaded but [%s] owner is missing in %s: no database is listed",
@@ -61,7 +65,7 @@ def install() -> None:
 
     def connection_info_for(db_or_uri: str, readonly: bool = False) -> tuple[str, dict]:
         db_name, info = original(db_or_uri, readonly)
-        if "dsn" in info or db_name in SERVER_DATABASES:
+        if "dsn" in info or db_name in server_databases:
             return db_name, info
         role = roles.role_for(db_name)
         key = config["db_password"] or ""
@@ -95,7 +99,19 @@ def install() -> None:
     odoo.service.db.list_dbs = list_dbs
     odoo.service.server.list_dbs = list_dbs  # bound there by `from .db import list_dbs`
     _logger.info("each tenant database is served as its own role; tenants are owned by %s", owner)
+    _install_lifecycle(catalog, section)
 
     from . import routing  # custom domains and hosts: in a module of its own (routing.py)
 
-    routing.install(read_section())
+    routing.install(section)
+
+
+def _install_lifecycle(catalog: str, section: dict[str, str]) -> None:
+    """Suspension and plans' user limits, read from odoo-saas's catalog (suspension.py,
+    user_limit.py)."""
+    from . import suspension, user_limit
+    from .catalog_cache import CatalogCache
+
+    cache = CatalogCache(catalog)
+    suspension.install(cache, section)
+    user_limit.install(cache)

@@ -1,0 +1,50 @@
+"""`odoo-saas tenant resume NAME`: serve a suspended tenant again, as it was.
+
+Within 2 s Odoo serves it again and runs its scheduled actions; its users' sessions from before
+the suspension still work. The event `tenant.resumed` is recorded.
+Exit codes: 0 resumed, 2 bad name or reason, 3 it was not suspended or no such tenant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from odoo_saas_tools.control import suspension
+from odoo_saas_tools.core.errors import EXIT_UNCHANGED, SaasError
+from odoo_saas_tools.core.output import print_json
+from odoo_saas_tools.core.settings import Settings
+from odoo_saas_tools.tenants.provision import tenant_database
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "resume",
+        help="serve a suspended tenant again",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("name", metavar="NAME", help="tenant name (as given to tenant provision)")
+    p.add_argument("--reason", default="", help="why (sent with the event)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    db = tenant_database(settings, args.name)
+    return print_result(suspension.resume(settings, db, args.reason), args.json)
+
+
+def print_result(result: dict, as_json: bool) -> int:
+    """Shared with `tenant suspend`; exit 3 when the tenant already was in that state."""
+    if as_json:
+        print_json(result)
+        sys.stdout.flush()
+    if not result["changed"]:
+        raise SaasError(
+            f"tenant {result['tenant']} is already {result['state']}: nothing changed",
+            EXIT_UNCHANGED,
+        )
+    if not as_json:
+        print(f"tenant {result['tenant']} ({result['database']}) is now {result['state']}")
+    return 0

@@ -1,0 +1,179 @@
+"""The lifecycle loop's turn: trials that ended and storage over a plan's limit.
+
+`tick(settings, now)` is called by the api process's background loop and by `odoo-saas tenant
+lifecycle` (cron-able). It reads the facts (the plans, every tenant's catalog row, its database
+and filestore size as `db list` measures them), `decide` turns them into actions with no I/O
+and no clock of its own (a test drives it with any `now`), and each action is applied in its
+own catalog transaction that checks the row again under its lock: two loops at once (two api
+replicas) act once.
+
+- A trial whose end has passed: `trial.ended`, then the tenant is suspended (`tenant.suspended`,
+  cause `trial`), once; a tenant resumed afterwards stays resumed.
+- Storage (database + filestore) over max_storage_mb: `quota.exceeded` once when it goes over,
+  and a suspension (cause `storage`) if the plan says suspend_over_storage. Back under the
+  limit it is forgotten, so the next time over tells again; a resumed tenant still over the
+  limit is not suspended again until it has been under.
+- Tenants without a catalog row (made by `db create`, a restore, a clone) get one (plan
+  `default`), and the plans' limits are mirrored into the catalog: an edited plans file
+  reaches Odoo at the next turn.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from dataclasses import dataclass, field
+
+import psycopg2
+
+from odoo_saas_tools.catalog import store
+from odoo_saas_tools.catalog import tenants as catalog_tenants
+from odoo_saas_tools.control import events, plans
+from odoo_saas_tools.control.suspension import set_state
+from odoo_saas_tools.core.errors import SaasError, first_line
+from odoo_saas_tools.core.reserved import RESERVED_PREFIX
+from odoo_saas_tools.core.settings import Settings
+from odoo_saas_tools.tenants import listing
+from odoo_saas_tools.tenants.identity import tenant_label
+
+log = logging.getLogger(__name__)
+
+MB = 1024 * 1024
+TRIAL_REASON = "trial ended"
+STORAGE_REASON = "storage over the plan's limit"
+TRIAL_ENDED, STORAGE_OVER, STORAGE_UNDER = "trial_ended", "storage_over", "storage_under"
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What decide needs of one tenant."""
+
+    row: catalog_tenants.Row
+    plan: plans.Plan | None  # None: a plan the file no longer declares
+    storage_bytes: int | None  # None: not measured (a damaged tenant)
+
+
+@dataclass(frozen=True)
+class Action:
+    kind: str
+    database: str
+    suspend: bool = False
+    payload: dict = field(default_factory=dict)
+
+
+def decide(facts: list[Facts], now: dt.datetime) -> list[Action]:
+    """What to do, from the facts alone (pure)."""
+    actions: list[Action] = []
+    for f in facts:
+        row = f.row
+        ends = row.trial_ends_at
+        if ends is not None and row.trial_ended_at is None and now >= ends:
+            payload = {"plan": row.plan, "trial_ends_at": ends.isoformat()}
+            actions.append(Action(TRIAL_ENDED, row.name, True, payload))
+        if f.plan is None or f.plan.max_storage_mb is None or f.storage_bytes is None:
+            continue
+        limit = f.plan.max_storage_mb * MB
+        over = f.storage_bytes > limit
+        if over and row.storage_exceeded_at is None:
+            payload = {
+                "resource": "storage",
+                "plan": row.plan,
+                "used_bytes": f.storage_bytes,
+                "limit_bytes": limit,
+                "ratio": round(f.storage_bytes / limit, 3),
+            }
+            actions.append(Action(STORAGE_OVER, row.name, f.plan.suspend_over_storage, payload))
+        elif not over and row.storage_exceeded_at is not None:
+            actions.append(Action(STORAGE_UNDER, row.name))
+    return actions
+
+
+def tick(settings: Settings, now: dt.datetime | None = None) -> dict:
+    """One turn of the loop; what it did, for the log line or --json."""
+    try:
+        return _tick(settings, now)
+    except psycopg2.Error as exc:
+        raise SaasError(f"lifecycle turn failed in PostgreSQL: {first_line(exc)}") from exc
+
+
+def _tick(settings: Settings, now: dt.datetime | None) -> dict:
+    started = time.monotonic()
+    now = now or dt.datetime.now(dt.timezone.utc)
+    declared = plans.available(settings)
+    plans.mirror(settings, force=True)  # whatever else wrote the catalog's copy meanwhile
+    rows = [
+        r for r in listing.tenants(settings) if not r.name.startswith(RESERVED_PREFIX)
+    ]  # what killed operations left is listed under hidden names: not tenants
+    sizes = {
+        r.name: r.db_size_bytes + r.filestore_bytes
+        for r in rows
+        if r.state not in ("unreachable", "damaged", "not-odoo")
+    }
+    with store.session(settings) as cr:
+        added = catalog_tenants.add_missing(cr, sorted(r.name for r in rows))
+        if added:
+            store.bump(cr)
+        present = {r.name for r in rows}
+        records = [t for name, t in sorted(catalog_tenants.all_rows(cr).items()) if name in present]
+    facts = [Facts(t, declared.get(t.plan), sizes.get(t.name)) for t in records]
+    done: dict[str, list[str]] = {TRIAL_ENDED: [], STORAGE_OVER: [], STORAGE_UNDER: []}
+    suspended: list[str] = []
+    failed: dict[str, str] = {}
+    for action in decide(facts, now):
+        try:
+            applied, suspended_now = _apply(settings, action, now)
+        except (SaasError, psycopg2.Error) as exc:  # one tenant's trouble stops no other's
+            failed[action.database] = first_line(exc)
+            log.warning("%s: %s failed: %s", action.database, action.kind, first_line(exc))
+            continue
+        if applied:
+            done[action.kind].append(action.database)
+            log.info("%s: %s", action.database, action.kind.replace("_", " "))
+        if suspended_now:
+            suspended.append(action.database)
+    undeclared = plans.undeclared_in_use(settings)
+    for plan, count in undeclared.items():
+        log.warning("plan %s is gone from the plans file; %d tenant(s) still on it", plan, count)
+    return {
+        "tenants": len(records),
+        "registered": added,
+        "trials_ended": done[TRIAL_ENDED],
+        "storage_exceeded": done[STORAGE_OVER],
+        "storage_back_under": done[STORAGE_UNDER],
+        "suspended": suspended,
+        "failed": failed,
+        "undeclared_plans": undeclared,
+        "seconds": round(time.monotonic() - started, 3),
+    }
+
+
+def _apply(settings: Settings, action: Action, now: dt.datetime) -> tuple[bool, bool]:
+    """action in one transaction, if the row (locked) still calls for it: (applied, suspended)."""
+    name = tenant_label(settings, action.database)
+    with store.session(settings) as cr:
+        row = catalog_tenants.get(cr, action.database, lock=True)
+        if row is None:
+            return False, False
+        if action.kind == TRIAL_ENDED:
+            if row.trial_ended_at is not None:
+                return False, False
+            catalog_tenants.set_trial_ended(cr, row.name, now)
+            events.emit(cr, events.TRIAL_ENDED, row.name, {"name": name, **action.payload})
+            cause, reason = "trial", TRIAL_REASON
+        elif action.kind == STORAGE_OVER:
+            if row.storage_exceeded_at is not None:
+                return False, False
+            catalog_tenants.set_storage_exceeded(cr, row.name, now)
+            payload = {"name": name, **action.payload}
+            events.emit(cr, events.QUOTA_EXCEEDED, row.name, payload)
+            cause, reason = "storage", STORAGE_REASON
+        else:
+            catalog_tenants.set_storage_exceeded(cr, row.name, None)
+            return row.storage_exceeded_at is not None, False
+        suspended = False
+        if action.suspend:
+            suspended, _ = set_state(
+                settings, cr, row.name, catalog_tenants.SUSPENDED, reason, cause=cause
+            )
+    return True, suspended
