@@ -71,13 +71,22 @@ def _inspect(settings: Settings, name: str) -> tuple[str | None, str]:
         return None, "damaged"
 
 
-def tenants(settings: Settings, *, fresh: bool = False) -> list[TenantRow]:
+def tenants(
+    settings: Settings,
+    *,
+    fresh: bool = False,
+    only: set[str] | None = None,
+    leftovers: bool = True,
+) -> list[TenantRow]:
     """Tenants (not templates, not our hidden databases) and the hidden ones left behind.
 
     Tenants nobody wrote to since the last listing are not asked again (tenants.listing_memo);
-    `fresh` asks every one.
+    `fresh` asks every one. only: just these tenants (the others' facts stay remembered);
+    leftovers: with the rows of what killed operations left (tenants.hidden).
     """
     names = [n for n in owned_databases(settings) if not n.startswith(RESERVED_PREFIX)]
+    if only is not None:
+        names = [n for n in names if n in only]
     with connect(settings) as conn, conn.cursor() as cr:
         counters = write_counters.read(cr, settings, names)
         memo = listing_memo.ListingMemo.open(
@@ -120,8 +129,11 @@ def tenants(settings: Settings, *, fresh: bool = False) -> list[TenantRow]:
                 connections=counters.connections[name],
             )
         )
-    memo.keep_only({row.name for row in rows})
+    if only is None:
+        memo.keep_only({row.name for row in rows})
     memo.save()
+    if not leftovers:
+        return rows
     for orphan in hidden.find(settings):
         state = ("in-progress-" if orphan.busy else "orphaned-") + orphan.kind
         rows.append(TenantRow(orphan.name, 0, 0, None, state, 0))

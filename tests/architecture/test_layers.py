@@ -31,9 +31,11 @@ LAYERS = {
     "observability": 5,
     "preflight": 5,
     "container": 6,
-    "commands": 7,
-    "cli": 8,
-    "__main__": 9,
+    "control": 6,
+    "api": 7,
+    "commands": 8,
+    "cli": 9,
+    "__main__": 10,
 }
 # The Odoo addon runs inside Odoo's Python, not as part of this package's layers.
 ODOO_ADDONS = PACKAGE / "odoo_addons"
