@@ -35,7 +35,9 @@ def show_job(request: Request, job_id: uuid.UUID, caller: Caller = auth.read) ->
 def list_jobs(
     request: Request,
     caller: Caller = auth.read,
-    tenant: Annotated[str | None, Query(pattern=models.NAME, min_length=2, max_length=63)] = None,
+    tenant: Annotated[
+        str | None, Query(pattern=models.NAME, min_length=2, max_length=models.NAME_MAX)
+    ] = None,
     state: models.JobState | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,

@@ -13,6 +13,9 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 NAME = r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$"  # tenants.names: what Odoo and PostgreSQL accept
+# a tenant's name is at most this long, so that TENANT_DB_PREFIX (at most 13 bytes, see
+# Settings.problems) and the name fit PostgreSQL's 63 bytes
+NAME_MAX = 50
 LINE = r"^[^\x00-\x1f\x7f]*$"  # one line of printable text
 PLAN = r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$"
 EMAIL = r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+$"
@@ -28,7 +31,10 @@ class Body(BaseModel):
 
 class TenantCreate(Body):
     name: str = Field(
-        pattern=NAME, min_length=2, max_length=63, description="the database is PREFIX+name"
+        pattern=NAME,
+        min_length=2,
+        max_length=NAME_MAX,
+        description="the database is TENANT_DB_PREFIX + name",
     )
     plan: str | None = Field(None, pattern=PLAN, description="default: `default`")
     admin_login: str = Field("admin", pattern=LINE, min_length=1, max_length=128)
@@ -56,7 +62,7 @@ class TenantPatch(Body):
 
 
 class CloneRequest(Body):
-    target: str = Field(pattern=NAME, min_length=2, max_length=63)
+    target: str = Field(pattern=NAME, min_length=2, max_length=NAME_MAX)
     neutralize: bool = Field(True, description="mail servers, crons, payments ... disabled")
 
 

@@ -21,6 +21,7 @@ from odoo_saas_tools.core.settings import Settings
 log = logging.getLogger(__name__)
 
 LIMITS = asgi_server.Limits(response_timeout=60.0, shutdown_timeout=5)
+POOL_SIZE = 12
 JOBS_WAIT_SECONDS = 20.0  # supervisord's stopwaitsecs for `api` is 30
 
 
@@ -31,6 +32,8 @@ def serve(settings: Settings, bind: str, port: int) -> None:
             "(or ODOO_SAAS_DB_PASSWORD_FILE)"
         )
     store.ensure(settings)
+    # the routes' threads (anyio: 40) and the jobs' share these; a caller waits for a free one
+    store.use_pool(settings, POOL_SIZE + settings.api_jobs)
     try:
         sock = asgi_server.listen(bind, port)
     except OSError as exc:

@@ -15,19 +15,20 @@ from odoo_saas_tools.api import auth, calls, models
 from odoo_saas_tools.api.problems import ApiProblem, from_error
 from odoo_saas_tools.backups import restic, s3
 from odoo_saas_tools.backups.listing import local_rows, remote_rows
+from odoo_saas_tools.catalog import store
+from odoo_saas_tools.catalog import tenants as catalog_tenants
 from odoo_saas_tools.control import jobs, plans, suspension, tenant_view
 from odoo_saas_tools.control.errors import Exists, NotFound
 from odoo_saas_tools.control.tenant_view import TenantView
 from odoo_saas_tools.control.tokens import Caller
 from odoo_saas_tools.core.errors import ConfigError, SaasError
 from odoo_saas_tools.core.settings import Settings
-from odoo_saas_tools.postgres import databases
 from odoo_saas_tools.tenants import identity
 from odoo_saas_tools.tenants.setup import check_tz
 
 router = APIRouter(prefix="/v1/tenants", tags=["tenants"])
 
-Name = Annotated[str, Path(pattern=models.NAME, min_length=2, max_length=63)]
+Name = Annotated[str, Path(pattern=models.NAME, min_length=2, max_length=models.NAME_MAX)]
 IdempotencyKey = Annotated[
     str | None,
     Header(
@@ -61,6 +62,11 @@ def _view(settings: Settings, name: str, *, users: bool = True) -> TenantView:
 def _new_view(settings: Settings, name: str, db: str, plan: str, job: str) -> TenantView:
     url = identity.default_base_url(settings, db) if settings.tenant_url_template else None
     return TenantView(name, db, "provisioning", None, plan, url=url, job=job)
+
+
+def _exists(settings: Settings, db: str) -> bool:
+    with store.session(settings) as cr:
+        return catalog_tenants.database_exists(cr, db)
 
 
 def _accepted(settings: Settings, job: Any, view: TenantView) -> tuple[int, dict[str, Any]]:
@@ -121,7 +127,7 @@ def create_tenant(
     runner = request.app.state.runner
 
     def accept(cr: Any) -> tuple[int, Any]:
-        if databases.exists(settings, db):
+        if catalog_tenants.database_exists(cr, db):
             raise Exists(f"tenant {body.name} already exists")
         params = body.model_dump(mode="json", exclude={"admin_password"})
         params.update(database=db, plan=plan.name, password_given=body.admin_password is not None)
@@ -166,7 +172,7 @@ def clone_tenant(
         raise ApiProblem(409, f"tenant {name} has no database to copy (state {source.state})")
 
     def accept(cr: Any) -> tuple[int, Any]:
-        if databases.exists(settings, target):
+        if catalog_tenants.database_exists(cr, target):
             raise Exists(f"tenant {body.target} already exists")
         job = jobs.submit(
             cr,
@@ -211,7 +217,7 @@ def list_backups(
         items = _backups(settings, db, remote=remote)
     except SaasError as exc:
         raise from_error(exc, "remote" if remote else None) from None
-    if not items and not databases.exists(settings, db):
+    if not items and not _exists(settings, db):
         raise ApiProblem(404, f"tenant {name} does not exist and has no backups")
     return {"items": items}
 
@@ -320,7 +326,7 @@ def restore_tenant(
     try:
         source = _restore_source(settings, db, body.backup)
     except SaasError as exc:
-        if not databases.exists(settings, db):
+        if not _exists(settings, db):
             raise ApiProblem(404, f"tenant {name} does not exist and has no such backup") from None
         raise from_error(exc, "backup") from None
     try:

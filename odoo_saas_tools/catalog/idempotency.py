@@ -19,7 +19,7 @@ class Outcome:
 def lock_key(cr: psycopg2.extensions.cursor, token: str, key: str) -> None:
     """Serialise requests with this (token, key) until the caller's transaction ends: a retry
     sent while the first is still being handled waits for its outcome instead of racing it."""
-    cr.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"{token}\0{key}",))
+    cr.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"{token}:{key}",))
 
 
 def get(cr: psycopg2.extensions.cursor, token: str, key: str, ttl_hours: int) -> Outcome | None:

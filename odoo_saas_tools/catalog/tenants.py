@@ -22,6 +22,12 @@ class Row:
     created_at: datetime
 
 
+def database_exists(cr: psycopg2.extensions.cursor, name: str) -> bool:
+    """Whether the server has a database name (pg_database is shared: seen from the catalog)."""
+    cr.execute("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = %s)", (name,))
+    return bool(cr.fetchone()[0])
+
+
 def get(cr: psycopg2.extensions.cursor, name: str) -> Row | None:
     cr.execute(f"SELECT {_COLUMNS} FROM tenant WHERE name = %s", (name,))
     row = cr.fetchone()

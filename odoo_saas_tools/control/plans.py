@@ -17,7 +17,6 @@ from odoo_saas_tools.catalog import tenants as catalog_tenants
 from odoo_saas_tools.control.errors import Held, NotFound
 from odoo_saas_tools.core.errors import ConfigError
 from odoo_saas_tools.core.settings import Settings
-from odoo_saas_tools.postgres import databases
 
 DEFAULT = "default"
 
@@ -51,9 +50,9 @@ def change(settings: Settings, db: str, plan: str) -> dict:
     """Put tenant database db on plan (validated first); the catalog row and Odoo's routing
     (bump) change together. Refused while a job is queued or running on db."""
     new = get(settings, plan)
-    if not databases.exists(settings, db):
-        raise NotFound(f"tenant {db} does not exist")
     with store.session(settings) as cr:
+        if not catalog_tenants.database_exists(cr, db):
+            raise NotFound(f"tenant {db} does not exist")
         job = catalog_jobs.holder(cr, db)
         if job is not None:
             raise Held(db, job.id)

@@ -13,7 +13,6 @@ from odoo_saas_tools.catalog import tenants as catalog_tenants
 from odoo_saas_tools.control.errors import Held, NotFound
 from odoo_saas_tools.core.errors import ConfigError
 from odoo_saas_tools.core.settings import Settings
-from odoo_saas_tools.postgres import databases
 
 MAX_REASON = 500
 
@@ -36,9 +35,9 @@ def resume(settings: Settings, db: str, reason: str = "") -> dict:
 
 
 def _set_state(settings: Settings, db: str, state: str, reason: str) -> dict:
-    if not databases.exists(settings, db):
-        raise NotFound(f"tenant {db} does not exist")
     with store.session(settings) as cr:
+        if not catalog_tenants.database_exists(cr, db):
+            raise NotFound(f"tenant {db} does not exist")
         job = catalog_jobs.holder(cr, db)
         if job is not None:
             raise Held(db, job.id)

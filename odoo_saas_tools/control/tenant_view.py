@@ -88,10 +88,25 @@ def domains_of(settings: Settings, dbs: list[str]) -> dict[str, list[dict[str, A
 def view(settings: Settings, name: str, *, users: bool = True) -> TenantView:
     """Tenant name (the API's name); NotFound when nothing of it exists."""
     db = database(settings, name)
-    found = _gather(settings, {db}, users=users)
+    found = _gather(settings, {db}, users=users) if _mentioned(settings, db) else []
     if not found:
         raise NotFound(f"tenant {name} does not exist")
     return found[0]
+
+
+def _mentioned(settings: Settings, db: str) -> bool:
+    """Whether anything could make db a tenant to show: its database, a job holding it, or a
+    hidden database whose journal may name it (the full look decides). One catalog query: an
+    unknown name costs no look at the whole pool."""
+    with store.session(settings) as cr:
+        cr.execute(
+            "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = %s) "
+            "OR EXISTS (SELECT 1 FROM job_claim WHERE tenant = %s) "
+            "OR EXISTS (SELECT 1 FROM pg_shdescription "
+            "           WHERE classoid = 'pg_database'::regclass AND strpos(description, %s) > 0)",
+            (db, db, db),
+        )
+        return bool(cr.fetchone()[0])
 
 
 def search(
@@ -112,19 +127,18 @@ def search(
 
 
 def _gather(settings: Settings, only: set[str] | None, *, users: bool) -> list[TenantView]:
-    rows = {
-        r.name: r
-        for r in listing.tenants(settings, only=only, leftovers=False)
-        if _is_ours(settings, r.name)
-    }
+    # one catalog session (the API keeps them open) for the server's shared catalogs too
+    with store.session(settings) as cr:
+        listed = listing.tenants(settings, only=only, leftovers=False, conn=cr.connection)
+        orphans = hidden.find(settings, conn=cr.connection)
+        catalog = catalog_tenants.all_rows(cr)
+        holders = catalog_jobs.holders(cr)
+    rows = {r.name: r for r in listed if _is_ours(settings, r.name)}
     left: dict[str, list[str]] = {}
-    for orphan in hidden.find(settings):
+    for orphan in orphans:
         if orphan.tenant and (only is None or orphan.tenant in only):
             state = ("in-progress-" if orphan.busy else "orphaned-") + orphan.kind
             left.setdefault(orphan.tenant, []).append(state)
-    with store.session(settings) as cr:
-        catalog = catalog_tenants.all_rows(cr)
-        holders = catalog_jobs.holders(cr)
     names = set(rows) | {t for t in left if _is_ours(settings, t)}
     names |= {t for t in holders if _is_ours(settings, t)}
     if only is not None:

@@ -40,6 +40,7 @@ CATALOG_DATABASE = "odoo_saas_catalog"
 # tenant's, so no tenant role logs in there.
 SERVER_DATABASES = frozenset({"postgres", CATALOG_DATABASE})
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+MAX_PREFIX_BYTES = 13  # TENANT_DB_PREFIX: room for a tenant name of 50 in PostgreSQL's 63 bytes
 # Filters that let every database through: with the manager listed, anyone sees every tenant.
 OPEN_FILTERS = {"", ".*", "^.*$", ".+", "^.+$", ".*$"}
 
@@ -610,6 +611,11 @@ class Settings:
         ):
             if role.startswith(RESERVED_PREFIX):
                 out.append(f"{name}={role} uses the prefix {RESERVED_PREFIX} odoo-saas keeps")
+        if len(self.tenant_db_prefix.encode()) > MAX_PREFIX_BYTES:
+            out.append(
+                f"TENANT_DB_PREFIX={self.tenant_db_prefix!r} is longer than {MAX_PREFIX_BYTES} "
+                "bytes: with a tenant name of up to 50 it must fit PostgreSQL's 63"
+            )
         if self.tenant_url_template and "{tenant}" not in self.tenant_url_template:
             out.append(
                 "TENANT_URL_TEMPLATE must contain {tenant}, e.g. https://{tenant}.example.com"

@@ -16,6 +16,8 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 
+import psycopg2.extensions
+
 from odoo_saas_tools.core.reserved import RESERVED_PREFIX
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.postgres import databases
@@ -52,11 +54,12 @@ def journal_of(comment: str) -> dict:
     return data if isinstance(data, dict) and "odoo_saas" in data else {}
 
 
-def find(settings: Settings) -> list[Orphan]:
-    """Hidden databases and filestores left by restores and verifications."""
+def find(settings: Settings, *, conn: psycopg2.extensions.connection | None = None) -> list[Orphan]:
+    """Hidden databases and filestores left by restores and verifications (the databases read
+    on conn, a connection to any database of the server, if given)."""
     found: list[Orphan] = []
     seen: set[str] = set()
-    for name, comment in databases.comments(settings, RESERVED_PREFIX).items():
+    for name, comment in databases.comments(settings, RESERVED_PREFIX, conn=conn).items():
         journal = journal_of(comment)
         if name.startswith(SCRATCH_PREFIXES):
             kind = "scratch"
