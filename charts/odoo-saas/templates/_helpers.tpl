@@ -81,11 +81,12 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{/*
 Which secrets a container reads, from its env ctx (dict "root" $ "role" ROLE, optionally "admin",
 "s3", "manage"). The management role of PostgreSQL ("manage") goes to the Jobs that create,
-restore, clone or migrate tenants, never to a pod that runs Odoo. Every process of a pod runs as the same uid with the fsGroup, so whatever a pod mounts,
+restore, clone or migrate tenants and to the control API's pod (api), never to a pod that runs
+Odoo. Every process of a pod runs as the same uid with the fsGroup, so whatever a pod mounts,
 its Odoo could read: each secret goes only where it is used. The master password goes where Odoo
 runs (web, cron) and to the upgrade Job that checks their settings ("admin"), and only as its
 hash; Redis and SMTP where Odoo runs; the exporters' password where an exporter runs; S3 to the
-backup and restore pods ("s3").
+backup and restore pods and the API's ("s3").
 */}}
 {{- define "odoo-saas.needs" -}}
 {{- $v := .root.Values -}}
