@@ -102,7 +102,7 @@ def mutate(
                     action=action,
                     tenant=tenant,
                     status=status,
-                    result=payload.get("detail", "accepted") if status >= 400 else "done",
+                    result=_outcome(status, payload),
                     job=job_id,
                     cr=cr,
                 )
@@ -124,6 +124,13 @@ def mutate(
         headers["Location"] = f"/v1/jobs/{job_id}"
     media = problems.MEDIA_TYPE if status >= 400 else "application/json"
     return JSONResponse(payload, status, headers=headers, media_type=media)
+
+
+def _outcome(status: int, payload: Any) -> str:
+    """What the audit keeps of an answer: the problem's line, or what was done."""
+    if status >= 400:
+        return str(payload.get("detail", "refused")) if isinstance(payload, dict) else "refused"
+    return "accepted" if status == 202 else "done"
 
 
 def _job_of(payload: Any) -> str | None:
