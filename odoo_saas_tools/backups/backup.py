@@ -190,6 +190,12 @@ def _settle(
         own_backups.record(settings, final, written.damaged, _files_owner(settings))
 
 
+def last_backup(settings: Settings, db: str, directory: Path, name: str) -> Path:
+    """A drop's last backup (tenants.drop's LastBackup): db is the tenant renamed away, under
+    the lock the drop holds; the file is named after the tenant."""
+    return create_backup(settings, db, directory, lock=False, as_name=name).path
+
+
 def _require_database(settings: Settings, db: str) -> None:
     with connect(settings) as conn, conn.cursor() as cr:
         cr.execute("SELECT 1 FROM pg_database WHERE datname = %s", (db,))

@@ -33,7 +33,7 @@ class Domain:
 def get(cr: psycopg2.extensions.cursor, domain: str, *, lock: bool = False) -> Domain | None:
     """The row of domain; lock: FOR UPDATE (a verify or a remove racing another change)."""
     cr.execute(
-        f"SELECT {COLUMNS} FROM domain WHERE domain = %s{' FOR UPDATE' if lock else ''}",  # noqa: S608 - constants only
+        f"SELECT {COLUMNS} FROM domain WHERE domain = %s{' FOR UPDATE' if lock else ''}",
         (domain,),
     )
     row = cr.fetchone()
@@ -43,7 +43,7 @@ def get(cr: psycopg2.extensions.cursor, domain: str, *, lock: bool = False) -> D
 def of_tenants(cr: psycopg2.extensions.cursor, tenant: str | None = None) -> list[Domain]:
     """Every domain (of one tenant when given), by tenant then domain."""
     cr.execute(
-        f"SELECT {COLUMNS} FROM domain WHERE %(t)s IS NULL OR tenant = %(t)s "  # noqa: S608
+        f"SELECT {COLUMNS} FROM domain WHERE %(t)s IS NULL OR tenant = %(t)s "
         "ORDER BY tenant, domain",
         {"t": tenant},
     )
@@ -53,7 +53,7 @@ def of_tenants(cr: psycopg2.extensions.cursor, tenant: str | None = None) -> lis
 def insert(cr: psycopg2.extensions.cursor, domain: str, tenant: str, token: str) -> Domain:
     """A new, unverified claim; psycopg2.errors.UniqueViolation when the domain is taken."""
     cr.execute(
-        f"INSERT INTO domain (domain, tenant, token) VALUES (%s, %s, %s) RETURNING {COLUMNS}",  # noqa: S608
+        f"INSERT INTO domain (domain, tenant, token) VALUES (%s, %s, %s) RETURNING {COLUMNS}",
         (domain, tenant, token),
     )
     return Domain(*cr.fetchone())
@@ -61,7 +61,7 @@ def insert(cr: psycopg2.extensions.cursor, domain: str, tenant: str, token: str)
 
 def mark_verified(cr: psycopg2.extensions.cursor, domain: str) -> Domain:
     cr.execute(
-        f"UPDATE domain SET verified_at = coalesce(verified_at, now()) WHERE domain = %s "  # noqa: S608
+        f"UPDATE domain SET verified_at = coalesce(verified_at, now()) WHERE domain = %s "
         f"RETURNING {COLUMNS}",
         (domain,),
     )

@@ -82,4 +82,65 @@ MIGRATIONS: list[tuple[int, str]] = [
               FROM tenant t LEFT JOIN plan p ON p.name = t.plan;
         """,
     ),
+    (
+        4,
+        # the control API (issue 28): jobs, the tenants each active job holds, API tokens,
+        # the audit trail and idempotency keys. Nothing here is granted to Odoo's role.
+        """
+        CREATE TABLE job (
+            id uuid PRIMARY KEY,
+            kind text NOT NULL,
+            tenant text,
+            state text NOT NULL DEFAULT 'queued'
+                CHECK (state IN ('queued', 'running', 'succeeded', 'failed')),
+            params jsonb NOT NULL DEFAULT '{}',
+            result jsonb,
+            error text,
+            progress text NOT NULL DEFAULT '',
+            token text,
+            idempotency_key text,
+            attempts int NOT NULL DEFAULT 0,
+            created_at timestamptz NOT NULL DEFAULT now(),
+            started_at timestamptz,
+            finished_at timestamptz
+        );
+        CREATE INDEX job_tenant ON job (tenant, created_at DESC);
+        CREATE INDEX job_active ON job (created_at) WHERE state IN ('queued', 'running');
+        -- one operation per tenant: a queued or running job holds each tenant it touches
+        CREATE TABLE job_claim (
+            tenant text PRIMARY KEY,
+            job uuid NOT NULL REFERENCES job (id) ON DELETE CASCADE
+        );
+        CREATE TABLE api_token (
+            name text PRIMARY KEY,
+            lookup text NOT NULL UNIQUE,
+            secret_sha256 bytea NOT NULL,
+            scope text NOT NULL CHECK (scope IN ('read', 'write', 'admin')),
+            created_at timestamptz NOT NULL DEFAULT now(),
+            expires_at timestamptz,
+            revoked_at timestamptz,
+            last_used_at timestamptz
+        );
+        CREATE TABLE audit (
+            id bigserial PRIMARY KEY,
+            at timestamptz NOT NULL DEFAULT now(),
+            token text,
+            action text NOT NULL,
+            tenant text,
+            status int NOT NULL,
+            result text NOT NULL,
+            job uuid
+        );
+        CREATE INDEX audit_at ON audit (at);
+        CREATE TABLE idempotency (
+            token text NOT NULL,
+            key text NOT NULL,
+            request_sha256 text NOT NULL,
+            status int NOT NULL,
+            body jsonb NOT NULL,
+            created_at timestamptz NOT NULL DEFAULT now(),
+            PRIMARY KEY (token, key)
+        );
+        """,
+    ),
 ]

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import queue
+import threading
 from collections.abc import Iterator
 
 import psycopg2
@@ -29,13 +31,25 @@ log = logging.getLogger(__name__)
 NAME = CATALOG_DATABASE
 _ready: set[tuple[str, int, str]] = set()  # servers whose catalog this process has migrated
 LATEST = MIGRATIONS[-1][0]
+_pools: dict[tuple[str, int, str], _Pool] = {}
 
 
 @contextlib.contextmanager
 def session(
     settings: Settings, *, autocommit: bool = False
 ) -> Iterator[psycopg2.extensions.cursor]:
-    """A cursor on the catalog, migrated first; committed when the block ends without error."""
+    """A cursor on the catalog, migrated first; committed when the block ends without error.
+    From the process's pool when it keeps one (use_pool), else on a connection of its own."""
+    pool = _pools.get(_key(settings))
+    if pool is not None:
+        ensure(settings)
+        with pool.connection() as conn:
+            conn.autocommit = autocommit
+            with conn.cursor() as cr:
+                yield cr
+                if not autocommit:
+                    conn.commit()
+        return
     with contextlib.ExitStack() as stack:
         conn = _open(settings, stack, autocommit=autocommit, make=True)
         assert conn is not None
@@ -93,6 +107,47 @@ def _schema_version(settings: Settings, conn: psycopg2.extensions.connection) ->
             return 0
         cr.execute("SELECT coalesce(max(version), 0) FROM schema_version")
         return int(cr.fetchone()[0])
+
+
+def use_pool(settings: Settings, size: int) -> None:
+    """Keep up to size catalog connections open for this process's sessions (the API answers
+    every call with a few catalog queries: a new connection costs more than all of them)."""
+    _pools.setdefault(_key(settings), _Pool(settings, size))
+
+
+class _Pool:
+    """Open connections to the catalog, at most size at once; a caller waits for a free one.
+    A connection that failed is closed, never handed out again."""
+
+    def __init__(self, settings: Settings, size: int) -> None:
+        self.settings = settings
+        self.free: queue.LifoQueue[tuple[psycopg2.extensions.connection, contextlib.ExitStack]]
+        self.free = queue.LifoQueue()
+        self.slots = threading.BoundedSemaphore(size)
+
+    @contextlib.contextmanager
+    def connection(self) -> Iterator[psycopg2.extensions.connection]:
+        with self.slots:
+            try:
+                conn, stack = self.free.get_nowait()
+            except queue.Empty:
+                stack = contextlib.ExitStack()
+                conn = stack.enter_context(connect(self.settings, NAME))
+            try:
+                yield conn
+            finally:
+                with contextlib.suppress(psycopg2.Error):
+                    if not conn.closed:
+                        conn.rollback()  # what an error left open; nothing after a commit
+                idle = psycopg2.extensions.TRANSACTION_STATUS_IDLE
+                if conn.closed or conn.get_transaction_status() != idle:
+                    stack.close()
+                else:
+                    self.free.put((conn, stack))
+
+
+def _key(settings: Settings) -> tuple[str, int, str]:
+    return (settings.db_host, settings.db_port, settings.saas_db_user)
 
 
 def bump(cr: psycopg2.extensions.cursor) -> None:

@@ -53,7 +53,7 @@ def start(settings: Settings, cmd: list[str], *, wait: bool = True) -> None:
     if os.geteuid() == 0:
         user = privileges.lookup(settings.runtime_user)
         dirs = [settings.data_dir, settings.state_dir, settings.runtime_dir]
-        if settings.runs_backup_scheduler:
+        if settings.runs_backup_scheduler or settings.runs_api:  # the API's jobs back up too
             dirs.append(settings.backup_dir)
         privileges.fix_ownership(dirs, user)
         if user.uid == 0:

@@ -15,11 +15,12 @@ import unicodedata
 
 import psycopg2
 
+from odoo_saas_tools.catalog import jobs as catalog_jobs
 from odoo_saas_tools.catalog import store
 from odoo_saas_tools.catalog import tenants as catalog_tenants
 from odoo_saas_tools.catalog.tenants import ACTIVE, SUSPENDED
 from odoo_saas_tools.control import events
-from odoo_saas_tools.control.errors import NotFound
+from odoo_saas_tools.control.errors import Held, NotFound
 from odoo_saas_tools.core.errors import ConfigError, SaasError, first_line
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.tenants.identity import tenant_label
@@ -57,6 +58,9 @@ def _set(settings: Settings, db: str, state: str, reason: str) -> dict:
         with store.session(settings) as cr:
             if not catalog_tenants.database_exists(cr, db):
                 raise NotFound(f"tenant {db} does not exist")
+            job = catalog_jobs.holder(cr, db)  # one operation at a time per tenant
+            if job is not None:
+                raise Held(db, job.id)
             changed, row = set_state(settings, cr, db, state, reason, cause="manual")
     except psycopg2.Error as exc:
         raise SaasError(f"the catalog refused the change: {first_line(exc)}") from exc

@@ -46,13 +46,14 @@ BACKUP_SECRETS = {
     "AWS_SESSION_TOKEN",
     "BACKUP_ENCRYPTION_PASSWORD",
 }
-ROLES = ("all", "web", "cron", "backup", "metrics")
+ROLES = ("all", "web", "cron", "backup", "metrics", "api")
 # odoo-saas's own database (catalog/): plans, suspension, domains, jobs, tokens, webhooks.
 CATALOG_DATABASE = "odoo_saas_catalog"
 # Databases of the server itself, reached as the management role (or ODOO_DB_USER): never a
 # tenant's, so no tenant role logs in there.
 SERVER_DATABASES = frozenset({"postgres", CATALOG_DATABASE})
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+MAX_PREFIX_BYTES = 13  # TENANT_DB_PREFIX: room for a tenant name of 50 in PostgreSQL's 63 bytes
 # Filters that let every database through: with the manager listed, anyone sees every tenant.
 OPEN_FILTERS = {"", ".*", "^.*$", ".+", "^.+$", ".*$"}
 
@@ -286,7 +287,8 @@ class Settings:
         "What this container runs under supervisord: `all` (Odoo with HTTP and crons, the backup "
         "scheduler when ODOO_AUTO_BACKUP, the exporter), `web` (Odoo without crons, exporter with "
         "this pod's process figures), `cron` (Odoo's crons without HTTP), `backup` (the backup "
-        "scheduler only), `metrics` (the exporter with the pool's per-tenant figures only).",
+        "scheduler only), `metrics` (the exporter with the pool's per-tenant figures only), "
+        "`api` (the control API only, docs/api.md).",
         "all",
         kind="choice",
         choices=ROLES,
@@ -521,6 +523,24 @@ class Settings:
         kind="port",
     )
 
+    # --- Control API ------------------------------------------------------------------------
+    api_enabled: bool = var(
+        "ODOO_SAAS_API_ENABLED",
+        "Run the control API (program `api`, docs/api.md) beside Odoo in role `all`; role `api` "
+        "runs it alone. It holds the management role's password.",
+        False,
+        kind="bool",
+    )
+    api_port: int = var("ODOO_SAAS_API_PORT", "Control API port.", 8089, kind="port")
+    api_bind: str = var("ODOO_SAAS_API_BIND", "Control API bind address.", "0.0.0.0")
+    api_jobs: int = var(
+        "ODOO_SAAS_API_JOBS",
+        "Jobs (create, clone, backup, restore, delete) one API process runs at once.",
+        4,
+        kind="int",
+        minimum=1,
+    )
+
     # --- Auto-patch -------------------------------------------------------------------------
     auto_patch_deps: bool = var(
         "ODOO_AUTO_PATCH_DEPS",
@@ -602,6 +622,11 @@ class Settings:
         return self.provision_spares > 0 and self.role in ("all", "cron")
 
     @property
+    def runs_api(self) -> bool:
+        """The control API: alone in role api, beside Odoo in role all when enabled."""
+        return self.role == "api" or (self.role == "all" and self.api_enabled)
+
+    @property
     def metrics_pool(self) -> bool:
         """Per-tenant figures (sizes, connections, crons, backups): once per pool, not per pod."""
         return self.role in ("all", "metrics")
@@ -618,7 +643,9 @@ class Settings:
     @property
     def main_programs(self) -> list[str]:
         """supervisord programs whose FATAL state ends the container."""
-        return {"backup": ["backup-scheduler"], "metrics": ["metrics"]}.get(self.role, ["odoo"])
+        return {"backup": ["backup-scheduler"], "metrics": ["metrics"], "api": ["api"]}.get(
+            self.role, ["odoo"]
+        )
 
     # --- validation across fields -----------------------------------------------------------
     def problems(self) -> list[str]:
@@ -632,6 +659,8 @@ class Settings:
         ports = {"ODOO_HTTP_PORT": self.http_port, "ODOO_GEVENT_PORT": self.gevent_port}
         if self.runs_metrics:
             ports["ODOO_METRICS_PORT"] = self.metrics_port
+        if self.runs_api:
+            ports["ODOO_SAAS_API_PORT"] = self.api_port
         seen: dict[int, str] = {}
         for name, port in ports.items():
             if port in seen:
@@ -663,6 +692,11 @@ class Settings:
         ):
             if role.startswith(RESERVED_PREFIX):
                 out.append(f"{name}={role} uses the prefix {RESERVED_PREFIX} odoo-saas keeps")
+        if len(self.tenant_db_prefix.encode()) > MAX_PREFIX_BYTES:
+            out.append(
+                f"TENANT_DB_PREFIX={self.tenant_db_prefix!r} is longer than {MAX_PREFIX_BYTES} "
+                "bytes: with a tenant name of up to 50 it must fit PostgreSQL's 63"
+            )
         if self.tenant_url_template and "{tenant}" not in self.tenant_url_template:
             out.append(
                 "TENANT_URL_TEMPLATE must contain {tenant}, e.g. https://{tenant}.example.com"
@@ -837,8 +871,12 @@ class Settings:
             keep.add("ODOO_METRICS_PASSWORD")
         if self.runs_backup_scheduler:
             keep |= BACKUP_SECRETS
-        if self.runs_spares:
-            keep.add("ODOO_SAAS_DB_PASSWORD")  # the spares program copies templates
+        if self.runs_spares or self.runs_api:
+            # the spares program copies templates; the API creates, restores and drops tenants
+            keep.add("ODOO_SAAS_DB_PASSWORD")
+        if self.role == "api":
+            # restores from off-site copies; in role all they stay with the backup scheduler
+            keep |= BACKUP_SECRETS
         secret = {f.metadata["env"] for f in variables() if f.metadata["secret"]}
         dropped = {n for s in secret - keep for n in (s, f"{s}_FILE")}
         return {k: v for k, v in os.environ.items() if k not in dropped}

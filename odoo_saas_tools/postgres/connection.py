@@ -105,10 +105,13 @@ def ident(name: str) -> sql.Identifier:
     return sql.Identifier(name)
 
 
-def owned_databases(settings: Settings) -> list[str]:
+def owned_databases(
+    settings: Settings, conn: psycopg2.extensions.connection | None = None
+) -> list[str]:
     """What Odoo's database list holds (the odoo_saas_tenancy addon asks the same): owned by
-    the management role, not templates, connectable, not postgres."""
-    with connect(settings) as conn, conn.cursor() as cr:
+    the management role, not templates, connectable, not postgres. On conn if given (any
+    database of the server: pg_database is shared)."""
+    with server_session(settings, conn) as session, session.cursor() as cr:
         cr.execute(
             """
             SELECT d.datname FROM pg_database d

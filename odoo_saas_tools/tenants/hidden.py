@@ -29,6 +29,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import psycopg2.extensions
+
 from odoo_saas_tools.core.reserved import RESERVED_PREFIX
 from odoo_saas_tools.core.settings import CATALOG_DATABASE, Settings
 from odoo_saas_tools.postgres import databases
@@ -160,11 +162,12 @@ class Orphan:
         return asdict(self)
 
 
-def find(settings: Settings) -> list[Orphan]:
-    """Hidden databases and filestores left by restores and verifications."""
+def find(settings: Settings, *, conn: psycopg2.extensions.connection | None = None) -> list[Orphan]:
+    """Hidden databases and filestores left by restores and verifications (the databases read
+    on conn, a connection to any database of the server, if given)."""
     found: list[Orphan] = []
     seen: set[str] = set()
-    for name, comment in databases.comments(settings, RESERVED_PREFIX).items():
+    for name, comment in databases.comments(settings, RESERVED_PREFIX, conn=conn).items():
         journal = Journal.parse(comment) or Journal("", "", "")
         if name.startswith(SCRATCH_PREFIXES):
             kind = "scratch"

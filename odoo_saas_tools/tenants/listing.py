@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import psycopg2
+import psycopg2.extensions
 
 from odoo_saas_tools.catalog import store
 from odoo_saas_tools.catalog import tenants as catalog_tenants
@@ -24,7 +25,12 @@ from odoo_saas_tools.core.odoo_series import is_current
 from odoo_saas_tools.core.reserved import RESERVED_PREFIX
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.postgres import write_counters
-from odoo_saas_tools.postgres.connection import base_version, connect, owned_databases
+from odoo_saas_tools.postgres.connection import (
+    base_version,
+    connect,
+    owned_databases,
+    server_session,
+)
 from odoo_saas_tools.tenants import filestore, hidden, listing_memo
 
 log = logging.getLogger(__name__)
@@ -80,14 +86,26 @@ def _inspect(settings: Settings, name: str) -> tuple[str | None, str]:
         return None, "damaged"
 
 
-def tenants(settings: Settings, *, fresh: bool = False) -> list[TenantRow]:
+def tenants(
+    settings: Settings,
+    *,
+    fresh: bool = False,
+    only: set[str] | None = None,
+    leftovers: bool = True,
+    conn: psycopg2.extensions.connection | None = None,
+) -> list[TenantRow]:
     """Tenants (not templates, not our hidden databases) and the hidden ones left behind.
 
     Tenants nobody wrote to since the last listing are not asked again (tenants.listing_memo);
-    `fresh` asks every one.
+    `fresh` asks every one. only: just these tenants (the others' facts stay remembered);
+    leftovers: with the rows of what killed operations left (tenants.hidden). conn: a
+    connection (to any database of the server) the caller already has, for the server's
+    catalogs.
     """
-    names = [n for n in owned_databases(settings) if not n.startswith(RESERVED_PREFIX)]
-    with connect(settings) as conn, conn.cursor() as cr:
+    names = [n for n in owned_databases(settings, conn) if not n.startswith(RESERVED_PREFIX)]
+    if only is not None:
+        names = [n for n in names if n in only]
+    with server_session(settings, conn) as session, session.cursor() as cr:
         counters = write_counters.read(cr, settings, names)
         memo = listing_memo.ListingMemo.open(
             settings, counters.lifetime or "", fresh=fresh or counters.lifetime is None
@@ -129,13 +147,16 @@ def tenants(settings: Settings, *, fresh: bool = False) -> list[TenantRow]:
                 connections=counters.connections[name],
             )
         )
-    memo.keep_only({row.name for row in rows})
+    if only is None:
+        memo.keep_only({row.name for row in rows})
     memo.save()
     suspended = suspended_tenants(settings)
     for row in rows:
         if row.name in suspended and row.state in SUSPENDABLE_STATES:
             row.state = SUSPENDED
-    for orphan in hidden.find(settings):
+    if not leftovers:
+        return rows
+    for orphan in hidden.find(settings, conn=conn):
         state = ("in-progress-" if orphan.busy else "orphaned-") + orphan.kind
         rows.append(TenantRow(orphan.name, 0, 0, None, state, 0))
     return rows

@@ -11,8 +11,10 @@ from tests.chart.conftest import ROOT, env_of, find, pod_spec
 
 K8S_VERSION = "1.30.0"
 BASE = "minimal-values.yaml"
-CADDY = ("customDomains.mode=caddy", "customDomains.poolHost=edge.example.com")
-INGRESS = ("customDomains.mode=ingress", "customDomains.ingress.clusterIssuer=letsencrypt-http")
+API = "api.enabled=true"  # the API verifies domains: both modes need it
+CADDY = (API, "customDomains.mode=caddy", "customDomains.poolHost=edge.example.com")
+ISSUER = "customDomains.ingress.clusterIssuer=letsencrypt-http"
+INGRESS = (API, "customDomains.mode=ingress", ISSUER)
 
 
 @pytest.mark.parametrize("sets", [CADDY, INGRESS], ids=["caddy", "ingress"])
@@ -106,10 +108,16 @@ def test_ingress_mode_gives_the_api_a_role_on_ingresses_only(render, render_erro
     egress = find(docs, "NetworkPolicy", "-api-kubernetes")
     assert egress["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "api"
     assert {p["port"] for p in egress["spec"]["egress"][0]["ports"]} == {443, 6443}
+    # the api pod alone runs as that account and mounts its token; no other pod gets one
+    api = pod_spec(find(docs, "Deployment", "-api"))
+    assert api["serviceAccountName"] == account["metadata"]["name"]
+    assert api["automountServiceAccountToken"] is True
     for obj in docs:
-        if obj["kind"] in ("Deployment", "Job", "CronJob"):
+        if obj["kind"] in ("Deployment", "Job", "CronJob") and pod_spec(obj) is not api:
             assert pod_spec(obj)["serviceAccountName"] != account["metadata"]["name"]
-    assert "clusterIssuer" in render_error(BASE, sets=("customDomains.mode=ingress",))
+            assert pod_spec(obj)["automountServiceAccountToken"] is False
+    assert "clusterIssuer" in render_error(BASE, sets=(API, "customDomains.mode=ingress"))
+    assert "api.enabled" in render_error(BASE, sets=INGRESS[1:])
 
 
 def test_no_custom_domains_by_default(render):

@@ -163,6 +163,7 @@ def test_each_pod_reaches_only_its_services(ha):
         "clone": (True, False, False, False),
         "upgrade": (True, False, False, False),
         "tenants": (True, False, False, False),
+        "api": (True, False, False, False),  # S3 only with api.offsiteBackups
     }
     labels_of = pods(ha)
     assert set(labels_of) == set(expected)
@@ -176,6 +177,12 @@ def test_each_pod_reaches_only_its_services(ha):
         pg_pod = ({"kubernetes.io/metadata.name": "databases"}, {"cnpg.io/cluster": "odoo-pg"})
         assert egress_allowed(ha, labels, pg_pod, 5432), component
         assert not egress_allowed(ha, labels, pg_pod, 8000), component
+
+
+def test_the_api_reaches_s3_only_when_it_restores_off_site_copies(render):
+    docs = render("ha-values.yaml", sets=("api.offsiteBackups=true",))
+    assert egress_allowed(docs, pods(docs)["api"], *S3)
+    assert not egress_allowed(docs, pods(docs)["web"], *S3)
 
 
 def test_web_pods_never_reach_s3_while_backups_do(ha):

@@ -178,7 +178,7 @@ def test_backup_cronjob_is_the_only_workload_with_s3_credentials(render):
         for c in pod_spec(obj)["containers"]:
             if any(k.startswith("AWS_") for k in env_of(c)):
                 with_s3.add(obj["metadata"]["name"])
-    assert with_s3 == {cj["metadata"]["name"]}
+    assert with_s3 == {cj["metadata"]["name"]}  # the control API too only with offsiteBackups
 
 
 def test_metrics_pool_exporter_once_per_pool(render):
@@ -203,7 +203,7 @@ def test_metrics_pool_exporter_once_per_pool(render):
         if d["kind"] == "Deployment"
         for c in pod_spec(d)["containers"]
     ]
-    assert sorted(roles) == ["cron", "metrics", "web"]  # nobody runs `all`: no second pool scan
+    assert sorted(roles) == ["api", "cron", "metrics", "web"]  # nobody runs `all`: one pool scan
 
 
 def test_service_monitor_and_prometheus_rule(render):
@@ -249,7 +249,8 @@ def test_prometheus_rule_passes_promtool(render, tmp_path):
 
 def test_ingress_wildcard_websocket_and_tls(render):
     ing = find(render("ha-values.yaml"), "Ingress")
-    (rule,) = ing["spec"]["rules"]
+    api, rule = ing["spec"]["rules"]  # api.<domain> (the control API), then every tenant
+    assert api["host"] == "api.saas.example.com"
     assert rule["host"] == "*.saas.example.com"
     paths = {p["path"]: p["backend"]["service"] for p in rule["http"]["paths"]}
     assert paths["/websocket"] == {"name": "odoo-odoo-saas-web", "port": {"name": "websocket"}}
@@ -293,6 +294,14 @@ def test_network_policy_admits_only_ingress_and_prometheus(render):
     # egress: tests/chart/test_network_policy.py; the others admit nothing
     assert np["spec"]["policyTypes"] == ["Ingress", "Egress"]
     others = [d for d in docs if d["kind"] == "NetworkPolicy" and d is not np]
+    api = find(docs, "NetworkPolicy", "-api")  # the control API's port, from the ingress only
+    assert api["spec"]["policyTypes"] == ["Ingress"]
+    assert api["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "api"
+    (api_rule,) = api["spec"]["ingress"]
+    assert api_rule["from"] == web_rule["from"] and api_rule["ports"] == [
+        {"port": 8089, "protocol": "TCP"}
+    ]
+    others.remove(api)
     assert others and all(o["spec"]["policyTypes"] == ["Egress"] for o in others)
 
 
@@ -427,13 +436,15 @@ def test_each_pod_mounts_only_the_secrets_it_needs(render, offsite):
         # pre-flight checks the settings the new pods will start with, and migrates the roles
         "-upgrade": {pg, admin, manager},
         "-tenants": {pg, manager, ("acme-admin", "password")},
+        # the control API creates, restores and drops tenants (S3 only with offsiteBackups)
+        "-api": {pg, manager},
     }
     if offsite == "restic":  # the repository's key where restic runs, and nowhere else
         for suffix in ("-backup", "-restore-acme"):
             expected[suffix] = expected[suffix] | {("odoo-backup-key", "password")}
     seen = {}
     for obj in workloads(docs):
-        suffix = next(s for s in expected if obj["metadata"]["name"].endswith(s))
+        suffix = max((s for s in expected if obj["metadata"]["name"].endswith(s)), key=len)
         seen[suffix] = mounted_secrets(obj)
     assert seen == expected
     assert find(docs, "Deployment", "-web")  # the key read is the hash's, never a clear one
@@ -475,3 +486,30 @@ def test_restic_settings_go_to_the_backup_and_restore_pods_only(render):
     # restic:TENANT@TIME is read in the schedule's time zone, which the exporter knows too
     assert given["BACKUP_TZ"][restore] == given["BACKUP_TZ"][backup] == "Europe/Brussels"
     assert given["AWS_S3_BUCKET"] == {backup: "odoo-backups", restore: "odoo-backups"}
+
+
+def test_the_control_api_is_its_own_deployment_reached_through_the_ingress_only(render):
+    docs = render("ha-values.yaml")
+    api = find(docs, "Deployment", "-api")
+    assert api["spec"]["replicas"] == 2
+    (c,) = pod_spec(api)["containers"]
+    env = env_of(c)
+    assert env["ODOO_SAAS_ROLE"] == "api" and env["ODOO_SAAS_API_PORT"] == "8089"
+    assert env["ODOO_SAAS_DB_PASSWORD_FILE"] == "/run/secrets/odoo-saas/saas-db-password"
+    assert "ODOO_ADMIN_PASSWD_FILE" not in env and "AWS_S3_BUCKET" not in env
+    assert c["ports"] == [{"name": "api", "containerPort": 8089, "protocol": "TCP"}]
+    service = find(docs, "Service", "-api")
+    assert service["spec"]["ports"][0]["port"] == 8089
+    assert service["spec"]["type"] == "ClusterIP"
+    rules = find(docs, "Ingress", "")["spec"]["rules"]
+    assert rules[0]["host"] == "api.saas.example.com"
+    assert rules[0]["http"]["paths"][0]["backend"]["service"]["name"].endswith("-api")
+    policy = find(docs, "NetworkPolicy", "-api")
+    (rule,) = policy["spec"]["ingress"]
+    assert rule["ports"] == [{"port": 8089, "protocol": "TCP"}]
+    assert all("namespaceSelector" in peer and "podSelector" in peer for peer in rule["from"])
+    offsite = render("ha-values.yaml", sets=("api.offsiteBackups=true",))
+    env = env_of(pod_spec(find(offsite, "Deployment", "-api"))["containers"][0])
+    assert env["AWS_S3_BUCKET"] == "odoo-backups"
+    off = render("minimal-values.yaml")
+    assert not [d for d in off if d["metadata"]["name"].endswith("-api")]

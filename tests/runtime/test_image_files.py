@@ -174,6 +174,7 @@ def test_multi_tenant_stack_splits_roles_like_the_chart():
         "backup": "backup",
         "metrics": "metrics",
         "manage": "all",  # a one-shot pre-flight --fix: it runs no supervisord
+        "api": "api",  # the control API: not published, nginx routes api.<domain> to it
     }
     # Odoo's services never hold the management role, and wait for its pre-flight
     for name in ("web", "cron", "backup", "metrics"):
@@ -183,6 +184,11 @@ def test_multi_tenant_stack_splits_roles_like_the_chart():
             "condition": "service_completed_successfully"
         }
     assert services["manage"]["command"] == ["odoo-saas", "preflight", "--fix"]
+    # the control API: the management role, never published (nginx routes api.<domain> to it)
+    api = services["api"]
+    assert "ports" not in api and api["expose"] == ["8089"]
+    assert api["environment"]["ODOO_SAAS_DB_PASSWORD_FILE"] == "/run/secrets/saas_db_password"
+    assert api["depends_on"]["manage"] == {"condition": "service_completed_successfully"}
     web = services["web"]
     # scalable: no fixed name, no host port; sessions shared through Redis
     assert "container_name" not in web and "ports" not in web
@@ -374,6 +380,8 @@ MULTI_TENANT_SECRETS = {
     "cron": {"db_password", "admin_passwd_hash", "smtp_password"},
     "backup": {"db_password", "s3/aws_access_key_id", "s3/aws_secret_access_key"},
     "metrics": {"db_password"},
+    # the control API creates, restores and drops tenants: the management role, no Odoo
+    "api": {"db_password", "saas_db_password"},
     "grafana": {"grafana_admin_password"},
     "proxy": set(),
     "prometheus": set(),
@@ -407,7 +415,7 @@ def test_compose_mounts_each_secret_only_where_it_is_read(name, expected):
             assert path.startswith("/run/secrets/"), (service, path)
             if path.endswith("admin_passwd_hash"):
                 assert kind == "hash=admin_passwd", (service, kind)
-            if service in ("web", "cron", "backup", "metrics", "odoo", "manage"):
+            if service in ("web", "cron", "backup", "metrics", "odoo", "manage", "api"):
                 assert owner == "odoo", (service, path)  # its user reads it: never root's
             elif service == "grafana":
                 assert owner == "472", (service, path)

@@ -60,6 +60,7 @@ class WebDNS:
 
     def __init__(self) -> None:
         self.addresses: list[str] = []
+        self.api: list[str] = []  # the `api` service's address (the control API)
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
@@ -78,13 +79,14 @@ class WebDNS:
                 end += 1 + query[end]
             qtype = struct.unpack("!H", query[end + 1 : end + 3])[0]
             question = query[12 : end + 5]
-            found = ".".join(labels) == "web" and qtype == 1
+            known = {"web": self.addresses, "api": self.api}
+            name = ".".join(labels)
+            found = known.get(name, []) if qtype == 1 else []
             answers = b"".join(
-                struct.pack("!HHHIH", 0xC00C, 1, 1, 1, 4) + socket.inet_aton(ip)
-                for ip in (self.addresses if found else [])
+                struct.pack("!HHHIH", 0xC00C, 1, 1, 1, 4) + socket.inet_aton(ip) for ip in found
             )
-            count = len(self.addresses) if found else 0
-            rcode = 0 if ".".join(labels) == "web" else 3
+            count = len(found)
+            rcode = 0 if name in known else 3
             header = query[:2] + struct.pack("!HHHHH", 0x8180 | rcode, 1, count, 0, 0)
             self.sock.sendto(header + question + answers, client)
 
@@ -96,9 +98,10 @@ class Proxy:
     """nginx running compose/nginx/odoo.conf on loopback; replicas added with add_replica()."""
 
     def __init__(self, valid: str = "5s") -> None:
-        self.http_port, self.ws_port = free_port(), free_port()
+        self.http_port, self.ws_port, self.api_port = free_port(), free_port(), free_port()
         self.dns = WebDNS()
         self.replicas: list[tuple[Recorder, Recorder]] = []
+        self.extra: list[Recorder] = []
         self.port = free_port()
         self.workdir = Path(tempfile.mkdtemp(prefix="odoo-saas-nginx-"))
         # what the container's start does: resolver.sh, then conf.d/*.conf in order
@@ -117,6 +120,8 @@ class Proxy:
             .read_text()
             .replace("http://$odoo_web:8069", f"http://$odoo_web:{self.http_port}")
             .replace("http://$odoo_web:8072", f"http://$odoo_web:{self.ws_port}")
+            .replace("http://$odoo_api:8089", f"http://$odoo_api:{self.api_port}")
+            .replace("listen 80;", f"listen 127.0.0.1:{self.port};")
             .replace("listen 80 default_server;", f"listen 127.0.0.1:{self.port} default_server;")
         )
         (self.workdir / "site.conf").write_text(conf)
@@ -143,13 +148,19 @@ class Proxy:
         self.dns.addresses.append(ip)
         return ip
 
+    def add_api(self) -> Recorder:
+        """The `api` service (one container)."""
+        recorder = Recorder("api@127.0.0.9", "127.0.0.9", self.api_port)
+        self.dns.api.append("127.0.0.9")
+        self.extra.append(recorder)
+        return recorder
+
     def close(self) -> None:
         self.proc.terminate()
         self.proc.wait(10)
-        for pair in self.replicas:
-            for backend in pair:
-                backend.shutdown()
-                backend.server_close()
+        for backend in [b for pair in self.replicas for b in pair] + self.extra:
+            backend.shutdown()
+            backend.server_close()
         self.dns.close()
         shutil.rmtree(self.workdir, ignore_errors=True)
 
@@ -184,6 +195,15 @@ def test_tenant_host_reaches_odoo_with_forwarded_headers(proxy):
     assert headers["x-forwarded-host"] == "acme.example.com"
     assert headers["x-forwarded-proto"] == "http"
     assert headers["x-forwarded-for"] == "127.0.0.1"
+
+
+def test_the_api_host_reaches_the_control_api_and_tenants_still_odoo(proxy_stack):
+    proxy_stack.add_api()
+    status, seen = request(proxy_stack.port, "api.example.com", "/v1/tenants")
+    assert status == 200 and seen["backend"] == "api@127.0.0.9"
+    assert seen["path"] == "/v1/tenants"
+    status, seen = request(proxy_stack.port, "acme.example.com", "/v1/tenants")
+    assert status == 200 and seen["backend"] == "http@127.0.0.2"
 
 
 def test_websocket_goes_to_the_gevent_port_with_upgrade(proxy):

@@ -103,3 +103,40 @@ def test_spares_are_kept_once_per_pool(saas_env, role, runs):
 def test_negative_spares_are_refused(saas_env):
     with pytest.raises(ConfigError, match="PROVISION_SPARES"):
         Settings.from_env({**saas_env, "PROVISION_SPARES": "-1"})
+
+
+def test_api_runs_alone_in_its_role_and_beside_odoo_only_when_enabled(saas_env):
+    _, sup = rendered(saas_env, ODOO_SAAS_ROLE="api", ODOO_AUTO_BACKUP="false")
+    assert programs(sup) == {"api"}
+    assert watched(sup) == ["api"]
+    assert "api serve" in sup
+    _, sup = rendered(saas_env)
+    assert "api" not in programs(sup)
+    _, sup = rendered(saas_env, ODOO_SAAS_API_ENABLED="true")
+    assert programs(sup) == {"odoo", "backup-scheduler", "metrics", "api"}
+    assert watched(sup) == ["odoo"]
+
+
+def test_the_api_keeps_the_management_password_others_do_not(saas_env, monkeypatch):
+    """supervisord's environment (which Odoo's programs can read) keeps ODOO_SAAS_DB_PASSWORD
+    only where the api (or spares) program needs it."""
+    env = {
+        **saas_env,
+        "ODOO_SAAS_DB_PASSWORD": "manager-secret",
+        "AWS_SECRET_ACCESS_KEY": "s3-secret",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    kept = {
+        (role, enabled): Settings.from_env(
+            {**env, "ODOO_SAAS_ROLE": role, "ODOO_SAAS_API_ENABLED": enabled}
+        ).supervisor_environment()
+        for role, enabled in (("all", "false"), ("all", "true"), ("api", "false"), ("web", "true"))
+    }
+    assert "ODOO_SAAS_DB_PASSWORD" not in kept[("all", "false")]
+    assert kept[("all", "true")]["ODOO_SAAS_DB_PASSWORD"] == "manager-secret"
+    assert kept[("api", "false")]["ODOO_SAAS_DB_PASSWORD"] == "manager-secret"
+    assert "ODOO_SAAS_DB_PASSWORD" not in kept[("web", "true")]
+    # off-site restores in the api's own container; never beside Odoo for it
+    assert kept[("api", "false")]["AWS_SECRET_ACCESS_KEY"] == "s3-secret"
+    assert "AWS_SECRET_ACCESS_KEY" not in kept[("all", "true")]

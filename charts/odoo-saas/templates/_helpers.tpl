@@ -99,6 +99,9 @@ else the release's, which mounts nothing.
 {{- if and (eq .Values.customDomains.mode "ingress") (not .Values.customDomains.ingress.clusterIssuer) -}}
 {{- fail "customDomains.mode=ingress needs customDomains.ingress.clusterIssuer (a cert-manager ClusterIssuer with HTTP-01)" -}}
 {{- end -}}
+{{- if and .Values.customDomains.mode (not .Values.api.enabled) -}}
+{{- fail "customDomains.mode needs api.enabled=true (the API verifies domains and answers Caddy's ask)" -}}
+{{- end -}}
 {{- if and .Values.clone.enabled (or (not .Values.clone.source) (not .Values.clone.target)) -}}
 {{- fail "clone.enabled=true needs clone.source and clone.target" -}}
 {{- end -}}
@@ -107,12 +110,13 @@ else the release's, which mounts nothing.
 {{/*
 Which secrets a container reads, from its env ctx (dict "root" $ "role" ROLE, optionally "admin",
 "s3", "manage"). The management role of PostgreSQL ("manage") goes to the Jobs that create,
-restore, clone or migrate tenants, never to a pod that runs Odoo. Every process of a pod runs as the same uid with the fsGroup, so whatever a pod mounts,
+restore, clone or migrate tenants and to the control API's pod (api), never to a pod that runs
+Odoo. Every process of a pod runs as the same uid with the fsGroup, so whatever a pod mounts,
 its Odoo could read: each secret goes only where it is used. The master password goes where Odoo
 runs (web, cron) and to the upgrade Job that checks their settings ("admin"), and only as its
 hash; Redis and SMTP where Odoo runs; the exporters' password where an exporter runs; S3 to the
-backup and restore pods ("s3"), and there too the restic repository's password when restic is
-the off-site engine.
+backup and restore pods and the API's ("s3"), and there too the restic repository's password when
+restic is the off-site engine.
 */}}
 {{- define "odoo-saas.needs" -}}
 {{- $v := .root.Values -}}

@@ -122,5 +122,16 @@ def open_source(
     return None
 
 
+def tenant_of(settings: Settings, text: str) -> str | None:
+    """The tenant an off-site source names one of the backups of (the engine's whose scheme text
+    starts with), "" when it names none of this store's; None when text is no off-site source
+    (a local file). The control API restores a tenant only from its own backups."""
+    for name in OFFSITE_ENGINES:
+        module = _module(name)
+        if text.startswith(module.SCHEME):
+            return module.tenant_of(settings, text) or ""
+    return None
+
+
 def _module(name: str) -> ModuleType:
     return importlib.import_module(f"{__name__}.{name}")

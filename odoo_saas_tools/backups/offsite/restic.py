@@ -145,6 +145,12 @@ class Engine:
 
 
 # --- sources ---------------------------------------------------------------------------------
+def tenant_of(settings: Settings, text: str) -> str | None:
+    """The tenant restic:TENANT[@...] names (None: not a restic source, or the whole store)."""
+    wanted = parse_source(text, settings)
+    return wanted.tenant if wanted is not None else None
+
+
 def parse_source(text: str | os.PathLike[str], settings: Settings | None = None) -> Wanted | None:
     """`restic:TENANT`, `restic:TENANT@<snapshot id>`, `restic:TENANT@<ISO time>` (the newest at
     or before it; a time without zone is BACKUP_TZ's); None when text is not a restic source."""

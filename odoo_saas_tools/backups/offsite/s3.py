@@ -33,6 +33,16 @@ log = logging.getLogger(__name__)
 SCHEME = "s3://"
 
 
+def tenant_of(settings: Settings, url: str) -> str | None:
+    """The tenant of s3://$AWS_S3_BUCKET/$BACKUP_S3_PREFIX/<db>/<file>; None for any other URL."""
+    key_prefix = bucket.prefix(settings)
+    base = bucket.url_for(settings, f"{key_prefix}/" if key_prefix else "")
+    if not url.startswith(base):
+        return None
+    tenant, _, name = url[len(base) :].partition("/")
+    return tenant if tenant and name and "/" not in name else None
+
+
 class Engine:
     """S3 behind the off-site interface (backups/offsite/__init__.py)."""
 

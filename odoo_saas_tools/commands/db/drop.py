@@ -13,18 +13,12 @@ Exit codes: 0 dropped, 1 failed, 2 refused name, 3 NAME does not exist, 4 busy.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
+from odoo_saas_tools.backups.backup import last_backup
 from odoo_saas_tools.core.output import print_json
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.tenants.drop import drop
 from odoo_saas_tools.tenants.names import check_name
-
-
-def last_backup(settings: Settings, db: str, directory: Path, name: str) -> Path:
-    from odoo_saas_tools.backups.backup import create_backup
-
-    return create_backup(settings, db, directory, lock=False, as_name=name).path
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -1,0 +1,63 @@
+"""`odoo-saas api serve`: the control API and its job runner in one process.
+
+Served by uvicorn on one event loop with the limits of core.asgi_server (routes run in its
+thread pool; jobs in the runner's own threads). On SIGTERM it stops answering, waits a while for
+running jobs, and leaves those still running to the next start (or another replica), which
+recovers them as after a kill.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+
+from odoo_saas_tools.api.app import create_app
+from odoo_saas_tools.catalog import store
+from odoo_saas_tools.control.jobs import Runner
+from odoo_saas_tools.core import asgi_server
+from odoo_saas_tools.core.errors import ConfigError, SaasError
+from odoo_saas_tools.core.settings import Settings
+
+log = logging.getLogger(__name__)
+
+LIMITS = asgi_server.Limits(response_timeout=60.0, shutdown_timeout=5)
+POOL_SIZE = 12
+JOBS_WAIT_SECONDS = 20.0  # supervisord's stopwaitsecs for `api` is 30
+
+
+def serve(settings: Settings, bind: str, port: int) -> None:
+    if not settings.manages:
+        raise ConfigError(
+            "the control API needs the management role: set ODOO_SAAS_DB_PASSWORD "
+            "(or ODOO_SAAS_DB_PASSWORD_FILE)"
+        )
+    store.ensure(settings)
+    # the routes' threads (anyio: 40) and the jobs' share these; a caller waits for a free one
+    store.use_pool(settings, POOL_SIZE + settings.api_jobs)
+    try:
+        sock = asgi_server.listen(bind, port)
+    except OSError as exc:
+        raise SaasError(f"cannot listen on {bind}:{port}: {exc.strerror or exc}") from exc
+    runner = Runner(settings)
+    server = asgi_server.make_server(create_app(settings, runner), LIMITS)
+
+    def stop(signum: int, _frame: object) -> None:
+        log.info("stopping on signal %d", signum)
+        server.should_exit = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    runner.start()
+    log.info(
+        "serving the control API on %s:%d (%d jobs at once)",
+        bind,
+        sock.getsockname()[1],
+        runner.workers,
+    )
+    try:
+        server.run(sockets=[sock])
+    finally:
+        left = runner.stop(JOBS_WAIT_SECONDS)
+        if left:
+            log.warning("stopping with %d job(s) running: the next start recovers them", len(left))
+        sock.close()
