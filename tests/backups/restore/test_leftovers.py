@@ -26,8 +26,12 @@ from tests.support.cli import run_cli
 
 
 def _hidden(settings) -> list[str]:
+    """Hidden databases left behind: odoo-saas's own catalog is not one (any operation that
+    records a tenant creates it)."""
     rows = db_rows(settings, "postgres", "SELECT datname FROM pg_database")
-    return sorted(n for (n,) in rows if n.startswith(hidden.RESERVED_PREFIX))
+    return sorted(
+        n for (n,) in rows if n.startswith(hidden.RESERVED_PREFIX) and n != hidden.CATALOG
+    )
 
 
 def _scratch_roles(settings) -> list[str]:
