@@ -1,0 +1,129 @@
+"""The console as an operator uses it, in a real browser against the real API."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from playwright.sync_api import Page, expect
+
+from tests.console.conftest import sign_in
+from tests.support.api import ApiServer
+
+ACTIONS = ("Suspend", "Resume", "Restore", "Clone", "Delete", "Back up", "Create tenant")
+
+
+def test_signing_in_keeps_the_token_in_the_tab_only_and_pages_carry_a_strict_csp(
+    page: Page, server: ApiServer, tokens, tenant
+):
+    name = tenant("signin")
+    answer = page.goto("/console")
+    csp = answer.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    page.get_by_label("API token").fill("osk_0000000000000000_" + "x" * 43)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#sign-in-error")).to_have_text("the token is not valid")
+
+    sign_in(page, tokens["admin"])
+    link = page.get_by_role("link", name=name, exact=True)
+    expect(link).to_be_visible()
+    link.click()
+    expect(page).to_have_url(re.compile(f"/console/tenants/{name}$"))
+    expect(page.locator("#figures")).to_contain_text("active")
+    # the tab keeps it (a reload stays signed in), nowhere else: not the URL, not the log
+    page.reload()
+    expect(page.locator("#who-name")).to_contain_text("admin")
+    assert tokens["admin"] not in page.url
+    assert page.evaluate("document.cookie") == ""
+    assert tokens["admin"] not in server.log()
+    assert page.problems == []
+
+
+def test_a_read_only_token_sees_no_action_and_the_api_refuses_it_anyway(
+    page: Page, server: ApiServer, tokens, tenant
+):
+    name = tenant("ro")
+    sign_in(page, tokens["read"], f"/console/tenants/{name}")
+    expect(page.locator("#figures")).to_contain_text("active")
+    expect(page.locator("#backups tbody")).to_contain_text("No backup")
+    for label in ACTIONS:
+        expect(page.get_by_role("button", name=label, exact=True)).to_have_count(0)
+    page.goto("/console")
+    expect(page.get_by_role("link", name=name, exact=True)).to_be_visible()
+    expect(page.get_by_role("button", name="Create tenant")).to_have_count(0)
+    refused = server.call(
+        "POST", f"/v1/tenants/{name}/suspend", token=tokens["read"], body={"reason": "x"}
+    )
+    assert refused.status == 403
+    assert page.problems == []
+
+
+def test_suspend_and_resume_ask_for_the_name_and_a_hostile_reason_stays_text(
+    page: Page, server: ApiServer, tokens, tenant
+):
+    name = tenant("sus")
+    hostile = '<script>window.pwned=1</script><img src=x onerror="window.pwned=2">'
+    sign_in(page, tokens["write"], f"/console/tenants/{name}")
+    page.get_by_role("button", name="Suspend", exact=True).click()
+    dialog = page.get_by_role("dialog")
+    confirm = dialog.get_by_role("button", name="Suspend", exact=True)
+    expect(confirm).to_be_disabled()  # nothing on a single click
+    dialog.get_by_label("Reason").fill(hostile)
+    dialog.get_by_label("Tenant name").fill(name[:-1])
+    expect(confirm).to_be_disabled()
+    dialog.get_by_label("Tenant name").fill(name)
+    confirm.click()
+    expect(dialog).to_be_hidden()
+    expect(page.locator("#figures")).to_contain_text("suspended")
+    expect(page.locator("#figures")).to_contain_text(hostile)  # shown as text
+    assert page.evaluate("window.pwned") is None
+    assert page.locator("#figures script, #figures img").count() == 0
+
+    page.get_by_role("button", name="Resume", exact=True).click()
+    dialog.get_by_label("Tenant name").fill(name)
+    dialog.get_by_role("button", name="Resume", exact=True).click()
+    expect(page.locator("#figures")).to_contain_text("active")
+    assert server.call("GET", f"/v1/tenants/{name}", token=tokens["read"]).body["state"] == (
+        "active"
+    )
+    assert page.problems == []
+
+
+def test_a_create_from_the_console_shows_its_job_to_the_end(
+    page: Page, server: ApiServer, tokens, tenant
+):
+    """Without Odoo the create fails at once: the job's one line of error appears live."""
+    sign_in(page, tokens["write"])
+    name = f"new{uuid.uuid4().hex[:8]}"
+    page.get_by_label("New tenant's name").fill(name)
+    page.get_by_label("Plan", exact=True).select_option("starter")
+    page.get_by_role("button", name="Create tenant").click()
+    line = page.locator("#create-job .job-line")
+    expect(line).to_have_attribute("data-state", "failed", timeout=60_000)
+    error = line.locator(".error").inner_text()
+    assert error and "\n" not in error
+    expect(page.locator("#recent-jobs tbody")).to_contain_text("failed")
+
+
+def test_restore_of_a_backup_asks_for_the_name_and_its_job_is_followed_live(
+    page: Page, server: ApiServer, tokens, tenant
+):
+    name = tenant("rst", admin=True)
+    made = server.call("POST", f"/v1/tenants/{name}/backups", token=tokens["write"], body={})
+    assert made.status == 202, made
+    assert server.wait_job(made.body["job"]["id"], tokens["write"])["state"] == "succeeded"
+    sign_in(page, tokens["admin"], f"/console/tenants/{name}")
+    expect(page.locator("#backups tbody")).to_contain_text("verified")
+    page.get_by_role("button", name="Restore", exact=True).first.click()
+    dialog = page.get_by_role("dialog")
+    confirm = dialog.get_by_role("button", name="Restore", exact=True)
+    expect(confirm).to_be_disabled()
+    dialog.get_by_label("Tenant name").fill(name)
+    confirm.click()
+    expect(dialog).to_be_hidden()
+    row = page.locator("#jobs tbody tr").filter(has_text="restore")
+    expect(row).to_have_attribute("data-state", "succeeded", timeout=120_000)
+    # the restore kept a last backup of what it replaced: the list grows without a reload
+    expect(page.locator("#backups tbody")).to_contain_text("replaced")
+    assert page.problems == []
