@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from tests.console.conftest import sign_in
 from tests.support.api import ApiServer
@@ -127,3 +127,33 @@ def test_restore_of_a_backup_asks_for_the_name_and_its_job_is_followed_live(
     # the restore kept a last backup of what it replaced: the list grows without a reload
     expect(page.locator("#backups tbody")).to_contain_text("replaced")
     assert page.problems == []
+
+
+def test_behind_single_sign_on_the_console_needs_no_token(
+    browser: Browser, console_env, tenant, tmp_path
+):
+    """The proxy's header (added here by the browser context, as the proxy would) signs the
+    operator in; the console's own calls carry the header a mutating call needs."""
+    env = {
+        **console_env,
+        "ODOO_SAAS_CONSOLE_SSO_HEADER": "X-Forwarded-User",
+        "ODOO_SAAS_CONSOLE_SSO_PROXIES": "127.0.0.1",
+        "ODOO_SAAS_CONSOLE_SSO_SCOPE": "write",
+    }
+    server = ApiServer(env, str(tmp_path / "api.log")).start()
+    context = browser.new_context(extra_http_headers={"X-Forwarded-User": "alice@hoster.test"})
+    try:
+        name = tenant("sso")
+        page = context.new_page()
+        page.goto(f"http://127.0.0.1:{server.port}/console/tenants/{name}")
+        expect(page.locator("#who-name")).to_have_text("sso:alice@hoster.test (write)")
+        expect(page.get_by_label("API token")).to_have_count(0)
+        page.get_by_role("button", name="Suspend", exact=True).click()
+        page.get_by_role("dialog").get_by_label("Reason").fill("asked by the customer")
+        page.get_by_role("dialog").get_by_label("Tenant name").fill(name)
+        page.get_by_role("dialog").get_by_role("button", name="Suspend").click()
+        expect(page.locator("#figures")).to_contain_text("suspended")
+        expect(page.get_by_role("button", name="Delete")).to_have_count(0)  # write, not admin
+    finally:
+        context.close()
+        server.stop()

@@ -177,11 +177,12 @@ async function start(me) {
   $("sign-in").hidden = true;
   $("who").hidden = false;
   $("who-name").textContent = me.name + " (" + me.scope + ")";
-  for (const node of document.querySelectorAll("[data-needs]")) node.hidden = !allows(node.dataset.needs);
   $("main").hidden = false;
   const plans = await api("GET", "/v1/plans");
   if (plans.ok) for (const plan of plans.body.items) ctx.plans[plan.name] = plan;
   await PAGES[body.dataset.page]();
+  // the actions the scope allows, shown once they work
+  for (const node of document.querySelectorAll("[data-needs]")) node.hidden = !allows(node.dataset.needs);
 }
 
 // --- the confirmation dialog -------------------------------------------------------------------
@@ -230,8 +231,9 @@ const ACTIVE = new Set(["queued", "running"]);
 
 function jobOutcome(job) {
   if (job.state === "failed") return el("span", { class: "error", text: job.error || "failed" });
-  if (job.state === "succeeded") return el("span", { text: job.progress || "done" });
-  return el("span", { text: job.progress || job.state });
+  const progress = job.progress && job.progress !== job.state ? job.progress : "";
+  if (job.state === "succeeded") return el("span", { text: progress || "done" });
+  return el("span", { text: progress || job.state + "…" });
 }
 
 function jobRow(job, withTenant) {
@@ -573,7 +575,7 @@ function tenantActions() {
       expected: name,
       action: "Suspend",
       extra: textField("confirm-reason", "Reason", { required: true, maxlength: 500 }),
-      run: () => action("POST", path() + "/suspend", { reason: $("confirm-reason").value.trim() || "suspended from the console" }),
+      run: () => action("POST", path() + "/suspend", { reason: $("confirm-reason").value.trim() }),
     }),
   );
   $("act-resume").addEventListener("click", () =>
