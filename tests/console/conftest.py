@@ -37,12 +37,22 @@ if not CHROMIUM.exists():  # CI installs it (.ci/run); nothing is downloaded
 
 
 @pytest.fixture(scope="session")
-def console_env(pg: PgCluster, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+def console_pg() -> Iterator[PgCluster]:
+    """A cluster of its own: API servers on one cluster share its job queue, and another
+    test directory's server (another BACKUP_DIR) must not take the console's jobs."""
+    cluster = PgCluster().init()
+    yield cluster
+    store.forget_migrated()
+    cluster.destroy()
+
+
+@pytest.fixture(scope="session")
+def console_env(console_pg: PgCluster, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     root = tmp_path_factory.mktemp("console")
     plans = root / "plans.yml"
     plans.write_text(PLANS)
     return stack_environment(
-        pg,
+        console_pg,
         root,
         ODOO_BIN="/bin/false",
         ODOO_SAAS_ROLE="api",
