@@ -1,9 +1,10 @@
-"""`odoo-saas api serve`: the control API and its job runner in one process.
+"""`odoo-saas api serve`: the control API, its job runner, the webhook delivery loop and the
+lifecycle loop in one process.
 
 Served by uvicorn on one event loop with the limits of core.asgi_server (routes run in its
-thread pool; jobs in the runner's own threads). On SIGTERM it stops answering, waits a while for
-running jobs, and leaves those still running to the next start (or another replica), which
-recovers them as after a kill.
+thread pool; jobs, deliveries and lifecycle turns in threads of their own). On SIGTERM it stops
+answering, waits a while for running jobs, and leaves those still running to the next start (or
+another replica), which recovers them as after a kill; a delivery cut off is sent again.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import signal
 
 from odoo_saas_tools.api.app import create_app
 from odoo_saas_tools.catalog import store
+from odoo_saas_tools.control import lifecycle, webhook_delivery
 from odoo_saas_tools.control.jobs import Runner
 from odoo_saas_tools.core import asgi_server
 from odoo_saas_tools.core.errors import ConfigError, SaasError
@@ -32,8 +34,9 @@ def serve(settings: Settings, bind: str, port: int) -> None:
             "(or ODOO_SAAS_DB_PASSWORD_FILE)"
         )
     store.ensure(settings)
-    # the routes' threads (anyio: 40) and the jobs' share these; a caller waits for a free one
-    store.use_pool(settings, POOL_SIZE + settings.api_jobs)
+    # the routes' threads (anyio: 40), the jobs', the deliveries' and the lifecycle's share
+    # these; a caller waits for a free one
+    store.use_pool(settings, POOL_SIZE + settings.api_jobs + webhook_delivery.WORKERS + 1)
     try:
         sock = asgi_server.listen(bind, port)
     except OSError as exc:
@@ -48,6 +51,10 @@ def serve(settings: Settings, bind: str, port: int) -> None:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     runner.start()
+    deliverer = webhook_delivery.Deliverer(settings)
+    deliverer.start()
+    turns = lifecycle.Loop(settings, settings.lifecycle_seconds)
+    turns.start()
     log.info(
         "serving the control API on %s:%d (%d jobs at once)",
         bind,
@@ -57,6 +64,8 @@ def serve(settings: Settings, bind: str, port: int) -> None:
     try:
         server.run(sockets=[sock])
     finally:
+        turns.stop()
+        deliverer.stop()
         left = runner.stop(JOBS_WAIT_SECONDS)
         if left:
             log.warning("stopping with %d job(s) running: the next start recovers them", len(left))

@@ -31,7 +31,7 @@ import psycopg2.extensions
 from odoo_saas_tools.catalog import jobs as catalog_jobs
 from odoo_saas_tools.catalog import store
 from odoo_saas_tools.catalog.jobs import Job
-from odoo_saas_tools.control import audit, idempotency, operations
+from odoo_saas_tools.control import audit, events, idempotency, operations
 from odoo_saas_tools.control.errors import Held, NotFound
 from odoo_saas_tools.core.errors import BusyError, SaasError, first_line
 from odoo_saas_tools.core.reserved import RESERVED_PREFIX
@@ -241,11 +241,16 @@ class Runner:
     def _finish(
         self, job: Job, state: str, result: dict[str, Any] | None, error: str | None
     ) -> None:
-        """Mark the job finished (retried while PostgreSQL is briefly away); the lock is held."""
+        """Mark the job finished with the events its end makes (retried while PostgreSQL is
+        briefly away); the lock is held."""
         for attempt in range(5):
             try:
                 with store.session(self.settings) as cr:
                     catalog_jobs.finish(cr, job.id, state=state, result=result, error=error)
+                    for kind, tenant, payload in operations.events_of(
+                        self.settings, job, state, result, error
+                    ):
+                        events.emit(cr, kind, tenant, payload)
                 break
             except (SaasError, psycopg2.Error) as exc:
                 log.warning("job %s: recording its end failed: %s", job.id, first_line(exc))

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -146,6 +147,32 @@ def _tick(settings: Settings, now: dt.datetime | None) -> dict:
         "undeclared_plans": undeclared,
         "seconds": round(time.monotonic() - started, 3),
     }
+
+
+class Loop:
+    """The api process's background loop: a turn every `every` seconds (the first one after
+    `every`: a start is not a reason to measure every tenant), quiet unless a turn acted (tick
+    logs each action) or failed; stop() ends it between turns."""
+
+    def __init__(self, settings: Settings, every: float) -> None:
+        self.settings = settings
+        self.every = every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="lifecycle", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, wait_seconds: float = 5.0) -> None:
+        self._stop.set()
+        self._thread.join(wait_seconds)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            try:
+                tick(self.settings)
+            except SaasError as exc:  # a bad plans file or PostgreSQL away: said, tried again
+                log.error("lifecycle turn failed: %s", first_line(exc))
 
 
 def _apply(settings: Settings, action: Action, now: dt.datetime) -> tuple[bool, bool]:
