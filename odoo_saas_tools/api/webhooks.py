@@ -61,6 +61,9 @@ class WebhookOut(BaseModel):
     events: list[str]
     created_at: datetime
     deliveries: list[DeliveryOut] = Field(description="the last 10, newest first")
+
+
+class WebhookCreated(WebhookOut):
     secret: str | None = Field(None, description="only when generated: shown this once")
 
 
@@ -100,7 +103,7 @@ def webhook_out(hook: Webhook, deliveries: list[Delivery]) -> dict[str, Any]:
     )
 
 
-@router.post("", status_code=201, response_model=WebhookOut, summary="Subscribe to events")
+@router.post("", status_code=201, response_model=WebhookCreated, summary="Subscribe to events")
 def add_webhook(
     request: Request,
     body: WebhookCreate,
