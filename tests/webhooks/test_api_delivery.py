@@ -104,3 +104,46 @@ def test_the_ends_of_jobs_are_told(stack):
     assert messages["job.failed"]["kind"] == "create"
     assert messages["job.failed"]["job"] == failed["id"]
     assert messages["job.failed"]["error"] == failed["error"]
+
+
+def test_the_api_process_ends_trials_with_a_webhook(wpg, tmp_path):
+    """The lifecycle loop runs in `api serve`: a trial whose end passed is suspended and told."""
+    plans = tmp_path / "plans.yml"
+    plans.write_text("plans:\n  default: {}\n  trial:\n    trial_days: 14\n")
+    env = stack_environment(
+        wpg,
+        tmp_path,
+        ODOO_BIN="/bin/false",
+        ODOO_SAAS_ROLE="api",
+        TENANT_DB_PREFIX="odoo_",
+        ODOO_SAAS_PLANS_FILE=str(plans),
+        ODOO_SAAS_LIFECYCLE_SECONDS="5",
+    )
+    store.forget_migrated()
+    settings = Settings.from_env(env)
+    db = f"odoo_trial{uuid.uuid4().hex[:6]}"
+    make_fake_odoo(settings, db)
+    with store.session(settings) as cr:
+        cr.execute("DELETE FROM webhook")
+        cr.execute("UPDATE event SET fanned_out = true")
+        cr.execute(
+            "INSERT INTO tenant (name, plan, trial_ends_at) VALUES (%s, 'trial', now() - "
+            "interval '1 minute') ON CONFLICT (name) DO UPDATE SET plan = 'trial', "
+            "trial_ends_at = excluded.trial_ends_at",
+            (db,),
+        )
+    api = ApiServer(env, str(tmp_path / "api.log")).start()
+    try:
+        admin = make_token(env, f"admin-{uuid.uuid4().hex[:6]}", "admin")
+        with Receiver([200]) as rx:
+            body = {"url": rx.url, "events": ["trial.ended", "tenant.suspended"]}
+            secret = api.call("POST", "/v1/webhooks", token=admin, body=body).body["secret"]
+            got = rx.wait(2, 30)
+        messages = [Verifier(secret).verify(g.body, g.headers) for g in got]
+        assert sorted(m["type"] for m in messages) == ["tenant.suspended", "trial.ended"]
+        assert all(m["data"]["database"] == db for m in messages)
+        shown = api.call("GET", f"/v1/tenants/{db.removeprefix('odoo_')}", token=admin).body
+        assert (shown["state"], shown["state_reason"]) == ("suspended", "trial ended")
+    finally:
+        api.stop()
+        databases.drop(settings, db)
