@@ -80,6 +80,7 @@ def test_500_twice_then_200_is_delivered_once_accepted_across_a_restart(stack):
         assert message["type"] == "tenant.suspended"
         assert message["data"]["name"] == stack["tenant"]
         assert message["data"]["reason"] == "unpaid"
+    assert SECRET not in api.log() and SECRET.removeprefix("whsec_") not in api.log()
     first_retry = got[1].at - got[0].at
     print(f"first retry after {first_retry:.1f} s, second after {got[2].at - got[1].at:.1f} s")
     assert first_retry <= 10

@@ -4,9 +4,12 @@ up, redirects not followed, several loops at once delivering once."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 
+import psycopg2
+import pytest
 from standardwebhooks.webhooks import Webhook as Verifier
 
 from odoo_saas_tools.catalog import store
@@ -14,6 +17,7 @@ from odoo_saas_tools.catalog import webhooks as catalog_webhooks
 from odoo_saas_tools.control import events, webhooks
 from odoo_saas_tools.control.webhook_delivery import Deliverer
 from odoo_saas_tools.core.settings import Settings
+from odoo_saas_tools.postgres.connection import connect
 from tests.support.receiver import Receiver
 
 FAST = webhooks.Schedule(first=0.2, factor=2, cap=0.5, window=60)
@@ -120,3 +124,14 @@ def test_several_loops_at_once_deliver_each_event_once(wsettings):
     assert sorted(g.headers["webhook-id"] for g in got) == sorted(sent)
     assert len(rx.got) == 30
     assert all(json.loads(g.body)["type"] == "tenant.resumed" for g in got)
+
+
+def test_odoos_role_reads_no_subscription_and_no_delivery(wsettings):
+    webhooks.subscribe(wsettings, "https://hooks.example.com/x", ["job.failed"], None)
+    odoo = dataclasses.replace(wsettings, saas_db_password="")  # what Odoo's processes hold
+    for table in ("webhook", "delivery", "event"):
+        with connect(odoo, store.NAME) as conn, conn.cursor() as cr:
+            cr.execute("SELECT current_user")
+            assert cr.fetchone() == (wsettings.db_user,)
+            with pytest.raises(psycopg2.Error, match="permission denied"):
+                cr.execute(f"SELECT * FROM {table}")
