@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 LIMITS = asgi_server.Limits(response_timeout=60.0, shutdown_timeout=5)
 POOL_SIZE = 12
 JOBS_WAIT_SECONDS = 20.0  # supervisord's stopwaitsecs for `api` is 30
+DELIVERY_WAIT_SECONDS = 3.0
 
 
 def serve(settings: Settings, bind: str, port: int) -> None:
@@ -64,9 +65,10 @@ def serve(settings: Settings, bind: str, port: int) -> None:
     try:
         server.run(sockets=[sock])
     finally:
-        turns.stop()
-        deliverer.stop()
+        turns.stop(0)  # no new turn, no new attempt; the jobs get supervisord's wait
+        deliverer.stop(0)
         left = runner.stop(JOBS_WAIT_SECONDS)
+        deliverer.stop(DELIVERY_WAIT_SECONDS)  # an attempt cut off is made again later
         if left:
             log.warning("stopping with %d job(s) running: the next start recovers them", len(left))
         sock.close()

@@ -27,8 +27,14 @@ def wpg() -> Iterator[PgCluster]:
 def wsettings(wpg: PgCluster, tmp_path: Path) -> Settings:
     store.forget_migrated()
     settings = Settings.from_env(stack_environment(wpg, tmp_path, ODOO_LOG_LEVEL="warn"))
+    return fresh_catalog(settings)
+
+
+def fresh_catalog(settings: Settings) -> Settings:
+    """The catalog made, without subscriptions or events waiting: each test starts clean."""
+    store.forget_migrated()
     store.ensure(settings)
-    with store.session(settings) as cr:  # each test starts without subscriptions or backlog
+    with store.session(settings) as cr:
         cr.execute("DELETE FROM webhook")
         cr.execute("UPDATE event SET fanned_out = true")
     return settings

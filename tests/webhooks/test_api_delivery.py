@@ -22,6 +22,7 @@ from tests.support.api import ApiServer, make_token
 from tests.support.pg import PgCluster
 from tests.support.receiver import Receiver
 from tests.tenants.conftest import make_fake_odoo
+from tests.webhooks.conftest import fresh_catalog
 
 SECRET = "whsec_" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWY="
 
@@ -31,12 +32,7 @@ def stack(wpg: PgCluster, tmp_path: Path) -> Iterator[dict]:
     env = stack_environment(
         wpg, tmp_path, ODOO_BIN="/bin/false", ODOO_SAAS_ROLE="api", TENANT_DB_PREFIX="odoo_"
     )
-    store.forget_migrated()
-    settings = Settings.from_env(env)
-    store.ensure(settings)
-    with store.session(settings) as cr:
-        cr.execute("DELETE FROM webhook")
-        cr.execute("UPDATE event SET fanned_out = true")
+    settings = fresh_catalog(Settings.from_env(env))
     servers: list[ApiServer] = []
 
     def start() -> ApiServer:
@@ -120,13 +116,10 @@ def test_the_api_process_ends_trials_with_a_webhook(wpg, tmp_path):
         ODOO_SAAS_PLANS_FILE=str(plans),
         ODOO_SAAS_LIFECYCLE_SECONDS="5",
     )
-    store.forget_migrated()
-    settings = Settings.from_env(env)
+    settings = fresh_catalog(Settings.from_env(env))
     db = f"odoo_trial{uuid.uuid4().hex[:6]}"
     make_fake_odoo(settings, db)
     with store.session(settings) as cr:
-        cr.execute("DELETE FROM webhook")
-        cr.execute("UPDATE event SET fanned_out = true")
         cr.execute(
             "INSERT INTO tenant (name, plan, trial_ends_at) VALUES (%s, 'trial', now() - "
             "interval '1 minute') ON CONFLICT (name) DO UPDATE SET plan = 'trial', "
