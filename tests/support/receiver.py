@@ -18,9 +18,10 @@ class Received:
 
 
 class Receiver:
-    def __init__(self, statuses: list[int], *, location: str = "") -> None:
+    def __init__(self, statuses: list[int], *, location: str = "", delay: float = 0) -> None:
         self.statuses = list(statuses)
         self.location = location
+        self.delay = delay  # before answering
         self.got: list[Received] = []
         self._lock = threading.Lock()
         receiver = self
@@ -38,6 +39,7 @@ class Receiver:
                     receiver.got.append(got)
                     n = len(receiver.got)
                     status = receiver.statuses[min(n, len(receiver.statuses)) - 1]
+                time.sleep(receiver.delay)
                 self.send_response(status)
                 if receiver.location:
                     self.send_header("Location", receiver.location)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
+import time
 
 import psycopg2
 import pytest
@@ -97,6 +98,19 @@ def test_a_redirect_is_not_followed(wsettings):
     assert (delivery.state, delivery.last_status) == ("pending", 302)
     assert "redirects are not followed" in (delivery.last_error or "")
     assert target.got == [] and len(rx.got) == 1
+
+
+def test_a_receiver_slower_than_the_timeout_is_a_failed_attempt(wsettings):
+    with Receiver([200], delay=3) as rx:
+        hook, _ = webhooks.subscribe(wsettings, rx.url, ["tenant.deleted"], None)
+        emit(wsettings, events.TENANT_DELETED)
+        started = time.monotonic()
+        Deliverer(wsettings, schedule=webhooks.Schedule(first=60), timeout=0.5).turn()
+        waited = time.monotonic() - started
+        (delivery,) = states(wsettings, hook.id)
+    assert waited < 2, waited
+    assert delivery.state == "pending" and delivery.last_status is None
+    assert "timed out" in (delivery.last_error or "")
 
 
 def test_a_receiver_that_is_not_there_is_a_failed_attempt(wsettings):
