@@ -99,3 +99,18 @@ def test_the_cli_is_the_api(api, api_env, tokens, tmp_path):
         assert run_cli(api_env, "webhook", "remove", hook).returncode == 0
     again = run_cli(api_env, "webhook", "remove", made["id"])
     assert again.returncode == 3 and "no webhook" in again.stderr
+
+
+def test_a_retry_with_the_same_key_makes_one_webhook(api, tokens):
+    body = {"url": "https://hooks.example.com/retry", "events": ["backup.failed"]}
+    key = {"Idempotency-Key": f"hook-{uuid.uuid4().hex}"}
+    first = api.call("POST", "/v1/webhooks", token=tokens["admin"], body=body, headers=key)
+    again = api.call("POST", "/v1/webhooks", token=tokens["admin"], body=body, headers=key)
+    assert (first.status, again.status) == (201, 201)
+    assert again.body == first.body and again.headers["idempotent-replayed"] == "true"
+    listed = api.call("GET", "/v1/webhooks", token=tokens["admin"]).body["items"]
+    assert [h["id"] for h in listed if h["url"] == body["url"]] == [first.body["id"]]
+    path = f"/v1/webhooks/{first.body['id']}"
+    gone = api.call("DELETE", path, token=tokens["admin"], headers={"Idempotency-Key": "d1"})
+    replay = api.call("DELETE", path, token=tokens["admin"], headers={"Idempotency-Key": "d1"})
+    assert (gone.status, replay.status) == (204, 204) and replay.body is None
