@@ -9,13 +9,12 @@ recovers them as after a kill.
 from __future__ import annotations
 
 import logging
-import signal
 
 from odoo_saas_tools.api.app import create_app
 from odoo_saas_tools.catalog import store
 from odoo_saas_tools.control.jobs import Runner
 from odoo_saas_tools.core import asgi_server
-from odoo_saas_tools.core.errors import ConfigError, SaasError
+from odoo_saas_tools.core.errors import ConfigError
 from odoo_saas_tools.core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -34,30 +33,19 @@ def serve(settings: Settings, bind: str, port: int) -> None:
     store.ensure(settings)
     # the routes' threads (anyio: 40) and the jobs' share these; a caller waits for a free one
     store.use_pool(settings, POOL_SIZE + settings.api_jobs)
-    try:
-        sock = asgi_server.listen(bind, port)
-    except OSError as exc:
-        raise SaasError(f"cannot listen on {bind}:{port}: {exc.strerror or exc}") from exc
     runner = Runner(settings)
-    server = asgi_server.make_server(create_app(settings, runner), LIMITS)
 
-    def stop(signum: int, _frame: object) -> None:
-        log.info("stopping on signal %d", signum)
-        server.should_exit = True
+    def started(bound_port: int) -> None:
+        runner.start()
+        log.info(
+            "serving the control API on %s:%d (%d jobs at once)", bind, bound_port, runner.workers
+        )
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    runner.start()
-    log.info(
-        "serving the control API on %s:%d (%d jobs at once)",
-        bind,
-        sock.getsockname()[1],
-        runner.workers,
-    )
-    try:
-        server.run(sockets=[sock])
-    finally:
+    def stopped() -> None:
         left = runner.stop(JOBS_WAIT_SECONDS)
         if left:
             log.warning("stopping with %d job(s) running: the next start recovers them", len(left))
-        sock.close()
+
+    asgi_server.serve(
+        create_app(settings, runner), bind, port, LIMITS, started=started, stopped=stopped
+    )
