@@ -261,11 +261,10 @@ def _backups(settings: Settings, db: str, *, remote: bool) -> list[dict[str, Any
     ]
     if remote:
         for row in remote_rows(settings, [db]):
-            restic_row = "snapshot_id" in row
             items.append(
                 {
                     "id": row["url"],
-                    "where": "restic" if restic_row else "s3",
+                    "where": row["where"],
                     "taken_at": row["taken_at"],
                     "format": None,
                     "size_bytes": row["size_bytes"],
