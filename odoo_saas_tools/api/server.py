@@ -10,14 +10,13 @@ another replica), which recovers them as after a kill; a delivery cut off is sen
 from __future__ import annotations
 
 import logging
-import signal
 
 from odoo_saas_tools.api.app import create_app
 from odoo_saas_tools.catalog import store
 from odoo_saas_tools.control import lifecycle, webhook_delivery
 from odoo_saas_tools.control.jobs import Runner
 from odoo_saas_tools.core import asgi_server
-from odoo_saas_tools.core.errors import ConfigError, SaasError
+from odoo_saas_tools.core.errors import ConfigError
 from odoo_saas_tools.core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -38,37 +37,26 @@ def serve(settings: Settings, bind: str, port: int) -> None:
     # the routes' threads (anyio: 40), the jobs', the deliveries' and the lifecycle's share
     # these; a caller waits for a free one
     store.use_pool(settings, POOL_SIZE + settings.api_jobs + webhook_delivery.WORKERS + 1)
-    try:
-        sock = asgi_server.listen(bind, port)
-    except OSError as exc:
-        raise SaasError(f"cannot listen on {bind}:{port}: {exc.strerror or exc}") from exc
     runner = Runner(settings)
-    server = asgi_server.make_server(create_app(settings, runner), LIMITS)
-
-    def stop(signum: int, _frame: object) -> None:
-        log.info("stopping on signal %d", signum)
-        server.should_exit = True
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    runner.start()
     deliverer = webhook_delivery.Deliverer(settings)
-    deliverer.start()
     turns = lifecycle.Loop(settings, settings.lifecycle_seconds)
-    turns.start()
-    log.info(
-        "serving the control API on %s:%d (%d jobs at once)",
-        bind,
-        sock.getsockname()[1],
-        runner.workers,
-    )
-    try:
-        server.run(sockets=[sock])
-    finally:
+
+    def started(bound_port: int) -> None:
+        runner.start()
+        deliverer.start()
+        turns.start()
+        log.info(
+            "serving the control API on %s:%d (%d jobs at once)", bind, bound_port, runner.workers
+        )
+
+    def stopped() -> None:
         turns.stop(0)  # no new turn, no new attempt; the jobs get supervisord's wait
         deliverer.stop(0)
         left = runner.stop(JOBS_WAIT_SECONDS)
         deliverer.stop(DELIVERY_WAIT_SECONDS)  # an attempt cut off is made again later
         if left:
             log.warning("stopping with %d job(s) running: the next start recovers them", len(left))
-        sock.close()
+
+    asgi_server.serve(
+        create_app(settings, runner), bind, port, LIMITS, started=started, stopped=stopped
+    )

@@ -162,12 +162,20 @@ def filter_allows(settings: Settings, dbname: str) -> bool:
     return re.match(pattern, dbname) is not None
 
 
+def servable_databases(settings: Settings) -> list[str]:
+    """The databases this stack may serve, Odoo 19 or not: owned, allowed by the filter, never
+    odoo-saas's own (reserved)."""
+    return [
+        name
+        for name in owned_databases(settings)
+        if not name.startswith(RESERVED_PREFIX) and filter_allows(settings, name)
+    ]
+
+
 def tenant_databases(settings: Settings, *, major: str = ODOO_SERIES) -> list[str]:
     """Odoo databases of the given major version that this stack serves; never reserved ones."""
     out = []
-    for name in owned_databases(settings):
-        if name.startswith(RESERVED_PREFIX) or not filter_allows(settings, name):
-            continue
+    for name in servable_databases(settings):
         try:
             path_component(name)  # it becomes a folder and file names: never ../../somewhere
             version = odoo_version(settings, name)

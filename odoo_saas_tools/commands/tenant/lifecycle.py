@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 
+from odoo_saas_tools.commands._registry import add_command
 from odoo_saas_tools.control import lifecycle
 from odoo_saas_tools.core.errors import ConfigError
 from odoo_saas_tools.core.output import print_json
@@ -19,16 +20,17 @@ from odoo_saas_tools.core.settings import Settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "lifecycle",
-        help="suspend ended trials and judge storage against the plans",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "suspend ended trials and judge storage against the plans",
+        __doc__,
+        func=run,
+        log_as=lambda args: None if args.once else "lifecycle",
     )
     p.add_argument("--once", action="store_true", help="one turn, then exit")
     p.add_argument("--every", type=float, default=60.0, metavar="SECONDS", help="(default 60)")
     p.add_argument("--json", action="store_true", help="print the turn's result as JSON")
-    p.set_defaults(func=run, log_as=lambda args: None if args.once else "lifecycle")
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:

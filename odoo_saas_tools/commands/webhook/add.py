@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from odoo_saas_tools.commands._registry import add_command
 from odoo_saas_tools.commands.webhook.list import webhook_dict
 from odoo_saas_tools.control import webhooks
 from odoo_saas_tools.core.errors import ConfigError
@@ -21,19 +22,13 @@ from odoo_saas_tools.core.settings import Settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "add",
-        help="subscribe a URL to events",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = add_command(subparsers, "add", "subscribe a URL to events", __doc__, func=run)
     p.add_argument("url", metavar="URL")
     p.add_argument("--events", required=True, help="comma-separated event types")
     p.add_argument(
         "--secret-file", metavar="FILE", help="the whsec_ secret (- reads standard input)"
     )
     p.add_argument("--json", action="store_true", help="print the webhook as JSON")
-    p.set_defaults(func=run)
 
 
 def read_secret(path: str | None) -> str | None:
