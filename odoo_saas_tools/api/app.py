@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from odoo_saas_tools import __version__
-from odoo_saas_tools.api import jobs, plans, problems, tenants, tls, tokens
+from odoo_saas_tools.api import jobs, plans, problems, tenants, tls, tokens, webhooks
 from odoo_saas_tools.api.body_limit import BodyLimit
 from odoo_saas_tools.api.console import pages as console_pages
 from odoo_saas_tools.api.problems import ApiProblem, Problem
@@ -48,6 +48,7 @@ def create_app(settings: Settings, runner: Any = None) -> Any:
     app.state.runner = runner
     app.include_router(tenants.router)
     app.include_router(jobs.router)
+    app.include_router(webhooks.router)
     app.include_router(plans.router)
     app.include_router(tokens.router)
     app.include_router(console_pages.router)  # the hoster's console (docs/console.md)

@@ -540,6 +540,14 @@ class Settings:
         kind="int",
         minimum=1,
     )
+    lifecycle_seconds: int = var(
+        "ODOO_SAAS_LIFECYCLE_SECONDS",
+        "Seconds between the API process's lifecycle turns (ended trials suspended, storage "
+        "over a plan's limit told): `odoo-saas tenant lifecycle --once` is one turn.",
+        60,
+        kind="int",
+        minimum=5,
+    )
     console_sso_header: str = var(
         "ODOO_SAAS_CONSOLE_SSO_HEADER",
         "Header the hoster's single sign-on proxy sets to the signed-in operator (e.g. "

@@ -8,7 +8,7 @@ import uuid
 from playwright.sync_api import Browser, Page, expect
 
 from tests.console.conftest import sign_in
-from tests.support.api import ApiServer
+from tests.support.api import ApiServer, make_token
 
 ACTIONS = ("Suspend", "Resume", "Restore", "Clone", "Delete", "Back up", "Create tenant")
 
@@ -157,3 +157,56 @@ def test_behind_single_sign_on_the_console_needs_no_token(
     finally:
         context.close()
         server.stop()
+
+
+def test_webhooks_show_their_deliveries_and_a_hostile_url_stays_text(
+    page: Page, server: ApiServer, tokens, tenant
+):
+    hostile = "http://127.0.0.1:9/<script>window.pwned=1</script>"
+    body = {"url": hostile, "events": ["tenant.suspended"]}
+    added = server.call("POST", "/v1/webhooks", token=tokens["admin"], body=body)
+    assert added.status == 201, added
+    try:
+        name = tenant("hook")
+        body = {"reason": "a delivery to show"}
+        assert (
+            server.call(
+                "POST", f"/v1/tenants/{name}/suspend", token=tokens["write"], body=body
+            ).status
+            == 200
+        )
+        sign_in(page, tokens["admin"], "/console/webhooks")
+        panel = page.locator("#webhooks section").filter(has_text=hostile)
+        expect(panel.get_by_role("heading")).to_have_text(hostile)
+        row = panel.locator("tbody tr").first
+        expect(row).to_contain_text("tenant.suspended", timeout=30_000)
+        assert page.evaluate("window.pwned") is None
+        assert page.locator("#webhooks script").count() == 0
+        assert page.problems == []
+    finally:
+        server.call("DELETE", f"/v1/webhooks/{added.body['id']}", token=tokens["admin"])
+
+
+def test_plans_and_tokens_have_their_pages_and_a_revoke_asks_for_the_name(
+    page: Page, server: ApiServer, console_env, tokens
+):
+    doomed = make_token(console_env, f"doomed-{uuid.uuid4().hex[:6]}", "read")
+    doomed_name = next(
+        t["name"]
+        for t in server.call("GET", "/v1/tokens", token=tokens["admin"]).body["items"]
+        if t["name"].startswith("doomed-") and t["revoked_at"] is None
+    )
+    sign_in(page, tokens["admin"], "/console/plans")
+    expect(page.locator("#plans tbody")).to_contain_text("starter")
+    expect(page.locator("#plans tbody tr").filter(has_text="business")).to_contain_text("14 days")
+    page.get_by_role("link", name="Tokens").click()
+    row = page.locator("#tokens tbody tr").filter(has_text=doomed_name)
+    row.get_by_role("button", name="Revoke").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_role("button", name="Revoke")).to_be_disabled()
+    dialog.get_by_label("Token name").fill(doomed_name)
+    dialog.get_by_role("button", name="Revoke").click()
+    expect(row.get_by_role("button", name="Revoke")).to_have_count(0)
+    assert server.call("GET", "/v1/me", token=doomed).status == 401
+    assert doomed not in page.content()  # a token is never shown, only its name
+    assert page.problems == []

@@ -638,17 +638,21 @@ async function plansPage() {
 }
 
 async function webhooksPage() {
+  poller(loadWebhooks)();
+}
+
+// deliveries as they happen: asked again every second while one is pending
+async function loadWebhooks() {
   const where = $("webhooks");
   const answer = await api("GET", "/v1/webhooks");
   if (!answer.ok) {
     where.replaceChildren(el("p", { class: "hint", text: answer.status === 404 ? "Webhooks are not available on this API." : detail(answer.body) }));
-    return;
+    return false;
   }
-  if (!answer.body.items.length) {
-    where.replaceChildren(el("p", { class: "hint", text: "No webhook." }));
-    return;
-  }
-  where.replaceChildren(...answer.body.items.map(webhookPanel));
+  const items = answer.body.items;
+  if (!items.length) where.replaceChildren(el("p", { class: "hint", text: "No webhook." }));
+  else where.replaceChildren(...items.map(webhookPanel));
+  return items.some((hook) => (hook.deliveries || []).some((d) => d.state === "pending"));
 }
 
 function webhookPanel(hook) {
