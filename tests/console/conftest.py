@@ -4,8 +4,7 @@ server for the module's tests, a fresh browser context (so a fresh sessionStorag
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +13,10 @@ from playwright.sync_api import Browser, ConsoleMessage, Page
 
 from odoo_saas_tools.catalog import store
 from odoo_saas_tools.core.settings import Settings
-from odoo_saas_tools.postgres import databases
-from odoo_saas_tools.tenants import filestore
+from tests.api.conftest import fake_tenant, tokens
 from tests.conftest import stack_environment
-from tests.support.api import ApiServer, make_token
+from tests.support.api import ApiServer
 from tests.support.pg import PgCluster
-from tests.tenants.conftest import make_fake_odoo
 
 CHROMIUM = Path("/usr/bin/chromium")
 PLANS = """\
@@ -77,31 +74,20 @@ def server(
     api.stop()
 
 
+# the API tests' `tokens` and `fake_tenant`, over the console's own pool
 @pytest.fixture(scope="session")
-def tokens(console_env: dict[str, str], server: ApiServer) -> dict[str, str]:
-    suffix = uuid.uuid4().hex[:6]
-    return {
-        scope: make_token(console_env, f"console-{scope}-{suffix}", scope)
-        for scope in ("read", "write", "admin")
-    }
+def api_env(console_env: dict[str, str]) -> dict[str, str]:
+    return console_env
 
 
-@pytest.fixture
-def tenant(console_settings: Settings) -> Iterator[Callable[..., str]]:
-    """Fake Odoo tenants (no Odoo needed) under the console's prefix, dropped afterwards."""
-    made: list[str] = []
+@pytest.fixture(scope="session")
+def api_settings(console_settings: Settings) -> Settings:
+    return console_settings
 
-    def make(label: str = "t", **kw: object) -> str:
-        name = f"{label}{uuid.uuid4().hex[:6]}"
-        db = console_settings.tenant_db_prefix + name
-        made.append(db)
-        make_fake_odoo(console_settings, db, **kw)  # type: ignore[arg-type]
-        return name
 
-    yield make
-    for db in made:
-        databases.drop(console_settings, db)
-        filestore.remove(console_settings.filestore(db))
+@pytest.fixture(scope="session")
+def api(server: ApiServer) -> ApiServer:
+    return server
 
 
 @pytest.fixture(scope="session")
@@ -140,3 +126,6 @@ def sign_in(page: Page, token: str, path: str = "/console") -> None:
     page.get_by_label("API token").fill(token)
     page.get_by_role("button", name="Sign in").click()
     page.locator("#who-name").wait_for()
+
+
+__all__ = ["fake_tenant", "tokens"]

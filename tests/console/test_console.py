@@ -14,9 +14,9 @@ ACTIONS = ("Suspend", "Resume", "Restore", "Clone", "Delete", "Back up", "Create
 
 
 def test_signing_in_keeps_the_token_in_the_tab_only_and_pages_carry_a_strict_csp(
-    page: Page, server: ApiServer, tokens, tenant
+    page: Page, server: ApiServer, tokens, fake_tenant
 ):
-    name = tenant("signin")
+    name = fake_tenant("signin")
     answer = page.goto("/console")
     csp = answer.headers["content-security-policy"]
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp
@@ -41,9 +41,9 @@ def test_signing_in_keeps_the_token_in_the_tab_only_and_pages_carry_a_strict_csp
 
 
 def test_a_read_only_token_sees_no_action_and_the_api_refuses_it_anyway(
-    page: Page, server: ApiServer, tokens, tenant
+    page: Page, server: ApiServer, tokens, fake_tenant
 ):
-    name = tenant("ro")
+    name = fake_tenant("ro")
     sign_in(page, tokens["read"], f"/console/tenants/{name}")
     expect(page.locator("#figures")).to_contain_text("active")
     expect(page.locator("#backups tbody")).to_contain_text("No backup")
@@ -60,9 +60,9 @@ def test_a_read_only_token_sees_no_action_and_the_api_refuses_it_anyway(
 
 
 def test_suspend_and_resume_ask_for_the_name_and_a_hostile_reason_stays_text(
-    page: Page, server: ApiServer, tokens, tenant
+    page: Page, server: ApiServer, tokens, fake_tenant
 ):
-    name = tenant("sus")
+    name = fake_tenant("sus")
     hostile = '<script>window.pwned=1</script><img src=x onerror="window.pwned=2">'
     sign_in(page, tokens["write"], f"/console/tenants/{name}")
     page.get_by_role("button", name="Suspend", exact=True).click()
@@ -91,7 +91,7 @@ def test_suspend_and_resume_ask_for_the_name_and_a_hostile_reason_stays_text(
 
 
 def test_a_create_from_the_console_shows_its_job_to_the_end(
-    page: Page, server: ApiServer, tokens, tenant
+    page: Page, server: ApiServer, tokens, fake_tenant
 ):
     """Without Odoo the create fails at once: the job's one line of error appears live."""
     sign_in(page, tokens["write"])
@@ -107,9 +107,9 @@ def test_a_create_from_the_console_shows_its_job_to_the_end(
 
 
 def test_restore_of_a_backup_asks_for_the_name_and_its_job_is_followed_live(
-    page: Page, server: ApiServer, tokens, tenant
+    page: Page, server: ApiServer, tokens, fake_tenant
 ):
-    name = tenant("rst", admin=True)
+    name = fake_tenant("rst", admin=True)
     made = server.call("POST", f"/v1/tenants/{name}/backups", token=tokens["write"], body={})
     assert made.status == 202, made
     assert server.wait_job(made.body["job"]["id"], tokens["write"])["state"] == "succeeded"
@@ -130,7 +130,7 @@ def test_restore_of_a_backup_asks_for_the_name_and_its_job_is_followed_live(
 
 
 def test_behind_single_sign_on_the_console_needs_no_token(
-    browser: Browser, console_env, tenant, tmp_path
+    browser: Browser, console_env, fake_tenant, tmp_path
 ):
     """The proxy's header (added here by the browser context, as the proxy would) signs the
     operator in; the console's own calls carry the header a mutating call needs."""
@@ -143,7 +143,7 @@ def test_behind_single_sign_on_the_console_needs_no_token(
     server = ApiServer(env, str(tmp_path / "api.log")).start()
     context = browser.new_context(extra_http_headers={"X-Forwarded-User": "alice@hoster.test"})
     try:
-        name = tenant("sso")
+        name = fake_tenant("sso")
         page = context.new_page()
         page.goto(f"http://127.0.0.1:{server.port}/console/tenants/{name}")
         expect(page.locator("#who-name")).to_have_text("sso:alice@hoster.test (write)")
@@ -160,14 +160,14 @@ def test_behind_single_sign_on_the_console_needs_no_token(
 
 
 def test_webhooks_show_their_deliveries_and_a_hostile_url_stays_text(
-    page: Page, server: ApiServer, tokens, tenant
+    page: Page, server: ApiServer, tokens, fake_tenant
 ):
     hostile = "http://127.0.0.1:9/<script>window.pwned=1</script>"
     body = {"url": hostile, "events": ["tenant.suspended"]}
     added = server.call("POST", "/v1/webhooks", token=tokens["admin"], body=body)
     assert added.status == 201, added
     try:
-        name = tenant("hook")
+        name = fake_tenant("hook")
         body = {"reason": "a delivery to show"}
         assert (
             server.call(
