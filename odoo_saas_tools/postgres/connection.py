@@ -20,6 +20,10 @@ from odoo_saas_tools.core.settings import Settings
 
 log = logging.getLogger(__name__)
 
+# Sent in the start-up packet, so it beats a database's or role's own `SET search_path` (which a
+# tenant's SQL may have changed): a name we read resolves to public's table or pg_catalog's.
+PINNED_OPTIONS = "-c search_path=public"
+
 
 @contextlib.contextmanager
 def connect(
@@ -46,6 +50,7 @@ def connect(
         else {}
     )
     kwargs = {**settings.connect_kwargs(dbname), **params}
+    kwargs["options"] = f"{PINNED_OPTIONS} {kwargs.get('options', '')}".rstrip()
     if management:
         kwargs["user"], kwargs["password"] = settings.saas_db_user, settings.saas_db_password
     try:
