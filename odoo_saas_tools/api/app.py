@@ -26,8 +26,9 @@ ERRORS = {
     400: "the request is malformed",
     401: "no token, or a bad, revoked or expired one",
     403: "the token's scope does not allow this call",
-    404: "no such tenant or job",
-    409: "the tenant exists, or another job is queued or running on it (`job`)",
+    404: "no such tenant, job or custom domain",
+    409: "the tenant exists, another job is queued or running on it (`job`), or a domain's DNS "
+    "proof is missing",
     413: "the body is too large",
     422: "a field is wrong (`detail` names it)",
     503: "PostgreSQL or a tool the operation needs failed (one line)",

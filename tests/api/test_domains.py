@@ -151,6 +151,7 @@ def test_unknown_tenants_and_domains_are_404_scopes_are_checked(api, tokens, fak
     assert problem(api.call("GET", path("-bad"), token=tokens["read"]), 422).startswith("name")
 
     assert api.call("GET", path(name)).status == 401
+    assert api.call("POST", path(name), body={"domain": domain}).status == 401
     refused = api.call("POST", path(name), token=tokens["read"], body={"domain": domain})
     assert problem(refused, 403)
     assert api.call("GET", path(name), token=tokens["read"]).body == {"items": []}
