@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.support import processes
 from tests.support.net import free_port, wait_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -103,10 +104,4 @@ class Caddy:
         return CurlAnswer(proc.returncode, int(code or 0), body, proc.stderr)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        processes.stop(self.proc)
