@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from odoo_saas_tools.backups.listing import LAST_BACKUP_DIRS
-from odoo_saas_tools.core.settings import OFFSITE_ENGINES
+from odoo_saas_tools.core.settings import BACKUP_FORMATS, OFFSITE_ENGINES
 
 NAME = r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$"  # tenants.names: what Odoo and PostgreSQL accept
 # a tenant's name is at most this long, so that TENANT_DB_PREFIX (at most 13 bytes, see
@@ -70,7 +70,7 @@ class CloneRequest(Body):
 
 
 class BackupRequest(Body):
-    format: Literal["zip", "dump", "sql.gz"] = "zip"
+    format: Literal[BACKUP_FORMATS] = "zip"  # type: ignore[valid-type]
 
 
 class RestoreRequest(Body):
