@@ -48,21 +48,21 @@ def _out(settings: Settings, claim: manage.Claim) -> dict[str, Any]:
 def _change(
     request: Request,
     caller: Caller,
-    name: str,
-    *,
-    action: str,
     key: str | None,
-    change: Callable[[Settings, str], manage.Claim],
+    name: str,
+    change: Callable[[Settings, str, str], manage.Claim],
+    domain: str,
     status: int = 200,
 ) -> Response:
-    """One manage function through calls.mutate (audited, idempotent): its claim, or nothing
-    (204)."""
+    """One manage function on domain through calls.mutate (audited as `domain.<its name>`,
+    idempotent): its claim, or nothing (204)."""
     settings, db = _tenant(request, name)
 
     def accept(cr: Any) -> tuple[int, Any]:
-        claim = change(settings, db)
+        claim = change(settings, db, domain)
         return status, None if status == 204 else _out(settings, claim)
 
+    action = f"domain.{change.__name__}"
     return calls.mutate(
         request, caller, action=action, tenant=db, body=None, key=key, accept=accept
     )
@@ -123,14 +123,7 @@ def verify_domain(
 ) -> Response:
     """As `odoo-saas domain verify`: DNS is asked now; once proven the domain serves the tenant
     (409 with what DNS holds while it does not)."""
-    return _change(
-        request,
-        caller,
-        name,
-        action="domain.verify",
-        key=idempotency_key,
-        change=lambda settings, db: manage.verify(settings, db, domain),
-    )
+    return _change(request, caller, idempotency_key, name, manage.verify, domain)
 
 
 @router.post("/{domain}/primary", response_model=models.DomainOut, summary="Make it the URL")
@@ -142,14 +135,7 @@ def make_primary(
     caller: Caller = auth.write,
 ) -> Response:
     """As `odoo-saas domain primary`: the tenant's web.base.url becomes https://DOMAIN."""
-    return _change(
-        request,
-        caller,
-        name,
-        action="domain.primary",
-        key=idempotency_key,
-        change=lambda settings, db: manage.primary(settings, db, domain),
-    )
+    return _change(request, caller, idempotency_key, name, manage.primary, domain)
 
 
 @router.delete("/{domain}", status_code=204, summary="Remove a domain")
@@ -162,12 +148,4 @@ def remove_domain(
 ) -> Response:
     """As `odoo-saas domain remove`: it stops serving the tenant within a second; a primary
     domain gives the tenant's URL back to the pool's."""
-    return _change(
-        request,
-        caller,
-        name,
-        action="domain.remove",
-        key=idempotency_key,
-        status=204,
-        change=lambda settings, db: manage.remove(settings, db, domain),
-    )
+    return _change(request, caller, idempotency_key, name, manage.remove, domain, 204)

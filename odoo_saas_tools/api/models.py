@@ -12,6 +12,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from odoo_saas_tools.backups.listing import LAST_BACKUP_DIRS
+from odoo_saas_tools.core.settings import BACKUP_FORMATS, OFFSITE_ENGINES
+
 NAME = r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$"  # tenants.names: what Odoo and PostgreSQL accept
 # a tenant's name is at most this long, so that TENANT_DB_PREFIX (at most 13 bytes, see
 # Settings.problems) and the name fit PostgreSQL's 63 bytes
@@ -67,7 +70,7 @@ class CloneRequest(Body):
 
 
 class BackupRequest(Body):
-    format: Literal["zip", "dump", "sql.gz"] = "zip"
+    format: Literal[BACKUP_FORMATS] = "zip"  # type: ignore[valid-type]
 
 
 class RestoreRequest(Body):
@@ -200,9 +203,14 @@ class JobPage(BaseModel):
     next_offset: int | None
 
 
+# Where a backup is: a folder here (backups.listing) or an off-site engine (its name): a new
+# engine is one module in backups/offsite, nothing here.
+BackupWhere = Literal[("local", *LAST_BACKUP_DIRS, *OFFSITE_ENGINES)]  # type: ignore[valid-type]
+
+
 class BackupOut(BaseModel):
     id: str = Field(description="what POST …/restore takes as `backup`")
-    where: Literal["local", "dropped", "replaced", "s3", "restic"]
+    where: BackupWhere
     taken_at: datetime
     format: str | None
     size_bytes: int | None
