@@ -29,6 +29,7 @@ SIZE_SUFFIX = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 LOG_LEVELS = ("debug", "info", "warn", "error", "critical")
 SSE_MODES = ("", "AES256", "aws:kms")
+BACKUP_FORMATS = ("zip", "dump", "sql.gz")  # backups.names: a backup file's extension
 # The off-site engines (BACKUP_OFFSITE): each is one module, backups/offsite/<name>.py; here only
 # what each needs set, and why (checked at start, so every command refuses a half-configured one).
 OFFSITE_ENGINES: dict[str, dict[str, str]] = {
@@ -310,7 +311,7 @@ class Settings:
         "Format of scheduled backups.",
         "zip",
         kind="choice",
-        choices=("zip", "dump", "sql.gz"),
+        choices=BACKUP_FORMATS,
     )
     backup_retention_days: int = var(
         "BACKUP_RETENTION_DAYS",

@@ -4,13 +4,14 @@ its storage limit, one never backed up, a custom domain), written to docs/consol
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from odoo_saas_tools.catalog import store
+from odoo_saas_tools.catalog import sizes, store
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.domains import manage
 from tests.conftest import stack_environment
@@ -83,6 +84,19 @@ def _populate(server: ApiServer, token: str, settings: Settings) -> None:
             )
             assert suspended.status == 200, suspended
     manage.add(settings, "demo_acme", "erp.acme.example")
+    # 29 days of history, as the lifecycle loop samples it once a day (today's is its own)
+    today = dt.datetime.now(dt.timezone.utc).date()
+    history = [
+        sizes.Size(
+            "demo_acme",
+            today - dt.timedelta(days=ago),
+            6_000_000 + 70_000 * (29 - ago),
+            2_000_000 + 45_000 * (29 - ago) + (400_000 if ago < 9 else 0),
+        )
+        for ago in range(29, 0, -1)
+    ]
+    with store.session(settings) as cr:
+        sizes.put(cr, history)
 
 
 def test_screenshots_of_the_tenants_page_and_a_tenant_page(browser: Browser, demo):
@@ -101,6 +115,7 @@ def test_screenshots_of_the_tenants_page_and_a_tenant_page(browser: Browser, dem
         page.locator("#tenants").get_by_role("link", name="acme", exact=True).click()
         expect(page.locator("#backups tbody")).to_contain_text("verified")
         expect(page.locator("#domains tbody")).to_contain_text("erp.acme.example")
+        expect(page.locator("#size-chart svg polyline")).to_have_count(2)
         expect(page.locator("#jobs tbody")).to_contain_text("succeeded")
         page.screenshot(path=str(DOCS / "tenant.png"), full_page=True)
     finally:

@@ -533,6 +533,7 @@ function sizeSvg(days) {
   const point = (v, i) => [P + (i * (W - 2 * P)) / (days.length - 1), H - P - (v / top) * (H - 2 * P)];
   const svg = document.createElementNS(NS, "svg");
   svg.setAttribute("viewBox", "0 0 " + W + " " + H);
+  svg.setAttribute("preserveAspectRatio", "none"); // as wide as its panel
   svg.setAttribute("role", "img");
   const first = totals[0], last = totals[totals.length - 1];
   svg.setAttribute("aria-label", "from " + bytes(first) + " on " + days[0].day + " to " + bytes(last) + " on " + days[days.length - 1].day);
