@@ -13,8 +13,19 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from odoo_saas_tools import __version__
-from odoo_saas_tools.api import domains, jobs, problems, sizes, tenants, tls, webhooks
+from odoo_saas_tools.api import (
+    domains,
+    jobs,
+    plans,
+    problems,
+    sizes,
+    tenants,
+    tls,
+    tokens,
+    webhooks,
+)
 from odoo_saas_tools.api.body_limit import BodyLimit
+from odoo_saas_tools.api.console import pages as console_pages
 from odoo_saas_tools.api.problems import ApiProblem, Problem
 from odoo_saas_tools.core.settings import Settings
 
@@ -51,6 +62,9 @@ def create_app(settings: Settings, runner: Any = None) -> Any:
     app.include_router(webhooks.router)
     app.include_router(domains.router)
     app.include_router(sizes.router)
+    app.include_router(plans.router)
+    app.include_router(tokens.router)
+    app.include_router(console_pages.router)  # the hoster's console (docs/console.md)
     # Caddy's on-demand TLS `ask`: no token (Caddy sends none), yes or no only (domains/)
     app.router.routes.insert(
         0, Route(tls.PATH, tls.TlsAsk(settings), methods=["GET", "HEAD"], include_in_schema=False)

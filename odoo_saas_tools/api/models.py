@@ -219,3 +219,39 @@ class BackupOut(BaseModel):
 
 class BackupList(BaseModel):
     items: list[BackupOut]
+
+
+class MeOut(BaseModel):
+    name: str = Field(description="the token's name (`sso:<operator>` behind single sign-on)")
+    scope: Literal["read", "write", "admin"]
+    backup_period_seconds: float | None = Field(
+        description="longest gap between two scheduled backups; null when they are off"
+    )
+
+
+class TokenOut(BaseModel):
+    name: str
+    scope: Literal["read", "write", "admin"]
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+class TokenList(BaseModel):
+    items: list[TokenOut]
+
+
+class PlanOut(BaseModel):
+    name: str
+    modules: list[str]
+    lang: str | None
+    country: str | None
+    max_users: int | None
+    max_storage_mb: int | None
+    trial_days: int | None
+    suspend_over_storage: bool
+
+
+class PlanList(BaseModel):
+    items: list[PlanOut]
