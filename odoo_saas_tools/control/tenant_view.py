@@ -173,7 +173,9 @@ def _gather(settings: Settings, only: set[str] | None, *, users: bool) -> list[T
                 state_changed_at=entry.state_changed_at if entry else None,
                 database_bytes=row.db_size_bytes if row else 0,
                 filestore_bytes=row.filestore_bytes if row else 0,
-                active_users=_active_users(settings, db) if users and row else None,
+                active_users=(_active_users(settings, db) if users else row.internal_users)
+                if row
+                else None,
                 last_backup=_last_backup(settings, db, status),
                 url=identity.default_base_url(settings, db)
                 if settings.tenant_url_template
@@ -193,7 +195,7 @@ def _active_users(settings: Settings, db: str) -> int | None:
     tenant's own role; None when the database does not answer as Odoo's."""
     try:
         with connect(settings, db) as conn, conn.cursor() as cr:
-            cr.execute("SELECT count(*) FROM res_users WHERE active AND NOT share")
+            cr.execute(listing.INTERNAL_USERS_SQL)
             return int(cr.fetchone()[0])
     except (SaasError, psycopg2.Error):
         return None

@@ -48,42 +48,56 @@ class TenantRow:
     odoo_version: str | None
     state: str
     connections: int
+    internal_users: int | None = None  # active internal users, where res_users says
 
 
-def _inspect(settings: Settings, name: str) -> tuple[str | None, str]:
-    """(base version, state) read from the tenant itself."""
+# Internal users who can log in (portal and public users are `share`): what a plan's max_users
+# counts, Odoo's own definition.
+INTERNAL_USERS_SQL = "SELECT count(*) FROM res_users WHERE active AND NOT share"
+_FACTS_SQL = (
+    "SELECT (SELECT latest_version FROM ir_module_module WHERE name = 'base'), "
+    "(SELECT count(*) FROM ir_module_module "
+    " WHERE state IN ('to install', 'to upgrade', 'to remove')), "
+    "(SELECT value FROM ir_config_parameter WHERE key = 'database.is_neutralized'), {users}"
+)
+FACTS_SQL = _FACTS_SQL.format(users=f"({INTERNAL_USERS_SQL})")
+FACTS_SQL_WITHOUT_USERS = _FACTS_SQL.format(users="NULL::bigint")
+
+
+def _inspect(settings: Settings, name: str) -> tuple[str | None, str, int | None]:
+    """(base version, state, internal users) read from the tenant itself."""
     try:
         with connect(settings, name) as conn, conn.cursor() as cr:
             # two round trips per tenant: with hundreds of tenants they add up
             cr.execute(
                 "SELECT to_regclass('ir_module_module') IS NOT NULL, "
-                "to_regclass('ir_config_parameter') IS NOT NULL"
+                "to_regclass('ir_config_parameter') IS NOT NULL, "
+                "(SELECT count(*) = 2 FROM pg_attribute WHERE attrelid = to_regclass('res_users')"
+                " AND attname IN ('active', 'share') AND NOT attisdropped)"
             )
-            has_modules, has_params = cr.fetchone()
+            has_modules, has_params, has_users = cr.fetchone()
             if not has_modules:
-                return None, "not-odoo"
+                return None, "not-odoo", None
             if not has_params:
-                return base_version(cr) or None, "damaged"
-            cr.execute(
-                "SELECT (SELECT latest_version FROM ir_module_module WHERE name = 'base'), "
-                "(SELECT count(*) FROM ir_module_module "
-                " WHERE state IN ('to install', 'to upgrade', 'to remove')), "
-                "(SELECT value FROM ir_config_parameter WHERE key = 'database.is_neutralized')"
-            )
-            version, pending, neutralized = cr.fetchone()
-            version = version or None
-            if not is_current(version):
-                return version, "other-version"
-            if pending:
-                return version, "pending"
-            if (neutralized or "").lower() in ("true", "1"):
-                return version, "neutralized"
-            return version, "ready"
+                return base_version(cr) or None, "damaged", None
+            cr.execute(FACTS_SQL if has_users else FACTS_SQL_WITHOUT_USERS)
+            version, pending, neutralized, count = cr.fetchone()
+            return version or None, _state(version, pending, neutralized), count
     except SaasError:
-        return None, "unreachable"
+        return None, "unreachable", None
     except psycopg2.Error:
         # an Odoo-looking database missing Odoo's tables: listed, not a crash of the whole list
-        return None, "damaged"
+        return None, "damaged", None
+
+
+def _state(version: str | None, pending: int, neutralized: str | None) -> str:
+    if not is_current(version or None):
+        return "other-version"
+    if pending:
+        return "pending"
+    if (neutralized or "").lower() in ("true", "1"):
+        return "neutralized"
+    return "ready"
 
 
 def tenants(
@@ -132,8 +146,8 @@ def tenants(
         if facts is None:
             if name not in inspected:
                 continue
-            version, state = inspected[name]
-            facts = listing_memo.TenantFacts(version, state, int(sizes[name]))
+            version, state, users = inspected[name]
+            facts = listing_memo.TenantFacts(version, state, int(sizes[name]), users)
             if state != "unreachable":
                 memo.remember(name, found[name], facts)
         store = filestore.listed_path(settings, name)
@@ -145,6 +159,7 @@ def tenants(
                 odoo_version=facts.version,
                 state=facts.state,
                 connections=counters.connections[name],
+                internal_users=facts.internal_users,
             )
         )
     if only is None:

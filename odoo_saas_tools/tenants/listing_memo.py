@@ -64,10 +64,13 @@ class TenantFacts:
     version: str | None
     state: str
     db_size_bytes: int
+    internal_users: int | None = None  # active internal users (a plan's max_users counts them)
 
 
 def _facts_of(entry: dict) -> TenantFacts:
-    return TenantFacts(entry["version"], entry["state"], entry["db_size_bytes"])
+    return TenantFacts(
+        entry["version"], entry["state"], entry["db_size_bytes"], entry["internal_users"]
+    )
 
 
 def _count(value: Any) -> bool:
@@ -87,7 +90,17 @@ def _tenant_entry(raw: Any) -> dict | None:
         return None
     if type(sized) not in (int, float) or not 0 <= sized < 2**53:  # NaN compares False
         return None
-    return {"key": key, "version": version, "state": state, "db_size_bytes": size, "sized": sized}
+    users = raw.get("internal_users")
+    if users is not None and not _count(users):
+        return None
+    return {
+        "key": key,
+        "version": version,
+        "state": state,
+        "db_size_bytes": size,
+        "sized": sized,
+        "internal_users": users,
+    }
 
 
 def _filestore_entry(raw: Any) -> dict | None:
@@ -142,6 +155,7 @@ class ListingMemo:
             "state": facts.state,
             "db_size_bytes": facts.db_size_bytes,
             "sized": time.time(),
+            "internal_users": facts.internal_users,
         }
         self.changed = True
 
