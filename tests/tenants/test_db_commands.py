@@ -7,6 +7,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import psycopg2
 import pytest
@@ -320,11 +321,13 @@ def test_failed_clone_leaves_nothing(
     tsettings: Settings,
     fake_odoo: Callable[..., str],
     dbname: Callable[[str], str],
+    tmp_path: Path,
 ) -> None:
     """Neutralization needs Odoo's addons path: with a broken ODOO_BIN the clone fails cleanly."""
     src = fake_odoo("fail")
     dst = dbname("failed")
-    env = {**tenants_env, "ODOO_BIN": "/nonexistent/odoo", "ODOO_SAAS_RUNTIME_DIR": "/tmp/x-rt"}
+    runtime = str(tmp_path / "rt")  # the test's own: no other test's locks
+    env = {**tenants_env, "ODOO_BIN": "/nonexistent/odoo", "ODOO_SAAS_RUNTIME_DIR": runtime}
     proc = run_cli(env, "db", "clone", src, dst)
     assert proc.returncode == 1
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
