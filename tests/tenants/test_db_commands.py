@@ -24,6 +24,7 @@ from odoo_saas_tools.tenants.locks import tenant_lock, tenant_locks
 from odoo_saas_tools.tenants.names import check_name
 from tests.support.cli import run_cli
 from tests.support.tenants import new_database
+from tests.support.wait import wait_until
 from tests.tenants.conftest import settle_write_counters
 
 HOSTILE = [
@@ -191,9 +192,20 @@ def test_live_template_copy_holds_new_connections_during_the_copy(
     pooled = pooled_session(tsettings, src)
     seen: list[object] = []
 
+    def copy_began() -> bool:
+        with connect(tsettings) as conn, conn.cursor() as cr:
+            cr.execute(
+                "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE query LIKE %s) "
+                "OR EXISTS (SELECT 1 FROM pg_database WHERE datname = %s)",
+                (f'CREATE DATABASE "{dst}"%', dst),
+            )
+            return cr.fetchone()[0]
+
     def newcomer() -> None:  # a request that needs a new connection while the copy runs
-        time.sleep(0.05)
         try:
+            # not before the copy: a session already there is one it cannot release (a fixed
+            # 50 ms came before the copy's first look on a loaded machine)
+            wait_until(copy_began, 10, "the copy to start", interval=0.005)
             with connect(tsettings, src) as conn, conn.cursor() as cr:
                 cr.execute("SELECT count(*) FROM ir_attachment")
                 seen.append(cr.fetchone()[0])
@@ -684,8 +696,7 @@ def test_drop_disconnects_users_before_its_last_backup(
     thread = threading.Thread(target=writer)
     thread.start()
     try:
-        while len(committed) < 20:
-            time.sleep(0.02)
+        wait_until(lambda: len(committed) >= 20, 60, "20 commits", interval=0.02)
         proc = run_cli(tenants_env, "db", "drop", name, "--json")
     finally:
         stop.set()
