@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from odoo_saas_tools import __version__
-from odoo_saas_tools.api import jobs, problems, tenants, tls
+from odoo_saas_tools.api import jobs, problems, tenants, tls, webhooks
 from odoo_saas_tools.api.body_limit import BodyLimit
 from odoo_saas_tools.api.problems import ApiProblem, Problem
 from odoo_saas_tools.core.settings import Settings
@@ -47,6 +47,7 @@ def create_app(settings: Settings, runner: Any = None) -> Any:
     app.state.runner = runner
     app.include_router(tenants.router)
     app.include_router(jobs.router)
+    app.include_router(webhooks.router)
     # Caddy's on-demand TLS `ask`: no token (Caddy sends none), yes or no only (domains/)
     app.router.routes.insert(
         0, Route(tls.PATH, tls.TlsAsk(settings), methods=["GET", "HEAD"], include_in_schema=False)

@@ -15,7 +15,7 @@ import psycopg2.extensions
 from fastapi import Request
 from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 from odoo_saas_tools.api import problems
 from odoo_saas_tools.catalog import store
@@ -70,7 +70,7 @@ def mutate(
     body: BaseModel | None,
     key: str | None,
     accept: Accept,
-) -> JSONResponse:
+) -> Response:
     """Answer a mutating call (see the module's docstring)."""
     settings: Settings = request.app.state.settings
     path = request.url.path
@@ -122,6 +122,8 @@ def mutate(
     headers = {"Idempotent-Replayed": "true"} if replayed else {}
     if job_id:
         headers["Location"] = f"/v1/jobs/{job_id}"
+    if status == 204:
+        return Response(status_code=204, headers=headers)
     media = problems.MEDIA_TYPE if status >= 400 else "application/json"
     return JSONResponse(payload, status, headers=headers, media_type=media)
 

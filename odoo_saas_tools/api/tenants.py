@@ -6,6 +6,7 @@ then calls one control function; long operations become jobs (202 with the job a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request
@@ -69,8 +70,59 @@ def _exists(settings: Settings, db: str) -> bool:
         return catalog_tenants.database_exists(cr, db)
 
 
-def _accepted(settings: Settings, job: Any, view: TenantView) -> tuple[int, dict[str, Any]]:
-    return 202, {"job": calls.job_out(settings, job), "tenant": calls.tenant_out(view)}
+def _held(view: TenantView, state: str | None = None) -> Callable[[str], TenantView]:
+    """view as a job's answer shows it: held by the job (and in state, if one is given)."""
+
+    def held(job_id: str) -> TenantView:
+        view.job = job_id
+        if state is not None:
+            view.state = state
+        return view
+
+    return held
+
+
+def _job(
+    request: Request,
+    caller: Caller,
+    key: str | None,
+    body: models.Body | None,
+    kind: str,
+    params: dict[str, Any],
+    view: Callable[[str], TenantView],
+    *,
+    new: tuple[str, str] | None = None,
+    claims: list[str] | None = None,
+    secrets: dict[str, str] | None = None,
+) -> JSONResponse:
+    """A long operation, the one way: a job of `kind` on params["database"] (and claims)
+    submitted in the call's transaction, audited as `tenant.<kind>`, answered 202 with the job
+    and view(its id); `new` is the (name, database) of a tenant the job makes, refused 409 when
+    it exists already."""
+    tenant = params["database"]
+    settings = _settings(request)
+    runner = request.app.state.runner
+
+    def accept(cr: Any) -> tuple[int, Any]:
+        if new is not None and catalog_tenants.database_exists(cr, new[1]):
+            raise Exists(f"tenant {new[0]} already exists")
+        job = jobs.submit(
+            cr,
+            kind=kind,
+            tenant=tenant,
+            params=params,
+            claims=claims,
+            token=caller.name,
+            idempotency_key=key,
+            runner=runner,
+            secrets=secrets,
+        )
+        return 202, {"job": calls.job_out(settings, job), "tenant": calls.tenant_out(view(job.id))}
+
+    action = f"tenant.{kind}"
+    return calls.mutate(
+        request, caller, action=action, tenant=tenant, body=body, key=key, accept=accept
+    )
 
 
 @router.get("", response_model=models.TenantPage, summary="List tenants")
@@ -124,33 +176,18 @@ def create_tenant(
     plan = _checked("plan", plans.get, settings, body.plan)
     if body.tz:
         _checked("tz", check_tz, body.tz)
-    runner = request.app.state.runner
-
-    def accept(cr: Any) -> tuple[int, Any]:
-        if catalog_tenants.database_exists(cr, db):
-            raise Exists(f"tenant {body.name} already exists")
-        params = body.model_dump(mode="json", exclude={"admin_password"})
-        params.update(database=db, plan=plan.name, password_given=body.admin_password is not None)
-        job = jobs.submit(
-            cr,
-            kind="create",
-            tenant=db,
-            params=params,
-            token=caller.name,
-            idempotency_key=idempotency_key,
-            runner=runner,
-            secrets={"admin_password": body.admin_password} if body.admin_password else None,
-        )
-        return _accepted(settings, job, _new_view(settings, body.name, db, plan.name, job.id))
-
-    return calls.mutate(
+    params = body.model_dump(mode="json", exclude={"admin_password"})
+    params.update(database=db, plan=plan.name, password_given=body.admin_password is not None)
+    return _job(
         request,
         caller,
-        action="tenant.create",
-        tenant=db,
-        body=body,
-        key=idempotency_key,
-        accept=accept,
+        idempotency_key,
+        body,
+        "create",
+        params,
+        lambda job: _new_view(settings, body.name, db, plan.name, job),
+        new=(body.name, db),
+        secrets={"admin_password": body.admin_password} if body.admin_password else None,
     )
 
 
@@ -170,35 +207,22 @@ def clone_tenant(
     target = _checked("target", tenant_view.database, settings, body.target)
     if source.db_state is None:
         raise ApiProblem(409, f"tenant {name} has no database to copy (state {source.state})")
-
-    def accept(cr: Any) -> tuple[int, Any]:
-        if catalog_tenants.database_exists(cr, target):
-            raise Exists(f"tenant {body.target} already exists")
-        job = jobs.submit(
-            cr,
-            kind="clone",
-            tenant=source.database,
-            claims=[target],
-            params={
-                "database": source.database,
-                "source": source.database,
-                "target": target,
-                "neutralize": body.neutralize,
-            },
-            token=caller.name,
-            idempotency_key=idempotency_key,
-        )
-        view = _new_view(settings, body.target, target, source.plan, job.id)
-        return _accepted(settings, job, view)
-
-    return calls.mutate(
+    params = {
+        "database": source.database,
+        "source": source.database,
+        "target": target,
+        "neutralize": body.neutralize,
+    }
+    return _job(
         request,
         caller,
-        action="tenant.clone",
-        tenant=source.database,
-        body=body,
-        key=idempotency_key,
-        accept=accept,
+        idempotency_key,
+        body,
+        "clone",
+        params,
+        lambda job: _new_view(settings, body.target, target, source.plan, job),
+        new=(body.target, target),
+        claims=[target],
     )
 
 
@@ -237,11 +261,10 @@ def _backups(settings: Settings, db: str, *, remote: bool) -> list[dict[str, Any
     ]
     if remote:
         for row in remote_rows(settings, [db]):
-            restic_row = "snapshot_id" in row
             items.append(
                 {
                     "id": row["url"],
-                    "where": "restic" if restic_row else "s3",
+                    "where": row["where"],
                     "taken_at": row["taken_at"],
                     "format": None,
                     "size_bytes": row["size_bytes"],
@@ -280,28 +303,8 @@ def back_up_tenant(
     view = _view(settings, name, users=False)
     if view.db_state is None:
         raise ApiProblem(409, f"tenant {name} has no database to back up (state {view.state})")
-
-    def accept(cr: Any) -> tuple[int, Any]:
-        job = jobs.submit(
-            cr,
-            kind="backup",
-            tenant=view.database,
-            params={"database": view.database, "format": body.format},
-            token=caller.name,
-            idempotency_key=idempotency_key,
-        )
-        view.job = job.id
-        return _accepted(settings, job, view)
-
-    return calls.mutate(
-        request,
-        caller,
-        action="tenant.backup",
-        tenant=view.database,
-        body=body,
-        key=idempotency_key,
-        accept=accept,
-    )
+    params = {"database": view.database, "format": body.format}
+    return _job(request, caller, idempotency_key, body, "backup", params, _held(view))
 
 
 @router.post(
@@ -328,28 +331,8 @@ def restore_tenant(
         view = tenant_view.view(settings, name, users=False)
     except NotFound:
         view = _new_view(settings, name, db, plans.DEFAULT, "")
-
-    def accept(cr: Any) -> tuple[int, Any]:
-        job = jobs.submit(
-            cr,
-            kind="restore",
-            tenant=db,
-            params={"database": db, "backup": body.backup, "source": source},
-            token=caller.name,
-            idempotency_key=idempotency_key,
-        )
-        view.job = job.id
-        return _accepted(settings, job, view)
-
-    return calls.mutate(
-        request,
-        caller,
-        action="tenant.restore",
-        tenant=db,
-        body=body,
-        key=idempotency_key,
-        accept=accept,
-    )
+    params = {"database": db, "backup": body.backup, "source": source}
+    return _job(request, caller, idempotency_key, body, "restore", params, _held(view))
 
 
 @router.delete("/{name}", status_code=202, response_model=models.Accepted, summary="Delete (job)")
@@ -362,48 +345,28 @@ def delete_tenant(
     """As `odoo-saas db drop NAME`: a last backup in BACKUP_DIR/dropped first."""
     settings = _settings(request)
     view = _view(settings, name, users=False)
-
-    def accept(cr: Any) -> tuple[int, Any]:
-        job = jobs.submit(
-            cr,
-            kind="delete",
-            tenant=view.database,
-            params={"database": view.database},
-            token=caller.name,
-            idempotency_key=idempotency_key,
-        )
-        view.job, view.state = job.id, "deleting"
-        return _accepted(settings, job, view)
-
-    return calls.mutate(
-        request,
-        caller,
-        action="tenant.delete",
-        tenant=view.database,
-        body=None,
-        key=idempotency_key,
-        accept=accept,
-    )
+    params = {"database": view.database}
+    return _job(request, caller, idempotency_key, None, "delete", params, _held(view, "deleting"))
 
 
 def _sync(
     request: Request,
     caller: Caller,
-    name: str,
-    *,
-    action: str,
-    body: models.Body,
     key: str | None,
-    change: Any,
+    body: models.SuspendRequest | models.ResumeRequest,
+    name: str,
+    change: Callable[[Settings, str, str], Any],
 ) -> JSONResponse:
-    """A change made at once (no job): the tenant as it is afterwards."""
+    """A change made at once (no job), audited as `tenant.<change's name>`: the tenant as it is
+    afterwards."""
     settings = _settings(request)
     db = _checked("name", tenant_view.database, settings, name)
 
     def accept(cr: Any) -> tuple[int, Any]:
-        change(settings, db)
+        change(settings, db, body.reason)
         return 200, calls.tenant_out(tenant_view.view(settings, name))
 
+    action = f"tenant.{change.__name__}"
     return calls.mutate(
         request, caller, action=action, tenant=db, body=body, key=key, accept=accept
     )
@@ -426,28 +389,8 @@ def patch_tenant(
     view = _view(settings, name, users=False)
     if view.db_state is None:
         raise ApiProblem(409, f"tenant {name} has no database (state {view.state})")
-
-    def accept(cr: Any) -> tuple[int, Any]:
-        job = jobs.submit(
-            cr,
-            kind="plan",
-            tenant=view.database,
-            params={"database": view.database, "plan": body.plan},
-            token=caller.name,
-            idempotency_key=idempotency_key,
-        )
-        view.job = job.id
-        return _accepted(settings, job, view)
-
-    return calls.mutate(
-        request,
-        caller,
-        action="tenant.plan",
-        tenant=view.database,
-        body=body,
-        key=idempotency_key,
-        accept=accept,
-    )
+    params = {"database": view.database, "plan": body.plan}
+    return _job(request, caller, idempotency_key, body, "plan", params, _held(view))
 
 
 @router.post("/{name}/suspend", response_model=models.TenantOut, summary="Suspend")
@@ -460,15 +403,7 @@ def suspend_tenant(
 ) -> JSONResponse:
     """Its users get the suspended page; data, backups untouched (the Odoo side: see
     docs/api.md)."""
-    return _sync(
-        request,
-        caller,
-        name,
-        action="tenant.suspend",
-        body=body,
-        key=idempotency_key,
-        change=lambda settings, db: suspension.suspend(settings, db, body.reason),
-    )
+    return _sync(request, caller, idempotency_key, body, name, suspension.suspend)
 
 
 @router.post("/{name}/resume", response_model=models.TenantOut, summary="Resume")
@@ -480,12 +415,4 @@ def resume_tenant(
     caller: Caller = auth.write,
 ) -> JSONResponse:
     body = body or models.ResumeRequest()
-    return _sync(
-        request,
-        caller,
-        name,
-        action="tenant.resume",
-        body=body,
-        key=idempotency_key,
-        change=lambda settings, db: suspension.resume(settings, db, body.reason),
-    )
+    return _sync(request, caller, idempotency_key, body, name, suspension.resume)

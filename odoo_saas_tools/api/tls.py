@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
 from odoo_saas_tools.core import asgi_server
-from odoo_saas_tools.core.errors import SaasError
 from odoo_saas_tools.core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -62,19 +60,9 @@ class TlsAsk:
 
 def serve(settings: Settings, bind: str, port: int) -> None:
     """The ask endpoint alone, until SIGTERM or SIGINT."""
-    try:
-        sock = asgi_server.listen(bind, port)
-    except OSError as exc:
-        raise SaasError(f"cannot listen on {bind}:{port}: {exc.strerror or exc}") from exc
-    server = asgi_server.make_server(TlsAsk(settings))
-
-    def stop(signum: int, _frame: object) -> None:
-        server.should_exit = True
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    log.info("answering TLS asks on %s:%d%s", bind, sock.getsockname()[1], PATH)
-    try:
-        server.run(sockets=[sock])
-    finally:
-        sock.close()
+    asgi_server.serve(
+        TlsAsk(settings),
+        bind,
+        port,
+        started=lambda bound: log.info("answering TLS asks on %s:%d%s", bind, bound, PATH),
+    )

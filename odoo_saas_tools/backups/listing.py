@@ -59,8 +59,9 @@ def local_rows(
 
 
 def remote_rows(settings: Settings, databases: list[str]) -> list[dict[str, Any]]:
-    """The off-site copies (or snapshots) of these tenants (every one when empty)."""
+    """The off-site copies (or snapshots) of these tenants (every one when empty); `where` is
+    the engine's name, as a local row's is its folder."""
     engine = offsite.engine(settings)
     if engine is None:
         raise ConfigError("AWS_S3_BUCKET is not set: there are no off-site copies to list")
-    return engine.listing(databases)
+    return [{**row, "where": engine.name} for row in engine.listing(databases)]

@@ -143,4 +143,39 @@ MIGRATIONS: list[tuple[int, str]] = [
         );
         """,
     ),
+    (
+        5,
+        # webhooks (issue 28): the subscriptions, and one delivery per (subscription, event)
+        # for the subscriptions that existed when the event was made, made once by the
+        # delivery loop (event.fanned_out; the events before this migration had none). Nothing
+        # here is granted to Odoo's role: a subscriber's secret is the management role's only.
+        """
+        CREATE TABLE webhook (
+            id uuid PRIMARY KEY,
+            url text NOT NULL,
+            events text[] NOT NULL CHECK (cardinality(events) > 0),
+            secret text NOT NULL,
+            created_at timestamptz NOT NULL DEFAULT now()
+        );
+        CREATE TABLE delivery (
+            id uuid PRIMARY KEY,
+            webhook uuid NOT NULL REFERENCES webhook (id) ON DELETE CASCADE,
+            event uuid NOT NULL REFERENCES event (id) ON DELETE CASCADE,
+            attempts int NOT NULL DEFAULT 0,
+            state text NOT NULL DEFAULT 'pending'
+                CHECK (state IN ('pending', 'delivered', 'failed')),
+            next_attempt_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+            last_status int,
+            last_error text,
+            delivered_at timestamptz,
+            created_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+            UNIQUE (webhook, event)
+        );
+        CREATE INDEX delivery_due ON delivery (next_attempt_at) WHERE state = 'pending';
+        CREATE INDEX delivery_webhook ON delivery (webhook, created_at DESC);
+        ALTER TABLE event ADD COLUMN fanned_out boolean NOT NULL DEFAULT true;
+        ALTER TABLE event ALTER COLUMN fanned_out SET DEFAULT false;
+        CREATE INDEX event_not_fanned_out ON event (created_at) WHERE NOT fanned_out;
+        """,
+    ),
 ]

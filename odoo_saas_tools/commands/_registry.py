@@ -10,6 +10,7 @@ import argparse
 import importlib
 import pkgutil
 from types import ModuleType
+from typing import Any
 
 COMMANDS_PACKAGE = "odoo_saas_tools.commands"
 # The command words on this command line (`db`, `clone`, ...): only their modules are imported,
@@ -48,6 +49,34 @@ def register_all(subparsers: argparse._SubParsersAction, package: str) -> None:
                     f"{module.__name__} registers {sorted(added)}: a command module must register "
                     f"exactly the command named after it ({command_name(info.name)!r})"
                 )
+
+
+def add_command(
+    subparsers: argparse._SubParsersAction, name: str, help: str, doc: str | None, **defaults: Any
+) -> argparse.ArgumentParser:
+    """A command's parser, the one way: its help line, its module's docstring as the description
+    (printed as written: the docstrings are wrapped by hand) and its defaults (func=run,
+    log_as, needs_settings). Defaults meant to override an argument's own default are set after
+    adding it, with p.set_defaults."""
+    p = subparsers.add_parser(
+        name, help=help, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.set_defaults(**defaults)
+    return p
+
+
+def add_listen_options(p: argparse.ArgumentParser, bind_var: str, port_var: str) -> None:
+    """--bind and --port of a server command; bind_var, port_var: the settings they override."""
+    p.add_argument("--bind", help=f"address to listen on (default: {bind_var})")
+    p.add_argument("--port", type=int, help=f"port to listen on (default: {port_var})")
+
+
+def listen_address(args: argparse.Namespace, bind: str, port: int) -> tuple[str, int]:
+    """--bind and --port where given, else the settings' bind and port."""
+    return (
+        args.bind if args.bind is not None else bind,
+        args.port if args.port is not None else port,
+    )
 
 
 def register_group(

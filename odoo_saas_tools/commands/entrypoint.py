@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import argparse
 
+from odoo_saas_tools.commands._registry import add_command
 from odoo_saas_tools.container.start import start
 from odoo_saas_tools.core.settings import Settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "entrypoint",
-        help="container entrypoint: validate, render odoo.conf/supervisord.conf, start",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "container entrypoint: validate, render odoo.conf/supervisord.conf, start",
+        __doc__,
+        func=run,
+        log_as="entrypoint",
     )
     p.add_argument(
         "cmd",
@@ -28,7 +31,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--no-wait", action="store_true", help="do not wait for PostgreSQL before starting"
     )
-    p.set_defaults(func=run, log_as="entrypoint")
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:

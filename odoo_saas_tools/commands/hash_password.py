@@ -13,18 +13,20 @@ from __future__ import annotations
 import argparse
 import sys
 
+from odoo_saas_tools.commands._registry import add_command
 from odoo_saas_tools.core.errors import ConfigError
 from odoo_saas_tools.core.passwords import hashed_form
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
+    add_command(
+        subparsers,
         "hash-password",
-        help="print the pbkdf2-sha512 hash of the password on stdin (for ODOO_ADMIN_PASSWD)",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "print the pbkdf2-sha512 hash of the password on stdin (for ODOO_ADMIN_PASSWD)",
+        __doc__,
+        func=run,
+        needs_settings=False,
     )
-    p.set_defaults(func=run, needs_settings=False)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from odoo_saas_tools.commands._registry import add_command
 from odoo_saas_tools.core.errors import EXIT_FAILURE, EXIT_OK, ConfigError
 from odoo_saas_tools.core.output import print_json
 from odoo_saas_tools.core.settings import Settings
@@ -22,11 +23,12 @@ from odoo_saas_tools.observability.health import DEFAULT_BUDGET, report, run_che
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "health",
-        help="check Odoo, its database, memory and Redis (exit 0 healthy, 1 unhealthy)",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "check Odoo, its database, memory and Redis (exit 0 healthy, 1 unhealthy)",
+        __doc__,
+        func=run,
     )
     p.add_argument("--json", action="store_true", help="one JSON document for machines")
     p.add_argument(
@@ -36,7 +38,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="SECONDS",
         help=f"time budget for all checks together (default {DEFAULT_BUDGET:g})",
     )
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from odoo_saas_tools.commands._registry import add_command
 from odoo_saas_tools.core.errors import ConfigError
 from odoo_saas_tools.core.output import print_json
 from odoo_saas_tools.core.settings import Settings
@@ -19,11 +20,13 @@ from odoo_saas_tools.preflight.findings import ERROR, Report
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "preflight",
-        help="check settings, PostgreSQL, directories, addons, Python deps and tenants",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "check settings, PostgreSQL, directories, addons, Python deps and tenants",
+        __doc__,
+        func=run,
+        needs_settings=False,
     )
     p.add_argument(
         "--fix",
@@ -31,7 +34,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="also install missing dependencies / upgrade changed modules, as a start does",
     )
     p.add_argument("--json", action="store_true", help="print the findings as JSON")
-    p.set_defaults(func=run, needs_settings=False)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -10,19 +10,21 @@ from __future__ import annotations
 
 import argparse
 
+from odoo_saas_tools.commands._registry import add_command
 from odoo_saas_tools.container.run_odoo import run_odoo
 from odoo_saas_tools.core.settings import Settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "run-odoo",
-        help="(supervisord program) run Odoo with odoo.conf",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "(supervisord program) run Odoo with odoo.conf",
+        __doc__,
+        func=run,
+        log_as="odoo",
     )
     p.add_argument("extra", nargs=argparse.REMAINDER, help="extra arguments for Odoo")
-    p.set_defaults(func=run, log_as="odoo")
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:

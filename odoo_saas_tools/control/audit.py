@@ -4,6 +4,7 @@ password: only what the caller's name and the outcome say."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
@@ -45,21 +46,11 @@ def record(
     row is logged, never raised: the call it audits has happened."""
     entry = None
     try:
-        if cr is not None:
+        # in the caller's transaction, or in one of its own (committed at once)
+        with contextlib.nullcontext(cr) if cr is not None else store.session(settings) as cr:
             entry = catalog_audit.insert(
                 cr, token=token, action=action, tenant=tenant, status=status, result=result, job=job
             )
-        else:
-            with store.session(settings) as own:
-                entry = catalog_audit.insert(
-                    own,
-                    token=token,
-                    action=action,
-                    tenant=tenant,
-                    status=status,
-                    result=result,
-                    job=job,
-                )
     except (SaasError, psycopg2.Error) as exc:
         log.error("audit row not written for %s: %s", action, exc)
     line(

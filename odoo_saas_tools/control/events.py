@@ -16,19 +16,25 @@ TENANT_RESUMED = "tenant.resumed"
 TENANT_PLAN_CHANGED = "tenant.plan_changed"
 QUOTA_EXCEEDED = "quota.exceeded"
 TRIAL_ENDED = "trial.ended"
-# every type issue 28 names; the ones above are emitted here, the others by the API's jobs
+# the ends of the API's jobs (control.operations.events_of)
+TENANT_CREATED = "tenant.created"
+TENANT_DELETED = "tenant.deleted"
+BACKUP_SUCCEEDED = "backup.succeeded"
+BACKUP_FAILED = "backup.failed"
+JOB_FAILED = "job.failed"
+# every type issue 28 names
 TYPES = frozenset(
     {
-        "tenant.created",
-        "tenant.deleted",
+        TENANT_CREATED,
+        TENANT_DELETED,
         TENANT_SUSPENDED,
         TENANT_RESUMED,
         TENANT_PLAN_CHANGED,
-        "backup.succeeded",
-        "backup.failed",
+        BACKUP_SUCCEEDED,
+        BACKUP_FAILED,
         QUOTA_EXCEEDED,
         TRIAL_ENDED,
-        "job.failed",
+        JOB_FAILED,
     }
 )
 

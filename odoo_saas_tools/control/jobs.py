@@ -31,7 +31,7 @@ import psycopg2.extensions
 from odoo_saas_tools.catalog import jobs as catalog_jobs
 from odoo_saas_tools.catalog import store
 from odoo_saas_tools.catalog.jobs import Job
-from odoo_saas_tools.control import audit, idempotency, operations
+from odoo_saas_tools.control import audit, events, idempotency, operations
 from odoo_saas_tools.control.errors import Held, NotFound
 from odoo_saas_tools.core.errors import BusyError, SaasError, first_line
 from odoo_saas_tools.core.reserved import RESERVED_PREFIX
@@ -241,11 +241,12 @@ class Runner:
     def _finish(
         self, job: Job, state: str, result: dict[str, Any] | None, error: str | None
     ) -> None:
-        """Mark the job finished (retried while PostgreSQL is briefly away); the lock is held."""
+        """Mark the job finished with the events its end makes (retried while PostgreSQL is
+        briefly away); the lock is held."""
         for attempt in range(5):
             try:
                 with store.session(self.settings) as cr:
-                    catalog_jobs.finish(cr, job.id, state=state, result=result, error=error)
+                    self._record_end(cr, job, state, result, error)
                 break
             except (SaasError, psycopg2.Error) as exc:
                 log.warning("job %s: recording its end failed: %s", job.id, first_line(exc))
@@ -253,6 +254,19 @@ class Runner:
         audit.line(
             {"job": job.id, "kind": job.kind, "tenant": job.tenant, "state": state, "error": error}
         )
+
+    def _record_end(
+        self,
+        cr: psycopg2.extensions.cursor,
+        job: Job,
+        state: str,
+        result: dict[str, Any] | None,
+        error: str | None,
+    ) -> None:
+        """The job's end and the events it makes (webhooks), in cr's transaction."""
+        catalog_jobs.finish(cr, job.id, state=state, result=result, error=error)
+        for kind, tenant, payload in operations.events_of(self.settings, job, state, result, error):
+            events.emit(cr, kind, tenant, payload)
 
     # recovery
     def recover(self) -> None:
@@ -281,11 +295,12 @@ class Runner:
                     ),
                     store.session(self.settings) as cr,
                 ):
-                    catalog_jobs.finish(
+                    self._record_end(
                         cr,
-                        job.id,
-                        state="failed",
-                        error="the API process that accepted it (and held the admin "
+                        job,
+                        "failed",
+                        None,
+                        "the API process that accepted it (and held the admin "
                         "password) stopped before it ran: nothing was done; send it again",
                     )
             except BusyError:

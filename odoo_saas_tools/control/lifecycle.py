@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import psycopg2
@@ -146,6 +148,43 @@ def _tick(settings: Settings, now: dt.datetime | None) -> dict:
         "undeclared_plans": undeclared,
         "seconds": round(time.monotonic() - started, 3),
     }
+
+
+class Loop:
+    """Turns every `every` seconds, until stop(): the api process's background loop (started
+    with start(): its first turn a period after the start, which is no reason to measure every
+    tenant) and `tenant lifecycle` without --once (run(): the first turn at once). Quiet unless
+    a turn acted (tick logs each action) or failed, or report is given each turn's result."""
+
+    def __init__(
+        self, settings: Settings, every: float, report: Callable[[dict], None] | None = None
+    ) -> None:
+        self.settings = settings
+        self.every = every
+        self.report = report
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self.run, name="lifecycle", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, wait_seconds: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(wait_seconds)
+
+    def run(self, *, first_now: bool = False) -> None:
+        wait = 0.0 if first_now else self.every
+        while not self._stop.wait(wait):
+            started = time.monotonic()
+            try:
+                result = tick(self.settings)
+            except SaasError as exc:  # a bad plans file or PostgreSQL away: said, tried again
+                log.error("lifecycle turn failed: %s", first_line(exc))
+            else:
+                if self.report is not None:
+                    self.report(result)
+            wait = max(0.0, self.every - (time.monotonic() - started))
 
 
 def _apply(settings: Settings, action: Action, now: dt.datetime) -> tuple[bool, bool]:

@@ -18,7 +18,7 @@ from odoo_saas_tools.backups.restore import RestoreOptions, restore_backup
 from odoo_saas_tools.catalog import store
 from odoo_saas_tools.catalog import tenants as catalog_tenants
 from odoo_saas_tools.catalog.jobs import Job
-from odoo_saas_tools.control import plans
+from odoo_saas_tools.control import events, plans
 from odoo_saas_tools.control.errors import Exists
 from odoo_saas_tools.core.errors import EXIT_UNCHANGED, SaasError
 from odoo_saas_tools.core.settings import Settings
@@ -27,6 +27,7 @@ from odoo_saas_tools.tenants import catalog_rows, unfinished
 from odoo_saas_tools.tenants import setup as tenant_setup
 from odoo_saas_tools.tenants.clone import clone_tenant
 from odoo_saas_tools.tenants.drop import drop
+from odoo_saas_tools.tenants.identity import tenant_label
 
 log = logging.getLogger(__name__)
 
@@ -173,6 +174,37 @@ def conclude(settings: Settings, job: Job) -> tuple[str, dict[str, Any] | None, 
     if job.kind == "restore":
         return "failed", None, f"{lost}: the tenant was put back as it was, or restored; check it"
     return "failed", None, f"{lost}: nothing was kept; run it again"
+
+
+# --- what a job's end tells a hoster's systems (control.events) -----------------------------
+def events_of(
+    settings: Settings, job: Job, state: str, result: dict[str, Any] | None, error: str | None
+) -> list[tuple[str, str | None, dict[str, Any]]]:
+    """(type, tenant's database, payload) of each event a job's end makes, emitted in the
+    transaction that records it (control.jobs): a failed job is `job.failed`, and a backup's
+    end, a new tenant (a create, a clone's copy) and a dropped one say so too."""
+    db = job.tenant
+    base: dict[str, Any] = {"name": tenant_label(settings, db) if db else None, "job": job.id}
+    result = result or {}
+    out: list[tuple[str, str | None, dict[str, Any]]] = []
+    if state == "failed":
+        out.append((events.JOB_FAILED, db, {**base, "kind": job.kind, "error": error}))
+        if job.kind == "backup":
+            out.append((events.BACKUP_FAILED, db, {**base, "error": error}))
+        return out
+    if job.kind == "backup":
+        keep = ("path", "size_bytes", "sha256", "fmt", "duration_seconds")
+        out.append((events.BACKUP_SUCCEEDED, db, {**base, **{k: result.get(k) for k in keep}}))
+    elif job.kind == "create" and result.get("database"):
+        plan = result.get("plan") or job.params.get("plan") or plans.DEFAULT
+        out.append((events.TENANT_CREATED, db, {**base, "plan": plan, "url": result.get("url")}))
+    elif job.kind == "clone":
+        target = job.params["target"]
+        copy = {"name": tenant_label(settings, target), "job": job.id, "source": base["name"]}
+        out.append((events.TENANT_CREATED, target, copy))
+    elif job.kind == "delete":
+        out.append((events.TENANT_DELETED, db, {**base, "backup": result.get("backup")}))
+    return out
 
 
 def run(settings: Settings, job: Job, secrets: Secrets) -> dict[str, Any]:

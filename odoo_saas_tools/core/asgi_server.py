@@ -15,12 +15,19 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
+import signal
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from odoo_saas_tools.core.errors import SaasError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -110,6 +117,43 @@ def listen(bind: str, port: int, backlog: int = Limits.backlog) -> socket.socket
         sock.close()
         raise
     return sock
+
+
+def serve(
+    app: Any,
+    bind: str,
+    port: int,
+    limits: Limits = Limits(),
+    *,
+    started: Callable[[int], None] | None = None,
+    stopped: Callable[[], None] | None = None,
+) -> None:
+    """Serve app on bind:port until SIGTERM or SIGINT, the one way every server of ours runs.
+
+    started(the port bound) runs once the signals are handled, before the first request (start
+    background work there, and log where it listens); stopped() once the server stopped, also
+    on an error. A port that cannot be bound is a SaasError naming it."""
+    try:
+        sock = listen(bind, port)
+    except OSError as exc:
+        raise SaasError(f"cannot listen on {bind}:{port}: {exc.strerror or exc}") from exc
+    server = make_server(app, limits)
+
+    def stop(signum: int, _frame: object) -> None:
+        # before the server runs, or once it stopped on this signal (uvicorn raises it again)
+        log.info("stopping on signal %d", signum)
+        server.should_exit = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        if started is not None:
+            started(sock.getsockname()[1])
+        server.run(sockets=[sock])
+    finally:
+        if stopped is not None:
+            stopped()
+        sock.close()
 
 
 def make_server(app: Any, limits: Limits = Limits()) -> uvicorn.Server:

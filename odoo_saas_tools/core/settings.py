@@ -540,6 +540,14 @@ class Settings:
         kind="int",
         minimum=1,
     )
+    lifecycle_seconds: int = var(
+        "ODOO_SAAS_LIFECYCLE_SECONDS",
+        "Seconds between the API process's lifecycle turns (ended trials suspended, storage "
+        "over a plan's limit told): `odoo-saas tenant lifecycle --once` is one turn.",
+        60,
+        kind="int",
+        minimum=5,
+    )
 
     # --- Auto-patch -------------------------------------------------------------------------
     auto_patch_deps: bool = var(

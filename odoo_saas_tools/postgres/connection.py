@@ -20,6 +20,10 @@ from odoo_saas_tools.core.settings import Settings
 
 log = logging.getLogger(__name__)
 
+# Sent in the start-up packet, so it beats a database's or role's own `SET search_path` (which a
+# tenant's SQL may have changed): a name we read resolves to public's table or pg_catalog's.
+PINNED_OPTIONS = "-c search_path=public"
+
 
 @contextlib.contextmanager
 def connect(
@@ -46,6 +50,7 @@ def connect(
         else {}
     )
     kwargs = {**settings.connect_kwargs(dbname), **params}
+    kwargs["options"] = f"{PINNED_OPTIONS} {kwargs.get('options', '')}".rstrip()
     if management:
         kwargs["user"], kwargs["password"] = settings.saas_db_user, settings.saas_db_password
     try:
@@ -157,12 +162,20 @@ def filter_allows(settings: Settings, dbname: str) -> bool:
     return re.match(pattern, dbname) is not None
 
 
+def servable_databases(settings: Settings) -> list[str]:
+    """The databases this stack may serve, Odoo 19 or not: owned, allowed by the filter, never
+    odoo-saas's own (reserved)."""
+    return [
+        name
+        for name in owned_databases(settings)
+        if not name.startswith(RESERVED_PREFIX) and filter_allows(settings, name)
+    ]
+
+
 def tenant_databases(settings: Settings, *, major: str = ODOO_SERIES) -> list[str]:
     """Odoo databases of the given major version that this stack serves; never reserved ones."""
     out = []
-    for name in owned_databases(settings):
-        if name.startswith(RESERVED_PREFIX) or not filter_allows(settings, name):
-            continue
+    for name in servable_databases(settings):
         try:
             path_component(name)  # it becomes a folder and file names: never ../../somewhere
             version = odoo_version(settings, name)

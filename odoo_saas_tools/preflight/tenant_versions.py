@@ -17,13 +17,7 @@ from odoo_saas_tools.core.errors import SaasError, first_line
 from odoo_saas_tools.core.odoo_series import ODOO_SERIES as ODOO_MAJOR
 from odoo_saas_tools.core.odoo_series import is_current
 from odoo_saas_tools.core.settings import Settings
-from odoo_saas_tools.postgres.connection import (
-    RESERVED_PREFIX,
-    base_version,
-    connect,
-    filter_allows,
-    owned_databases,
-)
+from odoo_saas_tools.postgres.connection import base_version, connect, servable_databases
 from odoo_saas_tools.preflight.checksums import PARAM_CHECKSUMS, PARAM_EXCLUDE
 from odoo_saas_tools.preflight.findings import ERROR, OK, WARNING, Report
 
@@ -89,11 +83,7 @@ def scan(settings: Settings, report: Report, *, with_state: bool) -> list[Tenant
     Databases are inspected in parallel: with hundreds of tenants on a remote server the
     connection set-up, not the queries, is what costs.
     """
-    names = [
-        n
-        for n in owned_databases(settings)
-        if not n.startswith(RESERVED_PREFIX) and filter_allows(settings, n)
-    ]
+    names = servable_databases(settings)
     with ThreadPoolExecutor(max_workers=max(1, min(SCAN_THREADS, len(names)))) as pool:
         inspections = list(pool.map(lambda n: inspect(settings, n, with_state), names))
     tenants: list[Tenant] = []

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from odoo_saas_tools.catalog import events as catalog_events
 from odoo_saas_tools.catalog import store
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.postgres import databases
@@ -168,6 +169,9 @@ def test_kill_during_a_restore_leaves_the_tenant_as_it_was(own, server, token):
     assert leftovers(own["env"]) == []
     shown = again.call("GET", "/v1/tenants/killedrestore", token=token).body
     assert shown["state"] == "active" and shown["job"] is None
+    with store.session(settings) as cr:  # its end is told (webhooks) as any job's
+        told = [e.payload for e in catalog_events.recent(cr, tenant=db) if e.type == "job.failed"]
+    assert [(t["job"], t["kind"], t["error"]) for t in told] == [(job, "restore", ended["error"])]
 
 
 def test_kill_during_a_delete_puts_the_tenant_back_or_finishes(own, server, token):

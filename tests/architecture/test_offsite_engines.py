@@ -64,6 +64,9 @@ def engine_branches(source: str, *, settings_module: bool = False) -> list[str]:
                 found += [
                     f"{line}: .{node.func.attr}({s!r})" for s in _strings(arg) if _names_engine(s)
                 ]
+        elif isinstance(node, ast.IfExp):
+            for branch in (node.body, node.orelse):
+                found += [f"{line}: chooses {s!r}" for s in _strings(branch) if _names_engine(s)]
         elif (
             isinstance(node, ast.Attribute)
             and node.attr == "backup_offsite"
@@ -108,6 +111,7 @@ def package_files(root: Path) -> list[Path]:
         'if args.file.startswith("restic:"):\n    pass',
         'local = not text.startswith("s3://")',
         'match settings.offsite:\n    case "s3":\n        pass',
+        'where = "restic" if "snapshot_id" in row else "s3"',
         "from odoo_saas_tools.backups import restic",
         "from odoo_saas_tools.backups.offsite import s3",
         "import odoo_saas_tools.backups.offsite.restic_repo",

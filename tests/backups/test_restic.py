@@ -117,6 +117,7 @@ def test_run_snapshots_deduplicate_encrypt_and_restore(restic_env, seaweed):
     )
     assert [r["database"] for r in listed] == [db] * 3
     assert all(r["url"].startswith(f"restic:{db}@") and r["odoo_version"] for r in listed)
+    assert {r["where"] for r in listed} == {"restic"}  # the engine's name (the API's `where`)
     text = run_cli(restic_env, "backup", "list", "--remote", check=True).stdout
     assert text.count(f"restic:{db}@") == 3
 

@@ -84,6 +84,7 @@ def test_run_backs_up_every_tenant_off_site_and_records_status(tenant_env, seawe
     assert sorted(r["url"].rsplit("/", 1)[1] for r in remote) == sorted(
         p.name for db in (a, b) for p in backups_of(settings, db)
     )
+    assert {r["where"] for r in remote} == {"s3"}  # the engine's name (the API's `where`)
 
 
 def test_failing_and_busy_tenants_do_not_stop_the_others(tenant_env):

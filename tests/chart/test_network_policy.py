@@ -185,6 +185,17 @@ def test_the_api_reaches_s3_only_when_it_restores_off_site_copies(render):
     assert not egress_allowed(docs, pods(docs)["web"], *S3)
 
 
+def test_the_api_reaches_webhook_receivers_only_when_told(render):
+    docs = render("ha-values.yaml", sets=("api.webhooks=true",))
+    assert egress_allowed(docs, pods(docs)["api"], "93.184.215.14", 443)
+    assert not egress_allowed(docs, pods(docs)["api"], "93.184.215.14", 80)
+    assert not egress_allowed(docs, pods(docs)["web"], "93.184.215.14", 443)
+    for address in METADATA:
+        assert not egress_allowed(docs, pods(docs)["api"], address, 443)
+    plain = render("ha-values.yaml")
+    assert not egress_allowed(plain, pods(plain)["api"], "93.184.215.14", 443)
+
+
 def test_web_pods_never_reach_s3_while_backups_do(ha):
     labels = pods(ha)
     assert egress_allowed(ha, labels["backup"], *S3)

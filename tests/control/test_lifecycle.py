@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 
 from odoo_saas_tools.catalog import store
 from odoo_saas_tools.catalog import tenants as catalog_tenants
@@ -116,3 +117,23 @@ def test_the_cli_runs_one_turn(cenv, csettings, tenant) -> None:
     again = run_cli(cenv, "tenant", "lifecycle", "--once")
     assert again.returncode == 0, again.stderr
     assert ": 0 trials ended" in again.stdout
+
+
+def test_the_loop_turns_every_period_until_stopped(csettings, tenant) -> None:
+    """What `api serve` runs in a thread and `tenant lifecycle` without --once in front."""
+    name = tenant("loop")
+    with store.session(csettings) as cr:
+        catalog_tenants.put_new(cr, name, "trial", dt.datetime(2020, 1, 1, tzinfo=dt.UTC))
+    results: list[dict] = []
+    loop = lifecycle.Loop(csettings, 0.5, report=results.append)
+    loop.start()
+    deadline = time.monotonic() + 30
+    while len(results) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    loop.stop()
+    assert len(results) >= 2, results
+    assert name in results[0]["trials_ended"] and name not in results[1]["trials_ended"]
+    assert row(csettings, name).state == "suspended"
+    count = len(results)
+    time.sleep(1)
+    assert len(results) == count  # stopped

@@ -18,6 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.postgres import databases
+from tests.support import processes
 from tests.support.net import free_port, wait_port
 from tests.support.tenants import fake_odoo_tenant, new_database
 from tests.support.wait import wait_until
@@ -162,12 +163,7 @@ class Exporter:
         )
 
     def stop(self) -> str:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        processes.stop(self.proc)
         self.log.seek(0)
         self.output = self.log.read()
         return self.output

@@ -28,6 +28,7 @@ from odoo_saas_tools.odoo.environment import odoo_environment
 from odoo_saas_tools.runtime import render
 from odoo_saas_tools.sessions.store import DELETION_TIMER, RedisSessions, is_valid_key
 from tests.conftest import ADMIN_PASSWD
+from tests.support import processes
 from tests.support.cli import base_env
 from tests.support.net import free_port, wait_port
 from tests.support.pg import PgCluster
@@ -269,12 +270,7 @@ def test_soft_rotation_keeps_the_user_logged_in(stack: Stack) -> None:
 
 
 def stop(server: OdooServer) -> None:
-    server.proc.terminate()
-    try:
-        server.proc.wait(30)
-    except subprocess.TimeoutExpired:
-        server.proc.kill()
-        server.proc.wait(10)
+    processes.stop(server.proc, 30)
 
 
 def test_without_the_redis_package_sessions_are_refused(stack: Stack) -> None:

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from tests.support import processes
 from tests.support.cli import run_cli
 from tests.support.net import free_port, wait_port
 from tests.support.wait import wait_until
@@ -64,13 +65,8 @@ class ApiServer:
         self.proc.wait(10)
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(40)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        if self.proc:
+            processes.stop(self.proc, 40)
 
     def call(
         self,

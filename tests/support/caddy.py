@@ -10,6 +10,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.support import processes
 from tests.support.net import free_port, wait_port
 from tests.support.wait import wait_until
 
@@ -100,10 +101,4 @@ class Caddy:
         return CurlAnswer(proc.returncode, int(code or 0), body, proc.stderr)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        processes.stop(self.proc)

@@ -10,15 +10,18 @@ import argparse
 import json
 import sys
 
+from odoo_saas_tools.commands._registry import add_command
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
+    add_command(
+        subparsers,
         "openapi",
-        help="print the control API's OpenAPI document",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "print the control API's OpenAPI document",
+        __doc__,
+        func=run,
+        needs_settings=False,
     )
-    p.set_defaults(func=run, needs_settings=False)
 
 
 def run(args: argparse.Namespace) -> int:

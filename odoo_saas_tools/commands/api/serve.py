@@ -9,25 +9,19 @@ from __future__ import annotations
 
 import argparse
 
+from odoo_saas_tools.commands._registry import add_command, add_listen_options, listen_address
 from odoo_saas_tools.core.settings import Settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "serve",
-        help="run the control API (long-running)",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    p = add_command(
+        subparsers, "serve", "run the control API (long-running)", __doc__, func=run, log_as="api"
     )
-    p.add_argument("--bind", help="address to listen on (default: ODOO_SAAS_API_BIND)")
-    p.add_argument("--port", type=int, help="port to listen on (default: ODOO_SAAS_API_PORT)")
-    p.set_defaults(func=run, log_as="api")
+    add_listen_options(p, "ODOO_SAAS_API_BIND", "ODOO_SAAS_API_PORT")
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from odoo_saas_tools.api.server import serve
 
-    bind = args.bind if args.bind is not None else settings.api_bind
-    port = args.port if args.port is not None else settings.api_port
-    serve(settings, bind, port)
+    serve(settings, *listen_address(args, settings.api_bind, settings.api_port))
     return 0

@@ -15,6 +15,7 @@ from typing import Any
 
 from odoo_saas_tools.backups.names import EXTENSIONS
 from odoo_saas_tools.backups.run import run_all
+from odoo_saas_tools.commands._registry import add_command
 from odoo_saas_tools.core.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, ConfigError
 from odoo_saas_tools.core.output import print_json
 from odoo_saas_tools.core.settings import Settings
@@ -24,11 +25,13 @@ log = logging.getLogger(__name__)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "run",
-        help="back up every tenant now (what the scheduler runs)",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "back up every tenant now (what the scheduler runs)",
+        __doc__,
+        func=run,
+        log_as=lambda args: "backup-scheduler" if args.scheduled else None,
     )
     p.add_argument("databases", nargs="*", metavar="DB", help="only these tenants")
     p.add_argument("--format", choices=EXTENSIONS, help="default: BACKUP_FORMAT")
@@ -39,7 +42,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help=argparse.SUPPRESS,  # the backup-scheduler's runs: its log prefix, no progress
     )
-    p.set_defaults(func=run, log_as=lambda args: "backup-scheduler" if args.scheduled else None)
 
 
 def terminate_children() -> None:

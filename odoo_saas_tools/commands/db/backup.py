@@ -17,16 +17,18 @@ import argparse
 from pathlib import Path
 
 from odoo_saas_tools.backups.backup import FORMATS, create_backup
+from odoo_saas_tools.commands._registry import add_command
 from odoo_saas_tools.core.output import human_size, print_json
 from odoo_saas_tools.core.settings import Settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "backup",
-        help="back up one tenant (database + filestore) to a file",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "back up one tenant (database + filestore) to a file",
+        __doc__,
+        func=run,
     )
     p.add_argument("name", metavar="NAME", help="the tenant database")
     p.add_argument(
@@ -36,7 +38,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--format", "-f", dest="fmt", choices=FORMATS, default="zip", help="default: zip"
     )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 
+from odoo_saas_tools.commands._registry import add_command
 from odoo_saas_tools.core.output import print_json
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.tenants.clone import clone_tenant
@@ -28,11 +29,12 @@ from odoo_saas_tools.tenants.names import check_name
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "clone",
-        help="copy a tenant for staging (neutralized, new identity, hard-linked filestore)",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "copy a tenant for staging (neutralized, new identity, hard-linked filestore)",
+        __doc__,
+        func=run,
     )
     p.add_argument("src", metavar="SRC", help="tenant to copy")
     p.add_argument("dst", metavar="DST", help="new database name")
@@ -48,7 +50,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="disconnect SRC's users for the fast copy instead of copying online",
     )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:

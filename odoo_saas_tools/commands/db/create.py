@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from odoo_saas_tools.commands._registry import add_command
 from odoo_saas_tools.core.output import print_json
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.tenants import identity, template_cache
@@ -25,15 +26,15 @@ from odoo_saas_tools.tenants.names import check_name
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "create",
-        help="create a ready Odoo database from the template cache",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "create a ready Odoo database from the template cache",
+        __doc__,
+        func=run,
     )
     p.add_argument("name", metavar="NAME", help="database name")
     add_create_options(p)
-    p.set_defaults(func=run)
 
 
 def add_create_options(p: argparse.ArgumentParser) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 
 from odoo_saas_tools.backups.backup import last_backup
+from odoo_saas_tools.commands._registry import add_command
 from odoo_saas_tools.core.output import print_json
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.tenants.drop import drop
@@ -22,11 +23,12 @@ from odoo_saas_tools.tenants.names import check_name
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "drop",
-        help="drop a tenant (database and filestore), after a last backup",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "drop a tenant (database and filestore), after a last backup",
+        __doc__,
+        func=run,
     )
     p.add_argument("name", metavar="NAME", help="database to drop")
     p.add_argument(
@@ -36,7 +38,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="do not write a last backup to $BACKUP_DIR/dropped first",
     )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:

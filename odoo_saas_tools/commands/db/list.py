@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import asdict
 
+from odoo_saas_tools.commands._registry import add_command
 from odoo_saas_tools.core.output import human_size, print_json
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.tenants import template_cache
@@ -24,11 +25,8 @@ from odoo_saas_tools.tenants.listing import tenants
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "list",
-        help="list tenants with sizes, Odoo version and state",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    p = add_command(
+        subparsers, "list", "list tenants with sizes, Odoo version and state", __doc__, func=run
     )
     p.add_argument("--json", action="store_true", help="print a JSON list")
     p.add_argument("--all", action="store_true", help="include the template cache")
@@ -38,7 +36,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="ask every tenant (by default one nobody wrote to since the last list is not "
         "asked again; its state may lag a write by ~10 s)",
     )
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:

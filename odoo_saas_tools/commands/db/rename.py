@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 
+from odoo_saas_tools.commands._registry import add_command
 from odoo_saas_tools.core.output import print_json
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.tenants.names import check_name
@@ -19,16 +20,12 @@ from odoo_saas_tools.tenants.rename import rename
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "rename",
-        help="rename a tenant (database and filestore)",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    p = add_command(
+        subparsers, "rename", "rename a tenant (database and filestore)", __doc__, func=run
     )
     p.add_argument("old", metavar="OLD", help="current name")
     p.add_argument("new", metavar="NEW", help="new name")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:

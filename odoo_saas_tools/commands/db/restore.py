@@ -25,16 +25,18 @@ from __future__ import annotations
 import argparse
 
 from odoo_saas_tools.backups.restore import RestoreOptions, restore_backup
+from odoo_saas_tools.commands._registry import add_command
 from odoo_saas_tools.core.output import print_json
 from odoo_saas_tools.core.settings import Settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "restore",
-        help="restore a backup file (s3:// URL, restic snapshot) as a tenant",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "restore a backup file (s3:// URL, restic snapshot) as a tenant",
+        __doc__,
+        func=run,
     )
     p.add_argument("name", metavar="NAME", help="the tenant database to create or replace")
     p.add_argument(
@@ -72,7 +74,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "a plain dump (default: CPUs; 1 loads in one stream)",
     )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:

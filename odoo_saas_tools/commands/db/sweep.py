@@ -14,21 +14,22 @@ from __future__ import annotations
 import argparse
 
 from odoo_saas_tools.backups.orphans import failed, sweep
+from odoo_saas_tools.commands._registry import add_command
 from odoo_saas_tools.core.errors import EXIT_UNCHANGED
 from odoo_saas_tools.core.output import print_json
 from odoo_saas_tools.core.settings import Settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "sweep",
-        help="remove or put back what killed restores left behind",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "remove or put back what killed restores left behind",
+        __doc__,
+        func=run,
     )
     p.add_argument("--dry-run", action="store_true", help="only say what would be done")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:

@@ -9,24 +9,23 @@ from __future__ import annotations
 
 import argparse
 
+from odoo_saas_tools.commands._registry import add_command, add_listen_options, listen_address
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.observability.metrics.server import serve
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "serve",
-        help="run the Prometheus exporter (long-running)",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "run the Prometheus exporter (long-running)",
+        __doc__,
+        func=run,
+        log_as="metrics",
     )
-    p.add_argument("--bind", help="address to listen on (default: ODOO_METRICS_BIND)")
-    p.add_argument("--port", type=int, help="port to listen on (default: ODOO_METRICS_PORT)")
-    p.set_defaults(func=run, log_as="metrics")
+    add_listen_options(p, "ODOO_METRICS_BIND", "ODOO_METRICS_PORT")
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    bind = args.bind if args.bind is not None else settings.metrics_bind
-    port = args.port if args.port is not None else settings.metrics_port
-    serve(settings, bind, port)
+    serve(settings, *listen_address(args, settings.metrics_bind, settings.metrics_port))
     return 0

@@ -11,6 +11,7 @@ import time
 
 from prometheus_client import generate_latest
 
+from odoo_saas_tools.commands._registry import add_command
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.observability.metrics.collector import make_registry
 from odoo_saas_tools.observability.metrics.refresher import Refresher
@@ -19,13 +20,13 @@ CPU_WINDOW = 1.0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
+    add_command(
+        subparsers,
         "show",
-        help="measure once and print the metrics (Prometheus text format)",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "measure once and print the metrics (Prometheus text format)",
+        __doc__,
+        func=run,
     )
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:

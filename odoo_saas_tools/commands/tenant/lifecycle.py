@@ -11,28 +11,26 @@ file.
 from __future__ import annotations
 
 import argparse
-import logging
-import time
 
+from odoo_saas_tools.commands._registry import add_command
 from odoo_saas_tools.control import lifecycle
-from odoo_saas_tools.core.errors import ConfigError, SaasError
+from odoo_saas_tools.core.errors import ConfigError
 from odoo_saas_tools.core.output import print_json
 from odoo_saas_tools.core.settings import Settings
 
-log = logging.getLogger(__name__)
-
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "lifecycle",
-        help="suspend ended trials and judge storage against the plans",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "suspend ended trials and judge storage against the plans",
+        __doc__,
+        func=run,
+        log_as=lambda args: None if args.once else "lifecycle",
     )
     p.add_argument("--once", action="store_true", help="one turn, then exit")
     p.add_argument("--every", type=float, default=60.0, metavar="SECONDS", help="(default 60)")
     p.add_argument("--json", action="store_true", help="print the turn's result as JSON")
-    p.set_defaults(func=run, log_as=lambda args: None if args.once else "lifecycle")
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -41,13 +39,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.once:
         show(lifecycle.tick(settings), args.json)
         return 0
-    while True:
-        started = time.monotonic()
-        try:
-            show(lifecycle.tick(settings), args.json)
-        except SaasError as exc:  # a bad plans file or PostgreSQL away: said, tried again
-            log.error("lifecycle turn failed: %s", exc)
-        time.sleep(max(0.0, args.every - (time.monotonic() - started)))
+    lifecycle.Loop(settings, args.every, report=lambda result: show(result, args.json)).run(
+        first_now=True
+    )
+    return 0
 
 
 def show(result: dict, as_json: bool) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from odoo_saas_tools.commands._registry import add_command
 from odoo_saas_tools.control import plans
 from odoo_saas_tools.core.errors import EXIT_UNCHANGED, SaasError
 from odoo_saas_tools.core.output import print_json
@@ -22,16 +23,16 @@ from odoo_saas_tools.tenants.provision import tenant_database
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "plan",
-        help="put a tenant on another plan (installs the plan's modules)",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "put a tenant on another plan (installs the plan's modules)",
+        __doc__,
+        func=run,
     )
     p.add_argument("name", metavar="NAME", help="tenant name (as given to tenant provision)")
     p.add_argument("plan", metavar="PLAN", help="a plan of ODOO_SAAS_PLANS_FILE")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:

@@ -10,20 +10,17 @@ from __future__ import annotations
 
 import argparse
 
+from odoo_saas_tools.commands._registry import add_command
 from odoo_saas_tools.control import plans
 from odoo_saas_tools.core.output import print_json
 from odoo_saas_tools.core.settings import Settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "plans",
-        help="check ODOO_SAAS_PLANS_FILE and list its plans",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    p = add_command(
+        subparsers, "plans", "check ODOO_SAAS_PLANS_FILE and list its plans", __doc__, func=run
     )
     p.add_argument("--json", action="store_true", help="print the plans as JSON")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:

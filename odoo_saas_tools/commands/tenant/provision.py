@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from odoo_saas_tools.commands._registry import add_command
 from odoo_saas_tools.commands.db.create import add_create_options, admin_password, print_result
 from odoo_saas_tools.control import plans
 from odoo_saas_tools.core.errors import EXIT_UNCHANGED, SaasError
@@ -32,11 +33,11 @@ from odoo_saas_tools.tenants.provision import tenant_database
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "provision",
-        help="create a tenant database with admin, company and locale set",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "create a tenant database with admin, company and locale set",
+        __doc__,
     )
     p.add_argument("name", metavar="NAME", help="tenant name (the database gets the prefix)")
     add_create_options(p)

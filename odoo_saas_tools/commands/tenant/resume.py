@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from odoo_saas_tools.commands._registry import add_command
 from odoo_saas_tools.control import suspension
 from odoo_saas_tools.core.errors import EXIT_UNCHANGED, SaasError
 from odoo_saas_tools.core.output import print_json
@@ -18,16 +19,10 @@ from odoo_saas_tools.tenants.provision import tenant_database
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "resume",
-        help="serve a suspended tenant again",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = add_command(subparsers, "resume", "serve a suspended tenant again", __doc__, func=run)
     p.add_argument("name", metavar="NAME", help="tenant name (as given to tenant provision)")
     p.add_argument("--reason", default="", help="why (sent with the event)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 
 from odoo_saas_tools import __version__
+from odoo_saas_tools.commands._registry import add_command
 from odoo_saas_tools.commands.tenant import provision
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.runtime import command_server
@@ -26,13 +27,14 @@ WARM = (provision,)  # imported here, so that each fork starts with them loaded
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
+    add_command(
+        subparsers,
         "serve",
-        help="the command server: tenant provision calls in a warm process (program signups)",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "the command server: tenant provision calls in a warm process (program signups)",
+        __doc__,
+        func=run,
+        log_as=command_server.PROGRAM,
     )
-    p.set_defaults(func=run, log_as=command_server.PROGRAM)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:

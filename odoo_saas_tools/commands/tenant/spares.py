@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 
+from odoo_saas_tools.commands._registry import add_command
 from odoo_saas_tools.core.errors import ConfigError
 from odoo_saas_tools.core.output import print_json
 from odoo_saas_tools.core.settings import Settings
@@ -24,11 +25,13 @@ from odoo_saas_tools.tenants.create import spare_spec
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "spares",
-        help="list, make or keep making the spare tenants of instant signups",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "list, make or keep making the spare tenants of instant signups",
+        __doc__,
+        func=run,
+        log_as=lambda args: "spares" if args.watch else None,
     )
     what = p.add_mutually_exclusive_group()
     what.add_argument("--fill", action="store_true", help="make the missing spares, then exit")
@@ -37,7 +40,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--count", type=int, help="spares wanted (default PROVISION_SPARES)", metavar="N"
     )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
-    p.set_defaults(func=run, log_as=lambda args: "spares" if args.watch else None)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:

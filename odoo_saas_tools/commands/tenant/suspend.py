@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 
+from odoo_saas_tools.commands._registry import add_command
 from odoo_saas_tools.commands.tenant.resume import print_result
 from odoo_saas_tools.control import suspension
 from odoo_saas_tools.core.settings import Settings
@@ -18,16 +19,16 @@ from odoo_saas_tools.tenants.provision import tenant_database
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "suspend",
-        help="serve a tenant's users a 503 'suspended' page and stop its crons",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "serve a tenant's users a 503 'suspended' page and stop its crons",
+        __doc__,
+        func=run,
     )
     p.add_argument("name", metavar="NAME", help="tenant name (as given to tenant provision)")
     p.add_argument("--reason", required=True, help="why (kept, sent with the event)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:

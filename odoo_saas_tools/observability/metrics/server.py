@@ -9,14 +9,12 @@ from __future__ import annotations
 import base64
 import hmac
 import logging
-import signal
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import CollectorRegistry
 
 from odoo_saas_tools.core import asgi_server
-from odoo_saas_tools.core.errors import SaasError
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.observability.metrics.collector import make_registry
 from odoo_saas_tools.observability.metrics.refresher import Refresher
@@ -82,33 +80,19 @@ class MetricsApp:
 
 def serve(settings: Settings, bind: str, port: int) -> None:
     """Answers scrapes from the background refresher's figures until SIGTERM or SIGINT."""
-    try:
-        sock = asgi_server.listen(bind, port)
-    except OSError as exc:
-        raise SaasError(f"cannot listen on {bind}:{port}: {exc.strerror or exc}") from exc
     refresher = Refresher(settings)
     app = MetricsApp(
         make_registry(refresher), user=settings.metrics_user, password=settings.metrics_password
     )
-    server = asgi_server.make_server(app)
 
-    def stop(signum: int, _frame: object) -> None:
-        # before the server runs, or once it stopped on this signal (uvicorn raises it again)
-        log.info("stopping on signal %d", signum)
-        server.should_exit = True
+    def started(bound_port: int) -> None:
+        refresher.start()
+        log.info(
+            "serving metrics on %s:%d%s (refresh every %d s)",
+            bind,
+            bound_port,
+            " with basic auth" if settings.metrics_user else "",
+            settings.metrics_refresh_seconds,
+        )
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    refresher.start()
-    log.info(
-        "serving metrics on %s:%d%s (refresh every %d s)",
-        bind,
-        sock.getsockname()[1],
-        " with basic auth" if settings.metrics_user else "",
-        settings.metrics_refresh_seconds,
-    )
-    try:
-        server.run(sockets=[sock])
-    finally:
-        refresher.stop()
-        sock.close()
+    asgi_server.serve(app, bind, port, started=started, stopped=refresher.stop)

@@ -33,7 +33,7 @@ from odoo_saas_tools.core.odoo_series import is_current
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.observability.metrics.database import session
 from odoo_saas_tools.postgres import write_counters
-from odoo_saas_tools.postgres.connection import RESERVED_PREFIX, filter_allows, owned_databases
+from odoo_saas_tools.postgres.connection import servable_databases
 
 log = logging.getLogger(__name__)
 
@@ -110,12 +110,7 @@ class TenantScanner:
 
     def candidates(self) -> list[str]:
         """The databases this stack may serve, Odoo 19 or not (as postgres.tenant_databases)."""
-        s = self.settings
-        return [
-            name
-            for name in owned_databases(s)
-            if not name.startswith(RESERVED_PREFIX) and filter_allows(s, name)
-        ]
+        return servable_databases(self.settings)
 
     def scan(self, candidates: list[str] | None = None) -> dict[str, TenantScan]:
         """The Odoo 19 databases among candidates (by default this stack's), with their scans.

@@ -240,6 +240,23 @@ def test_a_tenants_role_cannot_log_in_to_another_tenant(settings, fake_tenant):
         conn.close()
 
 
+def test_a_tenants_search_path_never_steers_what_odoo_saas_reads(settings, fake_tenant):
+    """A tenant's SQL may set its database's and role's search_path to a schema of its own,
+    shadowing the tables odoo-saas reads; our sessions pin it in the start-up packet."""
+    db = fake_tenant(files=0)
+    with connect(settings, db) as conn, conn.cursor() as cr:
+        cr.execute("CREATE SCHEMA shadow")
+        cr.execute("CREATE TABLE shadow.ir_config_parameter (key text, value text)")
+        cr.execute(f'ALTER ROLE CURRENT_USER IN DATABASE "{db}" SET search_path = shadow, public')
+    with connect(settings, "postgres", management=True) as conn, conn.cursor() as cr:
+        cr.execute(f'ALTER DATABASE "{db}" SET search_path = shadow, public')
+    with connect(settings, db) as conn, conn.cursor() as cr:
+        cr.execute("SHOW search_path")
+        assert cr.fetchone() == ("public",)
+        cr.execute("SELECT count(*) FROM ir_config_parameter WHERE key = 'database.uuid'")
+        assert cr.fetchone() == (1,)  # public's table, not the shadow's (empty)
+
+
 def test_what_a_restored_backup_did_to_its_role_is_undone_on_the_swap(settings, fake_tenant):
     """Its role's session defaults and password are the backup's to change while it loads;
     they are reset when the database is renamed into place."""

@@ -10,23 +10,18 @@ from __future__ import annotations
 
 import argparse
 
+from odoo_saas_tools.commands._registry import add_command
 from odoo_saas_tools.control import tokens
 from odoo_saas_tools.core.output import print_json
 from odoo_saas_tools.core.settings import Settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "create",
-        help="make a token and print it once",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = add_command(subparsers, "create", "make a token and print it once", __doc__, func=run)
     p.add_argument("name", metavar="NAME", help="who uses it (portal, billing ...)")
     p.add_argument("--scope", choices=tokens.SCOPES, required=True)
     p.add_argument("--expires", type=int, metavar="DAYS", help="valid for DAYS days")
     p.add_argument("--json", action="store_true", help='print {"name", "token", "scope"}')
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
