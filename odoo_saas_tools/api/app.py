@@ -13,8 +13,19 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from odoo_saas_tools import __version__
-from odoo_saas_tools.api import jobs, problems, tenants, tls, webhooks
+from odoo_saas_tools.api import (
+    domains,
+    jobs,
+    plans,
+    problems,
+    sizes,
+    tenants,
+    tls,
+    tokens,
+    webhooks,
+)
 from odoo_saas_tools.api.body_limit import BodyLimit
+from odoo_saas_tools.api.console import pages as console_pages
 from odoo_saas_tools.api.problems import ApiProblem, Problem
 from odoo_saas_tools.core.settings import Settings
 
@@ -26,8 +37,9 @@ ERRORS = {
     400: "the request is malformed",
     401: "no token, or a bad, revoked or expired one",
     403: "the token's scope does not allow this call",
-    404: "no such tenant or job",
-    409: "the tenant exists, or another job is queued or running on it (`job`)",
+    404: "no such tenant, job or custom domain",
+    409: "the tenant exists, another job is queued or running on it (`job`), or a domain's DNS "
+    "proof is missing",
     413: "the body is too large",
     422: "a field is wrong (`detail` names it)",
     503: "PostgreSQL or a tool the operation needs failed (one line)",
@@ -48,6 +60,11 @@ def create_app(settings: Settings, runner: Any = None) -> Any:
     app.include_router(tenants.router)
     app.include_router(jobs.router)
     app.include_router(webhooks.router)
+    app.include_router(domains.router)
+    app.include_router(sizes.router)
+    app.include_router(plans.router)
+    app.include_router(tokens.router)
+    app.include_router(console_pages.router)  # the hoster's console (docs/console.md)
     # Caddy's on-demand TLS `ask`: no token (Caddy sends none), yes or no only (domains/)
     app.router.routes.insert(
         0, Route(tls.PATH, tls.TlsAsk(settings), methods=["GET", "HEAD"], include_in_schema=False)

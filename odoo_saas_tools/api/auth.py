@@ -13,6 +13,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from odoo_saas_tools.api import sso
 from odoo_saas_tools.api.problems import ApiProblem
 from odoo_saas_tools.control import audit, tokens
 from odoo_saas_tools.control.tokens import Caller
@@ -35,6 +36,8 @@ def caller(scope: str) -> Callable[..., Caller]:
         settings = request.app.state.settings
         presented = credentials.credentials if credentials else None
         found, why = tokens.authenticate(settings, presented)
+        if found is None and presented is None:
+            found = sso.operator(settings, request)
         if found is None:
             if request.method in MUTATING:
                 audit.line({"audit": "refused", "path": request.url.path, "status": 401})

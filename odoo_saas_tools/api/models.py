@@ -7,10 +7,13 @@ line) reaches a domain function.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from odoo_saas_tools.backups.listing import LAST_BACKUP_DIRS
+from odoo_saas_tools.core.settings import BACKUP_FORMATS, OFFSITE_ENGINES
 
 NAME = r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$"  # tenants.names: what Odoo and PostgreSQL accept
 # a tenant's name is at most this long, so that TENANT_DB_PREFIX (at most 13 bytes, see
@@ -67,7 +70,7 @@ class CloneRequest(Body):
 
 
 class BackupRequest(Body):
-    format: Literal["zip", "dump", "sql.gz"] = "zip"
+    format: Literal[BACKUP_FORMATS] = "zip"  # type: ignore[valid-type]
 
 
 class RestoreRequest(Body):
@@ -85,6 +88,50 @@ class SuspendRequest(Body):
 
 class ResumeRequest(Body):
     reason: str = Field("", pattern=LINE, max_length=500)
+
+
+class DomainAdd(Body):
+    domain: str = Field(
+        pattern=LINE,
+        min_length=1,
+        max_length=1024,
+        description="a host name (erp.acme.com); IDN names are stored in their xn-- form",
+    )
+
+
+class DnsRecord(BaseModel):
+    type: Literal["TXT", "CNAME"]
+    name: str
+    value: str
+
+
+class DomainOut(BaseModel):
+    domain: str = Field(description="as stored: lowercase, IDNA, no trailing dot")
+    tenant: str
+    verified: bool = Field(description="it serves the tenant (Odoo's routing, TLS)")
+    primary: bool = Field(description="the tenant's URL (web.base.url) is https://domain")
+    record: DnsRecord = Field(description="the DNS record that proves the claim (TXT)")
+    alternative: DnsRecord | None = Field(
+        None, description="or this CNAME to the pool's host name (ODOO_SAAS_POOL_HOST)"
+    )
+    created_at: datetime = Field(description="when it was added")
+    verified_at: datetime | None
+    proof: str | None = Field(None, description="how a verify just now proved it")
+    ingress: str | None = Field(None, description="what the Ingress sync said, when it ran")
+
+
+class DomainList(BaseModel):
+    items: list[DomainOut]
+
+
+class SizeOut(BaseModel):
+    day: date = Field(description="UTC")
+    db_bytes: int
+    filestore_bytes: int
+
+
+class SizeList(BaseModel):
+    items: list[SizeOut] = Field(description="oldest first")
 
 
 class LastBackupOut(BaseModel):
@@ -156,9 +203,14 @@ class JobPage(BaseModel):
     next_offset: int | None
 
 
+# Where a backup is: a folder here (backups.listing) or an off-site engine (its name): a new
+# engine is one module in backups/offsite, nothing here.
+BackupWhere = Literal[("local", *LAST_BACKUP_DIRS, *OFFSITE_ENGINES)]  # type: ignore[valid-type]
+
+
 class BackupOut(BaseModel):
     id: str = Field(description="what POST …/restore takes as `backup`")
-    where: Literal["local", "dropped", "replaced", "s3", "restic"]
+    where: BackupWhere
     taken_at: datetime
     format: str | None
     size_bytes: int | None
@@ -167,3 +219,39 @@ class BackupOut(BaseModel):
 
 class BackupList(BaseModel):
     items: list[BackupOut]
+
+
+class MeOut(BaseModel):
+    name: str = Field(description="the token's name (`sso:<operator>` behind single sign-on)")
+    scope: Literal["read", "write", "admin"]
+    backup_period_seconds: float | None = Field(
+        description="longest gap between two scheduled backups; null when they are off"
+    )
+
+
+class TokenOut(BaseModel):
+    name: str
+    scope: Literal["read", "write", "admin"]
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+class TokenList(BaseModel):
+    items: list[TokenOut]
+
+
+class PlanOut(BaseModel):
+    name: str
+    modules: list[str]
+    lang: str | None
+    country: str | None
+    max_users: int | None
+    max_storage_mb: int | None
+    trial_days: int | None
+    suspend_over_storage: bool
+
+
+class PlanList(BaseModel):
+    items: list[PlanOut]

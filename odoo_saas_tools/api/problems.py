@@ -12,6 +12,8 @@ from starlette.responses import JSONResponse
 
 from odoo_saas_tools.control.errors import Exists, Held, NotFound
 from odoo_saas_tools.core.errors import BusyError, ConfigError, SaasError, first_line
+from odoo_saas_tools.domains.dns_check import NotProven
+from odoo_saas_tools.domains.manage import NotVerified, Unclaimed
 
 log = logging.getLogger(__name__)
 
@@ -65,14 +67,15 @@ class ApiProblem(Exception):
 
 
 def from_error(exc: SaasError, field: str | None = None) -> ApiProblem:
-    """The status a domain error stands for: 404 none such, 409 exists or busy, 422 bad input,
-    503 anything else (PostgreSQL away, a tool that failed)."""
+    """The status a domain error stands for: 404 none such (a domain no tenant claimed), 409
+    exists, busy, or a domain whose DNS proof is missing, 422 bad input, 503 anything else
+    (PostgreSQL or DNS away, a tool that failed)."""
     text = first_line(exc)
-    if isinstance(exc, NotFound):
+    if isinstance(exc, (NotFound, Unclaimed)):
         return ApiProblem(404, text)
     if isinstance(exc, Held):
         return ApiProblem(409, text, job=exc.job)
-    if isinstance(exc, (Exists, BusyError)):
+    if isinstance(exc, (Exists, BusyError, NotProven, NotVerified)):
         return ApiProblem(409, text)
     if isinstance(exc, ConfigError):
         return ApiProblem(422, f"{field}: {text}" if field else text)

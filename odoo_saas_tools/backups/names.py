@@ -19,14 +19,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from odoo_saas_tools.core.files import atomic_write, path_component
-from odoo_saas_tools.core.settings import Settings
+from odoo_saas_tools.core.settings import BACKUP_FORMATS, Settings
 
-EXTENSIONS = ("zip", "dump", "sql.gz")
+EXTENSIONS = BACKUP_FORMATS
 TIMESTAMP_FORMAT = "%Y%m%dT%H%M%SZ"
 CHECKSUM_SUFFIX = ".sha256"
 OFFSITE_SUFFIX = ".offsite"  # marker: the s3:// URL of a verified off-site copy
 PARTIAL_SUFFIX = ".partial"
-_NAME = re.compile(r"(?P<db>.+)_(?P<ts>\d{8}T\d{6}Z)\.(?P<ext>zip|dump|sql\.gz)")
+_EXT = "|".join(re.escape(ext) for ext in EXTENSIONS)
+_NAME = re.compile(rf"(?P<db>.+)_(?P<ts>\d{{8}}T\d{{6}}Z)\.(?P<ext>{_EXT})")
 _PARTIAL = re.compile(r"\.(?P<final>.+)\.(?P<pid>\d+)\.partial")
 _CHUNK = 1024 * 1024
 

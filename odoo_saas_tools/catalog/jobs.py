@@ -7,6 +7,8 @@ accepted together: the second insert finds the claim taken (Claimed) in the same
 
 from __future__ import annotations
 
+import functools
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,7 +17,11 @@ from typing import Any
 import psycopg2.extensions
 from psycopg2.extras import Json
 
+from odoo_saas_tools.catalog.events import _json_value
+
 ACTIVE = ("queued", "running")
+# a result may hold times (a plan change's trial end): ISO 8601, as in events
+_dumps = functools.partial(json.dumps, default=_json_value)
 STATES = ("queued", "running", "succeeded", "failed")
 _COLUMNS = (
     "id::text, kind, tenant, state, params, result, error, progress, token, idempotency_key, "
@@ -196,7 +202,7 @@ def finish(
     cr.execute(
         "UPDATE job SET state = %s, result = %s, error = %s, finished_at = now(), "
         "progress = %s WHERE id = %s",
-        (state, Json(result) if result is not None else None, error, state, job_id),
+        (state, Json(result, dumps=_dumps) if result is not None else None, error, state, job_id),
     )
     cr.execute("DELETE FROM job_claim WHERE job = %s", (job_id,))
 

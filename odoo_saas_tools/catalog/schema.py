@@ -178,4 +178,19 @@ MIGRATIONS: list[tuple[int, str]] = [
         CREATE INDEX event_not_fanned_out ON event (created_at) WHERE NOT fanned_out;
         """,
     ),
+    (
+        6,
+        # each tenant's size, sampled once a day by the lifecycle loop (issue 30: the console's
+        # chart), kept 400 days. Nothing here is granted to Odoo's role.
+        """
+        CREATE TABLE tenant_size (
+            tenant text NOT NULL,
+            day date NOT NULL,
+            db_bytes bigint NOT NULL CHECK (db_bytes >= 0),
+            filestore_bytes bigint NOT NULL CHECK (filestore_bytes >= 0),
+            PRIMARY KEY (tenant, day)
+        );
+        CREATE INDEX tenant_size_day ON tenant_size (day);
+        """,
+    ),
 ]

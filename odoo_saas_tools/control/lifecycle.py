@@ -16,6 +16,9 @@ replicas) act once.
 - Tenants without a catalog row (made by `db create`, a restore, a clone) get one (plan
   `default`), and the plans' limits are mirrored into the catalog: an edited plans file
   reaches Odoo at the next turn.
+- Each tenant's database and filestore size (the figures storage is judged on) is kept once a
+  day (UTC) in `tenant_size`, for the console's chart (`GET /v1/tenants/{name}/sizes`); rows
+  older than KEEP_DAYS go.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from dataclasses import dataclass, field
 
 import psycopg2
 
+from odoo_saas_tools.catalog import sizes as catalog_sizes
 from odoo_saas_tools.catalog import store
 from odoo_saas_tools.catalog import tenants as catalog_tenants
 from odoo_saas_tools.control import events, plans
@@ -45,6 +49,7 @@ MB = 1024 * 1024
 TRIAL_REASON = "trial ended"
 STORAGE_REASON = "storage over the plan's limit"
 TRIAL_ENDED, STORAGE_OVER, STORAGE_UNDER = "trial_ended", "storage_over", "storage_under"
+KEEP_DAYS = 400  # of size history
 
 
 @dataclass(frozen=True)
@@ -91,6 +96,18 @@ def decide(facts: list[Facts], now: dt.datetime) -> list[Action]:
     return actions
 
 
+def sizes_due(
+    measured: dict[str, tuple[int, int]], sampled: set[str], day: dt.date
+) -> list[catalog_sizes.Size]:
+    """Day's size rows still to write (pure): each measured tenant (database -> database and
+    filestore bytes) that has none yet."""
+    return [
+        catalog_sizes.Size(name, day, db_bytes, filestore_bytes)
+        for name, (db_bytes, filestore_bytes) in sorted(measured.items())
+        if name not in sampled
+    ]
+
+
 def tick(settings: Settings, now: dt.datetime | None = None) -> dict:
     """One turn of the loop; what it did, for the log line or --json."""
     try:
@@ -107,11 +124,12 @@ def _tick(settings: Settings, now: dt.datetime | None) -> dict:
     rows = [
         r for r in listing.tenants(settings) if not r.name.startswith(RESERVED_PREFIX)
     ]  # what killed operations left is listed under hidden names: not tenants
-    sizes = {
-        r.name: r.db_size_bytes + r.filestore_bytes
+    measured = {
+        r.name: (r.db_size_bytes, r.filestore_bytes)
         for r in rows
         if r.state not in ("unreachable", "damaged", "not-odoo")
     }
+    sizes = {name: db + files for name, (db, files) in measured.items()}
     with store.session(settings) as cr:
         added = catalog_tenants.add_missing(cr, sorted(r.name for r in rows))
         if added:
@@ -134,6 +152,7 @@ def _tick(settings: Settings, now: dt.datetime | None) -> dict:
             log.info("%s: %s", action.database, action.kind.replace("_", " "))
         if suspended_now:
             suspended.append(action.database)
+    sampled = _sample_sizes(settings, measured, now)
     undeclared = plans.undeclared_in_use(settings)
     for plan, count in undeclared.items():
         log.warning("plan %s is gone from the plans file; %d tenant(s) still on it", plan, count)
@@ -146,8 +165,27 @@ def _tick(settings: Settings, now: dt.datetime | None) -> dict:
         "suspended": suspended,
         "failed": failed,
         "undeclared_plans": undeclared,
+        "sizes_sampled": sampled,
         "seconds": round(time.monotonic() - started, 3),
     }
+
+
+def _sample_sizes(
+    settings: Settings, measured: dict[str, tuple[int, int]], now: dt.datetime
+) -> int:
+    """Today's size rows of the tenants without one yet (and the oldest pruned), in one
+    transaction; how many were written. A failure is said and tried again next turn."""
+    today = now.astimezone(dt.timezone.utc).date()
+    try:
+        with store.session(settings) as cr:
+            due = sizes_due(measured, catalog_sizes.sampled_on(cr, today), today)
+            if due:
+                catalog_sizes.put(cr, due)
+                catalog_sizes.prune(cr, today - dt.timedelta(days=KEEP_DAYS))
+    except (SaasError, psycopg2.Error) as exc:
+        log.warning("sampling the tenants' sizes failed: %s", first_line(exc))
+        return 0
+    return len(due)
 
 
 class Loop:

@@ -29,6 +29,7 @@ SIZE_SUFFIX = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 LOG_LEVELS = ("debug", "info", "warn", "error", "critical")
 SSE_MODES = ("", "AES256", "aws:kms")
+BACKUP_FORMATS = ("zip", "dump", "sql.gz")  # backups.names: a backup file's extension
 # The off-site engines (BACKUP_OFFSITE): each is one module, backups/offsite/<name>.py; here only
 # what each needs set, and why (checked at start, so every command refuses a half-configured one).
 OFFSITE_ENGINES: dict[str, dict[str, str]] = {
@@ -310,7 +311,7 @@ class Settings:
         "Format of scheduled backups.",
         "zip",
         kind="choice",
-        choices=("zip", "dump", "sql.gz"),
+        choices=BACKUP_FORMATS,
     )
     backup_retention_days: int = var(
         "BACKUP_RETENTION_DAYS",
@@ -548,6 +549,27 @@ class Settings:
         kind="int",
         minimum=5,
     )
+    console_sso_header: str = var(
+        "ODOO_SAAS_CONSOLE_SSO_HEADER",
+        "Header the hoster's single sign-on proxy sets to the signed-in operator (e.g. "
+        "X-Forwarded-User): a request carrying it from ODOO_SAAS_CONSOLE_SSO_PROXIES and no "
+        "token is that operator (docs/console.md). Empty: off, the console asks for a token.",
+        "",
+    )
+    console_sso_scope: str = var(
+        "ODOO_SAAS_CONSOLE_SSO_SCOPE",
+        "Scope of an operator signed in by that header: read, write or admin.",
+        "read",
+        kind="choice",
+        choices=("read", "write", "admin"),
+    )
+    console_sso_proxies: tuple[str, ...] = var(
+        "ODOO_SAAS_CONSOLE_SSO_PROXIES",
+        "Comma-separated addresses or networks of the proxies whose requests may carry that "
+        "header (required with it); from any other peer it is ignored.",
+        (),
+        kind="list",
+    )
 
     # --- Auto-patch -------------------------------------------------------------------------
     auto_patch_deps: bool = var(
@@ -655,6 +677,36 @@ class Settings:
             self.role, ["odoo"]
         )
 
+    @property
+    def console_sso_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        """The proxies allowed to set the single sign-on header (valid ones: see problems)."""
+        out = []
+        for text in self.console_sso_proxies:
+            try:
+                out.append(ipaddress.ip_network(text.strip(), strict=False))
+            except ValueError:
+                continue
+        return tuple(out)
+
+    def _console_sso_problems(self) -> list[str]:
+        header = self.console_sso_header
+        if not header:
+            return []
+        if not re.fullmatch(r"[A-Za-z0-9-]{1,64}", header) or header.lower() in (
+            "authorization",
+            "cookie",
+            "host",
+        ):
+            return [f"ODOO_SAAS_CONSOLE_SSO_HEADER {header!r} is not a header a proxy may set"]
+        if not self.console_sso_proxies:
+            return [
+                "ODOO_SAAS_CONSOLE_SSO_HEADER needs ODOO_SAAS_CONSOLE_SSO_PROXIES: without it "
+                "anyone reaching the API could send the header"
+            ]
+        if len(self.console_sso_networks) != len(self.console_sso_proxies):
+            return ["ODOO_SAAS_CONSOLE_SSO_PROXIES holds something that is no address or network"]
+        return []
+
     # --- validation across fields -----------------------------------------------------------
     def problems(self) -> list[str]:
         """Errors no command can work with."""
@@ -685,6 +737,7 @@ class Settings:
             )
         if self.enable_redis and self.redis_url and not self.redis_url.startswith(REDIS_SCHEMES):
             out.append("ODOO_REDIS_URL must start with redis://, rediss:// (TLS) or unix://")
+        out.extend(self._console_sso_problems())
         if self.db_user == "postgres":
             out.append("ODOO_DB_USER must not be postgres: Odoo refuses to run as the superuser")
         if not self.saas_db_user:

@@ -19,6 +19,10 @@ TIMEOUT = 3.0  # per server
 LIFETIME = 8.0  # per lookup, every server and retry included
 
 
+class NotProven(SaasError):
+    """DNS answered, without the proof (yet): the API answers 409, the CLI exits 1."""
+
+
 @dataclass(frozen=True)
 class Proof:
     method: str  # "TXT" or "CNAME"
@@ -58,7 +62,7 @@ def prove(settings: Settings, domain: str, token: str) -> Proof:
         cname = f"; {domain} is " + (
             f"a CNAME to {targets[0]}, not {pool}" if targets else f"not a CNAME to {pool}"
         )
-    raise SaasError(
+    raise NotProven(
         f"{domain} is not verified: TXT {challenge_name(domain)} {seen} (expected the claim's "
         f"token){cname}"
     )

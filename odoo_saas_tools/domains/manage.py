@@ -18,13 +18,21 @@ import psycopg2.errors
 
 from odoo_saas_tools.catalog import domains as rows
 from odoo_saas_tools.catalog import store
-from odoo_saas_tools.core.errors import EXIT_UNCHANGED, ConfigError, SaasError
+from odoo_saas_tools.core.errors import EXIT_UNCHANGED, ConfigError
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.domains import base_url, dns_check, ingress
 from odoo_saas_tools.domains.names import normalize
 from odoo_saas_tools.postgres import databases
 from odoo_saas_tools.tenants.locks import tenant_lock
 from odoo_saas_tools.tenants.names import check_name
+
+
+class Unclaimed(ConfigError):
+    """The domain is no claim at all (the API answers 404; the CLI exits 2, or 3 for a remove)."""
+
+
+class NotVerified(ConfigError):
+    """The domain is the tenant's but not verified yet (the API answers 409)."""
 
 
 @dataclass(frozen=True)
@@ -111,7 +119,7 @@ def remove(settings: Settings, tenant: str, domain: str) -> Claim:
     with store.session(settings) as cr:
         row = rows.get(cr, name)
         if row is None:
-            raise SaasError(f"{name} is not a domain of {tenant}: nothing removed", EXIT_UNCHANGED)
+            raise Unclaimed(f"{name} is not a domain of {tenant}: nothing removed", EXIT_UNCHANGED)
         _owned_by(row, tenant)
     with _tenant_held(settings, tenant, row.is_primary), store.session(settings) as cr:
         row = _claim_of(cr, tenant, name, lock=True)
@@ -129,7 +137,7 @@ def primary(settings: Settings, tenant: str, domain: str) -> Claim:
     with tenant_lock(settings, tenant, operation="domain change"), store.session(settings) as cr:
         row = _claim_of(cr, tenant, name, lock=True)
         if not row.verified:
-            raise ConfigError(f"{name} is not verified yet: run `odoo-saas domain verify` first")
+            raise NotVerified(f"{name} is not verified yet: verify it first")
         rows.set_primary(cr, name, tenant)
         store.bump(cr)
         base_url.follow(settings, tenant, name)  # the catalog commits only once it is written
@@ -160,7 +168,7 @@ def _checked(
 def _claim_of(cr: Any, tenant: str, name: str, *, lock: bool = False) -> rows.Domain:
     row = rows.get(cr, name, lock=lock)
     if row is None:
-        raise ConfigError(f"{name} is not a domain of {tenant}: add it first")
+        raise Unclaimed(f"{name} is not a domain of {tenant}: add it first")
     _owned_by(row, tenant)
     return row
 

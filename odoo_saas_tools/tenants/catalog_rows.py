@@ -1,7 +1,7 @@
 """What the catalog keeps about a tenant follows the tenant: a dropped tenant's row (plan,
-suspension) and custom domains go with it (a later tenant of the same name starts afresh, and
-must not inherit its customers' traffic and certificates), a renamed tenant keeps them under its
-new name."""
+suspension), custom domains and size history go with it (a later tenant of the same name starts
+afresh, and must not inherit its customers' traffic and certificates), a renamed tenant keeps
+them under its new name."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import psycopg2
 
-from odoo_saas_tools.catalog import domains, store
+from odoo_saas_tools.catalog import domains, sizes, store
 from odoo_saas_tools.catalog import tenants as catalog_tenants
 from odoo_saas_tools.core.errors import SaasError, first_line
 from odoo_saas_tools.core.settings import Settings
@@ -26,6 +26,7 @@ def dropped(settings: Settings, name: str) -> None:
             if cr is None:
                 return  # no catalog yet: nothing in it to follow
             domains.forget_tenant(cr, name)
+            sizes.forget_tenant(cr, name)
             catalog_tenants.delete(cr, name)
             store.bump(cr)
     except (SaasError, psycopg2.Error) as exc:
@@ -45,5 +46,6 @@ def renaming(settings: Settings, old: str, new: str) -> Iterator[None]:
         if cr is not None:
             catalog_tenants.rename(cr, old, new)
             domains.move_tenant(cr, old, new)
+            sizes.move_tenant(cr, old, new)
             store.bump(cr)
         yield

@@ -1,5 +1,6 @@
 """The control API under test: one real server per session on the session's PostgreSQL, its
-tokens made with the CLI, fake tenants (no Odoo) made as odoo-saas makes databases."""
+tokens made with the CLI, fake tenants (no Odoo) made as odoo-saas makes databases, custom
+domains verified against the DNS server tests/domains runs (dnsmasq on loopback)."""
 
 from __future__ import annotations
 
@@ -14,17 +15,28 @@ from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.postgres import databases
 from odoo_saas_tools.tenants import filestore
 from tests.conftest import stack_environment
+from tests.domains.conftest import POOL, POOL_HOST, dnsd
 from tests.support.api import ApiServer, make_token
+from tests.support.dns import Dnsmasq
 from tests.support.pg import PgCluster
 from tests.tenants.conftest import make_fake_odoo
 
 
 @pytest.fixture(scope="session")
-def api_env(pg: PgCluster, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+def api_env(
+    pg: PgCluster, dnsd: Dnsmasq, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, str]:
     root = tmp_path_factory.mktemp("api")
     # no Odoo: a create that needs a template build fails at once, cleanly
     return stack_environment(
-        pg, root, ODOO_BIN="/bin/false", ODOO_SAAS_ROLE="api", TENANT_DB_PREFIX="odoo_"
+        pg,
+        root,
+        ODOO_BIN="/bin/false",
+        ODOO_SAAS_ROLE="api",
+        TENANT_DB_PREFIX="odoo_",
+        ODOO_DOMAIN=POOL,
+        ODOO_SAAS_POOL_HOST=POOL_HOST,
+        ODOO_SAAS_DNS_SERVERS=dnsd.server,
     )
 
 
@@ -81,4 +93,4 @@ def exists(settings: Settings, name: str) -> bool:
     return databases.exists(settings, api_db(settings, name))
 
 
-__all__ = ["Path", "api_db", "exists", "unique"]
+__all__ = ["Path", "api_db", "dnsd", "exists", "unique"]

@@ -28,7 +28,8 @@ def test_the_command_prints_the_kept_document(api_env):
 def test_every_operation_answers_errors_as_problem_details_and_bodies_refuse_unknowns():
     doc = json.loads(KEPT.read_text())
     operations = [op for path in doc["paths"].values() for op in path.values()]
-    assert len(operations) == 17  # 13 + webhooks: add, list, deliveries, remove
+    assert len(operations) == 27  # 13 + webhooks: add, list, deliveries, remove + domains: list,
+    # add, verify, primary, remove + sizes + me, plans, tokens list and revoke
     for op in operations:
         for status in ("401", "403", "404", "409", "413", "422"):
             content = op["responses"][status]["content"]

@@ -1,9 +1,11 @@
 """One way to do each thing in backups/: the off-site engine is chosen in one place.
 
 Outside backups/offsite/ no module may branch on an engine: compare a string naming one
-(`== "restic"`, `in ("s3", "restic")`, `match`), test a text for an engine's scheme
-(`.startswith("restic:")`), read BACKUP_OFFSITE itself, or import an engine's module; they ask
-`offsite.engine(settings)` / `offsite.open_source` instead. Fast tier: reads the source.
+(`== "restic"`, `in ("s3", "restic")`, `match`, `"s3" if ... else`), list the engines
+(`Literal[...]`), test a text for an engine's scheme (`.startswith("restic:")`), read
+BACKUP_OFFSITE itself, or import an engine's module; they ask `offsite.engine(settings)` /
+`offsite.open_source` instead (or core.settings.OFFSITE_ENGINES for their names). Fast tier:
+reads the source.
 """
 
 from __future__ import annotations
@@ -64,6 +66,12 @@ def engine_branches(source: str, *, settings_module: bool = False) -> list[str]:
                 found += [
                     f"{line}: .{node.func.attr}({s!r})" for s in _strings(arg) if _names_engine(s)
                 ]
+        elif (
+            isinstance(node, ast.Subscript)
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "Literal"
+        ):
+            found += [f"{line}: lists {s!r}" for s in _strings(node.slice) if _names_engine(s)]
         elif isinstance(node, ast.IfExp):
             for branch in (node.body, node.orelse):
                 found += [f"{line}: chooses {s!r}" for s in _strings(branch) if _names_engine(s)]
@@ -112,6 +120,7 @@ def package_files(root: Path) -> list[Path]:
         'local = not text.startswith("s3://")',
         'match settings.offsite:\n    case "s3":\n        pass',
         'where = "restic" if "snapshot_id" in row else "s3"',
+        'where: Literal["local", "s3", "restic"]',
         "from odoo_saas_tools.backups import restic",
         "from odoo_saas_tools.backups.offsite import s3",
         "import odoo_saas_tools.backups.offsite.restic_repo",

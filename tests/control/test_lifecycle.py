@@ -8,10 +8,12 @@ import datetime as dt
 import json
 import time
 
+from odoo_saas_tools.catalog import sizes as catalog_sizes
 from odoo_saas_tools.catalog import store
 from odoo_saas_tools.catalog import tenants as catalog_tenants
 from odoo_saas_tools.control import lifecycle, plans, suspension
 from odoo_saas_tools.control.lifecycle import Action, Facts
+from odoo_saas_tools.tenants import catalog_rows
 from tests.control.conftest import events_of, row
 from tests.support.cli import run_cli
 
@@ -51,6 +53,17 @@ def test_storage_is_judged_against_the_plan_and_suspends_only_if_it_says_so() ->
     assert lifecycle.decide([facts(plans.Plan("default"), 10**12)], NOW) == []
     assert lifecycle.decide([facts(None, 10**12)], NOW) == []  # an undeclared plan
     assert lifecycle.decide([facts(strict, None)], NOW) == []  # not measured
+
+
+def test_sizes_are_due_once_a_day_for_each_measured_tenant() -> None:
+    day = NOW.date()
+    measured = {"b": (30, 4), "a": (10, 2), "c": (50, 0)}
+    assert lifecycle.sizes_due(measured, {"b"}, day) == [
+        catalog_sizes.Size("a", day, 10, 2),
+        catalog_sizes.Size("c", day, 50, 0),
+    ]
+    assert lifecycle.sizes_due(measured, {"a", "b", "c"}, day) == []
+    assert lifecycle.sizes_due({}, set(), day) == []
 
 
 # --- whole turns ---------------------------------------------------------------------------------
@@ -137,3 +150,33 @@ def test_the_loop_turns_every_period_until_stopped(csettings, tenant) -> None:
     count = len(results)
     time.sleep(1)
     assert len(results) == count  # stopped
+
+
+def history(settings, name: str) -> list[tuple[dt.date, int, int]]:
+    with store.session(settings) as cr:
+        found = catalog_sizes.history(cr, name, dt.date(2000, 1, 1))
+    return [(s.day, s.db_bytes, s.filestore_bytes) for s in found]
+
+
+def test_a_turn_keeps_each_tenants_size_once_a_day_for_400_days(csettings, tenant) -> None:
+    name, day = tenant("sizes"), NOW.date()
+    old = day - dt.timedelta(days=lifecycle.KEEP_DAYS + 1)
+    with store.session(csettings) as cr:
+        catalog_sizes.put(cr, [catalog_sizes.Size(name, old, 1, 1)])
+    first = lifecycle.tick(csettings, NOW)
+    assert first["sizes_sampled"] >= 1
+    ((sampled, db_bytes, files),) = history(csettings, name)  # the 401 days old one is gone
+    on_disk = sum(f.stat().st_size for f in csettings.filestore(name).rglob("*") if f.is_file())
+    assert sampled == day and db_bytes > MB and files == on_disk > 0
+
+    (csettings.filestore(name) / "big").write_bytes(b"x" * MB)
+    lifecycle.tick(csettings, NOW + dt.timedelta(hours=11))  # the same day: kept as it was
+    assert history(csettings, name) == [(day, db_bytes, files)]
+    next_day = lifecycle.tick(csettings, NOW + dt.timedelta(days=1))
+    assert next_day["sizes_sampled"] >= 1
+    (first_day, (second_day, _, more_files)) = history(csettings, name)
+    assert first_day == (day, db_bytes, files)
+    assert (second_day, more_files) == (day + dt.timedelta(days=1), files + MB)
+
+    catalog_rows.dropped(csettings, name)  # its history goes with it
+    assert history(csettings, name) == []

@@ -12,9 +12,8 @@ import math
 import os
 import pwd
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -22,6 +21,7 @@ from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.observability.metrics import tenant_scans
 from tests.conftest import stack_environment
 from tests.metrics.conftest import TenantFactory, passes_until, watch_looks
+from tests.support.memo_damage import drop, replace_entry, set_fields, set_top
 from tests.support.pg import PgCluster
 
 FORGED = {"version": "17.0.1.0", "nextcalls": []}
@@ -70,52 +70,24 @@ def the_truth(scans: dict[str, tenant_scans.TenantScan], name: str) -> None:
     assert scans[name].version == "19.0.1.3" and scans[name].cron_overdue == 1
 
 
-def _set(**values: Any) -> Callable[[dict[str, Any], str], None]:
-    def change(data: dict[str, Any], name: str) -> None:
-        data["tenants"][name].update(values)
-
-    return change
-
-
-def _entry(value: Any) -> Callable[[dict[str, Any], str], None]:
-    def change(data: dict[str, Any], name: str) -> None:
-        data["tenants"][name] = value
-
-    return change
-
-
-def _drop(key: str) -> Callable[[dict[str, Any], str], None]:
-    def change(data: dict[str, Any], name: str) -> None:
-        del data["tenants"][name][key]
-
-    return change
-
-
-def _top(key: str, value: Any) -> Callable[[dict[str, Any], str], None]:
-    def change(data: dict[str, Any], name: str) -> None:
-        data[key] = value
-
-    return change
-
-
 DAMAGE = {
-    "entry-a-string": _entry("19.0.1.3"),
-    "entry-a-list": _entry(["k", "19.0.1.3", []]),
-    "entry-null": _entry(None),
-    "missing-key": _drop("key"),
-    "missing-version": _drop("version"),
-    "missing-nextcalls": _drop("nextcalls"),
-    "version-a-number": _set(version=19),
-    "nextcalls-a-string": _set(nextcalls="946684800"),
-    "nextcalls-of-strings": _set(nextcalls=["946684800"]),
-    "nextcalls-of-bools": _set(nextcalls=[True]),
-    "nextcall-huge": _set(nextcalls=[10**400]),
-    "nextcall-infinite": _set(nextcalls=[math.inf]),
-    "nextcall-nan": _set(nextcalls=[math.nan]),
-    "key-a-number": _set(key=7),
-    "tenants-a-list": _top("tenants", []),
-    "tenants-a-string": _top("tenants", "x"),
-    "lifetime-a-list": _top("lifetime", []),
+    "entry-a-string": replace_entry("19.0.1.3"),
+    "entry-a-list": replace_entry(["k", "19.0.1.3", []]),
+    "entry-null": replace_entry(None),
+    "missing-key": drop("key"),
+    "missing-version": drop("version"),
+    "missing-nextcalls": drop("nextcalls"),
+    "version-a-number": set_fields(version=19),
+    "nextcalls-a-string": set_fields(nextcalls="946684800"),
+    "nextcalls-of-strings": set_fields(nextcalls=["946684800"]),
+    "nextcalls-of-bools": set_fields(nextcalls=[True]),
+    "nextcall-huge": set_fields(nextcalls=[10**400]),
+    "nextcall-infinite": set_fields(nextcalls=[math.inf]),
+    "nextcall-nan": set_fields(nextcalls=[math.nan]),
+    "key-a-number": set_fields(key=7),
+    "tenants-a-list": set_top("tenants", []),
+    "tenants-a-string": set_top("tenants", "x"),
+    "lifetime-a-list": set_top("lifetime", []),
 }
 
 

@@ -22,6 +22,7 @@ from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.postgres import databases
 from odoo_saas_tools.postgres.connection import connect
 from tests.support.cli import run_cli
+from tests.support.memo_damage import drop, replace_entry, set_fields
 from tests.tenants.conftest import make_fake_odoo, settle_write_counters
 
 TRUTH = {"state": "ready", "odoo_version": "19.0.1.3"}
@@ -78,77 +79,47 @@ def entry(data: dict[str, Any], name: str) -> dict[str, Any]:
     return data["tenants"][name]
 
 
-def _set(name_key: str, value: Any) -> Callable[[dict[str, Any], str], None]:
-    def change(data: dict[str, Any], name: str) -> None:
-        entry(data, name)[name_key] = value
-
-    return change
-
-
-def _drop(name_key: str) -> Callable[[dict[str, Any], str], None]:
-    def change(data: dict[str, Any], name: str) -> None:
-        del entry(data, name)[name_key]
-
-    return change
-
-
-def _replace_entry(value: Any) -> Callable[[dict[str, Any], str], None]:
-    def change(data: dict[str, Any], name: str) -> None:
-        data["tenants"][name] = value
-
-    return change
-
-
 def _whole(value: Any) -> Callable[[dict[str, Any], str], Any]:
     return lambda data, name: value
 
 
-def _filestore(**values: Any) -> Callable[[dict[str, Any], str], None]:
-    """The tenant's remembered filestore entry (its stamp still matching), changed."""
-
-    def change(data: dict[str, Any], name: str) -> None:
-        data["filestores"][name].update(values)
-
-    return change
-
-
 DAMAGE = {
-    "not-an-object": _replace_entry("ready"),
-    "entry-a-list": _replace_entry(["k", "19.0.1.3", "ready", 1]),
-    "entry-null": _replace_entry(None),
-    "entry-a-number": _replace_entry(7),
-    "missing-state": _drop("state"),
-    "missing-size": _drop("db_size_bytes"),
-    "missing-key": _drop("key"),
-    "missing-version": _drop("version"),
-    "missing-sized": _drop("sized"),
-    "size-a-string": _set("db_size_bytes", "123"),
-    "size-a-bool": _set("db_size_bytes", True),
-    "size-negative": _set("db_size_bytes", -5),
-    "size-huge": _set("db_size_bytes", 10**40),
-    "size-infinite": _set("db_size_bytes", math.inf),
-    "size-nan": _set("db_size_bytes", math.nan),
-    "size-a-float": _set("db_size_bytes", 12.5),
-    "state-a-number": _set("state", 5),
-    "state-unknown": _set("state", "haunted"),
-    "state-unreachable": _set("state", "unreachable"),
-    "version-a-number": _set("version", 19),
-    "version-a-list": _set("version", ["19.0"]),
-    "key-a-number": _set("key", 7),
-    "sized-a-string": _set("sized", "yesterday"),
-    "sized-infinite": _set("sized", math.inf),
-    "sized-nan": _set("sized", math.nan),
-    "sized-huge": _set("sized", 10**400),
+    "not-an-object": replace_entry("ready"),
+    "entry-a-list": replace_entry(["k", "19.0.1.3", "ready", 1]),
+    "entry-null": replace_entry(None),
+    "entry-a-number": replace_entry(7),
+    "missing-state": drop("state"),
+    "missing-size": drop("db_size_bytes"),
+    "missing-key": drop("key"),
+    "missing-version": drop("version"),
+    "missing-sized": drop("sized"),
+    "size-a-string": set_fields(db_size_bytes="123"),
+    "size-a-bool": set_fields(db_size_bytes=True),
+    "size-negative": set_fields(db_size_bytes=-5),
+    "size-huge": set_fields(db_size_bytes=10**40),
+    "size-infinite": set_fields(db_size_bytes=math.inf),
+    "size-nan": set_fields(db_size_bytes=math.nan),
+    "size-a-float": set_fields(db_size_bytes=12.5),
+    "state-a-number": set_fields(state=5),
+    "state-unknown": set_fields(state="haunted"),
+    "state-unreachable": set_fields(state="unreachable"),
+    "version-a-number": set_fields(version=19),
+    "version-a-list": set_fields(version=["19.0"]),
+    "key-a-number": set_fields(key=7),
+    "sized-a-string": set_fields(sized="yesterday"),
+    "sized-infinite": set_fields(sized=math.inf),
+    "sized-nan": set_fields(sized=math.nan),
+    "sized-huge": set_fields(sized=10**400),
     "tenants-a-list": lambda data, name: data.__setitem__("tenants", [data["tenants"][name]]),
     "tenants-a-string": lambda data, name: data.__setitem__("tenants", "x"),
     "filestores-a-list": lambda data, name: data.__setitem__("filestores", [1, 2]),
     "filestore-not-an-object": lambda data, name: data["filestores"].__setitem__(name, "x"),
-    "filestore-bytes-a-string": _filestore(bytes="12"),
+    "filestore-bytes-a-string": set_fields("filestores", bytes="12"),
     "filestore-bytes-missing": lambda data, name: data["filestores"][name].clear(),
-    "filestore-bytes-negative": _filestore(bytes=-1),
-    "filestore-bytes-huge": _filestore(bytes=1e999),
-    "filestore-bytes-a-float": _filestore(bytes=12.9),
-    "filestore-stamp-a-number": _filestore(stamp=1),
+    "filestore-bytes-negative": set_fields("filestores", bytes=-1),
+    "filestore-bytes-huge": set_fields("filestores", bytes=1e999),
+    "filestore-bytes-a-float": set_fields("filestores", bytes=12.9),
+    "filestore-stamp-a-number": set_fields("filestores", stamp=1),
     "memo-a-list": _whole([1, 2, 3]),
     "memo-a-string": _whole("memo"),
     "memo-a-number": _whole(10**400),

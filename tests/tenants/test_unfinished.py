@@ -70,9 +70,18 @@ def provision(
 ) -> subprocess.CompletedProcess[str]:
     """`odoo-saas tenant provision ARGS` with the test's template (facts; None: Odoo's),
     killed at step if given."""
-    script = SCRIPT.format(
-        facts=facts, step=step, killed=KILLED, args=["tenant", "provision", *args]
-    )
+    return run_killed(env, ["tenant", "provision", *args], facts=facts, step=step)
+
+
+def run_killed(
+    env: dict[str, str],
+    args: list[str],
+    *,
+    facts: dict | None = None,
+    step: tuple[str, str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """`odoo-saas ARGS`, killed at step (module, function, before|after) if given."""
+    script = SCRIPT.format(facts=facts, step=step, killed=KILLED, args=args)
     return subprocess.run(
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120
     )
@@ -287,19 +296,6 @@ CLONE_STEPS = {
     "publish": ("clone", "_make_staging", "after"),  # all written, not yet named
     "named": ("filestore", "rename", "after"),  # its files under DST's name, the database not
 }
-CLONE_SCRIPT = """
-import importlib, os, sys
-module_name, function, when = {step!r}
-module = importlib.import_module("odoo_saas_tools.tenants." + module_name)
-real = getattr(module, function)
-def killed(*args, **kwargs):
-    if when == "after":
-        real(*args, **kwargs)
-    os._exit({killed})
-setattr(module, function, killed)
-from odoo_saas_tools.cli import main
-sys.exit(main({args!r}))
-"""
 
 
 @pytest.mark.parametrize("sweep_first", [False, True], ids=["retry", "sweep-then-retry"])
@@ -314,10 +310,7 @@ def test_a_clone_killed_before_its_identity_is_never_served_and_made_anew(
     dst = dbname("staging")
     clean_up_unfinished(dst)
     args = ["db", "clone", src, dst, "--no-neutralize", "--json"]
-    script = CLONE_SCRIPT.format(step=CLONE_STEPS[step], killed=KILLED, args=args)
-    killed = subprocess.run(
-        [sys.executable, "-c", script], env=tenants_env, capture_output=True, text=True, timeout=120
-    )
+    killed = run_killed(tenants_env, args, step=CLONE_STEPS[step])
     assert killed.returncode == KILLED, killed.stderr
     assert not databases.exists(tsettings, dst), "a half-made clone is there to be served"
     (left,) = unfinished_of(tsettings, dst)

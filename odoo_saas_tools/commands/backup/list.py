@@ -7,9 +7,11 @@ repository's snapshots (restic:TENANT@ID) with BACKUP_OFFSITE=restic.
 from __future__ import annotations
 
 import argparse
+import functools
+from typing import Any
 
 from odoo_saas_tools.backups.listing import list_backups
-from odoo_saas_tools.core.output import human_size, print_json
+from odoo_saas_tools.core.output import human_size, print_listing
 from odoo_saas_tools.core.settings import Settings
 
 
@@ -27,21 +29,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     rows = list_backups(settings, args.databases, remote=args.remote)
-    if args.json:
-        print_json(rows)
-        return 0
-    if not rows:
-        print("no backups")
-        return 0
-    for row in rows:
-        where = row.get("url") or row["file"]
-        flags = ""
-        if not args.remote:
-            flags = " ".join(
-                f
-                for f, on in (("no-checksum", not row["sha256"]), ("off-site", row["offsite"]))
-                if on
-            )
-        size = human_size(row["size_bytes"]) if row["size_bytes"] is not None else "-"
-        print(f"{row['database']:<30} {row['taken_at']:<25} {size:>10}  {where} {flags}".rstrip())
-    return 0
+    line = functools.partial(_line, remote=args.remote)
+    return print_listing(rows, args.json, empty="no backups", line=line)
+
+
+def _line(row: dict[str, Any], *, remote: bool) -> str:
+    where = row.get("url") or row["file"]
+    flags = ""
+    if not remote:
+        flags = " ".join(
+            f for f, on in (("no-checksum", not row["sha256"]), ("off-site", row["offsite"])) if on
+        )
+    size = human_size(row["size_bytes"]) if row["size_bytes"] is not None else "-"
+    return f"{row['database']:<30} {row['taken_at']:<25} {size:>10}  {where} {flags}".rstrip()

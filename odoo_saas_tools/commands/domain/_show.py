@@ -2,7 +2,29 @@
 
 from __future__ import annotations
 
+import argparse
 from typing import Any
+
+from odoo_saas_tools.core.output import print_json
+from odoo_saas_tools.domains.manage import Claim
+
+
+def add_claim_arguments(p: argparse.ArgumentParser, json_help: str) -> None:
+    """TENANT DOMAIN [--json]: what verify, primary and remove take."""
+    p.add_argument("tenant", metavar="TENANT", help="the tenant's database")
+    p.add_argument("domain", metavar="DOMAIN")
+    p.add_argument("--json", action="store_true", help=json_help)
+
+
+def print_claim(claim: Claim, as_json: bool, line: str) -> int:
+    """The claim as JSON, else line and what the Ingress sync said (when it ran). Returns 0."""
+    if as_json:
+        print_json(claim.as_dict())
+        return 0
+    print(line)
+    if claim.ingress:
+        print(claim.ingress)
+    return 0
 
 
 def instructions(claim: dict[str, Any]) -> str:

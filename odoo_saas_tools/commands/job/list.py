@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from dataclasses import asdict
 
-from odoo_saas_tools.catalog.jobs import STATES
+from odoo_saas_tools.catalog.jobs import STATES, Job
 from odoo_saas_tools.control import jobs, tenant_view
-from odoo_saas_tools.core.output import print_json
+from odoo_saas_tools.core.output import print_listing
 from odoo_saas_tools.core.settings import Settings
 
 
@@ -23,18 +23,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     db = tenant_view.database(settings, args.tenant) if args.tenant else None
     found = jobs.search(settings, tenant=db, state=args.state, limit=max(1, args.limit))
-    if args.json:
-        print_json([_public(asdict(j)) for j in found])
-        return 0
-    if not found:
-        print("no jobs")
-    for j in found:
-        end = f"  {j.error}" if j.error else ""
-        print(
-            f"{j.id}  {j.created_at:%Y-%m-%d %H:%M:%S}  {j.kind:<8} {j.tenant or '-':<24} "
-            f"{j.state}{end}"
-        )
-    return 0
+    data = [_public(asdict(j)) for j in found] if args.json else None
+    return print_listing(found, args.json, empty="no jobs", line=_line, data=data)
+
+
+def _line(j: Job) -> str:
+    end = f"  {j.error}" if j.error else ""
+    return (
+        f"{j.id}  {j.created_at:%Y-%m-%d %H:%M:%S}  {j.kind:<8} {j.tenant or '-':<24} "
+        f"{j.state}{end}"
+    )
 
 
 def _public(job: dict) -> dict:

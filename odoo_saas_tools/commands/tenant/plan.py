@@ -12,12 +12,10 @@ such tenant, 4 busy.
 from __future__ import annotations
 
 import argparse
-import sys
 
 from odoo_saas_tools.commands._registry import add_command
 from odoo_saas_tools.control import plans
-from odoo_saas_tools.core.errors import EXIT_UNCHANGED, SaasError
-from odoo_saas_tools.core.output import print_json
+from odoo_saas_tools.core.output import print_change
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.tenants.provision import tenant_database
 
@@ -37,19 +35,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     result = plans.change(settings, tenant_database(settings, args.name), args.plan)
-    if args.json:
-        print_json(result)
-        sys.stdout.flush()
+    tenant, plan = result["tenant"], result["plan"]
+    unchanged = None
     if not result["changed"] and not result["modules_installed"]:
-        raise SaasError(
-            f"tenant {result['tenant']} is on plan {result['plan']} with its modules already: "
-            "nothing changed",
-            EXIT_UNCHANGED,
-        )
-    if not args.json:
-        installed = ", ".join(result["modules_installed"]) or "none"
-        print(
-            f"tenant {result['tenant']} is on plan {result['plan']} "
-            f"(was {result['previous_plan']}; modules installed: {installed})"
-        )
-    return 0
+        unchanged = f"tenant {tenant} is on plan {plan} with its modules already: nothing changed"
+    installed = ", ".join(result["modules_installed"]) or "none"
+    done = f"tenant {tenant} is on plan {plan} (was {result['previous_plan']}; "
+    done += f"modules installed: {installed})"
+    return print_change(result, args.json, unchanged=unchanged, done=done)

@@ -8,12 +8,10 @@ Exit codes: 0 resumed, 2 bad name or reason, 3 it was not suspended or no such t
 from __future__ import annotations
 
 import argparse
-import sys
 
 from odoo_saas_tools.commands._registry import add_command
 from odoo_saas_tools.control import suspension
-from odoo_saas_tools.core.errors import EXIT_UNCHANGED, SaasError
-from odoo_saas_tools.core.output import print_json
+from odoo_saas_tools.core.output import print_change
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.tenants.provision import tenant_database
 
@@ -32,14 +30,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 def print_result(result: dict, as_json: bool) -> int:
     """Shared with `tenant suspend`; exit 3 when the tenant already was in that state."""
-    if as_json:
-        print_json(result)
-        sys.stdout.flush()
-    if not result["changed"]:
-        raise SaasError(
-            f"tenant {result['tenant']} is already {result['state']}: nothing changed",
-            EXIT_UNCHANGED,
-        )
-    if not as_json:
-        print(f"tenant {result['tenant']} ({result['database']}) is now {result['state']}")
-    return 0
+    tenant, state = result["tenant"], result["state"]
+    unchanged = f"tenant {tenant} is already {state}: nothing changed"
+    done = f"tenant {tenant} ({result['database']}) is now {state}"
+    return print_change(
+        result, as_json, unchanged=None if result["changed"] else unchanged, done=done
+    )

@@ -6,8 +6,9 @@ from __future__ import annotations
 import argparse
 from dataclasses import asdict
 
+from odoo_saas_tools.catalog.webhooks import Delivery
 from odoo_saas_tools.control import webhooks
-from odoo_saas_tools.core.output import print_json
+from odoo_saas_tools.core.output import print_listing
 from odoo_saas_tools.core.settings import Settings
 
 
@@ -21,15 +22,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     found = webhooks.deliveries(settings, args.id, max(1, args.limit))
-    if args.json:
-        print_json([asdict(d) for d in found])
-        return 0
-    if not found:
-        print("no deliveries")
-    for d in found:
-        end = f"  {d.last_error}" if d.last_error else ""
-        print(
-            f"{d.id}  {d.created_at:%Y-%m-%d %H:%M:%S}  {d.event_type:<18} {d.state:<9} "
-            f"{d.attempts} attempt(s){end}"
-        )
-    return 0
+    data = [asdict(d) for d in found] if args.json else None
+    return print_listing(found, args.json, empty="no deliveries", line=_line, data=data)
+
+
+def _line(d: Delivery) -> str:
+    end = f"  {d.last_error}" if d.last_error else ""
+    return (
+        f"{d.id}  {d.created_at:%Y-%m-%d %H:%M:%S}  {d.event_type:<18} {d.state:<9} "
+        f"{d.attempts} attempt(s){end}"
+    )

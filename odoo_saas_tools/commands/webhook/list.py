@@ -9,7 +9,7 @@ from typing import Any
 
 from odoo_saas_tools.catalog.webhooks import Delivery, Webhook
 from odoo_saas_tools.control import webhooks
-from odoo_saas_tools.core.output import print_json
+from odoo_saas_tools.core.output import print_listing
 from odoo_saas_tools.core.settings import Settings
 
 
@@ -25,12 +25,11 @@ def webhook_dict(hook: Webhook, last: list[Delivery]) -> dict[str, Any]:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     found = webhooks.listing(settings)
-    if args.json:
-        print_json([webhook_dict(hook, last) for hook, last in found])
-        return 0
-    if not found:
-        print("no webhooks")
-    for hook, last in found:
-        states = ", ".join(f"{d.event_type} {d.state}" for d in last[:3]) or "no deliveries"
-        print(f"{hook.id}  {hook.url}  {','.join(hook.events)}  ({states})")
-    return 0
+    data = [webhook_dict(hook, last) for hook, last in found] if args.json else None
+    return print_listing(found, args.json, empty="no webhooks", line=_line, data=data)
+
+
+def _line(found: tuple[Webhook, list[Delivery]]) -> str:
+    hook, last = found
+    states = ", ".join(f"{d.event_type} {d.state}" for d in last[:3]) or "no deliveries"
+    return f"{hook.id}  {hook.url}  {','.join(hook.events)}  ({states})"

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from odoo_saas_tools.control import tokens
-from odoo_saas_tools.core.output import print_json
+from odoo_saas_tools.core.output import print_listing
 from odoo_saas_tools.core.settings import Settings
 
 
@@ -27,14 +28,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         }
         for t in tokens.list_tokens(settings)
     ]
-    if args.json:
-        print_json(rows)
-        return 0
-    if not rows:
-        print("no tokens")
-    for r in rows:
-        state = "revoked" if r["revoked_at"] else "live"
-        expires = f"{r['expires_at']:%Y-%m-%d}" if r["expires_at"] else "never"
-        used = f"{r['last_used_at']:%Y-%m-%d %H:%M}" if r["last_used_at"] else "never"
-        print(f"{r['name']:<24} {r['scope']:<6} {state:<8} expires {expires:<10} used {used}")
-    return 0
+    return print_listing(rows, args.json, empty="no tokens", line=_line)
+
+
+def _line(r: dict[str, Any]) -> str:
+    state = "revoked" if r["revoked_at"] else "live"
+    expires = f"{r['expires_at']:%Y-%m-%d}" if r["expires_at"] else "never"
+    used = f"{r['last_used_at']:%Y-%m-%d %H:%M}" if r["last_used_at"] else "never"
+    return f"{r['name']:<24} {r['scope']:<6} {state:<8} expires {expires:<10} used {used}"
