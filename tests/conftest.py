@@ -102,12 +102,21 @@ def odoo_bin() -> str:
     return path
 
 
+# The unit tier: pure code, no server, no program started. Every test under tests/unit;
+# elsewhere a module (or a test) says so itself with `pytest.mark.unit`.
+UNIT_DIRS = ("unit",)
+TESTS = Path(__file__).resolve().parent
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """A test that asks for real Odoo (the odoo_bin fixture, maybe through another fixture) is
-    marked `odoo`, so `-m "not odoo"` deselects every one of them."""
+    marked `odoo`, so `-m "not odoo"` deselects every one of them; the unit tier's directories
+    mark theirs `unit`."""
     for item in items:
         if "odoo_bin" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.odoo)
+        if item.path.is_relative_to(TESTS) and item.path.relative_to(TESTS).parts[0] in UNIT_DIRS:
+            item.add_marker(pytest.mark.unit)
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:

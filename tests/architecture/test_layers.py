@@ -70,6 +70,7 @@ def imported_domains(path: Path) -> set[str]:
     return found
 
 
+@pytest.mark.unit
 def test_every_module_lives_in_a_known_domain():
     top_level = {p.stem for p in PACKAGE.glob("*.py")} - {"__init__"}
     assert top_level == {"cli", "__main__"}, f"modules outside a domain folder: {top_level}"
@@ -79,6 +80,7 @@ def test_every_module_lives_in_a_known_domain():
 
 
 @pytest.mark.parametrize("path", python_files(), ids=lambda p: str(p.relative_to(PACKAGE)))
+@pytest.mark.unit
 def test_imports_only_go_down(path: Path):
     mine = domain_of(path)
     for other in imported_domains(path) - {mine}:
@@ -113,12 +115,14 @@ def test_each_module_imports_alone():
             assert proc.returncode == 0, f"{name} does not import alone:\n{proc.stderr[-800:]}"
 
 
+@pytest.mark.unit
 def test_no_domain_module_imports_commands():
     for path in python_files():
         if domain_of(path) not in ("commands", "cli", "__main__"):
             assert "commands" not in imported_domains(path), path
 
 
+@pytest.mark.unit
 def test_command_modules_are_named_after_their_command():
     from odoo_saas_tools.cli import build_parser
 

@@ -20,6 +20,8 @@ import odoo_saas_tools
 from odoo_saas_tools.backups import offsite
 from odoo_saas_tools.core.settings import OFFSITE_ENGINES
 
+pytestmark = pytest.mark.unit  # pure code: the unit tier
+
 PACKAGE = Path(odoo_saas_tools.__file__).parent
 OFFSITE = PACKAGE / "backups" / "offsite"
 SETTINGS = PACKAGE / "core" / "settings.py"

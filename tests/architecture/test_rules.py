@@ -14,6 +14,8 @@ import pytest
 
 import odoo_saas_tools
 
+pytestmark = pytest.mark.unit  # pure code: the unit tier
+
 PACKAGE = Path(odoo_saas_tools.__file__).parent
 CORE = PACKAGE / "core"
 

@@ -8,14 +8,16 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from odoo_saas_tools.core.settings import Settings
 from tests.support.net import free_port, wait_port
+from tests.support.tenants import fake_odoo_tenant
+from tests.support.wait import wait_until
 
 ACCESS_KEY = "AKBACKUPTEST0001"
 SECRET_KEY = "backup-s3-secret-7f3e9a"
@@ -89,16 +91,13 @@ class SeaweedS3:
 
     def _wait_ready(self) -> None:
         """The S3 port opens before the filer is ready: wait until a bucket can be made."""
-        deadline = time.monotonic() + 60
-        last: Exception | None = None
-        while time.monotonic() < deadline:
-            try:
-                self.client().list_buckets()
-                return
-            except Exception as exc:
-                last = exc
-                time.sleep(0.2)
-        raise RuntimeError(f"SeaweedFS S3 not ready: {last}")
+        wait_until(
+            lambda: self.client().list_buckets() is not None,
+            60,
+            "SeaweedFS S3 to list buckets",
+            interval=0.2,
+            ignore=(Exception,),
+        )
 
     @property
     def endpoint(self) -> str:
@@ -171,42 +170,30 @@ def unique(prefix: str = "bk") -> str:
 
 
 def make_tenant(
-    settings: object, name: str, *, version: str = "19.0.1.3", files: int = 3, file_size: int = 1024
+    settings: Settings,
+    name: str,
+    *,
+    version: str = "19.0.1.3",
+    files: int = 3,
+    file_size: int = 1024,
 ) -> str:
-    """A small database with Odoo's marker tables (owned by the stack's role) and filestore.
+    """A small fake Odoo tenant (tests/support/tenants.py): base 19.0 in ir_module_module,
+    attachments whose files are in the filestore, and a business table with rows; enough for
+    everything the backup tools look at."""
 
-    Enough for everything the backup tools look at: ir_module_module (base 19.0), attachments
-    whose files are in the filestore, and a business table with rows.
-    """
-    import hashlib
+    def content(db: str, i: int) -> bytes:
+        return (f"{db}-{i}-".encode() * (file_size // 8 + 1))[:file_size]
 
-    from odoo_saas_tools.postgres.connection import connect
-    from tests.support.tenants import new_database
-
-    new_database(settings, name)
-    fs = settings.filestore(name)
-    with connect(settings, name) as conn, conn.cursor() as cr:
-        cr.execute(
-            "CREATE TABLE ir_module_module (id serial PRIMARY KEY, name varchar UNIQUE, "
-            "latest_version varchar, state varchar)"
-        )
-        cr.execute(
-            "INSERT INTO ir_module_module (name, latest_version, state) VALUES "
-            "('base', %s, 'installed'), ('web', %s, 'installed'), ('sale', NULL, 'uninstalled')",
-            (version, version),
-        )
-        cr.execute("CREATE TABLE ir_attachment (id serial PRIMARY KEY, store_fname varchar)")
-        cr.execute("CREATE TABLE res_partner (id serial PRIMARY KEY, name varchar)")
-        cr.execute(
-            "INSERT INTO res_partner (name) SELECT 'partner ' || i FROM generate_series(1, 200) i"
-        )
-        for i in range(files):
-            data = (f"{name}-{i}-".encode() * (file_size // 8 + 1))[:file_size]
-            sha = hashlib.sha1(data).hexdigest()  # noqa: S324 - Odoo's filestore naming
-            path = fs / sha[:2] / sha
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(data)
-            cr.execute("INSERT INTO ir_attachment (store_fname) VALUES (%s)", (f"{sha[:2]}/{sha}",))
+    modules = (("base", version, "installed"), ("web", version, "installed"))
+    fake_odoo_tenant(
+        settings,
+        name,
+        modules=(*modules, ("sale", None, "uninstalled")),
+        params=None,
+        files=files,
+        content=content,
+        partners=200,
+    )
     return name
 
 

@@ -227,6 +227,7 @@ def test_engine_is_refused_without_password_or_bucket(restic_env):
         restic.parse_source("restic:")
 
 
+@pytest.mark.unit
 def test_forget_args_map_the_retention_settings():
     assert restic_repo.forget_args(Policy(retention_days=7)) == [
         "--keep-last",

@@ -5,7 +5,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from odoo_saas_tools.backups.retention import Candidate, Policy, decide
+
+pytestmark = pytest.mark.unit  # pure code: the unit tier
 
 NOW = datetime(2026, 11, 26, 18, 0, tzinfo=timezone.utc)
 

@@ -25,6 +25,7 @@ from odoo_saas_tools.backups.scheduler import read_state, state_path
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.runtime.render import render_all
 from tests.backups.conftest import make_tenant
+from tests.support.wait import wait_until
 
 KEEP_SECTIONS = ("unix_http_server", "supervisord", "rpcinterface:supervisor", "supervisorctl")
 
@@ -39,16 +40,6 @@ def table_locked(settings: Settings, db: str) -> Iterator[None]:
     finally:
         conn.rollback()
         conn.close()
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def partials(backup_dir: Path) -> list[Path]:
@@ -84,9 +75,9 @@ def test_sigterm_mid_backup_leaves_nothing_half_written(tenant_env):
             text=True,
         )
         try:
-            wait_for(lambda: partials(settings.backup_dir), 30, "the backup to start writing")
+            wait_until(lambda: partials(settings.backup_dir), 30, "the backup to start writing")
             # the partial file is created just before pg_dump is started (CI saw the gap)
-            wait_for(lambda: dumps_running(db), 10, "pg_dump to run")
+            wait_until(lambda: dumps_running(db), 10, "pg_dump to run")
             proc.send_signal(signal.SIGTERM)
             out, err = proc.communicate(timeout=20)
         finally:
@@ -151,7 +142,7 @@ def test_supervisord_scheduler_stops_cleanly_then_makes_the_run_up(tenant_env):
     )
     try:
         with table_locked(settings, db):
-            wait_for(lambda: partials(settings.backup_dir), 40, "the made-up run to start")
+            wait_until(lambda: partials(settings.backup_dir), 40, "the made-up run to start")
             started = time.monotonic()
             stop = subprocess.run(
                 [*ctl, "stop", "backup-scheduler"], capture_output=True, text=True, timeout=60
@@ -169,7 +160,7 @@ def test_supervisord_scheduler_stops_cleanly_then_makes_the_run_up(tenant_env):
         # with an injected clock (tests/unit/test_scheduler.py): no test waits for a real one.
         logged = log_path.stat().st_size
         subprocess.run([*ctl, "start", "backup-scheduler"], check=True, capture_output=True)
-        fire_after = wait_for(
+        fire_after = wait_until(
             lambda: (f := read_state(settings).get("last_fire")) != missed and f, 30, "made-up run"
         )
         assert fire_after > missed
@@ -178,7 +169,9 @@ def test_supervisord_scheduler_stops_cleanly_then_makes_the_run_up(tenant_env):
         assert len(finished(settings.backup_dir, db)) == 1
         st = json.loads((settings.backup_dir / ".status" / f"{db}.json").read_text())
         assert st["last_error"] is None and st["offsite"] == "verified"
-        announced = wait_for(lambda: next_run_announced(log_path, logged), 30, "the next fire time")
+        announced = wait_until(
+            lambda: next_run_announced(log_path, logged), 30, "the next fire time"
+        )
         assert announced % 60 == 0 and fire_after < announced <= time.time() + 60
         status = subprocess.run([*ctl, "status"], capture_output=True, text=True)
         assert "backup-scheduler" in status.stdout and "RUNNING" in status.stdout

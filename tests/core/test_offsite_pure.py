@@ -21,6 +21,8 @@ from odoo_saas_tools.core import execute
 from odoo_saas_tools.core.errors import ConfigError
 from odoo_saas_tools.core.settings import OFFSITE_ENGINES, Settings
 
+pytestmark = pytest.mark.unit  # pure code: the unit tier
+
 PASSWORD = "restic-key-3d9c1b0a"
 S3_SECRET = "s3-secret-77f0e1"
 RESTIC_ENV = {

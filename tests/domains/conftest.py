@@ -14,7 +14,7 @@ from odoo_saas_tools.postgres.connection import connect
 from tests.conftest import stack_environment
 from tests.support.dns import Dnsmasq
 from tests.support.pg import PgCluster
-from tests.support.tenants import new_database
+from tests.support.tenants import fake_odoo_tenant
 
 POOL = "pool.test"
 POOL_HOST = "front.hoster.test"
@@ -46,17 +46,15 @@ def dsettings(denv: dict[str, str]) -> Settings:
 
 
 def make_tenant(settings: Settings, name: str, url: str | None = None) -> None:
-    """A database shaped like an Odoo tenant where web.base.url lives."""
-    new_database(settings, name)
-    with connect(settings, name) as conn, conn.cursor() as cr:
-        cr.execute(
-            "CREATE TABLE ir_config_parameter (id serial PRIMARY KEY, key varchar UNIQUE NOT NULL,"
-            " value text NOT NULL, create_uid int, write_uid int, create_date timestamp,"
-            " write_date timestamp);"
-            "CREATE TABLE orm_signaling_stable (id serial PRIMARY KEY);"
-            "INSERT INTO ir_config_parameter (key, value) VALUES ('web.base.url', %s)",
-            (url or f"https://{name}.{POOL}",),
-        )
+    """A fake Odoo tenant (tests/support/tenants.py) whose web.base.url is url, with the table
+    a running Odoo's registry watches (a change of web.base.url signals it)."""
+    fake_odoo_tenant(
+        settings,
+        name,
+        params={"web.base.url": url or f"https://{name}.{POOL}"},
+        files=0,
+        sql="CREATE TABLE orm_signaling_stable (id serial PRIMARY KEY)",
+    )
 
 
 def params(settings: Settings, name: str) -> dict[str, str]:

@@ -9,6 +9,8 @@ from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.domains.names import normalize
 from odoo_saas_tools.domains.polled_map import normalize_host
 
+pytestmark = pytest.mark.unit  # pure code: the unit tier
+
 SETTINGS = Settings.from_env(
     {"ODOO_DOMAIN": "Pool.Example.com", "ODOO_SAAS_POOL_HOST": "edge.hoster.net"}
 )

@@ -20,10 +20,15 @@ from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.postgres import databases
 from tests.support import processes
 from tests.support.net import free_port, wait_port
-from tests.support.tenants import new_database
+from tests.support.tenants import fake_odoo_tenant, new_database
+from tests.support.wait import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 Samples = dict[tuple[str, frozenset], float]
+
+
+CRON_TABLE = """CREATE TABLE ir_cron (id serial PRIMARY KEY, cron_name varchar,
+    active boolean NOT NULL DEFAULT true, nextcall timestamp NOT NULL)"""
 
 
 class TenantFactory:
@@ -48,24 +53,17 @@ class TenantFactory:
             conn.close()
 
     def create(self, name: str, *, version: str | None = "19.0.1.3", template: str | None = None):
-        new_database(self.settings, name, template=template)
         self.made.append(name)
         if template or version is None:
+            new_database(self.settings, name, template=template)
             return name
-        self.sql(
+        fake_odoo_tenant(
+            self.settings,
             name,
-            """
-            CREATE TABLE ir_module_module (
-                id serial PRIMARY KEY, name varchar NOT NULL, latest_version varchar, state varchar
-            );
-            INSERT INTO ir_module_module (name, latest_version, state)
-                 VALUES ('base', %s, 'installed'), ('web', %s, 'installed');
-            CREATE TABLE ir_cron (
-                id serial PRIMARY KEY, cron_name varchar, active boolean NOT NULL DEFAULT true,
-                nextcall timestamp NOT NULL
-            );
-            """,
-            (version, version),
+            modules=(("base", version, "installed"), ("web", version, "installed")),
+            params=None,
+            files=0,
+            sql=CRON_TABLE,
         )
         return name
 
@@ -153,15 +151,16 @@ class Exporter:
             return parse(resp.read().decode())
 
     def wait_for(self, predicate: Callable[[Samples], bool], timeout: float = 30) -> Samples:
-        deadline = time.monotonic() + timeout
-        samples: Samples = {}
-        while time.monotonic() < deadline:
+        last: list[Samples] = [{}]
+
+        def met() -> Samples | None:
             assert self.proc.poll() is None, f"exporter died:\n{self.stop()}"
-            samples = self.scrape()
-            if predicate(samples):
-                return samples
-            time.sleep(0.2)
-        raise AssertionError(f"condition not met in {timeout} s; last scrape: {samples}")
+            last[0] = self.scrape()
+            return last[0] if predicate(last[0]) else None
+
+        return wait_until(
+            met, timeout, lambda: f"the condition; last scrape: {last[0]}", interval=0.2
+        )
 
     def stop(self) -> str:
         processes.stop(self.proc)

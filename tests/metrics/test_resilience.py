@@ -54,7 +54,14 @@ def test_scrape_with_200_tenants_is_fast(make_pg, metrics_env, prefix, start_exp
     created = time.monotonic() - started
 
     exporter = start_exporter(env)
-    samples = exporter.wait_for(lambda s: value(s, "odoo_tenants") == 200, timeout=60)
+    # the pass that counted them has ended: its duration is set after the tenants' figures
+    samples = exporter.wait_for(
+        lambda s: (
+            value(s, "odoo_tenants") == 200
+            and value(s, "odoo_metrics_refresh_duration_seconds") is not None
+        ),
+        timeout=60,
+    )
     refresh = value(samples, "odoo_metrics_refresh_duration_seconds")
     assert len(labelled(samples, "odoo_database_size_bytes")) == 200
     assert len(labelled(samples, "odoo_cron_overdue_jobs")) == 200

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 
+import pytest
+
 from odoo_saas_tools.preflight.checksums import (
     DEFAULT_EXCLUDE,
     ChecksumCache,
@@ -12,6 +14,8 @@ from odoo_saas_tools.preflight.checksums import (
     load_saved,
 )
 from tests.preflight.conftest import write_addon
+
+pytestmark = pytest.mark.unit  # pure code: the unit tier
 
 FILES = {
     "README.rst": "readme",

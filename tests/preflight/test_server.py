@@ -14,7 +14,6 @@ from odoo_saas_tools.core.errors import SaasError
 from odoo_saas_tools.core.passwords import hash_password
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.postgres import databases
-from odoo_saas_tools.postgres.connection import connect
 from odoo_saas_tools.preflight import (
     autoupdate,
     before_start,
@@ -27,18 +26,15 @@ from odoo_saas_tools.runtime import render
 from tests.preflight.conftest import settings_of, unique, write_addon
 from tests.runtime.stack import standin_bin
 from tests.support.cli import run_cli
-from tests.support.tenants import new_database
+from tests.support.tenants import fake_odoo_tenant
 
 
 def fake_odoo_db(pg, name: str, version: str) -> None:
     """A database that looks like Odoo's to version detection (table ir_module_module)."""
     settings = Settings.from_env(pg_env(pg))
-    new_database(settings, name)
-    with connect(settings, name) as conn, conn.cursor() as cr:
-        cr.execute(
-            "CREATE TABLE ir_module_module (name varchar, latest_version varchar, state varchar)"
-        )
-        cr.execute("INSERT INTO ir_module_module VALUES ('base', %s, 'installed')", (version,))
+    fake_odoo_tenant(
+        settings, name, modules=(("base", version, "installed"),), params=None, files=0
+    )
 
 
 def pg_env(pg) -> dict[str, str]:

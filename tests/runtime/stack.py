@@ -8,10 +8,11 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import psutil
+
+from tests.support.wait import wait_until
 
 
 class Stack:
@@ -61,13 +62,10 @@ class Stack:
 
     def pid1(self) -> psutil.Process:
         """The namespace's PID 1 (supervisord), seen from outside."""
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            children = psutil.Process(self.proc.pid).children()
-            if children:
-                return children[0]
-            time.sleep(0.05)
-        raise AssertionError("unshare started no child")
+        children = wait_until(
+            lambda: psutil.Process(self.proc.pid).children(), 10, "unshare's child"
+        )
+        return children[0]
 
     def ctl(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -93,24 +91,29 @@ class Stack:
         return out
 
     def wait_running(self, program: str = "odoo", timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        """Until supervisord says program is RUNNING; fails at once if the stack exited."""
+
+        def running() -> bool:
             if self.status().get(program, ("",))[0] == "RUNNING":
-                return
+                return True
             if self.proc.poll() is not None:
                 raise AssertionError(f"stack exited {self.proc.returncode}:\n{self.output}")
-            time.sleep(0.3)
-        raise AssertionError(
-            f"{program} not RUNNING after {timeout} s: {self.status()}\n{self.output}"
+            return False
+
+        wait_until(
+            running,
+            timeout,
+            lambda: f"{program} RUNNING: {self.status()}\n{self.output}",
+            interval=0.3,
         )
 
     def wait_output(self, text: str, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if text in self.output:
-                return
-            time.sleep(0.1)
-        raise AssertionError(f"{text!r} never printed:\n{self.output}")
+        wait_until(
+            lambda: text in self.output,
+            timeout,
+            lambda: f"{text!r} printed:\n{self.output}",
+            interval=0.1,
+        )
 
     def terminate(self, timeout: float = 60) -> int:
         """`docker stop`: SIGTERM to PID 1, then wait."""

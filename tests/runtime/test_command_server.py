@@ -31,6 +31,7 @@ from odoo_saas_tools.postgres import databases
 from odoo_saas_tools.runtime import command_server
 from tests.support.cli import run_cli
 from tests.support.users import NOBODY, STRANGER_UID, as_runtime_user, as_uid, runtime_uid
+from tests.support.wait import wait_until
 from tests.tenants.conftest import make_fake_odoo
 
 REPO = Path(__file__).resolve().parents[2]
@@ -119,11 +120,12 @@ def start_server(saas_env: dict[str, str]) -> Iterator[Callable[..., subprocess.
             text=True,
         )
         started.append(proc)
-        deadline = time.monotonic() + 30
-        while not answers(sock):
+
+        def up() -> bool:
             assert proc.poll() is None, proc.communicate()[1]
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.05)
+            return answers(sock)
+
+        wait_until(up, 30, "the server to answer")
         return proc
 
     yield start
@@ -218,10 +220,7 @@ def test_a_stopped_or_killed_client_unwinds_its_command_in_the_server(
     assert proc.stdout.readline() == "waiting\n"
     proc.send_signal(signum)
     info = proc.communicate(timeout=30)
-    deadline = time.monotonic() + 20
-    while not mark.exists():
-        assert time.monotonic() < deadline, f"the command kept running: {info}"
-        time.sleep(0.05)
+    wait_until(mark.exists, 20, f"the command to unwind: {info}")
     assert mark.read_text() == "unwound"
     # TERM: the client ends with the command's own exit code, after it unwound
     assert proc.returncode == (130 if signum == signal.SIGTERM else -signal.SIGKILL)
@@ -531,10 +530,12 @@ def test_concurrent_commands_are_bounded_and_the_next_runs_in_place(
     assert held.returncode == 0, held.stderr
     seen = json.loads(held.stdout)
     assert seen == {"held": ["S"] * command_server.MAX_FORKS, "extra": "R"}
-    deadline = time.monotonic() + 30  # the holder is gone: its commands unwind
-    while len(list(tmp_path.iterdir())) < command_server.MAX_FORKS:
-        assert time.monotonic() < deadline, "the held commands did not unwind"
-        time.sleep(0.05)
+    wait_until(  # the holder is gone: its commands unwind
+        lambda: len(list(tmp_path.iterdir())) >= command_server.MAX_FORKS,
+        30,
+        "the held commands to unwind",
+    )
+    deadline = time.monotonic() + 30
     while True:  # the server reaps them within a second
         proc = client(saas_env, "echo", "4")
         proc.communicate(timeout=60)

@@ -16,12 +16,12 @@ import struct
 import subprocess
 import tempfile
 import threading
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.support.net import free_port, wait_port
+from tests.support.wait import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -321,13 +321,11 @@ def test_requests_are_spread_over_every_web_replica_and_new_ones_take_traffic():
         assert all(w["headers"]["Upgrade"] == "websocket" for w in ws)
         # `--scale web=3`: the new replica is found once the 1 s answer (5 s in compose) expires
         third = stack.add_replica()
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
+
+        def third_answers() -> bool:
             status, body = request(stack.port, "acme.example.com", "/web/login")
-            if status == 200 and body["backend"] == f"http@{third}":
-                break
-            time.sleep(0.2)
-        else:
-            pytest.fail("the third replica never got a request")
+            return status == 200 and body["backend"] == f"http@{third}"
+
+        wait_until(third_answers, 15, "a request to the third replica", interval=0.2)
     finally:
         stack.close()

@@ -14,6 +14,7 @@ from tests.support.cli import base_env, run_cli
 README = Path(__file__).resolve().parents[2] / "README.md"
 
 
+@pytest.mark.unit
 def test_defaults_need_no_environment():
     s = Settings.from_env({})
     assert s.db_host == "db" and s.db_port == 5432 and s.db_user == "odoo"
@@ -26,6 +27,7 @@ def test_defaults_need_no_environment():
     assert s.odoo_bin == "odoo"
 
 
+@pytest.mark.unit
 def test_every_variable_is_read_from_its_name():
     env = {
         "ODOO_DB_HOST": "pg.internal",
@@ -79,12 +81,14 @@ def test_every_variable_is_read_from_its_name():
         ({"ODOO_DB_PASSWORD": "a\nb"}, "ODOO_DB_PASSWORD must be a single line"),
     ],
 )
+@pytest.mark.unit
 def test_bad_values_are_named(env, message):
     with pytest.raises(ConfigError) as info:
         Settings.from_env(env)
     assert message in str(info.value)
 
 
+@pytest.mark.unit
 def test_every_error_is_reported_at_once():
     with pytest.raises(ConfigError) as info:
         Settings.from_env({"ODOO_WORKERS": "x", "ODOO_DB_PORT": "y", "ODOO_LIST_DB": "z"})
@@ -93,6 +97,7 @@ def test_every_error_is_reported_at_once():
     assert {ln.split("=")[0] for ln in lines} == {"ODOO_WORKERS", "ODOO_DB_PORT", "ODOO_LIST_DB"}
 
 
+@pytest.mark.unit
 def test_secrets_come_from_files(tmp_path):
     secret = tmp_path / "db_password"
     secret.write_text("from-a-file\n")
@@ -104,6 +109,7 @@ def test_secrets_come_from_files(tmp_path):
         Settings.from_env({"ODOO_ADMIN_PASSWD_FILE": str(tmp_path / "missing")})
 
 
+@pytest.mark.unit
 def test_server_start_needs_a_real_master_password():
     assert "ODOO_ADMIN_PASSWD is not set" in Settings.from_env({}).server_problems()[0]
     problems = Settings.from_env({"ODOO_ADMIN_PASSWD": "admin"}).server_problems()
@@ -112,6 +118,7 @@ def test_server_start_needs_a_real_master_password():
     assert ok.server_problems() == []
 
 
+@pytest.mark.unit
 def test_risks_are_warnings():
     s = Settings.from_env({"ODOO_DB_FILTER": "%d", "ODOO_ADMIN_PASSWD": "short"})
     text = "\n".join(s.warnings())
@@ -134,6 +141,7 @@ def test_settings_json_masks_secrets():
     assert '"ODOO_DB_PASSWORD": "***"' in proc.stdout
 
 
+@pytest.mark.unit
 def test_readme_documents_every_variable_with_its_default():
     from odoo_saas_tools.core.settings import markdown_table
 
@@ -159,6 +167,7 @@ def test_readme_documents_every_variable_with_its_default():
         ),
     ],
 )
+@pytest.mark.unit
 def test_cgroup_limits(tmp_path, files, cpus, memory):
     for name, value in files.items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
@@ -172,6 +181,7 @@ def test_cgroup_limits(tmp_path, files, cpus, memory):
     assert resources.memory_limit(tmp_path) == (min(memory, physical) if memory else physical)
 
 
+@pytest.mark.unit
 def test_worker_formula():
     gib = 1024**3
     assert resources.derive_workers(4, 64 * gib) == 9  # CPU-bound: 2*4+1

@@ -27,6 +27,7 @@ from tests.runtime.stack import (
     standin_bin,
 )
 from tests.support.net import free_port, wait_port
+from tests.support.wait import wait_until
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="unshare --pid needs root")
 
@@ -108,16 +109,13 @@ def test_a_killed_odoo_is_restarted(stack):
     stack.wait_running("odoo")
     first = odoo_pid(stack)
     odoo_process(stack).send_signal(signal.SIGKILL)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if odoo_pid(stack) != first and stack.status()["odoo"][0] == "RUNNING":
-                break
-        except (FileNotFoundError, ValueError):
-            pass
-        time.sleep(0.3)
-    else:
-        pytest.fail(f"odoo was not restarted: {stack.status()}\n{stack.output}")
+    wait_until(
+        lambda: odoo_pid(stack) != first and stack.status()["odoo"][0] == "RUNNING",
+        30,
+        lambda: f"odoo restarted: {stack.status()}\n{stack.output}",
+        interval=0.3,
+        ignore=(FileNotFoundError, ValueError),  # between the old pid file and the new one
+    )
     assert odoo_process(stack).is_running()
 
 
@@ -275,10 +273,7 @@ def test_the_signups_program_serves_tenant_provision(stack_env, settings, reques
     s = Stack(env, user=as_runtime_user(), prelude=prelude)
     try:
         s.wait_running("signups")
-        deadline = time.monotonic() + 30
-        while not settings.command_socket.exists():
-            assert time.monotonic() < deadline, s.output
-            time.sleep(0.05)
+        wait_until(settings.command_socket.exists, 30, lambda: f"the command socket:\n{s.output}")
         out = run_cli(stack_env, "tenant", "provision", name, prefix=as_runtime_user())
         assert out.returncode == 3, out.stderr
         assert f"tenant odoo_{name} already exists" in out.stderr

@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 from tests.support import processes
 from tests.support.cli import run_cli
 from tests.support.net import free_port, wait_port
+from tests.support.wait import wait_until
 
 
 @dataclass
@@ -102,14 +102,15 @@ class ApiServer:
 
     def wait_job(self, job_id: str, token: str, timeout: float = 120) -> dict:
         """The job once it ended (succeeded or failed)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+
+        def ended() -> dict | None:
             answer = self.call("GET", f"/v1/jobs/{job_id}", token=token)
             assert answer.status == 200, answer
-            if answer.body["state"] in ("succeeded", "failed"):
-                return answer.body
-            time.sleep(0.1)
-        raise AssertionError(f"job {job_id} did not end within {timeout} s:\n{self.log()[-3000:]}")
+            return answer.body if answer.body["state"] in ("succeeded", "failed") else None
+
+        return wait_until(
+            ended, timeout, lambda: f"job {job_id} to end:\n{self.log()[-3000:]}", interval=0.1
+        )
 
 
 def make_token(env: Mapping[str, str], name: str, scope: str, *extra: str) -> str:

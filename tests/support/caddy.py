@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from tests.support import processes
 from tests.support.net import free_port, wait_port
+from tests.support.wait import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 CADDYFILE = ROOT / "compose" / "caddy" / "Caddyfile"
@@ -81,10 +81,7 @@ class Caddy:
             )
         wait_port(self.https_port, 30)
         self.ca = workdir / "data" / "caddy" / "pki" / "authorities" / "local" / "root.crt"
-        deadline = time.monotonic() + 30
-        while not self.ca.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert self.ca.exists(), self.log.read_text()
+        wait_until(self.ca.exists, 30, lambda: f"Caddy's local CA:\n{self.log.read_text()}")
 
     def curl(
         self, host: str, path: str = "/", *args: str, resolve_host: str | None = None

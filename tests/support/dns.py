@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import dns.exception
@@ -17,6 +16,7 @@ import dns.nameserver
 import dns.resolver
 
 from tests.support.net import free_port
+from tests.support.wait import wait_until
 
 READY_NAME = "dnsmasq-ready.test"
 
@@ -87,17 +87,20 @@ class Dnsmasq:
         res = dns.resolver.Resolver(configure=False)
         res.nameservers = [dns.nameserver.Do53Nameserver("127.0.0.1", self.port)]
         res.timeout = res.lifetime = 0.2
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+
+        def answers() -> bool:
             assert self.proc is not None
             if self.proc.poll() is not None:
                 raise AssertionError(f"dnsmasq exited: {self.proc.stderr.read().decode()}")  # type: ignore[union-attr]
-            try:
-                res.resolve(READY_NAME, "A")
-                return
-            except dns.exception.DNSException:
-                time.sleep(0.02)
-        raise AssertionError("dnsmasq did not answer")
+            return bool(res.resolve(READY_NAME, "A"))
+
+        wait_until(
+            answers,
+            timeout,
+            "dnsmasq's answer",
+            interval=0.02,
+            ignore=(dns.exception.DNSException,),
+        )
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

@@ -4,11 +4,9 @@ Odoo template per session when Odoo is installed."""
 
 from __future__ import annotations
 
-import hashlib
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 
@@ -18,7 +16,7 @@ from odoo_saas_tools.postgres.connection import connect
 from odoo_saas_tools.tenants import filestore
 from tests.conftest import stack_environment
 from tests.support.pg import PgCluster
-from tests.support.tenants import new_database
+from tests.support.tenants import fake_odoo_tenant
 
 
 @pytest.fixture(scope="session")
@@ -49,69 +47,9 @@ def dbname(tsettings: Settings) -> Iterator[Callable[[str], str]]:
         filestore.remove(tsettings.filestore(name))
 
 
-# What tenants.setup writes to: the admin user (password "admin", as in Odoo's templates), its
-# partner, the main company and the en_US language, found by their base.* XML ids.
-FAKE_ADMIN = """
-    CREATE TABLE ir_model_data (id serial PRIMARY KEY, module varchar, name varchar,
-                                model varchar, res_id int);
-    CREATE TABLE res_partner (id serial PRIMARY KEY, name varchar, complete_name varchar,
-                              commercial_company_name varchar, email varchar, lang varchar,
-                              tz varchar, country_id int);
-    CREATE TABLE res_company (id serial PRIMARY KEY, name varchar, partner_id int,
-                              email varchar, currency_id int);
-    CREATE TABLE res_users (id serial PRIMARY KEY, login varchar UNIQUE, password varchar,
-                            partner_id int, write_date timestamp);
-    CREATE TABLE res_lang (id serial PRIMARY KEY, code varchar, active boolean);
-    INSERT INTO res_partner (id, name) VALUES (1, 'My Company'), (3, 'Administrator');
-    INSERT INTO res_company (id, name, partner_id) VALUES (1, 'My Company', 1);
-    INSERT INTO res_users (id, login, password, partner_id) VALUES (2, 'admin', 'admin', 3);
-    INSERT INTO ir_model_data (module, name, model, res_id) VALUES
-        ('base', 'user_admin', 'res.users', 2), ('base', 'main_company', 'res.company', 1);
-    INSERT INTO res_lang (code, active) VALUES ('en_US', true);
-"""
-
-
-def make_fake_odoo(settings: Settings, name: str, *, files: int = 3, admin: bool = False) -> Path:
-    """A database that looks like an Odoo 19 tenant to our tools (no Odoo needed); admin: with
-    the rows a new tenant's setup writes (tenants.setup)."""
-    new_database(settings, name)
-    with connect(settings, name) as conn, conn.cursor() as cr:
-        cr.execute(
-            """
-            CREATE TABLE ir_module_module (id serial PRIMARY KEY, name varchar NOT NULL,
-                                           state varchar, latest_version varchar);
-            INSERT INTO ir_module_module (name, state, latest_version)
-                 VALUES ('base', 'installed', '19.0.1.3');
-            CREATE TABLE ir_config_parameter (id serial PRIMARY KEY, key varchar UNIQUE NOT NULL,
-                value text NOT NULL, create_uid int, write_uid int, create_date timestamp,
-                write_date timestamp);
-            INSERT INTO ir_config_parameter (key, value) VALUES
-                ('database.uuid', 'old-uuid'), ('database.secret', 'old-secret'),
-                ('database.create_date', '2020-01-01 00:00:00'),
-                ('database.enterprise_code', 'M123'),
-                ('database.expiration_date', '2030-01-01 00:00:00'),
-                ('database.expiration_reason', 'renewal'),
-                ('database.already_linked_subscription_url', 'x'),
-                ('database.already_linked_email', 'y'),
-                ('web.base.url', 'https://prod.example.com');
-            CREATE TABLE ir_attachment (id serial PRIMARY KEY, name varchar,
-                                        store_fname varchar, checksum varchar, file_size int);
-            """
-        )
-        if admin:
-            cr.execute(FAKE_ADMIN)
-        store = settings.filestore(name)
-        for i in range(files):
-            data = f"attachment {i} of {name}".encode()
-            sha = hashlib.sha1(data, usedforsecurity=False).hexdigest()
-            (store / sha[:2]).mkdir(parents=True, exist_ok=True)
-            (store / sha[:2] / sha).write_bytes(data)
-            cr.execute(
-                "INSERT INTO ir_attachment (name, store_fname, checksum, file_size) "
-                "VALUES (%s, %s, %s, %s)",
-                (f"file{i}", f"{sha[:2]}/{sha}", sha, len(data)),
-            )
-    return store
+# The area's name for the one fake-tenant builder (tests/support/tenants.py); other areas
+# import it from here.
+make_fake_odoo = fake_odoo_tenant
 
 
 def settle_write_counters(settings: Settings, name: str) -> None:

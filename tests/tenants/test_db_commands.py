@@ -7,6 +7,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import psycopg2
 import pytest
@@ -23,6 +24,7 @@ from odoo_saas_tools.tenants.locks import tenant_lock, tenant_locks
 from odoo_saas_tools.tenants.names import check_name
 from tests.support.cli import run_cli
 from tests.support.tenants import new_database
+from tests.support.wait import wait_until
 from tests.tenants.conftest import settle_write_counters
 
 HOSTILE = [
@@ -190,9 +192,20 @@ def test_live_template_copy_holds_new_connections_during_the_copy(
     pooled = pooled_session(tsettings, src)
     seen: list[object] = []
 
+    def copy_began() -> bool:
+        with connect(tsettings) as conn, conn.cursor() as cr:
+            cr.execute(
+                "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE query LIKE %s) "
+                "OR EXISTS (SELECT 1 FROM pg_database WHERE datname = %s)",
+                (f'CREATE DATABASE "{dst}"%', dst),
+            )
+            return cr.fetchone()[0]
+
     def newcomer() -> None:  # a request that needs a new connection while the copy runs
-        time.sleep(0.05)
         try:
+            # not before the copy: a session already there is one it cannot release (a fixed
+            # 50 ms came before the copy's first look on a loaded machine)
+            wait_until(copy_began, 10, "the copy to start", interval=0.005)
             with connect(tsettings, src) as conn, conn.cursor() as cr:
                 cr.execute("SELECT count(*) FROM ir_attachment")
                 seen.append(cr.fetchone()[0])
@@ -320,11 +333,13 @@ def test_failed_clone_leaves_nothing(
     tsettings: Settings,
     fake_odoo: Callable[..., str],
     dbname: Callable[[str], str],
+    tmp_path: Path,
 ) -> None:
     """Neutralization needs Odoo's addons path: with a broken ODOO_BIN the clone fails cleanly."""
     src = fake_odoo("fail")
     dst = dbname("failed")
-    env = {**tenants_env, "ODOO_BIN": "/nonexistent/odoo", "ODOO_SAAS_RUNTIME_DIR": "/tmp/x-rt"}
+    runtime = str(tmp_path / "rt")  # the test's own: no other test's locks
+    env = {**tenants_env, "ODOO_BIN": "/nonexistent/odoo", "ODOO_SAAS_RUNTIME_DIR": runtime}
     proc = run_cli(env, "db", "clone", src, dst)
     assert proc.returncode == 1
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
@@ -681,8 +696,7 @@ def test_drop_disconnects_users_before_its_last_backup(
     thread = threading.Thread(target=writer)
     thread.start()
     try:
-        while len(committed) < 20:
-            time.sleep(0.02)
+        wait_until(lambda: len(committed) >= 20, 60, "20 commits", interval=0.02)
         proc = run_cli(tenants_env, "db", "drop", name, "--json")
     finally:
         stop.set()

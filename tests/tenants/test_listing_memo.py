@@ -6,8 +6,12 @@ import os
 import time
 from pathlib import Path
 
+import pytest
+
 from odoo_saas_tools.tenants import listing_memo
 from odoo_saas_tools.tenants.listing_memo import ListingMemo, TenantFacts, directory_stamp
+
+pytestmark = pytest.mark.unit  # pure code: the unit tier
 
 FACTS = TenantFacts("19.0.1.3", "ready", 123)
 

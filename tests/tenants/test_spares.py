@@ -18,6 +18,7 @@ from odoo_saas_tools.postgres import databases
 from odoo_saas_tools.tenants import filestore, hidden, spares, template_cache, unfinished
 from odoo_saas_tools.tenants.locks import tenant_lock
 from odoo_saas_tools.tenants.names import ensure_target_free
+from tests.support.wait import wait_until
 from tests.tenants.conftest import make_fake_odoo
 
 
@@ -224,17 +225,21 @@ def test_the_spares_program_survives_a_template_that_cannot_be_built(tenants_env
     import signal
     import subprocess
     import sys
-    import time
 
     env = {**tenants_env, "ODOO_BIN": str(tmp_path / "no-odoo")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "odoo_saas_tools", "tenant", "spares", "--watch", "--count", "1"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+    log = tmp_path / "spares.log"
+    with open(log, "w") as out:
+        argv = ["tenant", "spares", "--watch", "--count", "1"]
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "odoo_saas_tools", *argv],
+            env=env, stdout=out, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
     try:
-        time.sleep(3)
-        assert proc.poll() is None, proc.communicate()[0]
+        # the failed try is logged, then the program waits for the next one, still running
+        wait_until(lambda: "next try in 30 s" in log.read_text() or proc.poll() is not None, 60)
+        assert proc.poll() is None, log.read_text()
     finally:
         proc.send_signal(signal.SIGTERM)
-        out, _ = proc.communicate(timeout=30)
-    assert "spares:" in out and "next try in 30 s" in out, out
+        proc.wait(30)
+    text = log.read_text()
+    assert "spares:" in text and "next try in 30 s" in text, text

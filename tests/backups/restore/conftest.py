@@ -14,6 +14,7 @@ from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.postgres import databases
 from odoo_saas_tools.postgres.connection import connect
 from odoo_saas_tools.tenants import hidden
+from tests.support.tenants import fake_odoo_tenant, write_attachment
 
 FAKE_SCHEMA = """
 CREATE TABLE ir_module_module (id serial PRIMARY KEY, name varchar NOT NULL UNIQUE,
@@ -65,18 +66,21 @@ def db_rows(settings: Settings, db: str, query: str) -> list[tuple]:
 
 def add_attachment(settings: Settings, db: str, data: bytes, name: str = "file.bin") -> str:
     """Write a file the way Odoo does (<sha[:2]>/<sha1>) and register it in ir_attachment."""
-    sha = hashlib.sha1(data, usedforsecurity=False).hexdigest()
-    fname = f"{sha[:2]}/{sha}"
-    path = settings.filestore(db) / fname
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
     with connect(settings, db) as conn, conn.cursor() as cr:
-        cr.execute(
-            "INSERT INTO ir_attachment (name, type, store_fname, checksum, file_size) "
-            "VALUES (%s, 'binary', %s, %s, %s)",
-            (name, fname, sha, len(data)),
-        )
-    return fname
+        return write_attachment(settings, cr, db, data, name)
+
+
+# A tenant made as Odoo makes a database (databases.create_empty), with a fresh identity and
+# attachments of random content.
+MODULES = (
+    ("base", "19.0.1.3", "installed"),
+    ("web", "19.0.1.0", "installed"),
+    ("sale", "19.0.1.2", "uninstalled"),
+)
+
+
+def random_file(_db: str, i: int) -> bytes:
+    return os.urandom(1000 + i * 37)
 
 
 @pytest.fixture
@@ -86,18 +90,22 @@ def fake_tenant(settings: Settings) -> Iterator[Callable[..., str]]:
 
     def make(files: int = 5, name: str | None = None) -> str:
         db = name or unique_name()
-        databases.create_empty(settings, db)
         made.append(db)
-        with connect(settings, db) as conn, conn.cursor() as cr:
-            cr.execute(FAKE_SCHEMA)
-            cr.execute(
-                "INSERT INTO ir_config_parameter (key, value) VALUES "
-                "('database.uuid', %s), ('database.secret', %s), "
-                "('web.base.url', 'https://tenant.example.com')",
-                (str(uuid.uuid1()), str(uuid.uuid4())),
-            )
-        for i in range(files):
-            add_attachment(settings, db, os.urandom(1000 + i * 37), f"file{i}.bin")
+        identity = {
+            "database.uuid": str(uuid.uuid1()),
+            "database.secret": str(uuid.uuid4()),
+            "web.base.url": "https://tenant.example.com",
+        }
+        fake_odoo_tenant(
+            settings,
+            db,
+            modules=MODULES,
+            params=identity,
+            files=files,
+            content=random_file,
+            partners=500,
+            create=databases.create_empty,
+        )
         return db
 
     yield make

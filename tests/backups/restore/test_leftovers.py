@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -23,6 +22,7 @@ from odoo_saas_tools.tenants.filestore import remove as filestore_remove
 from odoo_saas_tools.tenants.locks import tenant_lock
 from tests.backups.restore.conftest import FAKE_SCHEMA, db_rows, tenant_files, unique_name
 from tests.support.cli import run_cli
+from tests.support.wait import wait_until
 
 
 def _hidden(settings) -> list[str]:
@@ -149,14 +149,16 @@ def _killed_mid_load(settings, saas_env, tmp_path, name: str) -> None:
     argv = [sys.executable, "-m", "odoo_saas_tools", "db", "restore", name, str(sql)]
     proc = subprocess.Popen(argv, env=saas_env, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 30
         query = (
             "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(60)%' "
             "AND pid <> pg_backend_pid()"
         )
-        while db_rows(settings, "postgres", query) == [(0,)]:
-            assert time.monotonic() < deadline and proc.poll() is None, "the load never ran"
-            time.sleep(0.05)
+
+        def loading() -> bool:
+            assert proc.poll() is None, "the load never ran"
+            return db_rows(settings, "postgres", query) != [(0,)]
+
+        wait_until(loading, 30, "the load's SQL to run")
     finally:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()

@@ -27,6 +27,7 @@ from odoo_saas_tools.tenants.hidden import RESTORE_PREFIX as TEMP_PREFIX
 from odoo_saas_tools.tenants.locks import tenant_lock
 from tests.backups.restore.conftest import db_rows, tenant_files, unique_name
 from tests.support.cli import run_cli
+from tests.support.wait import wait_until
 
 PARTNERS = "SELECT count(*) FROM res_partner"
 
@@ -246,12 +247,13 @@ def test_sigterm_during_restore_unwinds(settings, saas_env, fake_tenant, tmp_pat
              "--from-other-tenant"],
             env=saas_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
-        deadline = time.monotonic() + 60
         waiting = "SELECT count(*) FROM pg_locks WHERE NOT granted"
-        while db_rows(settings, db, waiting) == [(0,)]:
+
+        def backing_up() -> bool:
             assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "the last backup never started"
-            time.sleep(0.1)
+            return db_rows(settings, db, waiting) != [(0,)]
+
+        wait_until(backing_up, 60, "the last backup to start", interval=0.1)
         assert hidden(settings)  # the scratch database exists now
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=60)
