@@ -26,6 +26,7 @@ from tests.support.memo_damage import drop, replace_entry, set_fields
 from tests.tenants.conftest import make_fake_odoo, settle_write_counters
 
 TRUTH = {"state": "ready", "odoo_version": "19.0.1.3"}
+INIT_FILE = 256 * 1024  # PostgreSQL's relcache init file comes and goes (see truth_of)
 FORGED = {"state": "neutralized", "version": "17.0.1.0", "db_size_bytes": 1}
 
 
@@ -67,12 +68,19 @@ def memo_file(settings: Settings) -> Path:
 
 def truth_of(row: dict[str, Any], settings: Settings, remembered: int) -> None:
     """row shows the truth: the state and version, and the database size the server gives now
-    or the one the sound memo held (a size may be remembered for MAX_AGE)."""
+    or the one the sound memo held (a size may be remembered for MAX_AGE).
+
+    "Now" is a moment later than the listing's own measure, and PostgreSQL itself deletes and
+    rewrites a file in the database's directory (the relcache init file, ~160 KiB) when a
+    catalog changes and the next session starts: seen once in a parallel run (7,889,411 listed,
+    8,052,071 before and after). So a size within INIT_FILE of the server's is the truth too;
+    every damage tried is far from it (1, -5, 123, 10**40, inf, nan, a string)."""
     assert {k: row[k] for k in TRUTH} == TRUTH
     with connect(settings) as conn, conn.cursor() as cr:
         cr.execute("SELECT pg_database_size(%s)", (row["name"],))
         now = cr.fetchone()[0]
-    assert row["db_size_bytes"] in (remembered, now)
+    size = row["db_size_bytes"]
+    assert type(size) is int and (size == remembered or abs(size - now) <= INIT_FILE), (size, now)
 
 
 def entry(data: dict[str, Any], name: str) -> dict[str, Any]:
