@@ -14,6 +14,7 @@ from playwright.sync_api import Browser, Page, expect
 from odoo_saas_tools.catalog import sizes, store
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.domains import manage
+from odoo_saas_tools.postgres.connection import connect
 from tests.conftest import stack_environment
 from tests.console.conftest import PLANS, sign_in
 from tests.support.api import ApiServer, make_token
@@ -30,6 +31,7 @@ TENANTS = [
     ("umbrella", "default", 8, True, None),
     ("acme-staging", "business", 40, False, None),
 ]
+USERS = {"acme": 18, "globex": 9, "initech": 3, "hooli": 2, "umbrella": 5, "acme-staging": 18}
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +54,7 @@ def demo(tmp_path_factory) -> Iterator[tuple[ApiServer, str]]:
         settings = Settings.from_env(env)
         for name, _plan, files, _backup, _why in TENANTS:
             make_fake_odoo(settings, "demo_" + name, files=files, admin=True)
+            _internal_users(settings, "demo_" + name, USERS[name])
         server = ApiServer(env, str(root / "api.log")).start()
         token = make_token(env, "ops-alice", "admin")
         try:
@@ -62,6 +65,22 @@ def demo(tmp_path_factory) -> Iterator[tuple[ApiServer, str]]:
     finally:
         store.forget_migrated()
         cluster.destroy()
+
+
+def _internal_users(settings: Settings, db: str, count: int) -> None:
+    """Odoo's active and share columns and count active internal users (the admin one of them)
+    and a portal user, which the users column does not count."""
+    with connect(settings, db) as conn, conn.cursor() as cr:
+        cr.execute(
+            "ALTER TABLE res_users ADD COLUMN active boolean DEFAULT true, "
+            "ADD COLUMN share boolean DEFAULT false"
+        )
+        cr.execute(
+            "INSERT INTO res_users (id, login) SELECT 100 + i, 'user' || i "
+            "FROM generate_series(1, %s) i",
+            (count - 1,),
+        )
+        cr.execute("INSERT INTO res_users (id, login, share) VALUES (99, 'portal', true)")
 
 
 def _populate(server: ApiServer, token: str, settings: Settings) -> None:
