@@ -48,3 +48,14 @@ def recent(cr: Cursor, *, tenant: str | None = None, limit: int = 100) -> list[E
         {"tenant": tenant, "limit": limit},
     )
     return [Event(*row) for row in cr.fetchall()]
+
+
+def prune(cr: Cursor, before: dt.datetime) -> int:
+    """Forget events made before `before` whose deliveries have all ended (delivered or given
+    up: theirs go with them); how many. An event still being delivered is kept."""
+    cr.execute(
+        "DELETE FROM event e WHERE e.created_at < %s AND e.fanned_out AND NOT EXISTS "
+        "(SELECT 1 FROM delivery d WHERE d.event = e.id AND d.state = 'pending')",
+        (before,),
+    )
+    return cr.rowcount

@@ -19,6 +19,8 @@ replicas) act once.
 - Each tenant's database and filestore size (the figures storage is judged on) is kept once a
   day (UTC) in `tenant_size`, for the console's chart (`GET /v1/tenants/{name}/sizes`); rows
   older than KEEP_DAYS go.
+- Events older than EVENTS_KEEP_DAYS whose webhook deliveries ended (delivered or given up) go,
+  with those deliveries: the outbox does not grow for ever.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from dataclasses import dataclass, field
 
 import psycopg2
 
+from odoo_saas_tools.catalog import events as catalog_events
 from odoo_saas_tools.catalog import sizes as catalog_sizes
 from odoo_saas_tools.catalog import store
 from odoo_saas_tools.catalog import tenants as catalog_tenants
@@ -50,6 +53,7 @@ TRIAL_REASON = "trial ended"
 STORAGE_REASON = "storage over the plan's limit"
 TRIAL_ENDED, STORAGE_OVER, STORAGE_UNDER = "trial_ended", "storage_over", "storage_under"
 KEEP_DAYS = 400  # of size history
+EVENTS_KEEP_DAYS = 90  # of events and their webhook deliveries, once delivered or given up
 
 
 @dataclass(frozen=True)
@@ -153,6 +157,7 @@ def _tick(settings: Settings, now: dt.datetime | None) -> dict:
         if suspended_now:
             suspended.append(action.database)
     sampled = _sample_sizes(settings, measured, now)
+    forgotten = _prune_events(settings, now)
     undeclared = plans.undeclared_in_use(settings)
     for plan, count in undeclared.items():
         log.warning("plan %s is gone from the plans file; %d tenant(s) still on it", plan, count)
@@ -166,6 +171,7 @@ def _tick(settings: Settings, now: dt.datetime | None) -> dict:
         "failed": failed,
         "undeclared_plans": undeclared,
         "sizes_sampled": sampled,
+        "events_forgotten": forgotten,
         "seconds": round(time.monotonic() - started, 3),
     }
 
@@ -186,6 +192,17 @@ def _sample_sizes(
         log.warning("sampling the tenants' sizes failed: %s", first_line(exc))
         return 0
     return len(due)
+
+
+def _prune_events(settings: Settings, now: dt.datetime) -> int:
+    """Events (and their deliveries) older than EVENTS_KEEP_DAYS whose deliveries ended: the
+    outbox would otherwise grow for ever. A failure is said and tried again next turn."""
+    try:
+        with store.session(settings) as cr:
+            return catalog_events.prune(cr, now - dt.timedelta(days=EVENTS_KEEP_DAYS))
+    except (SaasError, psycopg2.Error) as exc:
+        log.warning("forgetting old events failed: %s", first_line(exc))
+        return 0
 
 
 class Loop:

@@ -15,7 +15,7 @@ from standardwebhooks.webhooks import Webhook as Verifier
 
 from odoo_saas_tools.catalog import store
 from odoo_saas_tools.catalog import webhooks as catalog_webhooks
-from odoo_saas_tools.control import events, webhooks
+from odoo_saas_tools.control import events, lifecycle, webhooks
 from odoo_saas_tools.control.webhook_delivery import Deliverer
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.postgres.connection import connect
@@ -149,3 +149,31 @@ def test_odoos_role_reads_no_subscription_and_no_delivery(wsettings):
             assert cr.fetchone() == (wsettings.db_user,)
             with pytest.raises(psycopg2.Error, match="permission denied"):
                 cr.execute(f"SELECT * FROM {table}")
+
+
+def test_a_lifecycle_turn_forgets_old_events_whose_deliveries_ended(wsettings):
+    """The outbox does not grow for ever: after EVENTS_KEEP_DAYS an event goes with its
+    deliveries once they ended (delivered or given up); one still being delivered stays, and
+    so does a recent one."""
+    with Receiver([200]) as rx:
+        hook, _ = webhooks.subscribe(wsettings, rx.url, ["tenant.suspended"], None)
+        delivered = emit(wsettings, events.TENANT_SUSPENDED, "old")
+        run_until(Deliverer(wsettings, schedule=FAST), lambda: rx.got)
+    pending, recent = (emit(wsettings, events.TENANT_SUSPENDED, n) for n in ("busy", "new"))
+    with store.session(wsettings) as cr:
+        catalog_webhooks.fan_out(cr, 10)
+        cr.execute(
+            "UPDATE event SET created_at = now() - interval '100 days' WHERE id = ANY(%s::uuid[])",
+            ([delivered, pending],),
+        )
+    result = lifecycle.tick(wsettings)
+    assert result["events_forgotten"] == 1, result
+    with store.session(wsettings) as cr:
+        cr.execute(
+            "SELECT id::text FROM event WHERE id = ANY(%s::uuid[])", ([delivered, pending, recent],)
+        )
+        left = {row[0] for row in cr.fetchall()}
+        cr.execute("SELECT event::text, state FROM delivery WHERE webhook = %s", (hook.id,))
+        deliveries = dict(cr.fetchall())
+    assert left == {pending, recent}
+    assert deliveries == {pending: "pending", recent: "pending"}
