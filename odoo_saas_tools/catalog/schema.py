@@ -193,4 +193,17 @@ MIGRATIONS: list[tuple[int, str]] = [
         CREATE INDEX tenant_size_day ON tenant_size (day);
         """,
     ),
+    (
+        7,
+        # the last scheduled backup's success and failure times the lifecycle loop has told
+        # about (backup.succeeded / backup.failed for `backup run`, whose process holds no
+        # catalog role). Nothing here is granted to Odoo's role.
+        """
+        CREATE TABLE backup_seen (
+            tenant text PRIMARY KEY,
+            last_success double precision,
+            last_failure double precision
+        );
+        """,
+    ),
 ]

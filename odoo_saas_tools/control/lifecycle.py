@@ -21,6 +21,7 @@ replicas) act once.
   older than KEEP_DAYS go.
 - Events older than EVENTS_KEEP_DAYS whose webhook deliveries ended (delivered or given up) go,
   with those deliveries: the outbox does not grow for ever.
+- Scheduled backups' successes and failures are told as webhooks (control.backup_watch).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from odoo_saas_tools.catalog import events as catalog_events
 from odoo_saas_tools.catalog import sizes as catalog_sizes
 from odoo_saas_tools.catalog import store
 from odoo_saas_tools.catalog import tenants as catalog_tenants
-from odoo_saas_tools.control import events, plans
+from odoo_saas_tools.control import backup_watch, events, plans
 from odoo_saas_tools.control.suspension import set_state
 from odoo_saas_tools.core.errors import SaasError, first_line
 from odoo_saas_tools.core.reserved import RESERVED_PREFIX
@@ -158,6 +159,7 @@ def _tick(settings: Settings, now: dt.datetime | None) -> dict:
             suspended.append(action.database)
     sampled = _sample_sizes(settings, measured, now)
     forgotten = _prune_events(settings, now)
+    backups_told = _watch_backups(settings)
     undeclared = plans.undeclared_in_use(settings)
     for plan, count in undeclared.items():
         log.warning("plan %s is gone from the plans file; %d tenant(s) still on it", plan, count)
@@ -172,6 +174,7 @@ def _tick(settings: Settings, now: dt.datetime | None) -> dict:
         "undeclared_plans": undeclared,
         "sizes_sampled": sampled,
         "events_forgotten": forgotten,
+        "backups_told": backups_told,
         "seconds": round(time.monotonic() - started, 3),
     }
 
@@ -192,6 +195,16 @@ def _sample_sizes(
         log.warning("sampling the tenants' sizes failed: %s", first_line(exc))
         return 0
     return len(due)
+
+
+def _watch_backups(settings: Settings) -> int:
+    """Scheduled backups' ends told as webhooks (control.backup_watch); how many. A failure
+    is said and tried again next turn."""
+    try:
+        return backup_watch.watch(settings)
+    except (SaasError, psycopg2.Error) as exc:
+        log.warning("telling the scheduled backups failed: %s", first_line(exc))
+        return 0
 
 
 def _prune_events(settings: Settings, now: dt.datetime) -> int:
