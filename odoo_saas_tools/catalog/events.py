@@ -50,12 +50,13 @@ def recent(cr: Cursor, *, tenant: str | None = None, limit: int = 100) -> list[E
     return [Event(*row) for row in cr.fetchall()]
 
 
-def prune(cr: Cursor, before: dt.datetime) -> int:
-    """Forget events made before `before` whose deliveries have all ended (delivered or given
-    up: theirs go with them); how many. An event still being delivered is kept."""
+def prune(cr: Cursor, keep: dt.timedelta) -> int:
+    """Forget events older than `keep` (by the server's clock, which stamped them) whose
+    deliveries have all ended (delivered or given up: theirs go with them); how many. An event
+    still being delivered is kept."""
     cr.execute(
-        "DELETE FROM event e WHERE e.created_at < %s AND e.fanned_out AND NOT EXISTS "
+        "DELETE FROM event e WHERE e.created_at < now() - %s AND e.fanned_out AND NOT EXISTS "
         "(SELECT 1 FROM delivery d WHERE d.event = e.id AND d.state = 'pending')",
-        (before,),
+        (keep,),
     )
     return cr.rowcount
