@@ -53,9 +53,9 @@ def _checked(field: str, check: Any, *args: Any) -> Any:
         raise from_error(exc, field) from None
 
 
-def _view(settings: Settings, name: str, *, users: bool = True) -> TenantView:
+def _view(settings: Settings, name: str) -> TenantView:
     try:
-        return tenant_view.view(settings, name, users=users)
+        return tenant_view.view(settings, name)
     except SaasError as exc:
         raise from_error(exc, "name") from None
 
@@ -203,7 +203,7 @@ def clone_tenant(
 ) -> JSONResponse:
     """As `odoo-saas db clone`: a copy under `target`, neutralized unless asked otherwise."""
     settings = _settings(request)
-    source = _view(settings, name, users=False)
+    source = _view(settings, name)
     target = _checked("target", tenant_view.database, settings, body.target)
     if source.db_state is None:
         raise ApiProblem(409, f"tenant {name} has no database to copy (state {source.state})")
@@ -300,7 +300,7 @@ def back_up_tenant(
     """As `odoo-saas db backup NAME`: a verified file in the tenant's folder of BACKUP_DIR."""
     settings = _settings(request)
     body = body or models.BackupRequest()
-    view = _view(settings, name, users=False)
+    view = _view(settings, name)
     if view.db_state is None:
         raise ApiProblem(409, f"tenant {name} has no database to back up (state {view.state})")
     params = {"database": view.database, "format": body.format}
@@ -328,7 +328,7 @@ def restore_tenant(
             raise ApiProblem(404, f"tenant {name} does not exist and has no such backup") from None
         raise from_error(exc, "backup") from None
     try:
-        view = tenant_view.view(settings, name, users=False)
+        view = tenant_view.view(settings, name)
     except NotFound:
         view = _new_view(settings, name, db, plans.DEFAULT, "")
     params = {"database": db, "backup": body.backup, "source": source}
@@ -344,7 +344,7 @@ def delete_tenant(
 ) -> JSONResponse:
     """As `odoo-saas db drop NAME`: a last backup in BACKUP_DIR/dropped first."""
     settings = _settings(request)
-    view = _view(settings, name, users=False)
+    view = _view(settings, name)
     params = {"database": view.database}
     return _job(request, caller, idempotency_key, None, "delete", params, _held(view, "deleting"))
 
@@ -386,7 +386,7 @@ def patch_tenant(
     first (with Odoo: minutes, so a job), then its plan, limits and trial change together."""
     settings = _settings(request)
     _checked("plan", plans.get, settings, body.plan)
-    view = _view(settings, name, users=False)
+    view = _view(settings, name)
     if view.db_state is None:
         raise ApiProblem(409, f"tenant {name} has no database (state {view.state})")
     params = {"database": view.database, "plan": body.plan}

@@ -16,8 +16,6 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-import psycopg2
-
 from odoo_saas_tools.backups import status as backup_status
 from odoo_saas_tools.backups.names import parse_backup_name, read_checksum
 from odoo_saas_tools.backups.retain import local_backups
@@ -26,10 +24,8 @@ from odoo_saas_tools.catalog import store
 from odoo_saas_tools.catalog import tenants as catalog_tenants
 from odoo_saas_tools.control import plans
 from odoo_saas_tools.control.errors import NotFound
-from odoo_saas_tools.core.errors import SaasError
 from odoo_saas_tools.core.settings import Settings
 from odoo_saas_tools.domains import manage as domain_claims
-from odoo_saas_tools.postgres.connection import connect
 from odoo_saas_tools.tenants import hidden, identity, listing
 from odoo_saas_tools.tenants.provision import tenant_database
 
@@ -90,10 +86,10 @@ def domains_of(settings: Settings, dbs: list[str]) -> dict[str, list[dict[str, A
     return out
 
 
-def view(settings: Settings, name: str, *, users: bool = True) -> TenantView:
+def view(settings: Settings, name: str) -> TenantView:
     """Tenant name (the API's name); NotFound when nothing of it exists."""
     db = database(settings, name)
-    found = _gather(settings, {db}, users=users) if _mentioned(settings, db) else []
+    found = _gather(settings, {db}) if _mentioned(settings, db) else []
     if not found:
         raise NotFound(f"tenant {name} does not exist")
     return found[0]
@@ -125,13 +121,13 @@ def search(
     """One page of the tenants (by name) in state and on plan, and how many there are."""
     views = [
         v
-        for v in _gather(settings, None, users=False)
+        for v in _gather(settings, None)
         if (state is None or v.state == state) and (plan is None or v.plan == plan)
     ]
     return views[offset : offset + limit], len(views)
 
 
-def _gather(settings: Settings, only: set[str] | None, *, users: bool) -> list[TenantView]:
+def _gather(settings: Settings, only: set[str] | None) -> list[TenantView]:
     # one catalog session (the API keeps them open) for the server's shared catalogs too
     with store.session(settings) as cr:
         listed = listing.tenants(settings, only=only, leftovers=False, conn=cr.connection)
@@ -173,9 +169,7 @@ def _gather(settings: Settings, only: set[str] | None, *, users: bool) -> list[T
                 state_changed_at=entry.state_changed_at if entry else None,
                 database_bytes=row.db_size_bytes if row else 0,
                 filestore_bytes=row.filestore_bytes if row else 0,
-                active_users=(_active_users(settings, db) if users else row.internal_users)
-                if row
-                else None,
+                active_users=row.internal_users if row else None,
                 last_backup=_last_backup(settings, db, status),
                 url=identity.default_base_url(settings, db)
                 if settings.tenant_url_template
@@ -188,17 +182,6 @@ def _gather(settings: Settings, only: set[str] | None, *, users: bool) -> list[T
             )
         )
     return views
-
-
-def _active_users(settings: Settings, db: str) -> int | None:
-    """Internal users who can log in (portal and public users are `share`), read as the
-    tenant's own role; None when the database does not answer as Odoo's."""
-    try:
-        with connect(settings, db) as conn, conn.cursor() as cr:
-            cr.execute(listing.INTERNAL_USERS_SQL)
-            return int(cr.fetchone()[0])
-    except (SaasError, psycopg2.Error):
-        return None
 
 
 def _last_backup(

@@ -90,7 +90,9 @@ def _tenant_entry(raw: Any) -> dict | None:
         return None
     if type(sized) not in (int, float) or not 0 <= sized < 2**53:  # NaN compares False
         return None
-    users = raw.get("internal_users")
+    if "internal_users" not in raw:  # written before the count was kept: asked again once
+        return None
+    users = raw["internal_users"]
     if users is not None and not _count(users):
         return None
     return {

@@ -101,6 +101,7 @@ DAMAGE = {
     "missing-key": drop("key"),
     "missing-version": drop("version"),
     "missing-sized": drop("sized"),
+    "missing-users": drop("internal_users"),  # a memo of the version before the count
     "size-a-string": set_fields(db_size_bytes="123"),
     "size-a-bool": set_fields(db_size_bytes=True),
     "size-negative": set_fields(db_size_bytes=-5),
