@@ -157,9 +157,10 @@ def _tick(settings: Settings, now: dt.datetime | None) -> dict:
             log.info("%s: %s", action.database, action.kind.replace("_", " "))
         if suspended_now:
             suspended.append(action.database)
-    sampled = _sample_sizes(settings, measured, now)
-    forgotten = _prune_events(settings)
-    backups_told = _watch_backups(settings)
+    # the turn's chores: one failing is said and tried again next turn, stopping no other
+    sampled = _chore("sampling the tenants' sizes", lambda: _sample_sizes(settings, measured, now))
+    forgotten = _chore("forgetting old events", lambda: _prune_events(settings))
+    backups_told = _chore("telling the scheduled backups", lambda: backup_watch.watch(settings))
     undeclared = plans.undeclared_in_use(settings)
     for plan, count in undeclared.items():
         log.warning("plan %s is gone from the plans file; %d tenant(s) still on it", plan, count)
@@ -179,44 +180,35 @@ def _tick(settings: Settings, now: dt.datetime | None) -> dict:
     }
 
 
+def _chore(what: str, work: Callable[[], int]) -> int:
+    """work's count, or 0 when it failed (said in one line)."""
+    try:
+        return work()
+    except (SaasError, psycopg2.Error) as exc:
+        log.warning("%s failed: %s", what, first_line(exc))
+        return 0
+
+
 def _sample_sizes(
     settings: Settings, measured: dict[str, tuple[int, int]], now: dt.datetime
 ) -> int:
     """Today's size rows of the tenants without one yet (and the oldest pruned), in one
-    transaction; how many were written. A failure is said and tried again next turn."""
+    transaction; how many were written."""
     today = now.astimezone(dt.timezone.utc).date()
-    try:
-        with store.session(settings) as cr:
-            due = sizes_due(measured, catalog_sizes.sampled_on(cr, today), today)
-            if due:
-                catalog_sizes.put(cr, due)
-                catalog_sizes.prune(cr, today - dt.timedelta(days=KEEP_DAYS))
-    except (SaasError, psycopg2.Error) as exc:
-        log.warning("sampling the tenants' sizes failed: %s", first_line(exc))
-        return 0
+    with store.session(settings) as cr:
+        due = sizes_due(measured, catalog_sizes.sampled_on(cr, today), today)
+        if due:
+            catalog_sizes.put(cr, due)
+            catalog_sizes.prune(cr, today - dt.timedelta(days=KEEP_DAYS))
     return len(due)
-
-
-def _watch_backups(settings: Settings) -> int:
-    """Scheduled backups' ends told as webhooks (control.backup_watch); how many. A failure
-    is said and tried again next turn."""
-    try:
-        return backup_watch.watch(settings)
-    except (SaasError, psycopg2.Error) as exc:
-        log.warning("telling the scheduled backups failed: %s", first_line(exc))
-        return 0
 
 
 def _prune_events(settings: Settings) -> int:
     """Events (and their deliveries) older than EVENTS_KEEP_DAYS whose deliveries ended: the
     outbox would otherwise grow for ever. By PostgreSQL's clock, which stamped them, not the
-    turn's (a test's or a replay's). A failure is said and tried again next turn."""
-    try:
-        with store.session(settings) as cr:
-            return catalog_events.prune(cr, dt.timedelta(days=EVENTS_KEEP_DAYS))
-    except (SaasError, psycopg2.Error) as exc:
-        log.warning("forgetting old events failed: %s", first_line(exc))
-        return 0
+    turn's (a test's or a replay's)."""
+    with store.session(settings) as cr:
+        return catalog_events.prune(cr, dt.timedelta(days=EVENTS_KEEP_DAYS))
 
 
 class Loop:
